@@ -1,0 +1,1 @@
+"""Jing'an Neighborhood Assistance: real-time call queue and evaluation server."""

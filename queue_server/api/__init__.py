@@ -1,0 +1,1 @@
+"""HTTP transport: thin handlers around the engine, problem+json errors, auth and OpenAPI."""

@@ -1,0 +1,71 @@
+"""Read-only catalog and live queue endpoints (public: kiosks and screens read them)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..domain.catalog import Center
+from ..domain.tickets import public_ticket
+from .endpoints import Endpoints, json
+from .problems import Problem
+from .schemas import CenterDetail, CenterList, MatterList, QueueSnapshot
+
+api = Endpoints("centers")
+
+
+def _summary(c: Center) -> dict:
+    return {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
+            "timezone": c.timezone, "hours": c.hours}
+
+
+def _center(request: Request) -> Center:
+    code = request.path_params["center"]
+    center = request.app.state.engine.catalog.centers.get(code)
+    if center is None:
+        raise Problem(404, "Not found", f"unknown center {code!r}")
+    return center
+
+
+@api("GET", "/api/v1/centers", "The centers", response=CenterList, auth=False)
+async def centers(request: Request) -> Response:
+    return json({"centers": [_summary(c) for c in request.app.state.engine.catalog.centers.values()]})
+
+
+@api("GET", "/api/v1/centers/{center}", "A center with its queues, windows and service points", response=CenterDetail,
+     auth=False, responses={404: "unknown center"})
+async def center(request: Request) -> Response:
+    c = _center(request)
+    return json({
+        **_summary(c),
+        "queues": [{"code": q.code, "prefix": q.prefix, "name_zh": q.name_zh, "name_en": q.name_en} for q in c.queues.values()],
+        "windows": [{**asdict(w), "queues": list(w.queues)} for w in c.windows.values()],
+        "service_points": [asdict(p) for p in c.service_points.values()],
+    })
+
+
+@api("GET", "/api/v1/matters", "The matter catalog; ?center= adds the queue each matter joins there", response=MatterList,
+     auth=False, responses={404: "unknown center"})
+async def matters(request: Request) -> Response:
+    catalog = request.app.state.engine.catalog
+    code = request.query_params.get("center")
+    c = catalog.centers.get(code) if code else None
+    if code and c is None:
+        raise Problem(404, "Not found", f"unknown center {code!r}")
+    out = []
+    for m in catalog.matters.values():
+        item = {**asdict(m), "materials": list(m.materials)}
+        if c is not None:
+            q = c.queue_for(m.code, "kiosk")
+            item["queue"] = q.code if q else None
+        out.append(item)
+    return json({"matters": out})
+
+
+@api("GET", "/api/v1/centers/{center}/queue", "Waiting per queue, windows with their tickets, and the cursor",
+     response=QueueSnapshot, auth=False, responses={404: "unknown center"})
+async def queue(request: Request) -> Response:
+    c = _center(request)
+    snap = await request.app.state.engine.snapshot(c.code)
+    return json({"center": c.code, **snap, "tickets": [public_ticket(t) for t in snap["tickets"]]})

@@ -1,0 +1,67 @@
+"""Declaring an endpoint once gives both its Starlette route and its OpenAPI entry."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .problems import Problem, validation_problem
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_BODY = 16 * 1024
+
+
+@dataclass(frozen=True)
+class Doc:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: bool
+    tag: str
+    extra_responses: dict[int, str]
+
+
+@dataclass
+class Endpoints:
+    tag: str
+    routes: list[Route] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
+
+    def __call__(self, method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
+                 response: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
+                 responses: dict[int, str] | None = None) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(Route(path, handler, methods=[method]))
+            self.docs.append(Doc(method, path, summary, body, response, status, auth, self.tag, responses or {}))
+            return handler
+        return register
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``; an empty body means "all defaults"."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise Problem(413, "Request too large", f"the body is over {MAX_BODY} bytes")
+    try:
+        data: Any = orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError:
+        raise Problem(400, "Malformed JSON", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Problem(422, "Invalid request", "the body must be a JSON object", errors=[{"field": "body", "message": "not an object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)

@@ -1,0 +1,64 @@
+"""Liveness, readiness, the OpenAPI document, and token issuing."""
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..record.people import create_token, find_staff
+from .auth import principal, require
+from .endpoints import Endpoints, json, read_body
+from .problems import Problem
+from .schemas import Health, NewToken, TokenCreated
+
+api = Endpoints("operations")
+
+
+@api("GET", "/healthz", "The process is up", response=Health, auth=False)
+async def healthz(request: Request) -> Response:
+    return json({"status": "ok"})
+
+
+@api("GET", "/readyz", "Redis and PostgreSQL both answer", response=Health, auth=False, responses={503: "not ready"})
+async def readyz(request: Request) -> Response:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(request.app.state.redis.ping(), 2)
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        checks["redis"] = type(exc).__name__
+    try:
+        await asyncio.wait_for(request.app.state.pool.fetchval("SELECT 1"), 2)
+        checks["postgres"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["postgres"] = type(exc).__name__
+    ok = all(v == "ok" for v in checks.values())
+    return json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+
+
+@api("POST", "/api/v1/tokens", "Create a manager, staff or device token (shown once)", body=NewToken,
+     response=TokenCreated, status=201, responses={403: "only admins and the center's manager"})
+async def new_token(request: Request) -> Response:
+    who = await principal(request)
+    assert who is not None
+    body = await read_body(request, NewToken)
+    require(who, body.center, {"manager"})
+    if who.role == "manager" and body.role == "manager":
+        raise Problem(403, "Forbidden", "only the district admin creates manager tokens")
+    catalog = request.app.state.engine.catalog
+    center = catalog.centers.get(body.center)
+    if center is None:
+        raise Problem(422, "Invalid request", f"unknown center {body.center!r}", errors=[{"field": "center", "message": "unknown"}])
+    if body.window is not None and body.window not in center.windows:
+        raise Problem(422, "Invalid request", f"unknown window {body.window!r}", errors=[{"field": "window", "message": "unknown"}])
+    if body.role == "device" and body.device_kind is None:
+        raise Problem(422, "Invalid request", "device tokens need a device_kind",
+                      errors=[{"field": "device_kind", "message": "required for devices"}])
+    if body.staff_id is not None:
+        person = await find_staff(request.app.state.pool, body.staff_id)
+        if person is None or person["center"] != body.center:
+            raise Problem(422, "Invalid request", f"unknown staff {body.staff_id!r}", errors=[{"field": "staff_id", "message": "unknown"}])
+    token = await create_token(request.app.state.pool, body.role, body.center, body.window, body.staff_id,
+                               body.device_kind, body.label)
+    return json({"token": token, "role": body.role, "center": body.center, "window": body.window}, 201)

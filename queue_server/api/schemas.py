@@ -1,0 +1,184 @@
+"""Request and response bodies. Pydantic validates what outsiders send and names the bad field;
+the same models give the OpenAPI document its schemas."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from ..domain.tickets import Channel, Priority, Status
+
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+ShortText = Annotated[str, StringConstraints(max_length=200, strip_whitespace=True)]
+Phone = Annotated[str, StringConstraints(pattern=r"^(\+?86)?1[3-9]\d{9}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueTicket(Body):
+    matter: Code
+    channel: Channel = Channel.KIOSK
+    priority: Priority = Priority.NORMAL
+    phone: Phone | None = Field(default=None, description="mainland mobile number, for SMS; never shown in full")
+    service_point: Code | None = None
+    appointment_at: datetime | None = Field(default=None, description="start of the booked slot (appointments)")
+
+
+class Ticket(BaseModel):
+    id: str
+    center: str
+    number: str
+    queue: str
+    matter: str
+    channel: Channel
+    priority: Priority
+    status: Status
+    window: str | None = None
+    service_point: str | None = None
+    phone_masked: str | None = None
+    recalls: int = 0
+    issued_at: int = Field(description="ms since epoch")
+    called_at: int | None = None
+    started_at: int | None = None
+    finished_at: int | None = None
+    ended_at: int | None = None
+    called_out_of_order: str | None = None
+    version: int
+
+
+class TicketPosition(Ticket):
+    ahead: int
+    estimated_wait_s: int
+
+
+class StaffOnDuty(Body):
+    staff_id: Code | None = Field(default=None, description="defaults to the staff of the token")
+    reason: ShortText | None = Field(default=None, description="why the window pauses")
+
+
+class CallNext(Body):
+    ticket: Code | None = Field(default=None, description="call this waiting ticket out of order")
+    reason: ShortText | None = Field(default=None, description="required with ticket; kept in the record")
+
+
+class TicketAction(Body):
+    reason: ShortText | None = None
+
+
+class Transfer(Body):
+    to_queue: Code | None = None
+    to_window: Code | None = None
+    reason: ShortText | None = None
+
+
+class Window(BaseModel):
+    id: str
+    name_zh: str | None = None
+    name_en: str | None = None
+    kind: str | None = None
+    state: str
+    staff_id: str | None = None
+    staff_name: str | None = None
+    staff_no: str | None = None
+    pause_reason: str | None = None
+    current: str | None = None
+    since: int | None = None
+
+
+class Called(BaseModel):
+    ticket: Ticket
+    window: Window
+    reason: str | None = None
+
+
+class QueueSnapshot(BaseModel):
+    center: str
+    cursor: str
+    waiting: dict[str, int]
+    windows: list[Window]
+    tickets: list[Ticket]
+
+
+class NewToken(Body):
+    role: Literal["manager", "staff", "device"]
+    center: Code
+    window: Code | None = None
+    staff_id: Code | None = None
+    device_kind: Literal["kiosk", "display", "screen", "tablet", "dashboard"] | None = None
+    label: ShortText = ""
+
+
+class TokenCreated(BaseModel):
+    token: str
+    role: str
+    center: str
+    window: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, Any] = {}
+
+
+class QueueInfo(BaseModel):
+    code: str
+    prefix: str
+    name_zh: str
+    name_en: str
+
+
+class WindowInfo(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    queues: list[str]
+
+
+class ServicePointInfo(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    address: str
+
+
+class CenterSummary(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    address: str
+    timezone: str
+    hours: dict[str, Any]
+
+
+class CenterDetail(CenterSummary):
+    queues: list[QueueInfo]
+    windows: list[WindowInfo]
+    service_points: list[ServicePointInfo]
+
+
+class CenterList(BaseModel):
+    centers: list[CenterSummary]
+
+
+class MatterInfo(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    bureau: str
+    bureau_zh: str
+    bureau_en: str
+    whole_city: bool
+    remote_eligible: bool
+    door_to_door_eligible: bool
+    materials: list[str]
+    typical_minutes: int
+    queue: str | None = None
+
+
+class MatterList(BaseModel):
+    matters: list[MatterInfo]

@@ -1,0 +1,98 @@
+"""Ticket endpoints: issue, look up, and every action of the life cycle."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..domain.numbering import center_of
+from ..domain.tickets import public_ticket
+from ..engine.queue_engine import Position
+from ..record.people import Principal
+from .auth import principal, require
+from .endpoints import Doc, Endpoints, json, read_body
+from .problems import Problem
+from .schemas import IssueTicket, Ticket, TicketAction, TicketPosition, Transfer
+
+api = Endpoints("tickets")
+ACTIONS = ("recall", "start", "finish", "no-show", "transfer", "pause", "resume", "cancel")
+
+
+def position_body(p: Position) -> dict:
+    return {**public_ticket(p.ticket), "ahead": p.ahead, "estimated_wait_s": p.estimated_wait_s}
+
+
+def limit_outsider(request: Request, who: Principal | None) -> None:
+    """Devices and anonymous callers are rate-limited; staff and managers are trusted."""
+    if who is None or who.role == "device":
+        client = f"dev:{request.headers.get('authorization')}" if who else f"ip:{request.client.host if request.client else '-'}"
+        request.app.state.limiter.check(client)
+
+
+@api("POST", "/api/v1/centers/{center}/tickets", "Issue a ticket", body=IssueTicket, response=TicketPosition, status=201,
+     responses={200: "the same Idempotency-Key was seen before: the first ticket again", 404: "unknown center",
+                422: "invalid field", 429: "rate limited"})
+async def issue(request: Request) -> Response:
+    center = request.path_params["center"]
+    who = await principal(request)
+    assert who is not None
+    require(who, center, {"manager", "staff", "device"}, device_kinds={"kiosk"})
+    limit_outsider(request, who)
+    body = await read_body(request, IssueTicket)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
+        raise Problem(422, "Invalid request", "Idempotency-Key must be 1-128 printable characters",
+                      errors=[{"field": "Idempotency-Key", "message": "invalid"}])
+    engine = request.app.state.engine
+    if center not in engine.catalog.centers:
+        raise Problem(404, "Not found", f"unknown center {center!r}")
+    if body.service_point and who.role == "device" and body.channel != "service_point":
+        raise Problem(422, "Invalid request", "service_point is only for the service_point channel",
+                      errors=[{"field": "service_point", "message": "only with channel service_point"}])
+    appointment_ms = int(body.appointment_at.timestamp() * 1000) if body.appointment_at else None
+    pos = await engine.issue(center, body.matter, body.channel, body.priority, body.phone, body.service_point,
+                             appointment_ms, key)
+    return json(position_body(pos), 200 if pos.duplicate else 201)
+
+
+@api("GET", "/api/v1/tickets/{id}", "A ticket with its live position (public: the resident's status page)",
+     response=TicketPosition, auth=False, responses={404: "no such ticket"})
+async def get_ticket(request: Request) -> Response:
+    limit_outsider(request, None)
+    pos = await request.app.state.engine.ticket(request.path_params["id"])
+    return json(position_body(pos))
+
+
+async def _act(request: Request) -> Response:
+    ticket_id: str = request.path_params["id"]
+    action: str = request.path_params["action"]
+    if action not in ACTIONS:
+        raise Problem(404, "Not found", f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    engine = request.app.state.engine
+    who = await principal(request)
+    assert who is not None
+    center = center_of(ticket_id)
+    if center not in engine.catalog.centers:
+        raise Problem(404, "Not found", f"ticket {ticket_id!r} not found")
+    require(who, center, {"manager", "staff"})
+    acting = who.window if who.role == "staff" else None
+    if action == "transfer":
+        t = await read_body(request, Transfer)
+        result = await engine.transfer(ticket_id, t.to_queue, t.to_window, acting, t.reason or "")
+    elif action == "recall":
+        await read_body(request, TicketAction)
+        result = await engine.recall(ticket_id, acting)
+    else:
+        a = await read_body(request, TicketAction)
+        extra = {"reason": a.reason} if a.reason else {}
+        result = await engine.act(ticket_id, action, acting, extra=extra)
+    return json(public_ticket(result["ticket"]))
+
+
+api.routes.append(Route("/api/v1/tickets/{id}/{action}", _act, methods=["POST"]))
+api.docs.extend(
+    Doc("POST", f"/api/v1/tickets/{{id}}/{action}", f"Ticket action: {action}",
+        Transfer if action == "transfer" else TicketAction, Ticket, 200, True, "tickets",
+        {403: "another center or window", 404: "no such ticket", 409: "not allowed in the ticket's current state"})
+    for action in ACTIONS
+)

@@ -1,0 +1,96 @@
+"""The ASGI app: wires Redis, PostgreSQL, the catalog, the engine and the persister together and
+mounts the transports. Every instance is identical; none holds state another needs."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from redis.asyncio import BlockingConnectionPool, Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .api import centers, health, tickets, windows
+from .api.auth import TokenCache
+from .api.endpoints import json
+from .api.openapi import build as build_openapi
+from .api.problems import HANDLERS
+from .api.ratelimit import RateLimiter
+from .clock import Clock, SystemClock
+from .config import Settings
+from .engine.keys import Keys
+from .engine.queue_engine import QueueEngine
+from .record.catalog import load_catalog
+from .record.migrate import migrate
+from .record.persister import Persister, lag
+from .record.rebuild import rebuild_if_lost
+
+log = logging.getLogger("queue_server")
+ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
+
+
+def redis_client(url: str, blocking: bool = False) -> Redis:
+    """Shared pool for scripts; ``blocking`` gives a reader of streams its own connection without a
+    socket timeout (redis-py 8 defaults to 5 s, which a blocking XREADGROUP would trip)."""
+    if blocking:
+        return Redis.from_url(url, socket_timeout=None, max_connections=4)
+    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10)
+    return Redis(connection_pool=pool)
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None, run_persister: bool = True) -> Starlette:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    if not settings.redis_url or not settings.database_url:
+        raise RuntimeError("REDIS_URL and DATABASE_URL must be set (queue-server demo/serve start embedded ones)")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+        catalog = await load_catalog(pool)
+        keys = Keys(settings.key_prefix)
+        engine = QueueEngine(redis, catalog, settings, clock)
+        await rebuild_if_lost(redis, pool, keys, catalog, clock)
+        await engine.sync_catalog()
+        app.state.settings, app.state.clock = settings, clock
+        app.state.redis, app.state.pool, app.state.engine, app.state.keys = redis, pool, engine, keys
+        app.state.tokens = TokenCache(pool, settings.admin_token)
+        app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
+        if run_persister:
+            persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
+                                  claim_idle_ms=settings.persister_claim_idle_ms)
+            app.state.persister = persister
+            tasks.append(asyncio.create_task(persister.run(stop), name="persister"))
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await reader.aclose()
+            await redis.aclose()
+            await pool.close()
+
+    openapi = build_openapi([d for e in ENDPOINTS for d in e.docs])
+
+    async def openapi_json(request: Request) -> Response:
+        return json(openapi)
+
+    async def persister_lag(request: Request) -> Response:
+        state = request.app.state
+        return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
+
+    routes = [r for e in ENDPOINTS for r in e.routes]
+    routes += [Route("/openapi.json", openapi_json), Route("/api/v1/ops/persister", persister_lag)]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

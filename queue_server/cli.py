@@ -1,0 +1,171 @@
+"""``queue-server``: serve (production), demo (embedded services + Jing'an data + page URLs),
+migrate, import, export, token."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+
+from .config import Settings
+
+log = logging.getLogger("queue_server")
+
+
+@contextlib.contextmanager
+def services(settings: Settings) -> Iterator[Settings]:
+    """Use REDIS_URL / DATABASE_URL when set, else start the embedded ones under the data folder."""
+    with contextlib.ExitStack() as stack:
+        redis_url, database_url = settings.redis_url, settings.database_url
+        from .embedded import embedded_postgres, embedded_redis
+
+        if not redis_url:
+            redis_url = stack.enter_context(embedded_redis(settings.data_dir / "redis"))
+            print(f"embedded Redis       {redis_url}  (data in {settings.data_dir / 'redis'})", flush=True)
+        if not database_url:
+            database_url = stack.enter_context(embedded_postgres(settings.data_dir / "postgres"))
+            print(f"embedded PostgreSQL  (data in {settings.data_dir / 'postgres'})", flush=True)
+        os.environ["REDIS_URL"], os.environ["DATABASE_URL"] = redis_url, database_url
+        yield Settings.from_env()
+
+
+async def _migrate(settings: Settings, demo: bool) -> None:
+    from .record.demo_data import load_demo
+    from .record.migrate import migrate
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        applied = await migrate(conn)
+        for name in applied:
+            print(f"applied migration {name}")
+        if demo:
+            await load_demo(conn)
+    finally:
+        await conn.close()
+
+
+def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run("queue_server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                ws_per_message_deflate=False, log_level="warning", access_log=False)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    with services(Settings.from_env()) as settings:
+        asyncio.run(_migrate(settings, demo=False))
+        print(f"serving on http://{args.host}:{args.port}", flush=True)
+        _run_server(settings, args.host, args.port, args.workers)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    if not os.environ.get("QUEUE_ADMIN_TOKEN"):
+        os.environ["QUEUE_ADMIN_TOKEN"] = "demo-admin-token"
+    with services(Settings.from_env()) as settings:
+        asyncio.run(_migrate(settings, demo=True))
+        base = f"http://{args.host}:{args.port}"
+        os.environ.setdefault("QUEUE_PUBLIC_BASE_URL", base)
+        asyncio.run(_print_demo_urls(settings, base, args.center))
+        _run_server(Settings.from_env(), args.host, args.port, 1)
+
+
+async def _print_demo_urls(settings: Settings, base: str, center: str) -> None:
+    from .demo_pages import demo_links
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        lines = await demo_links(pool, base, center, settings.admin_token or "")
+    finally:
+        await pool.close()
+    print("\nJing'an Neighborhood Assistance queue server (demo)\n", flush=True)
+    for line in lines:
+        print(line, flush=True)
+    print("\nCtrl-C stops the server and the embedded services.\n", flush=True)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    with services(Settings.from_env()) as settings:
+        asyncio.run(_migrate(settings, demo=args.demo))
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    from .record.people import create_token
+
+    async def make() -> str:
+        pool = await asyncpg.create_pool(Settings.from_env().database_url, min_size=1, max_size=2)
+        try:
+            return await create_token(pool, args.role, args.center, args.window, args.staff, args.device, args.label)
+        finally:
+            await pool.close()
+
+    with services(Settings.from_env()):
+        print(asyncio.run(make()))
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    from .record.importer import import_catalog
+
+    with services(Settings.from_env()) as settings:
+        counts = asyncio.run(import_catalog(settings.database_url, Path(args.file)))  # type: ignore[arg-type]
+        print(json.dumps(counts, ensure_ascii=False))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .record.exporter import export_tickets
+
+    with services(Settings.from_env()) as settings:
+        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8-sig", newline="")
+        try:
+            n = asyncio.run(export_tickets(settings.database_url, args.since, args.until, args.center, out))  # type: ignore[arg-type]
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        print(f"exported {n} tickets", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="queue-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn in (("serve", cmd_serve), ("demo", cmd_demo)):
+        p = sub.add_parser(name)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        p.set_defaults(fn=fn)
+        if name == "serve":
+            p.add_argument("--workers", type=int, default=1)
+        else:
+            p.add_argument("--center", default="jingansi", help="the center whose page URLs are printed")
+    p = sub.add_parser("migrate")
+    p.add_argument("--demo", action="store_true", help="also load the Jing'an demo catalog")
+    p.set_defaults(fn=cmd_migrate)
+    p = sub.add_parser("token", help="create a manager, staff or device token")
+    p.add_argument("role", choices=["manager", "staff", "device"])
+    p.add_argument("center")
+    p.add_argument("--window")
+    p.add_argument("--staff")
+    p.add_argument("--device", choices=["kiosk", "display", "screen", "tablet", "dashboard"])
+    p.add_argument("--label", default="")
+    p.set_defaults(fn=cmd_token)
+    p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, staff)")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_import)
+    p = sub.add_parser("export", help="export tickets as CSV (UTF-8 with BOM)")
+    p.add_argument("--since", required=True, help="YYYY-MM-DD")
+    p.add_argument("--until", required=True, help="YYYY-MM-DD (inclusive)")
+    p.add_argument("--center")
+    p.add_argument("--out", default="-")
+    p.set_defaults(fn=cmd_export)
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        pass

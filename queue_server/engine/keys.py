@@ -1,0 +1,55 @@
+"""Every Redis key name, in one place.
+
+All keys of a center share the hash tag ``{center}`` so one script can touch them on Redis
+Cluster. Scripts that must reach a key named by data (a ticket's hash, the window it stands at)
+build it from the ``center_base`` handed to them, which keeps the same tag.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "qs"
+
+    def center_base(self, center: str) -> str:
+        return f"{self.prefix}:{{{center}}}:"
+
+    def ticket(self, center: str, ticket_id: str) -> str:
+        return f"{self.center_base(center)}t:{ticket_id}"
+
+    def waiting(self, center: str, queue: str, cls: str) -> str:
+        return f"{self.center_base(center)}w:{queue}:{cls}"
+
+    def window_waiting(self, center: str, window: str) -> str:
+        return f"{self.center_base(center)}ww:{window}"
+
+    def window(self, center: str, window: str) -> str:
+        return f"{self.center_base(center)}win:{window}"
+
+    def open_windows(self, center: str, queue: str) -> str:
+        return f"{self.center_base(center)}open:{queue}"
+
+    def sequence(self, center: str, day: str) -> str:
+        return f"{self.center_base(center)}seq:{day}"
+
+    def idempotency(self, center: str, key: str) -> str:
+        return f"{self.center_base(center)}idem:{key}"
+
+    def stats(self, center: str) -> str:
+        return f"{self.center_base(center)}stats"
+
+    def live(self, center: str) -> str:
+        """Ids of the center's tickets not yet in a final state."""
+        return f"{self.center_base(center)}live"
+
+    def events(self, center: str) -> str:
+        return f"{self.center_base(center)}events"
+
+    def alive(self) -> str:
+        """Present while Redis still holds the hot state; its absence at start means rebuild."""
+        return f"{self.prefix}:alive"
+
+    def rebuild_lock(self) -> str:
+        return f"{self.prefix}:rebuild-lock"

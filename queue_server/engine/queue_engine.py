@@ -1,0 +1,244 @@
+"""The queue operations, each one Lua script call: thin Python that picks keys and arguments and
+turns script errors into domain errors. Nothing here decides policy; domain/ and the scripts do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from ..clock import Clock
+from ..config import Settings
+from ..domain.catalog import Catalog, Center
+from ..domain.numbering import center_of, service_day
+from ..domain.policy import ratio_cycle
+from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
+from ..domain.wait import estimate_wait_s
+from .keys import Keys
+from .scripts import Scripts
+
+TICKET_TTL_S = 2 * 86_400
+
+
+class EngineError(Exception):
+    """A refused operation: ``code`` is stable (not_found, illegal_transition, window_busy, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Position:
+    ticket: dict[str, Any]
+    ahead: int
+    estimated_wait_s: int
+    open_windows: int
+    duplicate: bool = False
+
+
+def _parse(raw: bytes | str) -> dict[str, Any]:
+    return orjson.loads(raw)
+
+
+class QueueEngine:
+    def __init__(self, redis: Redis, catalog: Catalog, settings: Settings, clock: Clock) -> None:
+        self.redis = redis
+        self.catalog = catalog
+        self.settings = settings
+        self.clock = clock
+        self.keys = Keys(settings.key_prefix)
+        self.scripts = Scripts(redis)
+        self.cycle = ratio_cycle(settings.priority_ratio_normal, settings.priority_ratio_priority)
+
+    async def _run(self, name: str, keys: list[str], args: list[Any]) -> dict[str, Any]:
+        try:
+            return _parse(await self.scripts[name](keys=keys, args=args))
+        except ResponseError as exc:
+            text = str(exc)
+            if text.startswith("QS:"):
+                _, code, message = text.split(":", 2)
+                raise EngineError(code, message) from None
+            raise
+
+    def center(self, code: str) -> Center:
+        try:
+            return self.catalog.centers[code]
+        except KeyError:
+            raise EngineError("not_found", f"unknown center {code!r}") from None
+
+    def _position(self, result: dict[str, Any]) -> Position:
+        ahead = int(result.get("ahead", 0))
+        return Position(
+            ticket=result["ticket"],
+            ahead=ahead,
+            estimated_wait_s=estimate_wait_s(ahead, float(result.get("avg_handling_s", 0)), int(result.get("open_windows", 0))),
+            open_windows=int(result.get("open_windows", 0)),
+            duplicate=bool(result.get("duplicate", False)),
+        )
+
+    async def issue(
+        self,
+        center_code: str,
+        matter: str,
+        channel: str,
+        priority: str = "normal",
+        phone: str | None = None,
+        service_point: str | None = None,
+        appointment_at_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Position:
+        center = self.center(center_code)
+        m = self.catalog.matters.get(matter)
+        if m is None:
+            raise EngineError("unknown_matter", f"unknown matter {matter!r}")
+        if service_point is not None and service_point not in center.service_points:
+            raise EngineError("unknown_service_point", f"unknown service point {service_point!r}")
+        queue = center.queue_for(matter, channel)
+        if queue is None:
+            raise EngineError("no_queue", f"center {center_code} has no queue for {matter} via {channel}")
+        now = self.clock.now_ms()
+        cls = wait_class(priority)
+        sort_at = appointment_at_ms if priority == Priority.APPOINTMENT and appointment_at_ms else now
+        fields = {"matter": matter, "channel": channel, "priority": priority}
+        if phone:
+            fields["phone"] = phone
+        if service_point:
+            fields["service_point"] = service_point
+        if appointment_at_ms:
+            fields["appointment_at"] = str(appointment_at_ms)
+        k = self.keys
+        result = await self._run(
+            "issue",
+            [
+                k.sequence(center_code, service_day(now, center.timezone)),
+                k.idempotency(center_code, idempotency_key or "-"),
+                k.events(center_code),
+                k.live(center_code),
+                k.waiting(center_code, queue.code, cls),
+            ],
+            [
+                k.center_base(center_code), center_code, service_day(now, center.timezone), queue.prefix, queue.code,
+                cls, now, sort_at, orjson.dumps(fields).decode(),
+                self.settings.idempotency_ttl_s if idempotency_key else 0,
+                self.settings.stream_maxlen, TICKET_TTL_S, m.typical_minutes * 60,
+            ],
+        )
+        return self._position(result)
+
+    async def call_next(self, center_code: str, window: str, ticket_id: str | None = None, reason: str = "") -> dict[str, Any] | None:
+        center = self.center(center_code)
+        w = center.windows.get(window)
+        if w is None:
+            raise EngineError("not_found", f"unknown window {window!r} at {center_code}")
+        k = self.keys
+        keys = [k.window(center_code, window), k.events(center_code), k.window_waiting(center_code, window)]
+        for q in w.queues:
+            keys += [k.waiting(center_code, q, "p"), k.waiting(center_code, q, "a"), k.waiting(center_code, q, "n")]
+        result = await self._run(
+            "call_next", keys,
+            [k.center_base(center_code), center_code, window, self.clock.now_ms(), self.cycle, ticket_id or "", reason,
+             self.settings.stream_maxlen, TICKET_TTL_S],
+        )
+        return result if result.get("ticket") else None
+
+    def _ticket_center(self, ticket_id: str) -> str:
+        code = center_of(ticket_id)
+        if code not in self.catalog.centers:
+            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+        return code
+
+    async def recall(self, ticket_id: str, acting_window: str | None = None) -> dict[str, Any]:
+        c = self._ticket_center(ticket_id)
+        k = self.keys
+        return await self._run(
+            "recall", [k.ticket(c, ticket_id), k.events(c), k.live(c)],
+            [k.center_base(c), self.clock.now_ms(), self.settings.recall_limit, acting_window or "",
+             self.settings.stream_maxlen, TICKET_TTL_S, c],
+        )
+
+    async def act(
+        self,
+        ticket_id: str,
+        action: str,
+        acting_window: str | None = None,
+        fields: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """start, finish, no-show, pause, resume, cancel, transfer: one table-driven script."""
+        allowed, to = TRANSITIONS[action]
+        c = self._ticket_center(ticket_id)
+        k = self.keys
+        return await self._run(
+            "transition", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.stats(c)],
+            [k.center_base(c), ",".join(sorted(allowed)), to, EVENT_OF_ACTION[action], self.clock.now_ms(),
+             acting_window or "", orjson.dumps(fields or {}).decode(), self.settings.stream_maxlen, TICKET_TTL_S,
+             orjson.dumps(extra or {}).decode(), c, action],
+        )
+
+    async def transfer(
+        self, ticket_id: str, to_queue: str | None = None, to_window: str | None = None,
+        acting_window: str | None = None, reason: str = "",
+    ) -> dict[str, Any]:
+        """Back into a line (another queue, or one window's own line) keeping the original issue time."""
+        c = self._ticket_center(ticket_id)
+        center = self.catalog.centers[c]
+        if (to_queue is None) == (to_window is None):
+            raise EngineError("invalid", "give exactly one of to_queue or to_window")
+        fields: dict[str, str] = {"target_window": ""}
+        if to_queue is not None:
+            if to_queue not in center.queues:
+                raise EngineError("unknown_queue", f"unknown queue {to_queue!r} at {c}")
+            fields["queue"] = to_queue
+        else:
+            if to_window not in center.windows:
+                raise EngineError("unknown_window", f"unknown window {to_window!r} at {c}")
+            fields["target_window"] = to_window  # type: ignore[assignment]
+        return await self.act(ticket_id, "transfer", acting_window, fields,
+                              {"to_queue": to_queue, "to_window": to_window, "reason": reason})
+
+    async def set_window(self, center_code: str, window: str, state: str, staff: dict[str, str] | None = None,
+                         reason: str = "") -> dict[str, Any]:
+        center = self.center(center_code)
+        w = center.windows.get(window)
+        if w is None:
+            raise EngineError("not_found", f"unknown window {window!r} at {center_code}")
+        k = self.keys
+        keys = [k.window(center_code, window), k.events(center_code)] + [k.open_windows(center_code, q) for q in w.queues]
+        return await self._run(
+            "window_state", keys,
+            [k.center_base(center_code), center_code, window, state, self.clock.now_ms(),
+             orjson.dumps(staff or {}).decode(), reason, self.settings.stream_maxlen],
+        )
+
+    async def ticket(self, ticket_id: str) -> Position:
+        c = self._ticket_center(ticket_id)
+        k = self.keys
+        result = await self._run("ticket_status", [k.ticket(c, ticket_id)],
+                                 [k.center_base(c), self.clock.now_ms(), self.settings.default_handling_s])
+        if not result.get("ticket"):
+            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+        return self._position(result)
+
+    async def snapshot(self, center_code: str) -> dict[str, Any]:
+        """The center's live state and the stream id it is valid at, read atomically."""
+        center = self.center(center_code)
+        k = self.keys
+        return await self._run(
+            "snapshot", [k.events(center_code), k.live(center_code)],
+            [k.center_base(center_code), self.clock.now_ms(), ",".join(center.windows), ",".join(center.queues)],
+        )
+
+    async def sync_catalog(self) -> None:
+        """Give every window's hash its name and lines; its live state is left as it is."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for center in self.catalog.centers.values():
+                for w in center.windows.values():
+                    key = self.keys.window(center.code, w.code)
+                    pipe.hset(key, mapping={"name_zh": w.name_zh, "name_en": w.name_en, "kind": w.kind,
+                                            "queues": ",".join(w.queues)})
+                    pipe.hsetnx(key, "state", "closed")
+            await pipe.execute()

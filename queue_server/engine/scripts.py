@@ -1,0 +1,23 @@
+"""Loads the Lua scripts (each with the shared helpers prepended) and registers them with redis-py,
+which calls them by SHA and reloads them after a Redis restart."""
+from __future__ import annotations
+
+from importlib import resources
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot")
+
+
+def _source(name: str) -> str:
+    folder = resources.files("queue_server.engine") / "scripts"
+    return (folder / "_lib.lua").read_text(encoding="utf-8") + "\n" + (folder / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    def __init__(self, redis: Redis) -> None:
+        self._by_name: dict[str, AsyncScript] = {n: redis.register_script(_source(n)) for n in NAMES}
+
+    def __getitem__(self, name: str) -> AsyncScript:
+        return self._by_name[name]

@@ -1,0 +1,75 @@
+-- Shared helpers, prepended to every script. All keys a script builds start with the
+-- center's base (ARGV[1]), which carries the center's hash tag.
+local NUMERIC = {issued_at=true, sort_at=true, called_at=true, started_at=true, finished_at=true,
+  ended_at=true, paused_at=true, recalls=true, version=true, appointment_at=true, since=true}
+
+local function hgetall(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function hsetall(key, t)
+  local flat = {}
+  for k, v in pairs(t) do flat[#flat + 1] = k; flat[#flat + 1] = tostring(v) end
+  redis.call('HSET', key, unpack(flat))
+end
+
+local function view(t)
+  local out = {}
+  for k, v in pairs(t) do
+    if NUMERIC[k] then out[k] = tonumber(v) elseif v ~= '' then out[k] = v end
+  end
+  return out
+end
+
+local function fail(code, message)
+  return redis.error_reply('QS:' .. code .. ':' .. message)
+end
+
+local function emit(events, maxlen, kind, now, body)
+  body.type = kind
+  body.at = tonumber(now)
+  return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', kind, 'data', cjson.encode(body))
+end
+
+local function wait_key(base, t)
+  if t.target_window and t.target_window ~= '' then return base .. 'ww:' .. t.target_window end
+  return base .. 'w:' .. t.queue .. ':' .. t.class
+end
+
+local function window_view(base, window)
+  local w = hgetall(base .. 'win:' .. window)
+  w.id = window
+  w.cycle_pos = nil
+  return view(w)
+end
+
+-- People ahead in line (see domain/policy.py for the order), open windows and the live
+-- handling time of the ticket's queue.
+local function position(base, t, now, default_avg)
+  local ahead = 0
+  if t.status == 'waiting' then
+    local id = t.id
+    if t.target_window and t.target_window ~= '' then
+      ahead = redis.call('ZRANK', base .. 'ww:' .. t.target_window, id) or 0
+    else
+      local q = base .. 'w:' .. t.queue .. ':'
+      local own = redis.call('ZRANK', q .. t.class, id) or 0
+      if t.class == 'p' then
+        ahead = own
+      elseif t.class == 'a' then
+        ahead = own + redis.call('ZCARD', q .. 'p')
+      else
+        ahead = own + redis.call('ZCARD', q .. 'p') + redis.call('ZCOUNT', q .. 'a', '-inf', now)
+      end
+    end
+  end
+  local open = redis.call('SCARD', base .. 'open:' .. t.queue)
+  local avg = tonumber(redis.call('HGET', base .. 'stats', 'h:' .. t.queue) or default_avg)
+  return ahead, open, avg
+end
+
+local function is_at_window(status) return status == 'called' or status == 'serving' end
+local function is_final(status) return status == 'finished' or status == 'no_show' or status == 'cancelled' end

@@ -1,0 +1,30 @@
+-- Issue a ticket: next daily number of the queue's prefix, join the waiting line, append the event.
+-- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line
+-- ARGV: 1 base, 2 center, 3 day, 4 prefix, 5 queue, 6 class, 7 now, 8 sort_at, 9 fields json,
+--       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl, 13 default handling s
+local base, center, day, prefix, queue, class, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if ARGV[10] ~= '0' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then
+    local t = hgetall(base .. 't:' .. existing)
+    local ahead, open, avg = position(base, t, now, ARGV[13])
+    return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = true})
+  end
+end
+local seq = redis.call('HINCRBY', KEYS[1], prefix, 1)
+redis.call('EXPIRE', KEYS[1], 259200)
+local number = prefix .. string.format('%03d', seq)
+local id = center .. '-' .. day .. '-' .. number
+local t = cjson.decode(ARGV[9])
+t.id = id; t.center = center; t.number = number; t.day = day; t.queue = queue; t.class = class
+t.status = 'waiting'; t.issued_at = now; t.sort_at = ARGV[8]; t.recalls = 0; t.version = 1
+local key = base .. 't:' .. id
+hsetall(key, t)
+redis.call('EXPIRE', key, ARGV[12])
+redis.call('ZADD', KEYS[5], ARGV[8], id)
+redis.call('SADD', KEYS[4], id)
+if ARGV[10] ~= '0' then redis.call('SET', KEYS[2], id, 'EX', ARGV[10]) end
+t = hgetall(key)
+emit(KEYS[3], ARGV[11], 'ticket.issued', now, {center = center, ticket = view(t)})
+local ahead, open, avg = position(base, t, now, ARGV[13])
+return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = false})

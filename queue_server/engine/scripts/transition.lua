@@ -1,0 +1,48 @@
+-- Move one ticket along its life cycle (start, finish, no-show, pause, resume, cancel, transfer);
+-- the allowed moves come from domain/tickets.py so the rules live in one place.
+-- KEYS: 1 ticket hash, 2 events, 3 live set, 4 stats
+-- ARGV: 1 base, 2 allowed-from csv, 3 to, 4 event type, 5 now, 6 acting window ('' = any),
+--       7 fields to set (json), 8 stream maxlen, 9 ticket ttl, 10 extra event fields (json), 11 center,
+--       12 action name (for messages)
+local base, to, kind, now, acting = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local t = hgetall(KEYS[1])
+if not t.id then return fail('not_found', 'ticket not found') end
+local allowed = false
+for s in string.gmatch(ARGV[2], '[^,]+') do if s == t.status then allowed = true end end
+if not allowed then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status .. '; cannot ' .. ARGV[12]) end
+if acting ~= '' and is_at_window(t.status) and t.window ~= acting then
+  return fail('other_window', 'ticket ' .. t.number .. ' is at window ' .. t.window)
+end
+local from = t.status
+local at_window = t.window or ''
+if from == 'waiting' then redis.call('ZREM', wait_key(base, t), t.id) end
+if is_at_window(from) and at_window ~= '' then
+  local wk = base .. 'win:' .. at_window
+  if redis.call('HGET', wk, 'current') == t.id then redis.call('HSET', wk, 'current', '', 'since', now) end
+end
+for k, v in pairs(cjson.decode(ARGV[7])) do t[k] = v end
+if to == 'serving' then t.started_at = now end
+if to == 'paused' then t.paused_at = now; t.target_window = at_window; t.window = '' end
+if to == 'finished' then
+  t.finished_at = now
+  if t.started_at and t.started_at ~= '' then
+    local took = (tonumber(now) - tonumber(t.started_at)) / 1000
+    local field = 'h:' .. t.queue
+    local avg = tonumber(redis.call('HGET', KEYS[4], field) or took)
+    redis.call('HSET', KEYS[4], field, string.format('%.1f', avg * 0.8 + took * 0.2))
+  end
+end
+if to == 'waiting' then
+  t.window = ''
+  redis.call('ZADD', wait_key(base, t), t.sort_at, t.id)
+end
+if is_final(to) then t.ended_at = now; redis.call('SREM', KEYS[3], t.id) end
+t.status = to
+t.version = tonumber(t.version) + 1
+hsetall(KEYS[1], t)
+redis.call('EXPIRE', KEYS[1], ARGV[9])
+local body = cjson.decode(ARGV[10])
+body.center = ARGV[11]; body.ticket = view(t); body.from = from
+if at_window ~= '' then body.window = window_view(base, at_window) end
+emit(KEYS[2], ARGV[8], kind, now, body)
+return cjson.encode(body)

@@ -1,0 +1,1 @@
+"""The system of record: PostgreSQL schema, the stream persister, rebuild and queries."""

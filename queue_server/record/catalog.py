@@ -1,0 +1,31 @@
+"""Reads the catalog (centers, queues, windows, service points, matters) from PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from ..domain.catalog import Catalog, Center, Matter, Queue, ServicePoint, Window
+
+
+async def load_catalog(pool: asyncpg.Pool) -> Catalog:
+    async with pool.acquire() as conn:
+        centers = {
+            r["code"]: Center(r["code"], r["name_zh"], r["name_en"], r["address"], r["timezone"], json.loads(r["hours"]))
+            for r in await conn.fetch("SELECT * FROM centers ORDER BY code")
+        }
+        for r in await conn.fetch("SELECT * FROM queues ORDER BY center, prefix"):
+            centers[r["center"]].queues[r["code"]] = Queue(
+                r["code"], r["prefix"], r["name_zh"], r["name_en"], frozenset(r["matters"]), frozenset(r["channels"]))
+        for r in await conn.fetch("SELECT * FROM windows ORDER BY center, kind, length(code), code"):
+            centers[r["center"]].windows[r["code"]] = Window(r["code"], r["name_zh"], r["name_en"], r["kind"], tuple(r["queues"]))
+        for r in await conn.fetch("SELECT * FROM service_points ORDER BY center, code"):
+            centers[r["center"]].service_points[r["code"]] = ServicePoint(
+                r["code"], r["name_zh"], r["name_en"], r["kind"], r["address"])
+        matters = {
+            r["code"]: Matter(r["code"], r["name_zh"], r["name_en"], r["bureau"], r["bureau_zh"], r["bureau_en"],
+                              r["whole_city"], r["remote_eligible"], r["door_to_door_eligible"], tuple(r["materials"]),
+                              r["typical_minutes"])
+            for r in await conn.fetch("SELECT * FROM matters ORDER BY bureau, code")
+        }
+    return Catalog(centers, matters)

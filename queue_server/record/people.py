@@ -1,0 +1,48 @@
+"""Tokens and staff in PostgreSQL. Tokens are stored only as their SHA-256; the secret is shown once."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # admin | manager | staff | device
+    center: str | None = None
+    window: str | None = None
+    staff_id: str | None = None
+    device_kind: str | None = None
+
+    def may_act_in(self, center: str) -> bool:
+        return self.role == "admin" or self.center == center
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(pool: asyncpg.Pool, role: str, center: str, window: str | None = None, staff_id: str | None = None,
+                       device_kind: str | None = None, label: str = "") -> str:
+    token = f"qs_{secrets.token_urlsafe(24)}"
+    await pool.execute(
+        "INSERT INTO tokens (token_hash, role, center, window_code, staff_id, device_kind, label)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        token_hash(token), role, center, window, staff_id, device_kind, label)
+    return token
+
+
+async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
+    row = await pool.fetchrow(
+        "SELECT role, center, window_code, staff_id, device_kind FROM tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash(token))
+    if row is None:
+        return None
+    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"])
+
+
+async def find_staff(pool: asyncpg.Pool, staff_id: str) -> dict[str, str] | None:
+    row = await pool.fetchrow("SELECT id, center, employee_no, name, photo_url FROM staff WHERE id = $1", staff_id)
+    return dict(row) if row else None

@@ -1,0 +1,209 @@
+"""Stream → PostgreSQL: a consumer group reads every center's event stream and records each event
+and the latest state of each ticket and window. At-least-once delivery made exactly-once in the
+record: events are keyed by (center, stream id) and rows only move forward by version."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import date, datetime, timezone
+from typing import Any
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from ..engine.keys import Keys
+
+log = logging.getLogger("queue_server.persister")
+GROUP = "record"
+
+Entry = tuple[str, str, dict[bytes, bytes]]  # center, stream id, fields
+
+
+def _ts(ms: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc) if ms not in (None, "") else None
+
+
+def _split(stream_id: str) -> tuple[int, int]:
+    ms, seq = stream_id.split("-")
+    return int(ms), int(seq)
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def ensure_groups(redis: Redis, keys: Keys, centers: list[str]) -> None:
+    for c in centers:
+        try:
+            await redis.xgroup_create(keys.events(c), GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+async def record(pool: asyncpg.Pool, entries: list[Entry]) -> None:
+    """Write a batch in one transaction; safe to repeat."""
+    events, tickets, windows = [], {}, {}
+    for center, sid, fields in entries:
+        kind = fields[b"type"].decode()
+        data = orjson.loads(fields[b"data"])
+        ms, seq = _split(sid)
+        t = data.get("ticket")
+        w = data.get("window")
+        events.append((center, sid, ms, seq, kind, _ts(data.get("at")), t["id"] if t else None,
+                       (w or {}).get("id") or (t or {}).get("window"), orjson.dumps(data).decode()))
+        if t and (t["id"] not in tickets or tickets[t["id"]]["version"] < t["version"]):
+            tickets[t["id"]] = t
+        if w and kind.startswith("window."):
+            windows[(center, w["id"])] = (center, w["id"], w.get("state", "closed"), orjson.dumps(w).decode(), ms, seq)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO events (center, stream_id, stream_ms, stream_seq, type, at, ticket_id, window_code, data)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT DO NOTHING", events)
+        if tickets:
+            await conn.executemany(
+                "INSERT INTO tickets (id, center, day, number, queue, class, matter, channel, priority, phone,"
+                " service_point, status, window_code, recalls, issued_at, sort_at, called_at, started_at, finished_at,"
+                " ended_at, version, data) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
+                "$20,$21,$22::jsonb) ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, queue = EXCLUDED.queue,"
+                " class = EXCLUDED.class, window_code = EXCLUDED.window_code, recalls = EXCLUDED.recalls,"
+                " called_at = EXCLUDED.called_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
+                " ended_at = EXCLUDED.ended_at, version = EXCLUDED.version, data = EXCLUDED.data"
+                " WHERE tickets.version < EXCLUDED.version",
+                [_ticket_row(t) for t in tickets.values()])
+        if windows:
+            await conn.executemany(
+                "INSERT INTO window_states (center, window_code, state, data, stream_ms, stream_seq)"
+                " VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (center, window_code) DO UPDATE"
+                " SET state = EXCLUDED.state, data = EXCLUDED.data, stream_ms = EXCLUDED.stream_ms,"
+                " stream_seq = EXCLUDED.stream_seq WHERE (window_states.stream_ms, window_states.stream_seq)"
+                " < (EXCLUDED.stream_ms, EXCLUDED.stream_seq)", list(windows.values()))
+
+
+def _ticket_row(t: dict[str, Any]) -> tuple:
+    d = t["day"]
+    return (t["id"], t["center"], date(int(d[:4]), int(d[4:6]), int(d[6:])), t["number"], t["queue"], t["class"],
+            t["matter"], t["channel"], t["priority"], t.get("phone"), t.get("service_point"), t["status"],
+            t.get("window"), int(t.get("recalls", 0)), _ts(t["issued_at"]), _ts(t["sort_at"]), _ts(t.get("called_at")),
+            _ts(t.get("started_at")), _ts(t.get("finished_at")), _ts(t.get("ended_at")), int(t["version"]),
+            orjson.dumps(t).decode())
+
+
+class Persister:
+    """One consumer of the ``record`` group; run one per process, any number of processes."""
+
+    def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
+                 batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000) -> None:
+        self.redis, self.pool, self.keys = redis, pool, keys
+        self.centers = centers
+        self.name = name or consumer_name()
+        self.batch, self.claim_idle_ms, self.block_ms = batch, claim_idle_ms, block_ms
+        self.recorded = 0
+        self._by_key = {keys.events(c).encode(): c for c in centers}
+
+    async def _handle(self, response: list) -> int:
+        entries: list[Entry] = []
+        acks: dict[str, list[bytes]] = {}
+        for key, items in response or []:
+            center = self._by_key[key if isinstance(key, bytes) else key.encode()]
+            for sid, fields in items:
+                if fields is None:  # trimmed away while pending: nothing left to record
+                    acks.setdefault(center, []).append(sid)
+                    continue
+                entries.append((center, sid.decode(), fields))
+                acks.setdefault(center, []).append(sid)
+        if entries:
+            await record(self.pool, entries)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for center, ids in acks.items():
+                pipe.xack(self.keys.events(center), GROUP, *ids)
+            await pipe.execute()
+        self.recorded += len(entries)
+        return len(entries)
+
+    async def drain_own_pending(self) -> None:
+        """After a crash this consumer's own delivered-but-unacked entries come first."""
+        streams = {self.keys.events(c): "0" for c in self.centers}
+        while True:
+            response = await self.redis.xreadgroup(GROUP, self.name, streams, count=self.batch)
+            if not any(items for _, items in response or []):
+                return
+            await self._handle(response)
+            for key, items in response:
+                if items:
+                    streams[key.decode() if isinstance(key, bytes) else key] = items[-1][0].decode()
+
+    async def claim_abandoned(self) -> int:
+        """Take over entries another consumer left pending longer than the idle limit (XAUTOCLAIM)."""
+        total = 0
+        for c in self.centers:
+            start = "0-0"
+            while True:
+                nxt, claimed, *_ = await self.redis.xautoclaim(
+                    self.keys.events(c), GROUP, self.name, self.claim_idle_ms, start, count=self.batch)
+                if claimed:
+                    total += await self._handle([(self.keys.events(c).encode(), claimed)])
+                start = nxt.decode() if isinstance(nxt, bytes) else nxt
+                if start == "0-0":
+                    break
+        return total
+
+    async def step(self) -> int:
+        streams = {self.keys.events(c): ">" for c in self.centers}
+        response = await self.redis.xreadgroup(GROUP, self.name, streams, count=self.batch, block=self.block_ms)
+        return await self._handle(response)
+
+    async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
+        await ensure_groups(self.redis, self.keys, self.centers)
+        await self.drain_own_pending()
+        loop = asyncio.get_running_loop()
+        next_claim = loop.time()
+        while not stop.is_set():
+            try:
+                if loop.time() >= next_claim:
+                    await self.claim_abandoned()
+                    next_claim = loop.time() + claim_every_s
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # Redis lost its data underneath us
+                    await ensure_groups(self.redis, self.keys, self.centers)
+                else:
+                    log.exception("persister step failed; retrying")
+                    await asyncio.sleep(1)
+            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: keep the entries pending, retry
+                log.exception("persister step failed; retrying")
+                await asyncio.sleep(1)
+
+
+async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
+    """Per center: entries not yet recorded and how far behind the newest event the record is (ms)."""
+    out: dict[str, Any] = {}
+    for c in centers:
+        key = keys.events(c)
+        try:
+            groups = await redis.xinfo_groups(key)
+        except ResponseError:
+            continue
+        group = next((g for g in groups if g["name"] in (GROUP, GROUP.encode())), None)
+        last = await redis.xrevrange(key, count=1)
+        if group is None or not last:
+            continue
+        newest = last[0][0].decode()
+        delivered = group["last-delivered-id"]
+        delivered = delivered.decode() if isinstance(delivered, bytes) else delivered
+        pending = int(group["pending"])
+        behind_from = delivered
+        if pending:
+            summary = await redis.xpending(key, GROUP)
+            low = summary["min"]
+            behind_from = low.decode() if isinstance(low, bytes) else low
+        undelivered = len(await redis.xrange(key, min=f"({delivered}", count=10_000)) if newest != delivered else 0
+        lag_ms = max(0, _split(newest)[0] - _split(behind_from)[0]) if (pending or undelivered) else 0
+        out[c] = {"pending": pending, "undelivered": undelivered, "lag_ms": lag_ms}
+    return out

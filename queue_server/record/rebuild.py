@@ -1,0 +1,80 @@
+"""Rebuilding the hot state from the record when Redis comes back empty: today's live tickets in
+their lines and original order, each center's daily sequences, and the windows' states."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+
+from ..clock import Clock
+from ..domain.catalog import Catalog
+from ..domain.numbering import service_day
+from ..engine.keys import Keys
+
+log = logging.getLogger("queue_server.rebuild")
+TICKET_TTL_S = 2 * 86_400
+
+
+async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog: Catalog, clock: Clock) -> int | None:
+    """Rebuild unless Redis still holds our state; returns the number of tickets restored (None if
+    nothing was needed). Several instances may start together: one rebuilds, the others wait."""
+    if await redis.exists(keys.alive()):
+        return None
+    while not await redis.set(keys.rebuild_lock(), "1", nx=True, px=120_000):
+        await asyncio.sleep(0.2)
+        if await redis.exists(keys.alive()):
+            return None
+    try:
+        if await redis.exists(keys.alive()):
+            return None
+        restored = 0
+        for center in catalog.centers.values():
+            restored += await _rebuild_center(redis, pool, keys, center.code, service_day(clock.now_ms(), center.timezone))
+        await redis.set(keys.alive(), "1")
+        log.info("rebuilt the hot state from PostgreSQL: %d live tickets", restored)
+        return restored
+    finally:
+        await redis.delete(keys.rebuild_lock())
+
+
+async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str, day: str) -> int:
+    d = date(int(day[:4]), int(day[4:6]), int(day[6:]))
+    async with pool.acquire() as conn:
+        live = await conn.fetch(
+            "SELECT data FROM tickets WHERE center = $1 AND day = $2 AND status IN ('waiting','called','serving','paused')",
+            center, d)
+        sequences = await conn.fetch(
+            "SELECT left(number, 1) AS prefix, max(substring(number from 2)::int) AS seq FROM tickets"
+            " WHERE center = $1 AND day = $2 GROUP BY 1", center, d)
+        windows = await conn.fetch("SELECT window_code, data FROM window_states WHERE center = $1", center)
+    async with redis.pipeline(transaction=False) as pipe:
+        if sequences:
+            pipe.hset(keys.sequence(center, day), mapping={r["prefix"]: r["seq"] for r in sequences})
+            pipe.expire(keys.sequence(center, day), 259_200)
+        for r in windows:
+            w = orjson.loads(r["data"])
+            fields = {k: str(v) for k, v in w.items() if k != "id" and v is not None}
+            fields.setdefault("current", "")
+            pipe.hset(keys.window(center, r["window_code"]), mapping=fields)
+            if w.get("state") == "open":
+                for q in str(w.get("queues", "")).split(","):
+                    if q:
+                        pipe.sadd(keys.open_windows(center, q), r["window_code"])
+        for r in live:
+            t = orjson.loads(r["data"])
+            key = keys.ticket(center, t["id"])
+            pipe.hset(key, mapping={k: str(v) for k, v in t.items()})
+            pipe.expire(key, TICKET_TTL_S)
+            pipe.sadd(keys.live(center), t["id"])
+            if t["status"] == "waiting":
+                line = (keys.window_waiting(center, t["target_window"]) if t.get("target_window")
+                        else keys.waiting(center, t["queue"], t["class"]))
+                pipe.zadd(line, {t["id"]: int(t["sort_at"])})
+            elif t["status"] in ("called", "serving") and t.get("window"):
+                pipe.hset(keys.window(center, t["window"]), "current", t["id"])
+        await pipe.execute()
+    return len(live)

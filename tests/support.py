@@ -1,0 +1,139 @@
+"""Test plumbing shared by every test module: real services, a fresh database per test, the app
+with its lifespan, and server processes for the multi-instance tests."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+
+from queue_server.app import create_app
+from queue_server.clock import Clock
+from queue_server.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "test-admin-token"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database (works for host:port and socket DSNs alike)."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@dataclass
+class Services:
+    redis_url: str
+    admin_dsn: str  # a maintenance database on the server
+    run_id: str
+    template: str = ""
+
+    async def fresh_database(self) -> str:
+        name = f"qs_{self.run_id}_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        finally:
+            await conn.close()
+        return with_database(self.admin_dsn, name)
+
+    def settings(self, database_url: str, **overrides: Any) -> Settings:
+        base = Settings(redis_url=self.redis_url, database_url=database_url, admin_token=ADMIN_TOKEN,
+                        key_prefix=f"t{uuid.uuid4().hex[:10]}", persister_claim_idle_ms=1000,
+                        rate_limit_per_minute=100_000)
+        return replace(base, **overrides)
+
+
+async def drop_key_prefix(redis_url: str, prefix: str) -> None:
+    """What a Redis that lost its data looks like, for one test's keys only."""
+    r = Redis.from_url(redis_url)
+    try:
+        batch = [k async for k in r.scan_iter(match=f"{prefix}:*", count=1000)]
+        for i in range(0, len(batch), 500):
+            await r.delete(*batch[i:i + 500])
+    finally:
+        await r.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, clock: Clock | None = None, run_persister: bool = True
+                      ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    app = create_app(settings, clock, run_persister=run_persister)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield app, client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(settings: Settings, port: int | None = None, extra_env: dict[str, str] | None = None):
+    """A real uvicorn process of the app on loopback; yields its base URL."""
+    port = port or free_port()
+    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
+           "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "QUEUE_PERSISTER_CLAIM_IDLE_MS": str(settings.persister_claim_idle_ms),
+           "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute), **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "queue_server.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready")
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.asynccontextmanager
+async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> AsyncIterator[Any]:
+    """A QueueEngine on the real services, without HTTP; ``catalog`` overrides the demo one."""
+    from queue_server.app import redis_client
+    from queue_server.engine.queue_engine import QueueEngine
+    from queue_server.record.catalog import load_catalog
+
+    redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
+    try:
+        engine = QueueEngine(redis, catalog or await load_catalog(pool), settings, clock)
+        await engine.sync_catalog()
+        engine.pool = pool  # type: ignore[attr-defined]
+        yield engine
+    finally:
+        await redis.aclose()
+        await pool.close()
