@@ -6,17 +6,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import asyncpg
 from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
-from .api.endpoints import json
+from .api.endpoints import Doc, json
 from .api.openapi import build as build_openapi
 from .api.problems import HANDLERS
 from .api.ratelimit import RateLimiter
@@ -30,7 +31,20 @@ from .record.persister import Persister, lag
 from .record.rebuild import rebuild_if_lost
 
 log = logging.getLogger("queue_server")
+
+
+class Component(Protocol):
+    """A part of the server beyond the core API (live screens, evaluation, dashboards): its routes,
+    their OpenAPI entries, and the background tasks it runs while the app lives."""
+
+    routes: list[BaseRoute]
+    docs: list[Doc]
+
+    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]: ...
+
+
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
+COMPONENTS: list[Component] = []
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:
@@ -71,6 +85,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
                                   claim_idle_ms=settings.persister_claim_idle_ms)
             app.state.persister = persister
             tasks.append(asyncio.create_task(persister.run(stop), name="persister"))
+        for component in COMPONENTS:
+            tasks += await component.start(app, stop)
         try:
             yield
         finally:
@@ -82,7 +98,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
             await redis.aclose()
             await pool.close()
 
-    openapi = build_openapi([d for e in ENDPOINTS for d in e.docs])
+    openapi = build_openapi([d for e in ENDPOINTS for d in e.docs] + [d for c in COMPONENTS for d in c.docs])
 
     async def openapi_json(request: Request) -> Response:
         return json(openapi)
@@ -92,5 +108,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
 
     routes = [r for e in ENDPOINTS for r in e.routes]
+    routes += [r for c in COMPONENTS for r in c.routes]
     routes += [Route("/openapi.json", openapi_json), Route("/api/v1/ops/persister", persister_lag)]
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
