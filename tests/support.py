@@ -137,3 +137,22 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
     finally:
         await redis.aclose()
         await pool.close()
+
+
+async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, center: str, timeout: float = 20.0) -> int:
+    """Wait until PostgreSQL holds every event of the center's stream; returns that count."""
+    import asyncio
+
+    from queue_server.engine.keys import Keys
+
+    r = Redis.from_url(redis_url)
+    try:
+        total = await r.xlen(Keys(settings.key_prefix).events(center))
+        deadline = time.monotonic() + timeout
+        while True:
+            n = await pool.fetchval("SELECT count(*) FROM events WHERE center = $1", center)
+            if n >= total or time.monotonic() > deadline:
+                return n
+            await asyncio.sleep(0.1)
+    finally:
+        await r.aclose()
