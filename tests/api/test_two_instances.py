@@ -1,0 +1,57 @@
+"""Two server processes on one Redis and one PostgreSQL: every invariant holds across them."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import asyncpg
+import httpx
+
+from queue_server.config import Settings
+from tests.support import AUTH, server_process, wait_recorded
+
+C = "jingansi"
+WINDOWS = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"]
+
+
+async def test_two_instances_keep_every_invariant(settings: Settings) -> None:
+    with server_process(settings) as (url_a, _), server_process(settings) as (url_b, _):
+        async with httpx.AsyncClient(base_url=url_a, headers=AUTH) as a, httpx.AsyncClient(base_url=url_b, headers=AUTH) as b:
+            clients = itertools.cycle([a, b])
+            for i, w in enumerate(WINDOWS):
+                r = await next(clients).post(f"/api/v1/centers/{C}/windows/{w}/open", json={"staff_id": f"{C}-s0{i + 1}"})
+                assert r.status_code == 200
+            issued = await asyncio.gather(*(
+                next(clients).post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001" if i % 3 else "hrss-004"},
+                                   headers={"Idempotency-Key": f"k{i % 350}"})
+                for i in range(400)))
+            assert {r.status_code for r in issued} <= {200, 201}
+            ids = {r.json()["id"] for r in issued}
+            assert len(ids) == 350  # the 50 repeated keys gave the first ticket again, whichever instance saw them
+            numbers = [i.rsplit("-", 1)[1] for i in ids]
+            assert len(set(numbers)) == len(numbers)
+
+            called: list[str] = []
+
+            async def window(w: str, client: httpx.AsyncClient) -> None:
+                while (r := await client.post(f"/api/v1/centers/{C}/windows/{w}/call-next")).status_code == 200:
+                    tid = r.json()["ticket"]["id"]
+                    called.append(tid)
+                    assert (await client.post(f"/api/v1/tickets/{tid}/start")).status_code == 200
+                    assert (await client.post(f"/api/v1/tickets/{tid}/finish")).status_code == 200
+                assert r.status_code == 204
+
+            await asyncio.gather(*(window(w, a if i % 2 else b) for i, w in enumerate(WINDOWS)))
+            assert sorted(called) == sorted(ids)
+
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            recorded = await wait_recorded(pool, settings.redis_url, settings, C)
+            assert recorded == 8 + 350 + 3 * 350
+            finished = await pool.fetchval("SELECT count(*) FROM tickets WHERE center = $1 AND status = 'finished'", C)
+            assert finished == 350
+            dup = await pool.fetchval("SELECT count(*) FROM (SELECT ticket_id FROM events WHERE type = 'ticket.called'"
+                                      " GROUP BY ticket_id HAVING count(*) > 1) d")
+            assert dup == 0
+        finally:
+            await pool.close()

@@ -1,0 +1,71 @@
+"""The README's two set-up commands, run in a fresh clone with a fresh virtual environment."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, free_port
+
+pytestmark = pytest.mark.skipif(os.environ.get("QS_INSIDE_README_TEST") == "1", reason="already inside the README test")
+
+
+def readme_commands() -> list[str]:
+    block = re.search(r"## Set-up.*?```sh\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "README has a Set-up block"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_has_exactly_two_commands() -> None:
+    assert readme_commands() == ["./dev demo", "./dev test"]
+
+
+def test_fresh_clone_demo_and_tests(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "VIRTUAL_ENV")}
+    env["QS_INSIDE_README_TEST"] = "1"
+    env["PATH"] = ":".join(p for p in env["PATH"].split(":") if ".venv" not in p)
+
+    tests = subprocess.run(["./dev", "test", "tests/domain", "-q"], cwd=clone, env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-3000:]
+    assert "passed" in tests.stdout
+
+    port = free_port()
+    demo = subprocess.Popen(["./dev", "demo", "--port", str(port)], cwd=clone, env={**env, "QUEUE_DATA_DIR": str(tmp_path / "data")},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        assert demo.stdout is not None
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            out.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(out)
+        assert f"http://127.0.0.1:{port}/api/v1/centers" in text, text
+        redis_port = int(re.search(r"embedded Redis\s+redis://127\.0\.0\.1:(\d+)", text).group(1))
+        for _ in range(100):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        centers = httpx.get(f"http://127.0.0.1:{port}/api/v1/centers").json()["centers"]
+        assert len(centers) == 14
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(60)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
