@@ -1,0 +1,135 @@
+"""Issue and call-next throughput against one server process, the persister's lag under that load,
+and the same load shape against the bare baseline endpoint, all in one run.
+
+    python loadtests/engine_ops.py [--seconds 8] [--concurrency 32]
+
+Prints a JSON summary; figures are relative to the baseline measured in the same run."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, run, server, services
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def session(url: str, concurrency: int, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(url, headers=headers, connector=aiohttp.TCPConnector(limit=concurrency),
+                                 timeout=aiohttp.ClientTimeout(total=30))
+
+
+async def drive(seconds: float, concurrency: int, op: Callable[[aiohttp.ClientSession, int], Awaitable[bool]],
+                client: aiohttp.ClientSession) -> dict:
+    """Run ``op`` from ``concurrency`` workers for ``seconds``; op returns False when it has no work."""
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(n: int) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            try:
+                more = await op(client, n)
+            except (aiohttp.ClientError, AssertionError):
+                errors += 1
+                continue
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if not more:
+                return
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    took = time.perf_counter() - t0
+    return {"ops": len(latencies), "ops_per_s": round(len(latencies) / took, 1), "errors": errors,
+            "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2)}
+
+
+async def get_json(client: aiohttp.ClientSession, path: str) -> dict:
+    async with client.get(path) as r:
+        return await r.json()
+
+
+async def post(client: aiohttp.ClientSession, path: str, body: dict | None = None) -> tuple[int, dict | None]:
+    async with client.post(path, json=body) as r:
+        return r.status, (await r.json() if r.status != 204 else None)
+
+
+async def watch_lag(client: aiohttp.ClientSession, stop: asyncio.Event, out: dict) -> None:
+    while not stop.is_set():
+        centers = (await get_json(client, "/api/v1/ops/persister"))["centers"]
+        out["max_lag_ms"] = max([out.get("max_lag_ms", 0)] + [c["lag_ms"] for c in centers.values()])
+        out["max_unrecorded"] = max([out.get("max_unrecorded", 0)] + [c["pending"] + c["undelivered"] for c in centers.values()])
+        await asyncio.sleep(0.25)
+
+
+async def main(seconds: float, concurrency: int) -> None:
+    with services() as (redis_url, dsn):
+        summary: dict = {"seconds": seconds, "concurrency": concurrency}
+        with server(redis_url, dsn, f"b{uuid.uuid4().hex[:6]}", app="loadtests.baseline_app:create_app") as (url, _):
+            async with session(url, concurrency) as client:
+                async def baseline(c: aiohttp.ClientSession, n: int) -> bool:
+                    assert (await post(c, "/op", {"matter": "hrss-001"}))[0] == 200
+                    return True
+                summary["baseline"] = await drive(seconds, concurrency, baseline, client)
+
+        async with fresh_database(dsn) as db:
+            with server(redis_url, db, f"l{uuid.uuid4().hex[:6]}") as (url, _):
+                async with session(url, concurrency, AUTH) as client:
+                    centers = [c["code"] for c in (await get_json(client, "/api/v1/centers"))["centers"]]
+                    windows = [(c, f"w{i}") for c in centers for i in range(1, 9)]
+                    for i, (c, w) in enumerate(windows):
+                        await post(client, f"/api/v1/centers/{c}/windows/{w}/open", {"staff_id": f"{c}-s0{i % 8 + 1}"})
+                    lag: dict = {}
+                    stop = asyncio.Event()
+                    watcher = asyncio.create_task(watch_lag(client, stop, lag))
+
+                    async def issue(c: aiohttp.ClientSession, n: int) -> bool:
+                        status, _ = await post(c, f"/api/v1/centers/{centers[n % len(centers)]}/tickets", {"matter": "hrss-001"})
+                        assert status == 201
+                        return True
+                    summary["issue"] = await drive(seconds, concurrency, issue, client)
+
+                    mine = {n: windows[n::concurrency] for n in range(concurrency)}
+                    turn = {n: 0 for n in range(concurrency)}
+
+                    async def call_next(c: aiohttp.ClientSession, n: int) -> bool:
+                        if not mine[n]:
+                            return False
+                        center, w = mine[n][turn[n] % len(mine[n])]
+                        turn[n] += 1
+                        status, called = await post(c, f"/api/v1/centers/{center}/windows/{w}/call-next")
+                        if status == 204:
+                            mine[n].remove((center, w))
+                            return bool(mine[n])
+                        assert status == 200 and called, status
+                        assert (await post(c, f"/api/v1/tickets/{called['ticket']['id']}/no-show"))[0] == 200
+                        return True
+                    summary["call_next_with_no_show"] = await drive(seconds, concurrency, call_next, client)
+                    stop.set()
+                    await watcher
+                    t0 = time.perf_counter()
+                    while True:
+                        centers_lag = (await get_json(client, "/api/v1/ops/persister"))["centers"]
+                        if all(c["pending"] + c["undelivered"] == 0 for c in centers_lag.values()):
+                            break
+                        await asyncio.sleep(0.05)
+                    lag["drained_after_load_ms"] = round((time.perf_counter() - t0) * 1000)
+                    summary["persister"] = lag
+        summary["issue_vs_baseline"] = round(summary["issue"]["ops_per_s"] / summary["baseline"]["ops_per_s"], 2)
+        print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--concurrency", type=int, default=32)
+    a = parser.parse_args()
+    run(main(a.seconds, a.concurrency))

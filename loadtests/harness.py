@@ -1,0 +1,112 @@
+"""What every benchmark needs: services (the configured ones or embedded), a fresh database with the
+demo catalog, its own key prefix, and server processes on loopback. Used by the scripts here."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "load-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def services() -> Iterator[tuple[str, str]]:
+    """(redis_url, maintenance DSN): REDIS_URL / DATABASE_URL when set, else embedded ones."""
+    with contextlib.ExitStack() as stack:
+        redis_url, dsn = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
+        if not redis_url or not dsn:
+            from queue_server.embedded import embedded_postgres, embedded_redis
+
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qs-load-")))
+            os.chmod(tmp, 0o755)
+            redis_url = redis_url or stack.enter_context(embedded_redis(tmp / "redis", persistent=False))
+            dsn = dsn or stack.enter_context(embedded_postgres(tmp / "pg", database="postgres"))
+        yield redis_url, dsn
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(dsn: str):
+    """A new database with the schema and the Jing'an demo catalog; dropped afterwards."""
+    from queue_server.record.demo_data import load_demo
+    from queue_server.record.migrate import migrate
+
+    name = f"qs_load_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+        await load_demo(conn)
+    finally:
+        await conn.close()
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@contextlib.contextmanager
+def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_server.app:create_app",
+           workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "QUEUE_KEY_PREFIX": prefix,
+           "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN, "QUEUE_RATE_LIMIT_PER_MINUTE": "1000000", **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+        env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not become ready")
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def run(coro) -> None:  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+
+        uvloop.run(coro)
+    except ImportError:
+        asyncio.run(coro)
