@@ -71,8 +71,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         catalog = await load_catalog(pool)
         keys = Keys(settings.key_prefix)
         engine = QueueEngine(redis, catalog, settings, clock)
-        await rebuild_if_lost(redis, pool, keys, catalog, clock)
-        await engine.sync_catalog()
+
+        async def restore() -> None:
+            """Bring back from PostgreSQL whatever hot state Redis lost, before answering."""
+            await rebuild_if_lost(redis, pool, keys, catalog, clock)
+            await engine.sync_catalog()
+
+        await restore()
         app.state.settings, app.state.clock = settings, clock
         app.state.redis, app.state.pool, app.state.engine, app.state.keys = redis, pool, engine, keys
         app.state.tokens = TokenCache(pool, settings.admin_token)
@@ -82,7 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
         if run_persister:
             persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
-                                  claim_idle_ms=settings.persister_claim_idle_ms)
+                                  claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore)
             app.state.persister = persister
             tasks.append(asyncio.create_task(persister.run(stop), name="persister"))
         for component in COMPONENTS:

@@ -126,11 +126,13 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
     from queue_server.app import redis_client
     from queue_server.engine.queue_engine import QueueEngine
     from queue_server.record.catalog import load_catalog
+    from queue_server.record.rebuild import rebuild_if_lost
 
     redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     try:
         engine = QueueEngine(redis, catalog or await load_catalog(pool), settings, clock)
+        await rebuild_if_lost(redis, pool, engine.keys, engine.catalog, clock)
         await engine.sync_catalog()
         engine.pool = pool  # type: ignore[attr-defined]
         yield engine

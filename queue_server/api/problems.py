@@ -30,6 +30,7 @@ ENGINE_STATUS = {
     "window_busy": 409,
     "other_window": 403,
     "not_served_here": 409,
+    "rebuilding": 503,
 }
 
 
@@ -72,7 +73,8 @@ async def on_engine_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, EngineError)
     status = ENGINE_STATUS.get(exc.code, 409)
     title = exc.code.replace("_", " ").capitalize()
-    return problem_response(status, title, exc.message, request.url.path, code=exc.code)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return problem_response(status, title, exc.message, request.url.path, headers=headers, code=exc.code)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:

@@ -47,9 +47,10 @@ class Keys:
     def events(self, center: str) -> str:
         return f"{self.center_base(center)}events"
 
-    def alive(self) -> str:
-        """Present while Redis still holds the hot state; its absence at start means rebuild."""
-        return f"{self.prefix}:alive"
+    def alive(self, center: str) -> str:
+        """Present while Redis holds the center's hot state; scripts refuse to number tickets
+        without it, and its absence makes the next start (or the persister) rebuild the center."""
+        return f"{self.center_base(center)}alive"
 
     def rebuild_lock(self) -> str:
         return f"{self.prefix}:rebuild-lock"

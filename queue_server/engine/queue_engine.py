@@ -119,6 +119,7 @@ class QueueEngine:
                 k.events(center_code),
                 k.live(center_code),
                 k.waiting(center_code, queue.code, cls),
+                k.alive(center_code),
             ],
             [
                 k.center_base(center_code), center_code, service_day(now, center.timezone), queue.prefix, queue.code,
@@ -135,7 +136,8 @@ class QueueEngine:
         if w is None:
             raise EngineError("not_found", f"unknown window {window!r} at {center_code}")
         k = self.keys
-        keys = [k.window(center_code, window), k.events(center_code), k.window_waiting(center_code, window)]
+        keys = [k.window(center_code, window), k.events(center_code), k.window_waiting(center_code, window),
+                k.alive(center_code)]
         for q in w.queues:
             keys += [k.waiting(center_code, q, "p"), k.waiting(center_code, q, "a"), k.waiting(center_code, q, "n")]
         result = await self._run(

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 from datetime import date, datetime, timezone
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -97,12 +98,14 @@ class Persister:
     """One consumer of the ``record`` group; run one per process, any number of processes."""
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
-                 batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000) -> None:
+                 batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000,
+                 on_lost: Callable[[], Awaitable[object]] | None = None) -> None:
         self.redis, self.pool, self.keys = redis, pool, keys
         self.centers = centers
         self.name = name or consumer_name()
         self.batch, self.claim_idle_ms, self.block_ms = batch, claim_idle_ms, block_ms
         self.recorded = 0
+        self.on_lost = on_lost
         self._by_key = {keys.events(c).encode(): c for c in centers}
 
     async def _handle(self, response: list) -> int:
@@ -171,7 +174,9 @@ class Persister:
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # Redis lost its data underneath us
+                if "NOGROUP" in str(exc):  # Redis lost its data underneath us: restore, then go on
+                    if self.on_lost is not None:
+                        await self.on_lost()
                     await ensure_groups(self.redis, self.keys, self.centers)
                 else:
                     log.exception("persister step failed; retrying")
@@ -202,7 +207,8 @@ async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
         if pending:
             summary = await redis.xpending(key, GROUP)
             low = summary["min"]
-            behind_from = low.decode() if isinstance(low, bytes) else low
+            if low:
+                behind_from = low.decode() if isinstance(low, bytes) else low
         undelivered = len(await redis.xrange(key, min=f"({delivered}", count=10_000)) if newest != delivered else 0
         lag_ms = max(0, _split(newest)[0] - _split(behind_from)[0]) if (pending or undelivered) else 0
         out[c] = {"pending": pending, "undelivered": undelivered, "lag_ms": lag_ms}

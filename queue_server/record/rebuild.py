@@ -20,21 +20,24 @@ TICKET_TTL_S = 2 * 86_400
 
 
 async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog: Catalog, clock: Clock) -> int | None:
-    """Rebuild unless Redis still holds our state; returns the number of tickets restored (None if
-    nothing was needed). Several instances may start together: one rebuilds, the others wait."""
-    if await redis.exists(keys.alive()):
+    """Rebuild every center whose hot state Redis no longer holds; returns the number of tickets
+    restored (None if nothing was needed). Several instances may notice together: one rebuilds
+    under a lock while the others wait, and the scripts refuse to number tickets meanwhile."""
+    async def lost() -> list[str]:
+        return [c for c in catalog.centers if not await redis.exists(keys.alive(c))]
+
+    if not await lost():
         return None
     while not await redis.set(keys.rebuild_lock(), "1", nx=True, px=120_000):
         await asyncio.sleep(0.2)
-        if await redis.exists(keys.alive()):
+        if not await lost():
             return None
     try:
-        if await redis.exists(keys.alive()):
-            return None
         restored = 0
-        for center in catalog.centers.values():
-            restored += await _rebuild_center(redis, pool, keys, center.code, service_day(clock.now_ms(), center.timezone))
-        await redis.set(keys.alive(), "1")
+        for code in await lost():
+            center = catalog.centers[code]
+            restored += await _rebuild_center(redis, pool, keys, code, service_day(clock.now_ms(), center.timezone))
+            await redis.set(keys.alive(code), "1")
         log.info("rebuilt the hot state from PostgreSQL: %d live tickets", restored)
         return restored
     finally:

@@ -53,3 +53,25 @@ async def test_waiting_tickets_come_back_in_order(settings: Settings) -> None:
         for cls in ("priority", "normal"):
             times = [t["issued_at"] for t in order if t["priority"] == cls]
             assert times == sorted(times)
+
+
+async def test_redis_losing_its_data_while_running_pauses_numbering_then_restores(settings: Settings) -> None:
+    import asyncio
+
+    clock = FixedClock(datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc))
+    async with running_app(settings, clock) as (app, client):
+        first = [(await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})).json()
+                 for _ in range(3)]
+        await wait_recorded(app.state.pool, settings.redis_url, settings, C)
+        await drop_key_prefix(settings.redis_url, settings.key_prefix)
+        statuses = set()
+        for _ in range(100):  # never a repeated number: refused until the persister has restored the day
+            r = await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})
+            statuses.add(r.status_code)
+            if r.status_code == 201:
+                break
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            assert r.headers["content-type"].startswith("application/problem+json")
+            await asyncio.sleep(0.1)
+        assert r.status_code == 201 and r.json()["number"] == "A004"
+        assert {t["id"] for t in (await client.get(f"/api/v1/centers/{C}/queue")).json()["tickets"]} >= {t["id"] for t in first}

@@ -1,8 +1,9 @@
 -- Call the next ticket to a window (or one named ticket, out of order, with a reason).
--- KEYS: 1 window hash, 2 events, 3 window's own line (ww), 4.. waiting zsets, three per queue (p, a, n)
+-- KEYS: 1 window hash, 2 events, 3 window's own line (ww), 4 alive marker, 5.. waiting zsets, three per queue (p, a, n)
 -- ARGV: 1 base, 2 center, 3 window, 4 now, 5 slot cycle (e.g. PNN), 6 named ticket id or '',
 --       7 reason, 8 stream maxlen, 9 ticket ttl
 local base, center, window, now, cycle = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', KEYS[4]) == 0 then return fail('rebuilding', 'the queue of ' .. center .. ' is being restored; retry shortly') end
 local w = hgetall(KEYS[1])
 if w.state ~= 'open' then return fail('window_not_open', 'window ' .. window .. ' is ' .. (w.state or 'closed')) end
 if w.current and w.current ~= '' then
@@ -25,7 +26,7 @@ end
 
 local function oldest(offset, max_score)
   local best_id, best_score, best_key
-  for i = 4 + offset, #KEYS, 3 do
+  for i = 5 + offset, #KEYS, 3 do
     local id, score = head(KEYS[i], max_score)
     if id and (not best_score or score < best_score) then best_id, best_score, best_key = id, score, KEYS[i] end
   end
@@ -40,7 +41,7 @@ if named ~= '' then
   if t.status ~= 'waiting' then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status) end
   local k = wait_key(base, t)
   local served = (k == KEYS[3])
-  for i = 4, #KEYS do if KEYS[i] == k then served = true end end
+  for i = 5, #KEYS do if KEYS[i] == k then served = true end end
   if not served then return fail('not_served_here', 'window ' .. window .. ' does not serve the line of ticket ' .. t.number) end
   chosen, from_key = named, k
 else

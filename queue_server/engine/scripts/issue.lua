@@ -1,8 +1,9 @@
 -- Issue a ticket: next daily number of the queue's prefix, join the waiting line, append the event.
--- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line
+-- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line, 6 alive marker
 -- ARGV: 1 base, 2 center, 3 day, 4 prefix, 5 queue, 6 class, 7 now, 8 sort_at, 9 fields json,
 --       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl, 13 default handling s
 local base, center, day, prefix, queue, class, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+if redis.call('EXISTS', KEYS[6]) == 0 then return fail('rebuilding', 'the queue of ' .. center .. ' is being restored; retry shortly') end
 if ARGV[10] ~= '0' then
   local existing = redis.call('GET', KEYS[2])
   if existing then
