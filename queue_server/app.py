@@ -27,7 +27,7 @@ from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
 from .record.catalog import load_catalog
 from .record.migrate import migrate
-from .record.persister import Persister, lag
+from .record.persister import Persister
 from .record.rebuild import rebuild_if_lost
 
 log = logging.getLogger("queue_server")
@@ -108,11 +108,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     async def openapi_json(request: Request) -> Response:
         return json(openapi)
 
-    async def persister_lag(request: Request) -> Response:
-        state = request.app.state
-        return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
-
     routes = [r for e in ENDPOINTS for r in e.routes]
     routes += [r for c in COMPONENTS for r in c.routes]
-    routes += [Route("/openapi.json", openapi_json), Route("/api/v1/ops/persister", persister_lag)]
+    routes.append(Route("/openapi.json", openapi_json))
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -7,10 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..record.people import create_token, find_staff
+from ..record.persister import lag
 from .auth import principal, require
 from .endpoints import Endpoints, json, read_body
 from .problems import Problem
-from .schemas import Health, NewToken, TokenCreated
+from .schemas import Health, NewToken, PersisterLag, TokenCreated
 
 api = Endpoints("operations")
 
@@ -35,6 +36,13 @@ async def readyz(request: Request) -> Response:
         checks["postgres"] = type(exc).__name__
     ok = all(v == "ok" for v in checks.values())
     return json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+
+
+@api("GET", "/api/v1/ops/persister", "How far the PostgreSQL record is behind each center's stream",
+     response=PersisterLag, auth=False)
+async def persister_lag(request: Request) -> Response:
+    state = request.app.state
+    return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
 
 
 @api("POST", "/api/v1/tokens", "Create a manager, staff or device token (shown once)", body=NewToken,

@@ -118,6 +118,16 @@ class TokenCreated(BaseModel):
     window: str | None = None
 
 
+class StreamLag(BaseModel):
+    pending: int = Field(description="delivered to a persister, not yet acknowledged")
+    undelivered: int = Field(description="not yet read by any persister")
+    lag_ms: int = Field(description="age of the oldest unrecorded event relative to the newest")
+
+
+class PersisterLag(BaseModel):
+    centers: dict[str, StreamLag]
+
+
 class Health(BaseModel):
     status: str
     checks: dict[str, Any] = {}
