@@ -46,9 +46,9 @@ async def issue(request: Request) -> Response:
     engine = request.app.state.engine
     if center not in engine.catalog.centers:
         raise Problem(404, "Not found", f"unknown center {center!r}")
-    if body.service_point and who.role == "device" and body.channel != "service_point":
-        raise Problem(422, "Invalid request", "service_point is only for the service_point channel",
-                      errors=[{"field": "service_point", "message": "only with channel service_point"}])
+    if (body.channel == "service_point") != (body.service_point is not None):
+        raise Problem(422, "Invalid request", "service_point goes with, and only with, channel service_point",
+                      errors=[{"field": "service_point", "message": "required with channel service_point, else absent"}])
     appointment_ms = int(body.appointment_at.timestamp() * 1000) if body.appointment_at else None
     pos = await engine.issue(center, body.matter, body.channel, body.priority, body.phone, body.service_point,
                              appointment_ms, key)

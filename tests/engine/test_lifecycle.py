@@ -193,3 +193,15 @@ async def test_closing_a_busy_window_is_refused_and_cancel_leaves_the_line(engin
     closed = await engine.set_window(C, "w1", "closed")
     assert closed["window"]["state"] == "closed" and "staff_name" not in closed["window"]
     assert await engine.redis.scard(engine.keys.open_windows(C, "comprehensive")) == 0
+
+
+async def test_service_point_tickets_go_to_the_remote_windows(engine) -> None:
+    await open_window(engine, "w1")
+    await open_window(engine, "r1", "s02")
+    t = (await engine.issue(C, "hrss-001", "service_point", service_point="sp1")).ticket
+    assert t["queue"] == "remote" and t["number"] == "R001" and t["service_point"] == "sp1"
+    assert await engine.call_next(C, "w1") is None
+    assert (await engine.call_next(C, "r1"))["ticket"]["id"] == t["id"]
+    with pytest.raises(EngineError) as exc:
+        await engine.issue(C, "hrss-001", "service_point", service_point="sp99")
+    assert exc.value.code == "unknown_service_point"
