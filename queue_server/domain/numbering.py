@@ -1,14 +1,24 @@
 """Ticket numbers: a letter prefix plus a daily sequence that restarts at the center's local midnight."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+_day_span: dict[str, tuple[int, int, str]] = {}
 
 
 def service_day(now_ms: int, tz: str = "Asia/Shanghai") -> str:
-    """The local calendar day (YYYYMMDD) a moment belongs to: Shanghai's midnight, not UTC's."""
+    """The local calendar day (YYYYMMDD) a moment belongs to: Shanghai's midnight, not UTC's.
+    Called on every issue, so the current day's [start, end) span is remembered per timezone."""
+    span = _day_span.get(tz)
+    if span is not None and span[0] <= now_ms < span[1]:
+        return span[2]
     local = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).astimezone(ZoneInfo(tz))
-    return local.strftime("%Y%m%d")
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    following = (midnight + timedelta(days=1, hours=3)).replace(hour=0)  # DST-safe next local midnight
+    day = local.strftime("%Y%m%d")
+    _day_span[tz] = (int(midnight.timestamp() * 1000), int(following.timestamp() * 1000), day)
+    return day
 
 
 def format_number(prefix: str, seq: int) -> str:

@@ -101,6 +101,7 @@ class QueueEngine:
         if queue is None:
             raise EngineError("no_queue", f"center {center_code} has no queue for {matter} via {channel}")
         now = self.clock.now_ms()
+        day = service_day(now, center.timezone)
         cls = wait_class(priority)
         sort_at = appointment_at_ms if priority == Priority.APPOINTMENT and appointment_at_ms else now
         fields = {"matter": matter, "channel": channel, "priority": priority}
@@ -114,7 +115,7 @@ class QueueEngine:
         result = await self._run(
             "issue",
             [
-                k.sequence(center_code, service_day(now, center.timezone)),
+                k.sequence(center_code, day),
                 k.idempotency(center_code, idempotency_key or "-"),
                 k.events(center_code),
                 k.live(center_code),
@@ -122,7 +123,7 @@ class QueueEngine:
                 k.alive(center_code),
             ],
             [
-                k.center_base(center_code), center_code, service_day(now, center.timezone), queue.prefix, queue.code,
+                k.center_base(center_code), center_code, day, queue.prefix, queue.code,
                 cls, now, sort_at, orjson.dumps(fields).decode(),
                 self.settings.idempotency_ttl_s if idempotency_key else 0,
                 self.settings.stream_maxlen, TICKET_TTL_S, m.typical_minutes * 60,

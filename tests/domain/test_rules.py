@@ -57,3 +57,8 @@ def test_phone_is_masked_everywhere_it_leaves() -> None:
     assert mask_phone("+8613812345678") == "138****5678"
     out = public_ticket({"id": "x", "phone": "13812345678"})
     assert "phone" not in out and out["phone_masked"] == "138****5678"
+
+
+def test_service_day_cache_follows_the_clock_both_ways() -> None:
+    days = [service_day(ms(2026, 11, 29, h, 0)) for h in (10, 17, 3, 15, 16)]
+    assert days == ["20261129", "20261130", "20261129", "20261129", "20261130"]
