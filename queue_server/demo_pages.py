@@ -1,12 +1,52 @@
 """The links `queue-server demo` prints: every API entry point, and every page of one demo center
-with a device token of its own so each link works as it is."""
+with a token of its own so each link works as it is."""
 from __future__ import annotations
 
 import asyncpg
 
 from .record.people import create_token
 
-PAGES: list[tuple[str, str, str | None]] = []  # (label, path template, device kind or None); filled by displays
+DEMO_WINDOW = "w1"
+DEMO_MATTER = "hrss-001"
+
+# (label, path template, token kind: a device kind, "staff", or None for a public page)
+PAGES: list[tuple[str, str, str | None]] = [
+    ("call display", "/display/{center}", "display"),
+    ("window screen", "/screen/{center}/{window}", "screen"),
+    ("review tablet", "/tablet/{center}/{window}", "tablet"),
+    ("kiosk", "/kiosk/{center}", "kiosk"),
+    ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
+    ("staff console", "/staff/{center}/{window}", "staff"),
+    ("ticket status", "/status/{ticket}", None),
+]
+
+
+async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) -> str:
+    if kind == "staff":
+        return await create_token(pool, "staff", center, DEMO_WINDOW, f"{center}-s01", None, f"demo {label}")
+    window = DEMO_WINDOW if kind in ("screen", "tablet") else None
+    return await create_token(pool, "device", center, window, None, kind, f"demo {label}")
+
+
+async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
+    """A ticket for the status page link: issued once per service day (idempotent on the day)."""
+    from .app import redis_client
+    from .clock import SystemClock
+    from .config import Settings
+    from .domain.numbering import service_day
+    from .engine.queue_engine import QueueEngine
+    from .record.catalog import load_catalog
+
+    settings = Settings.from_env()
+    redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+    try:
+        clock = SystemClock()
+        engine = QueueEngine(redis, await load_catalog(pool), settings, clock)
+        day = service_day(clock.now_ms(), engine.center(center).timezone)
+        pos = await engine.issue(center, DEMO_MATTER, "kiosk", idempotency_key=f"demo-status-{day}")
+        return pos.ticket["id"]
+    finally:
+        await redis.aclose()
 
 
 async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: str) -> list[str]:
@@ -21,13 +61,12 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
         f"  persister lag     {base}/api/v1/ops/persister",
         f"  admin token       Authorization: Bearer {admin_token}",
     ]
-    if PAGES:
-        lines.append(f"Pages of {center}")
-        for label, path, kind in PAGES:
-            url = base + path.format(center=center, window="w1")
-            if kind:
-                token = await create_token(pool, "device", center, "w1" if kind in ("screen", "tablet") else None,
-                                           None, kind, f"demo {label}")
-                url += ("&" if "?" in url else "?") + f"token={token}"
-            lines.append(f"  {label:<18}{url}")
+    lines.append(f"Pages of {center} (window {DEMO_WINDOW})")
+    ticket = await _demo_ticket(pool, center)
+    for label, path, kind in PAGES:
+        url = base + path.format(center=center, window=DEMO_WINDOW, ticket=ticket)
+        if kind:
+            token = await _page_token(pool, kind, center, label)
+            url += ("&" if "?" in url else "?") + f"token={token}"
+        lines.append(f"  {label:<18}{url}")
     return lines

@@ -1,0 +1,95 @@
+// Bilingual text (Chinese first, English beside) and a tiny DOM builder that never parses data as HTML.
+
+export function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+// A zh/en pair as two spans: the page styles the English smaller and lighter.
+export function bi(zh, en, cls = "") {
+  return h("span", { class: `bi ${cls}`.trim() }, h("span", { class: "zh", lang: "zh-CN" }, zh), " ",
+    h("span", { class: "en", lang: "en" }, en));
+}
+
+export function setBi(node, zh, en) {
+  node.replaceChildren(bi(zh, en));
+}
+
+export const STATUS = {
+  waiting: ["等候中", "Waiting"],
+  called: ["请到窗口", "Called"],
+  serving: ["办理中", "Being served"],
+  paused: ["暂停", "Paused"],
+  finished: ["已办结", "Finished"],
+  no_show: ["已过号", "Missed"],
+  cancelled: ["已取消", "Cancelled"],
+};
+
+export const WINDOW_STATE = {
+  open: ["服务中", "Open"],
+  paused: ["暂停服务", "Paused"],
+  closed: ["已关闭", "Closed"],
+};
+
+export const PRIORITY = {
+  normal: ["普通", "Normal"],
+  priority: ["优先", "Priority"],
+  appointment: ["预约", "Appointment"],
+};
+
+const DIGITS = "零一二三四五六七八九";
+
+// "A012" → "A零一二": read digit by digit, as halls call numbers.
+export function spokenNumber(number) {
+  return String(number).replace(/\d/g, (d) => DIGITS[Number(d)]);
+}
+
+// Estimated wait as a pair of texts.
+export function waitText(seconds) {
+  if (seconds === undefined || seconds === null) return ["—", "—"];
+  const min = Math.max(0, Math.round(seconds / 60));
+  if (min < 1) return ["即将轮到", "any moment"];
+  return [`约 ${min} 分钟`, `about ${min} min`];
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+export function timeText(ms, seconds = false) {
+  const d = new Date(ms);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return seconds ? `${hm}:${pad(d.getSeconds())}` : hm;
+}
+
+// "11-29 14:55": the issue time on a printed ticket.
+export function dayTimeText(ms) {
+  const d = new Date(ms);
+  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${timeText(ms)}`;
+}
+
+const WEEKDAYS_ZH = "日一二三四五六";
+const WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+export function dateText(ms) {
+  const d = new Date(ms);
+  return [`${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日 星期${WEEKDAYS_ZH[d.getDay()]}`,
+    `${WEEKDAYS_EN[d.getDay()]} ${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`];
+}
+
+// Initials for an avatar when there is no photo: the surname of a Chinese name, else two letters.
+export function initials(name) {
+  const s = String(name || "").trim();
+  if (!s) return "?";
+  if (/^[\u4e00-\u9fff]/.test(s)) return s[0];
+  return s.split(/\s+/).map((p) => p[0]).join("").slice(0, 2).toUpperCase();
+}

@@ -1,0 +1,201 @@
+// Kiosk: matters by bureau line with search, priority and optional phone, then a printable ticket
+// with a QR code to the resident's status page. `?service_point=CODE` makes it a service point's
+// all-in-one, issuing service_point tickets for remote-eligible matters.
+
+import { api, centerInfo, pageToken, query, randomKey } from "./api.js";
+import { bi, dayTimeText, h, waitText } from "./i18n.js";
+
+const center = decodeURIComponent(location.pathname.split("/")[2]);
+const servicePoint = query("service_point");
+const token = pageToken();
+const PHONE = /^(\+?86)?1[3-9]\d{9}$/;
+const IDLE_MS = 90_000;        // an abandoned choice goes back to the start
+const TICKET_MS = 30_000;      // the ticket view returns to the start by itself
+const $ = (id) => document.getElementById(id);
+
+let info = null;
+let matters = [];
+let bureau = "";               // selected bureau line, "" = all
+let choice = null;             // {matter, priority, key}
+let issuing = false;
+let idleTimer = null;
+let countdown = null;
+
+function matterText(m) {
+  return `${m.code} ${m.name_zh} ${m.name_en} ${m.bureau_zh} ${m.bureau_en}`.toLowerCase();
+}
+
+function visible() {
+  const q = $("search").value.trim().toLowerCase();
+  return matters.filter((m) => (!bureau || m.bureau === bureau) && (!q || q.split(/\s+/).every((w) => matterText(m).includes(w))));
+}
+
+function renderBureaus() {
+  const lines = [["", "全部", "All"]];
+  for (const m of matters) if (!lines.some(([b]) => b === m.bureau)) lines.push([m.bureau, m.bureau_zh, m.bureau_en]);
+  $("bureaus").replaceChildren(...lines.map(([code, zh, en]) => h("button", {
+    type: "button", class: `btn${bureau === code ? " selected" : ""}`, dataset: { bureau: code },
+    onclick: () => { bureau = code; renderBureaus(); renderMatters(); },
+  }, bi(zh, en, "stack"))));
+}
+
+function renderMatters() {
+  const shown = visible();
+  const groups = new Map();
+  for (const m of shown) {
+    if (!groups.has(m.bureau)) groups.set(m.bureau, { zh: m.bureau_zh, en: m.bureau_en, items: [] });
+    groups.get(m.bureau).items.push(m);
+  }
+  if (!shown.length) {
+    $("matters").replaceChildren(h("p", { class: "empty" }, bi("没有找到相关事项，请换个关键词或咨询工作人员",
+      "Nothing found. Try another word or ask at the service desk")));
+    return;
+  }
+  $("matters").replaceChildren(...[...groups.values()].map((g) => h("section", { class: "group" },
+    h("h2", {}, bi(g.zh, g.en)),
+    h("div", { class: "list" }, g.items.map((m) => h("button", {
+      type: "button", class: "btn matter", dataset: { matter: m.code }, onclick: () => openConfirm(m),
+    }, h("span", { class: "zh" }, m.name_zh), h("span", { class: "en" }, m.name_en)))))));
+}
+
+function openConfirm(m) {
+  choice = { matter: m, priority: "normal", key: randomKey() };
+  $("confirm-matter").replaceChildren(bi(m.name_zh, m.name_en));
+  $("confirm-bureau").replaceChildren(bi(m.bureau_zh, m.bureau_en));
+  $("phone").value = "";
+  $("phone").classList.remove("invalid");
+  $("issue-error").hidden = true;
+  renderPriority();
+  $("confirm").hidden = false;
+}
+
+function closeConfirm() {
+  choice = null;
+  $("confirm").hidden = true;
+}
+
+function renderPriority() {
+  for (const b of $("priority").querySelectorAll("button")) {
+    b.classList.toggle("selected", b.dataset.priority === choice?.priority);
+    b.setAttribute("aria-pressed", String(b.dataset.priority === choice?.priority));
+  }
+}
+
+function showError(zh, en) {
+  $("issue-error").replaceChildren(bi(zh, en));
+  $("issue-error").hidden = false;
+}
+
+async function issue() {
+  if (!choice || issuing) return;
+  const phone = $("phone").value.replace(/[\s-]/g, "");
+  if (phone && !PHONE.test(phone)) {
+    $("phone").classList.add("invalid");
+    showError("手机号格式不正确，请输入11位大陆手机号，或留空", "Please enter an 11-digit mainland mobile number, or leave it empty");
+    return;
+  }
+  const body = { matter: choice.matter.code, priority: choice.priority,
+    channel: servicePoint ? "service_point" : "kiosk" };
+  if (servicePoint) body.service_point = servicePoint;
+  if (phone) body.phone = phone;
+  issuing = true;
+  $("issue").disabled = true;
+  try {
+    // The key stays the same for every retry of this attempt: a lost answer never issues twice.
+    const { data } = await api("POST", `/api/v1/centers/${encodeURIComponent(center)}/tickets`,
+      { body, token, headers: { "Idempotency-Key": choice.key } });
+    showTicket(data, choice.matter);
+    closeConfirm();
+  } catch (err) {
+    showError(`取号失败：${err.detail || err.message}`, "The ticket could not be issued; please try again or ask staff");
+  } finally {
+    issuing = false;
+    $("issue").disabled = false;
+  }
+}
+
+function showTicket(t, m) {
+  $("t-center").replaceChildren(bi(info?.name_zh || center, info?.name_en || center));
+  $("t-number").textContent = t.number;
+  $("t-matter").replaceChildren(bi(m.name_zh, m.name_en));
+  $("t-ahead").replaceChildren(bi(`${t.ahead} 人`, `${t.ahead} ahead`));
+  const [wz, we] = waitText(t.estimated_wait_s);
+  $("t-wait").replaceChildren(bi(wz, we));
+  $("t-time").textContent = dayTimeText(t.issued_at || Date.now());
+  $("t-qr").src = `/api/v1/tickets/${encodeURIComponent(t.id)}/qr.svg`;
+  $("ticket").dataset.ticket = t.id;
+  $("view-choose").hidden = true;
+  $("view-ticket").hidden = false;
+  if (query("autoprint") === "1") setTimeout(() => window.print(), 300);
+  let left = Math.round(TICKET_MS / 1000);
+  clearInterval(countdown);
+  $("countdown").textContent = `(${left})`;
+  countdown = setInterval(() => {
+    left -= 1;
+    $("countdown").textContent = `(${left})`;
+    if (left <= 0) reset();
+  }, 1000);
+}
+
+function reset() {
+  clearInterval(countdown);
+  closeConfirm();
+  $("view-ticket").hidden = true;
+  $("view-choose").hidden = false;
+  $("search").value = "";
+  bureau = "";
+  renderBureaus();
+  renderMatters();
+  $("matters").scrollTop = 0;
+}
+
+function touched() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => { if ($("view-ticket").hidden) reset(); }, IDLE_MS);
+}
+
+function buildKeypad() {
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "⌫", "✕"];
+  $("keypad").replaceChildren(...keys.map((k) => h("button", {
+    type: "button", class: "btn", dataset: { key: k }, "aria-label": k === "⌫" ? "删除 Delete" : k === "✕" ? "清空 Clear" : k,
+    onclick: () => {
+      const input = $("phone");
+      if (k === "⌫") input.value = input.value.slice(0, -1);
+      else if (k === "✕") input.value = "";
+      else if (input.value.length < 11) input.value += k;
+      input.classList.remove("invalid");
+    },
+  }, k)));
+}
+
+async function main() {
+  buildKeypad();
+  $("search").addEventListener("input", renderMatters);
+  $("cancel").addEventListener("click", closeConfirm);
+  $("issue").addEventListener("click", issue);
+  $("done").addEventListener("click", reset);
+  $("print").addEventListener("click", () => window.print());
+  $("priority").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-priority]");
+    if (b && choice) { choice.priority = b.dataset.priority; renderPriority(); }
+  });
+  for (const ev of ["pointerdown", "keydown"]) document.addEventListener(ev, touched);
+  touched();
+  try {
+    info = await centerInfo(center);
+    $("center-name").replaceChildren(bi(info.name_zh, info.name_en));
+    const sp = servicePoint ? info.service_points.find((p) => p.code === servicePoint) : null;
+    $("place").replaceChildren(sp ? bi(`${sp.name_zh} · 远程服务点`, `${sp.name_en} · remote service point`, "stack")
+      : bi("大厅自助取号", "Lobby ticket kiosk", "stack"));
+    const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
+    matters = all.filter((m) => (servicePoint ? m.remote_eligible : m.queue));
+  } catch (err) {
+    $("matters").replaceChildren(h("p", { class: "error" }, bi("暂时无法加载事项，请稍后再试或咨询工作人员",
+      `Matters could not be loaded (${err.message})`)));
+    return;
+  }
+  renderBureaus();
+  renderMatters();
+}
+
+main();

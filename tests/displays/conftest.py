@@ -1,0 +1,120 @@
+"""Browser-test plumbing: Debian's Chromium driven by Playwright, a real server process per test,
+tokens for each device, and pages that record their console errors and leave screenshots behind."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from queue_server.config import Settings
+from tests.support import AUTH, ROOT, free_port, server_process
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CENTER = "jingansi"
+
+SIZES = {
+    "display": {"width": 1920, "height": 1080},
+    "screen": {"width": 1280, "height": 720},
+    "tablet": {"width": 1280, "height": 800},
+    "kiosk": {"width": 1080, "height": 1920},
+    "service_point": {"width": 1920, "height": 1080},
+    "status": {"width": 390, "height": 844},
+    "staff": {"width": 1920, "height": 1080},
+}
+
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does) to run the browser tests",
+                allow_module_level=True)
+
+
+@dataclass
+class Server:
+    url: str
+    http: httpx.AsyncClient
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def token(self, kind: str, window: str | None = None, staff: str | None = None) -> str:
+        """A device token (kind display/screen/tablet/kiosk) or, with ``staff``, a staff token."""
+        body: dict[str, Any] = {"center": CENTER, "window": window, "label": f"test {kind}"}
+        if staff:
+            body.update(role="staff", staff_id=staff)
+        else:
+            body.update(role="device", device_kind=kind)
+        r = await self.http.post("/api/v1/tokens", json=body, headers=AUTH)
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    async def act(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        r = await self.http.request(method, path, json=body if body is not None else {}, headers=AUTH)
+        assert r.status_code < 300, r.text
+        return r
+
+
+@pytest.fixture
+def server_url(settings: Settings) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with server_process(settings, port, extra_env={"QUEUE_PUBLIC_BASE_URL": base}) as (url, _proc):
+        yield url
+
+
+@pytest.fixture
+async def server(server_url: str) -> AsyncIterator[Server]:
+    async with httpx.AsyncClient(base_url=server_url, timeout=10) as http:
+        yield Server(server_url, http)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@dataclass
+class Page:
+    """A page of one browser context with everything it printed as an error."""
+    page: Any
+    context: Any
+    name: str
+    errors: list[str]
+
+    async def shot(self, suffix: str = "") -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(SHOTS / f"{self.name}{suffix}.png"))
+
+    def assert_clean(self) -> None:
+        assert not self.errors, f"{self.name}: console errors {self.errors}"
+
+
+@pytest.fixture
+async def open_page(browser: Any) -> AsyncIterator[Any]:
+    contexts: list[Any] = []
+
+    async def opener(name: str, url: str, size: str | None = None, **context_options: Any) -> Page:
+        context = await browser.new_context(viewport=SIZES[size or name], locale="zh-CN",
+                                            timezone_id="Asia/Shanghai", **context_options)
+        contexts.append(context)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        await page.goto(url)
+        return Page(page, context, name, errors)
+
+    yield opener
+    for c in contexts:
+        await c.close()

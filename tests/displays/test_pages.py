@@ -1,0 +1,222 @@
+"""The pages in real headless Chromium against a real server process: kiosk → display, staff
+console → display / window screen / tablet, a display that reconnects after missing calls, and the
+resident's status page. Every page must load and run with no console error."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.displays.conftest import CENTER, Server
+from tests.support import AUTH
+
+STAFF = f"{CENTER}-s01"
+
+
+async def issue(server: Server, matter: str = "hrss-001") -> dict[str, Any]:
+    r = await server.http.post(f"/api/v1/centers/{CENTER}/tickets", json={"matter": matter}, headers=AUTH)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def open_window(server: Server, window: str, staff: str) -> None:
+    await server.act("POST", f"/api/v1/centers/{CENTER}/windows/{window}/open", {"staff_id": staff})
+
+
+async def count_of(page: Any, queue: str) -> int:
+    return int(await page.get_attribute(f'.queue-card[data-queue="{queue}"] .count', "data-count"))
+
+
+async def announcements(page: Any) -> list[str]:
+    return await page.evaluate("window.__announcements.slice()")
+
+
+async def test_kiosk_ticket_appears_in_display_waiting_count(server: Server, open_page: Any) -> None:
+    display = await open_page("display", f"{server.url}/display/{CENTER}?token={await server.token('display')}")
+    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="0"]')
+
+    kiosk = await open_page("kiosk", f"{server.url}/kiosk/{CENTER}?token={await server.token('kiosk')}")
+    await kiosk.page.wait_for_selector('[data-matter="hrss-001"]')
+    await kiosk.shot()
+    await kiosk.page.fill("#search", "失业")
+    assert await kiosk.page.locator('[data-matter="hrss-002"]').is_visible()
+    assert await kiosk.page.locator('[data-matter="hrss-001"]').count() == 0
+    await kiosk.page.fill("#search", "")
+    await kiosk.page.click('[data-matter="hrss-001"]')
+    await kiosk.page.click('[data-priority="priority"]')
+    for digit in "1381234":
+        await kiosk.page.click(f'#keypad [data-key="{digit}"]')
+    await kiosk.page.click("#issue")
+    await kiosk.page.wait_for_selector("#issue-error:not([hidden])")   # a 7-digit phone is refused here
+    await kiosk.shot("-confirm")
+    for digit in "5678":
+        await kiosk.page.click(f'#keypad [data-key="{digit}"]')
+    await kiosk.page.click("#issue")
+    await kiosk.page.wait_for_selector("#view-ticket:not([hidden])")
+    number = await kiosk.page.text_content("#t-number")
+    ticket_id = await kiosk.page.get_attribute("#ticket", "data-ticket")
+    assert number == "A001"
+    assert await kiosk.page.evaluate("document.querySelector('#t-qr').complete && document.querySelector('#t-qr').naturalWidth > 0")
+    await kiosk.shot("-ticket")
+    await kiosk.page.emulate_media(media="print")
+    await kiosk.page.locator("#ticket").screenshot(path=str(kiosk_print_path()))
+
+    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="1"]', timeout=2000)
+    await display.shot("-waiting")
+
+    stored = (await server.http.get(f"/api/v1/tickets/{ticket_id}")).json()
+    assert stored["priority"] == "priority" and stored["channel"] == "kiosk"
+    assert stored["phone_masked"] == "138****5678"
+
+    point = await open_page("service_point", f"{server.url}/kiosk/{CENTER}?service_point=sp1&token={await server.token('kiosk')}")
+    await point.page.wait_for_selector('[data-matter="hrss-001"]')
+    await point.page.click('[data-matter="hrss-001"]')
+    await point.page.click("#issue")
+    await point.page.wait_for_selector("#view-ticket:not([hidden])")
+    assert (await point.page.text_content("#t-number")).startswith("R")
+    await point.shot()
+    for p in (display, kiosk, point):
+        p.assert_clean()
+
+
+def kiosk_print_path():  # type: ignore[no-untyped-def]
+    from tests.displays.conftest import SHOTS
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / "kiosk-print.png"
+
+
+async def test_staff_call_reaches_display_screen_and_tablet(server: Server, open_page: Any) -> None:
+    first = await issue(server)
+    await issue(server, "hrss-004")
+    display = await open_page("display", f"{server.url}/display/{CENTER}?token={await server.token('display')}")
+    screen = await open_page("screen", f"{server.url}/screen/{CENTER}/w1?token={await server.token('screen', 'w1')}")
+    tablet = await open_page("tablet", f"{server.url}/tablet/{CENTER}/w1?token={await server.token('tablet', 'w1')}")
+    staff = await open_page("staff", f"{server.url}/staff/{CENTER}/w1?token={await server.token('staff', 'w1', STAFF)}")
+    await staff.page.wait_for_selector(f'#waiting tr[data-ticket="{first["id"]}"]')
+    await screen.page.wait_for_selector("#serving.closed")
+    await screen.shot("-closed")
+
+    await staff.page.click("#win-open")
+    await staff.page.wait_for_selector("#win-state.open")
+    await tablet.page.wait_for_selector("#staff-no >> text=JA01001")
+    await tablet.shot()
+    await screen.page.wait_for_selector("#staff-name:not(:empty)")
+
+    await staff.page.click("#call-next")
+    await asyncio.gather(
+        display.page.wait_for_function("(n) => document.querySelector('#now-number').textContent === n", arg="A001", timeout=1000),
+        screen.page.wait_for_function("(n) => document.querySelector('#number').textContent === n", arg="A001", timeout=1000),
+        tablet.page.wait_for_function("(n) => document.querySelector('#window-name').textContent.includes(n)", arg="1号窗口", timeout=1000),
+        staff.page.wait_for_selector('#current [data-ticket]', timeout=1000),
+    )
+    assert await announcements(display.page) == ["请A零零一号到1号窗口办理"]
+    await display.page.wait_for_function("window.__spoken.length === 1", timeout=20000)
+    await display.shot()
+    await screen.shot()
+
+    await staff.page.click("#win-close")   # a ticket is at the window: the API's refusal is shown as it is
+    await staff.page.wait_for_selector("#error:not([hidden])")
+    assert "still has ticket" in await staff.page.text_content("#error")
+    await staff.shot()
+
+    await staff.page.click('[data-action="recall"]')
+    await display.page.wait_for_function("window.__announcements.length === 2")
+    assert (await announcements(display.page))[1] == "再次呼叫，请A零零一号到1号窗口办理"
+    await staff.page.click('[data-action="start"]')
+    await screen.page.wait_for_selector("#caption >> text=正在办理")
+    await staff.page.click('[data-action="finish"]')
+
+    await tablet.page.wait_for_selector("#view-rate:not([hidden])", timeout=1000)
+    assert "A001" in await tablet.page.text_content("#rate-for")
+    await tablet.page.click('.level[data-level="2"]')
+    await tablet.page.wait_for_selector("#bad:not([hidden])")
+    await tablet.page.click("#bad-submit")
+    await tablet.page.wait_for_selector("#rate-error:not([hidden])")   # a bad rating needs a reason
+    await tablet.page.click('[data-reason="attitude"]')
+    await tablet.page.fill("#comment", "等候时间较长")
+    await tablet.shot("-rate")
+    async with tablet.page.expect_response("**/api/v1/reviews") as answer:
+        await tablet.page.click("#bad-submit")
+    response = await answer.value
+    sent = response.request.post_data_json
+    assert sent == {"ticket_id": first["id"], "level": 2, "reasons": ["attitude"], "comment": "等候时间较长", "channel": "tablet"}
+    assert response.request.headers["authorization"].startswith("Bearer qs_")
+    if response.status == 201:
+        await tablet.page.wait_for_selector("#view-thanks:not([hidden])")
+        await tablet.shot("-thanks")
+    else:
+        await tablet.page.wait_for_selector("#rate-error:not([hidden])")
+
+    await screen.page.wait_for_selector("#serving.idle")
+    await staff.page.wait_for_selector("#current .none")
+    for p in (display, screen, tablet, staff):
+        p.assert_clean()
+
+
+async def test_display_offline_then_back_shows_and_announces_missed_calls_once(server: Server, open_page: Any) -> None:
+    for n, window in enumerate(("w1", "w2", "w3"), start=2):
+        await open_window(server, window, f"{CENTER}-s0{n}")
+    tickets = [await issue(server) for _ in range(3)]
+    display = await open_page("display", f"{server.url}/display/{CENTER}?token={await server.token('display')}")
+    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="3"]')
+
+    # The page's socket goes through this route: "offline" closes it and refuses new ones.
+    offline = asyncio.Event()
+    routed: list[Any] = []
+
+    async def route(ws: Any) -> None:
+        if offline.is_set():
+            await ws.close(code=1001, reason="offline")
+            return
+        routed.append(ws)
+        ws.connect_to_server()
+
+    await display.page.route_web_socket("**/ws/**", route)
+    await display.page.evaluate("window.__live.drop('test: route the socket')")
+    await display.page.wait_for_function("window.__live.state === 'online'")
+    offline.set()
+    await display.context.set_offline(True)
+    for ws in routed:
+        await ws.close(code=1001, reason="offline")
+    await display.page.wait_for_selector("#offline:not([hidden])")
+    await display.shot("-offline")
+
+    for window in ("w1", "w2", "w3"):
+        r = await server.http.post(f"/api/v1/centers/{CENTER}/windows/{window}/call-next", json={}, headers=AUTH)
+        assert r.status_code == 200, r.text
+    assert await announcements(display.page) == []
+
+    offline.clear()
+    await display.context.set_offline(False)
+    await display.page.wait_for_selector("#offline", state="hidden", timeout=15000)
+    await display.page.wait_for_function("window.__announcements.length >= 3")
+    await asyncio.sleep(0.5)   # anything doubled would arrive now
+    assert await announcements(display.page) == [
+        "请A零零一号到1号窗口办理", "请A零零二号到2号窗口办理", "请A零零三号到3号窗口办理"]
+    assert await display.page.text_content("#now-number") == "A003"
+    recent = await display.page.eval_on_selector_all("#recent li[data-ticket]", "els => els.map(e => e.dataset.ticket)")
+    assert recent == [tickets[1]["id"], tickets[0]["id"]]
+    assert await count_of(display.page, "comprehensive") == 0
+    await display.page.wait_for_function("window.__spoken.length === 3", timeout=30000)
+    await display.shot("-reconnected")
+
+
+async def test_status_page_follows_ticket_to_called(server: Server, open_page: Any) -> None:
+    ahead = await issue(server)
+    mine = await issue(server)
+    status = await open_page("status", f"{server.url}/status/{mine['id']}")
+    await status.page.wait_for_function("document.querySelector('#number').textContent === 'A002'")
+    await status.page.wait_for_selector("#ahead >> text=1 人")
+    await status.page.wait_for_selector("#live:not(.off)")
+    await status.shot()
+
+    await open_window(server, "w3", f"{CENTER}-s03")
+    await server.act("POST", f"/api/v1/centers/{CENTER}/windows/w3/call-next")
+    await status.page.wait_for_selector("#ahead >> text=0 人")
+    await server.act("POST", f"/api/v1/tickets/{ahead['id']}/no-show")
+    await server.act("POST", f"/api/v1/centers/{CENTER}/windows/w3/call-next")
+    await status.page.wait_for_selector("#called:not([hidden])")
+    assert "3号窗口" in await status.page.text_content("#called-window")
+    assert await status.page.get_attribute("#badge", "data-status") == "called"
+    await status.shot("-called")
+    status.assert_clean()
