@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from displays.component import component as displays
+
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
 from .api.endpoints import Doc, json
@@ -44,7 +46,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = []
+COMPONENTS: list[Component] = [displays]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:
