@@ -1,0 +1,95 @@
+"""The pages' routes without a browser: every page is served with its security headers, a path
+that names nothing is a 404, the ticket QR code encodes the status page, and `queue-server demo`
+prints a working link, with a working token, for every page."""
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+import segno
+
+from queue_server.config import Settings
+from queue_server.demo_pages import PAGES, demo_links
+from tests.support import running_app
+
+PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "/kiosk/jingansi",
+            "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8"]
+PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
+                 "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0"]
+
+
+async def test_pages_are_served_with_their_headers(settings: Settings) -> None:
+    async with running_app(settings) as (_, client):
+        for path in PAGES_OK:
+            r = await client.get(path)
+            assert r.status_code == 200, path
+            assert r.headers["content-type"].startswith("text/html")
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+            assert r.headers["referrer-policy"] == "no-referrer"
+            assert '<script type="module" src="/assets/' in r.text
+        for path in PAGES_MISSING:
+            r = await client.get(path)
+            assert r.status_code == 404, path
+            assert "<script>" not in r.text
+        for asset in ("live.js", "i18n.js", "api.js", "common.css", "display.js", "kiosk.css"):
+            r = await client.get(f"/assets/{asset}")
+            assert r.status_code == 200, asset
+        assert (await client.get("/assets/../component.py")).status_code == 404
+
+
+async def test_ticket_qr_encodes_the_status_page(settings: Settings) -> None:
+    settings = replace(settings, public_base_url="https://queue.example.gov.cn")
+    async with running_app(settings) as (_, client):
+        tid = "jingansi-20260101-A001"
+        r = await client.get(f"/api/v1/tickets/{tid}/qr.svg")
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("image/svg+xml")
+        expected = io.BytesIO()
+        segno.make(f"https://queue.example.gov.cn/status/{tid}", error="m").save(
+            expected, kind="svg", scale=4, border=2, xmldecl=False)
+        assert r.content == expected.getvalue()
+        bad = await client.get("/api/v1/tickets/nowhere-20260101-A001/qr.svg")
+        assert bad.status_code == 404
+        assert bad.headers["content-type"] == "application/problem+json"
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "get" in paths["/api/v1/tickets/{id}/qr.svg"]
+
+
+async def test_ticket_qr_is_rate_limited(settings: Settings) -> None:
+    async with running_app(replace(settings, rate_limit_per_minute=1)) as (_, client):
+        codes = [(await client.get("/api/v1/tickets/jingansi-20260101-A001/qr.svg")).status_code for _ in range(12)]
+        assert codes[0] == 200 and codes[-1] == 429
+
+
+async def test_demo_prints_a_working_link_for_every_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("QUEUE_KEY_PREFIX", settings.key_prefix)
+    async with running_app(settings) as (app, client):
+        pool = app.state.pool
+        lines = await demo_links(pool, "http://demo", "jingansi", "admin")
+        again = await demo_links(pool, "http://demo", "jingansi", "admin")
+        pages = [line for line in lines if any(line.strip().startswith(label) for label, _, _ in PAGES)]
+        assert len(pages) == len(PAGES)
+        status_of = [line.split()[-1] for line in pages if "/status/" in line]
+        assert status_of == [line.split()[-1] for line in again if "/status/" in line]   # one demo ticket a day
+        for line in pages:
+            url = line.split()[-1].removeprefix("http://demo")
+            path, _, query = url.partition("?")
+            r = await client.get(url)
+            assert r.status_code == 200, line
+            token = dict(p.split("=", 1) for p in query.split("&") if p).get("token")
+            if "/staff/" in path:
+                r = await client.post("/api/v1/centers/jingansi/windows/w1/open", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text
+                assert r.json()["staff_id"] == "jingansi-s01"
+            elif "/kiosk/" in path:
+                r = await client.post("/api/v1/centers/jingansi/tickets", json={"matter": "hrss-002"},
+                                      headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 201, r.text
+            elif "/status/" in path:
+                r = await client.get(f"/api/v1/tickets/{path.rsplit('/', 1)[1]}")
+                assert r.status_code == 200 and r.json()["matter"] == "hrss-001"
+            else:
+                who = await app.state.tokens.resolve(token)
+                assert who is not None and who.device_kind == path.split("/")[1] and who.center == "jingansi"
