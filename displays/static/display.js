@@ -91,7 +91,7 @@ function renderCalls(flash) {
     $("now-window").replaceChildren(bi(newest.names[0], newest.names[1]));
     box.classList.remove("idle");
   } else {
-    $("now-number").textContent = "—";
+    $("now-number").textContent = "";
     $("now-window").replaceChildren(bi("暂无叫号", "No calls yet"));
     box.classList.add("idle");
   }
@@ -124,7 +124,7 @@ function renderVoice() {
   const on = announcer.enabled;
   const btn = $("voice");
   btn.setAttribute("aria-pressed", String(on));
-  btn.replaceChildren(bi(on ? "🔊 语音开" : "🔇 语音关", on ? "Voice on" : "Voice off"));
+  btn.replaceChildren(bi(on ? "语音播报 开" : "语音播报 关", on ? "Voice on" : "Voice off"));
   $("audio-hint").hidden = !(on && announcer.blocked());
 }
 

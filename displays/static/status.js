@@ -13,6 +13,7 @@ const FINAL = ["finished", "no_show", "cancelled"];
 const $ = (id) => document.getElementById(id);
 
 let info = null;
+let matters = new Map();
 let current = null;     // latest ticket fields with ahead / estimated_wait_s
 let buzzedFor = null;   // the call (version) we already vibrated for
 let socketUp = false;
@@ -29,6 +30,8 @@ function render(msg) {
   if (current && t.version !== undefined && current.version !== undefined && t.version < current.version) return;
   current = t;
   $("number").textContent = t.number || "—";
+  const m = matters.get(t.matter);
+  $("matter").replaceChildren(m ? bi(m.name_zh, m.name_en, "stack") : t.matter || "");
   const [sz, se] = STATUS[t.status] || [t.status, t.status];
   $("badge").dataset.status = t.status;
   $("badge").replaceChildren(bi(sz, se));
@@ -77,7 +80,9 @@ async function main() {
   try {
     info = await centerInfo(center);
     $("center-name").replaceChildren(bi(info.name_zh, info.name_en));
-  } catch { /* window ids stand in for names */ }
+    const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
+    matters = new Map(all.map((m) => [m.code, m]));
+  } catch { /* codes stand in for names */ }
   await load();
   new LiveSocket(`/ws/tickets/${encodeURIComponent(ticketId)}`, {
     onSnapshot: (msg) => render(msg),

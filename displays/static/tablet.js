@@ -13,11 +13,11 @@ const token = pageToken();
 const $ = (id) => document.getElementById(id);
 
 const LEVELS = [
-  [5, "非常满意", "Very satisfied", "😄"],
-  [4, "满意", "Satisfied", "🙂"],
-  [3, "基本满意", "Basically satisfied", "😐"],
-  [2, "不满意", "Dissatisfied", "🙁"],
-  [1, "非常不满意", "Very dissatisfied", "😞"],
+  [5, "非常满意", "Very satisfied"],
+  [4, "满意", "Satisfied"],
+  [3, "基本满意", "Basically satisfied"],
+  [2, "不满意", "Dissatisfied"],
+  [1, "非常不满意", "Very dissatisfied"],
 ];
 const REASONS = [
   ["efficiency", "办理效率", "Service efficiency"],
@@ -63,10 +63,10 @@ function askFor(ticket) {
 
 function renderLevels() {
   $("levels").classList.toggle("has-choice", Boolean(prompt?.level));
-  $("levels").replaceChildren(...LEVELS.map(([level, zh, en, face]) => h("button", {
+  $("levels").replaceChildren(...LEVELS.map(([level, zh, en]) => h("button", {
     type: "button", class: `btn level${prompt?.level === level ? " selected" : ""}`, dataset: { level },
     onclick: () => choose(level),
-  }, h("span", { class: "face", "aria-hidden": "true" }, face), h("span", { class: "zh" }, zh), h("span", { class: "en" }, en))));
+  }, h("span", { class: "stars", "aria-hidden": "true" }, "★".repeat(level), h("span", { class: "off" }, "★".repeat(5 - level))), h("span", { class: "zh" }, zh), h("span", { class: "en" }, en))));
 }
 
 function renderReasons() {
