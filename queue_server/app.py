@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from displays.component import component as displays
+from evaluation.component import component as evaluation
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
@@ -27,6 +28,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
+from .realtime.component import component as live_screens
 from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
@@ -46,7 +48,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays]
+COMPONENTS: list[Component] = [displays, evaluation, live_screens]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

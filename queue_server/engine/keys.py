@@ -54,3 +54,7 @@ class Keys:
 
     def rebuild_lock(self) -> str:
         return f"{self.prefix}:rebuild-lock"
+
+    def sms_rate(self, number_hash: str, hour: int) -> str:
+        """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
+        return f"{self.prefix}:sms:rate:{number_hash}:{hour}"

@@ -1,0 +1,94 @@
+"""The evaluation as one app component: its routes and OpenAPI entries, and the background work it
+runs in every instance — the ``evaluation`` consumer group, the SMS outbox sender and the periodic
+sweep that escalates overdue rectification stages and marks unrated tickets."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from queue_server.api.endpoints import Doc
+
+from .api import api
+from .config import EvalConfig
+from .consumer import FinishedConsumer
+from .rectification import escalate_overdue
+from .service import Evaluation
+from .sms import inbound
+from .sms.outbox import Outbox
+from .sms.twilio_client import TwilioSender
+from .unrated import mark_unrated
+
+log = logging.getLogger("evaluation")
+
+
+async def sweep(ev: Evaluation) -> None:
+    now = ev.clock.now_ms()
+    await escalate_overdue(ev.pool, ev.redis, ev.keys, ev.settings.stream_maxlen, now)
+    await mark_unrated(ev.pool, ev.cfg, now)
+
+
+async def _every(seconds: float, stop: asyncio.Event, step, what: str) -> None:  # type: ignore[no-untyped-def]
+    while not stop.is_set():
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a service away: try again next period
+            log.exception("%s failed; retrying", what)
+        try:
+            await asyncio.wait_for(stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+
+class EvaluationComponent:
+    def __init__(self) -> None:
+        self.routes: list[BaseRoute] = [*api.routes, Route(inbound.INBOUND, inbound.inbound, methods=["POST"]),
+                                        Route(inbound.STATUS, inbound.status_callback, methods=["POST"])]
+        self.docs: list[Doc] = [*api.docs,
+                                Doc("POST", inbound.INBOUND, "Twilio inbound SMS webhook (form post, signed); TwiML reply",
+                                    None, None, 200, False, "evaluation", {403: "bad X-Twilio-Signature"}),
+                                Doc("POST", inbound.STATUS, "Twilio message status callback (form post, signed)",
+                                    None, None, 204, False, "evaluation", {403: "bad X-Twilio-Signature"})]
+
+    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+        state = app.state
+        cfg = EvalConfig.from_settings(state.settings)
+        ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock)
+        state.evaluation = ev
+        reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4)
+        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock)
+        state.evaluation_consumer = consumer
+
+        async def consume() -> None:
+            try:
+                await consumer.run(stop)
+            finally:
+                await reader.aclose()
+
+        tasks = [asyncio.create_task(consume(), name="evaluation-consumer"),
+                 asyncio.create_task(_every(cfg.tick_s, stop, lambda: sweep(ev), "evaluation sweep"), name="evaluation-sweep")]
+        if cfg.sms_enabled:
+            sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
+                                  state.settings.public_base_url.rstrip("/") + inbound.STATUS)
+            outbox = Outbox(state.pool, state.redis, state.keys, cfg, state.clock, ev.catalog,
+                            state.settings.public_base_url, sender)
+            state.sms_outbox = outbox
+
+            async def send() -> None:
+                try:
+                    await outbox.run(stop)
+                finally:
+                    await sender.close()
+
+            tasks.append(asyncio.create_task(send(), name="sms-outbox"))
+        else:
+            log.warning("TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM not set: SMS prompts stay queued")
+        return tasks
+
+
+component = EvaluationComponent()

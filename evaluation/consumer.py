@@ -1,0 +1,114 @@
+"""The ``evaluation`` consumer group on every center's stream: each ``ticket.finished`` records the
+served ticket (window, staff on duty, matter) and queues its SMS prompt, in one transaction. Like the
+record's persister it is at-least-once and idempotent, re-reads its own pending entries after a
+crash and takes over entries a dead consumer left (``XAUTOCLAIM``)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from queue_server.clock import Clock
+from queue_server.engine.keys import Keys
+from queue_server.record.persister import consumer_name
+
+from .config import EvalConfig
+from .served import from_event, save
+from .sms.outbox import enqueue_prompts
+
+log = logging.getLogger("evaluation.consumer")
+GROUP = "evaluation"
+STALE_MS = 3_600_000  # a finish older than the SMS delay plus this gets no prompt (a group created late)
+
+
+class FinishedConsumer:
+    def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], cfg: EvalConfig, clock: Clock,
+                 name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000) -> None:
+        self.redis, self.pool, self.keys, self.centers, self.cfg, self.clock = redis, pool, keys, centers, cfg, clock
+        self.name = name or consumer_name()
+        self.batch, self.claim_idle_ms = batch, claim_idle_ms
+        self.handled = 0
+
+    async def ensure_groups(self) -> None:
+        for c in self.centers:
+            try:
+                await self.redis.xgroup_create(self.keys.events(c), GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _handle(self, response: list) -> None:
+        finished, acks = [], {}
+        for key, items in response or []:
+            stream = key.decode() if isinstance(key, bytes) else key
+            for sid, fields in items:
+                acks.setdefault(stream, []).append(sid)
+                if fields and fields.get(b"type") == b"ticket.finished":
+                    finished.append(orjson.loads(fields[b"data"]))
+        if finished:
+            async with self.pool.acquire() as conn, conn.transaction():
+                for data in finished:
+                    served = from_event(data)
+                    await save(conn, served)
+                    phone = data["ticket"].get("phone")
+                    fresh = self.clock.now_ms() - served.finished_at_ms < self.cfg.sms_delay_s * 1000 + STALE_MS
+                    if phone and fresh:
+                        await enqueue_prompts(conn, served, phone, self.cfg)
+        if acks:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for stream, ids in acks.items():
+                    pipe.xack(stream, GROUP, *ids)
+                await pipe.execute()
+        self.handled += len(finished)
+
+    async def _read(self, start: str, block: int | None = None) -> list:
+        return await self.redis.xreadgroup(GROUP, self.name, {self.keys.events(c): start for c in self.centers},
+                                           count=self.batch, block=block)
+
+    async def drain_own_pending(self) -> None:
+        while True:
+            response = await self._read("0")
+            if not any(items for _, items in response or []):
+                return
+            await self._handle(response)
+
+    async def claim_abandoned(self) -> None:
+        for c in self.centers:
+            start = "0-0"
+            while True:
+                start, claimed, *_ = await self.redis.xautoclaim(self.keys.events(c), GROUP, self.name,
+                                                                 self.claim_idle_ms, start, count=self.batch)
+                if claimed:
+                    await self._handle([(self.keys.events(c), claimed)])
+                start = start.decode() if isinstance(start, bytes) else start
+                if start == "0-0":
+                    break
+
+    async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        next_claim = 0.0
+        started = False
+        while not stop.is_set():
+            try:
+                if not started:
+                    await self.ensure_groups()
+                    await self.drain_own_pending()
+                    started = True
+                if loop.time() >= next_claim:
+                    await self.claim_abandoned()
+                    next_claim = loop.time() + claim_every_s
+                await self._handle(await self._read(">", self.cfg.consumer_block_ms))
+            except asyncio.CancelledError:
+                raise
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):  # Redis lost its data underneath us
+                    started = False
+                else:
+                    log.exception("evaluation consumer step failed; retrying")
+                    await asyncio.sleep(1)
+            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: entries stay pending, retried
+                log.exception("evaluation consumer step failed; retrying")
+                await asyncio.sleep(1)

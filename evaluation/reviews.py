@@ -1,0 +1,109 @@
+"""Recording a rating: one per served ticket (plus the one follow-up after a rectified bad review),
+in one transaction with the web link it uses up and the case a bad review opens; the events go on
+the center's stream after the commit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from queue_server.engine.keys import Keys
+
+from . import links
+from .config import EvalConfig
+from .events import emit
+from .levels import Reason, is_bad
+from .rectification import open_case
+from .served import Served, lookup
+
+
+class ReviewError(Exception):
+    """A refused rating; ``code`` is stable: already_rated, link_used, too_late, no_followup, ..."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class NewReview:
+    level: int
+    channel: str  # tablet | sms | web | default
+    reasons: list[Reason] = field(default_factory=list)
+    comment: str = ""
+    round: int = 1
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    review: dict[str, Any]
+    case_id: int | None
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT c.* FROM rectifications c JOIN reviews r ON r.id = c.review_id"
+        " WHERE r.ticket_id = $1 AND r.round = 1 AND c.state = 'rectified' FOR UPDATE OF c", ticket_id)
+
+
+async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: str, new: NewReview, now_ms: int,
+                link_token: str | None = None) -> Recorded:
+    """Record a rating in the caller's transaction; ``announce`` it once that commits."""
+    now = _dt(now_ms)
+    case_id: int | None = None
+    served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
+    if served is None:
+        raise ReviewError("not_found", f"ticket {ticket_id!r} was not served")
+    if new.round == 1 and served.unrated:
+        raise ReviewError("too_late", "the rating period for this ticket has ended")
+    if link_token is not None and await links.consume(conn, link_token, ticket_id, now) is None:
+        raise ReviewError("link_used", "this review link was already used or has expired")
+    followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
+    if new.round == 2 and followup is None:
+        raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
+    row = await conn.fetchrow(
+        "INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
+        "   AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8)"
+        " ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *",
+        ticket_id, new.round, new.level, new.channel, new.is_default, [str(r) for r in new.reasons], new.comment, now)
+    if row is None:
+        raise ReviewError("already_rated", "this ticket has already been rated")
+    await conn.execute("UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
+                       " AND kind = ANY($2::text[])", ticket_id, ["prompt", "reminder"] if new.round == 1 else ["followup"])
+    if new.round == 1 and is_bad(new.level) and not new.is_default:
+        case_id = await open_case(conn, row["id"], served, now_ms, cfg, tz)
+    if followup is not None:
+        await conn.execute("UPDATE rectifications SET followup_review_id = $2, state = 'closed', closed_at = $3"
+                           " WHERE id = $1", followup["id"], row["id"], now)
+        await conn.execute("INSERT INTO rectification_notes (case_id, at, author, from_state, to_state, note)"
+                           " VALUES ($1, $2, 'resident', 'rectified', 'closed', $3)",
+                           followup["id"], now, f"follow-up rating {new.level}")
+        case_id = followup["id"]
+    return Recorded(public_review(dict(row), served), case_id)
+
+
+async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:
+    """``review.recorded`` for every rating, and ``review.bad`` with the case a bad one opened."""
+    r = rec.review
+    common = {"review": r, "ticket_id": r["ticket_id"], "window_code": r["window"], "staff_id": r["staff_id"]}
+    await emit(redis, keys, maxlen, r["center"], "review.recorded", now_ms, common)
+    if r["bad"] and r["round"] == 1 and rec.case_id is not None:
+        await emit(redis, keys, maxlen, r["center"], "review.bad", now_ms, {**common, "case_id": rec.case_id})
+
+
+def public_review(row: dict[str, Any], served: Served) -> dict[str, Any]:
+    return {"id": row["id"], "ticket_id": row["ticket_id"], "round": row["round"], "level": row["level"],
+            "channel": row["channel"], "is_default": row["is_default"], "prompted": row["prompted"],
+            "reasons": list(row["reasons"]), "comment": row["comment"],
+            "rated_at": int(row["rated_at"].timestamp() * 1000), "center": served.center, "window": served.window,
+            "staff_id": served.staff_id, "matter": served.matter, "bad": is_bad(row["level"])}

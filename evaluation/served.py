@@ -1,0 +1,109 @@
+"""The served ticket a review is bound to: center, window, the staff on duty when it finished, matter.
+
+Written by the evaluation consumer from each ``ticket.finished`` event. A rating can arrive before
+that consumer (or the persister) has caught up, so ``find`` falls back to Redis, which is
+authoritative for live tickets, and then to the record in PostgreSQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+import asyncpg
+import orjson
+
+from queue_server.engine.queue_engine import EngineError, QueueEngine
+
+_SCAN = 2000  # newest stream entries searched for a just-finished ticket's event
+
+
+@dataclass(frozen=True)
+class Served:
+    ticket_id: str
+    center: str
+    window: str | None
+    staff_id: str | None
+    matter: str
+    day: date
+    finished_at_ms: int
+    has_phone: bool
+    unrated: bool = False
+
+
+class NotServed(Exception):
+    """The ticket does not exist, or did not finish (``status`` says what it is)."""
+
+    def __init__(self, status: str | None) -> None:
+        super().__init__(status or "not found")
+        self.status = status
+
+
+def _day(ticket: dict[str, Any]) -> date:
+    d = str(ticket["day"])
+    return date(int(d[:4]), int(d[4:6]), int(d[6:]))
+
+
+def from_event(data: dict[str, Any]) -> Served:
+    """The served ticket from a ``ticket.finished`` event: the staff on duty is the window's."""
+    t, w = data["ticket"], data.get("window") or {}
+    return Served(t["id"], t["center"], t.get("window") or w.get("id"), w.get("staff_id") or None, t["matter"], _day(t),
+                  int(t["finished_at"]), bool(t.get("phone")))
+
+
+def _ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+async def save(conn: asyncpg.Connection | asyncpg.Pool, s: Served) -> None:
+    await conn.execute(
+        "INSERT INTO eval_served (ticket_id, center, window_code, staff_id, matter, day, finished_at, has_phone)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (ticket_id) DO NOTHING",
+        s.ticket_id, s.center, s.window, s.staff_id, s.matter, s.day, _ts(s.finished_at_ms), s.has_phone)
+
+
+def _row(r: asyncpg.Record) -> Served:
+    return Served(r["ticket_id"], r["center"], r["window_code"], r["staff_id"], r["matter"], r["day"],
+                  int(r["finished_at"].timestamp() * 1000), r["has_phone"], r["unrated_at"] is not None)
+
+
+async def lookup(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, lock: bool = False) -> Served | None:
+    r = await conn.fetchrow("SELECT * FROM eval_served WHERE ticket_id = $1" + (" FOR UPDATE" if lock else ""), ticket_id)
+    return _row(r) if r else None
+
+
+async def _finished_event_in_stream(engine: QueueEngine, center: str, ticket_id: str) -> dict[str, Any] | None:
+    for _, fields in await engine.redis.xrevrange(engine.keys.events(center), count=_SCAN):
+        if fields.get(b"type") == b"ticket.finished":
+            data = orjson.loads(fields[b"data"])
+            if data["ticket"]["id"] == ticket_id:
+                return data
+    return None
+
+
+async def find(engine: QueueEngine, pool: asyncpg.Pool, ticket_id: str) -> Served:
+    """The served ticket, recording it if only Redis or the ticket record knew it yet."""
+    known = await lookup(pool, ticket_id)
+    if known:
+        return known
+    try:
+        live = (await engine.ticket(ticket_id)).ticket
+    except EngineError:
+        live = None
+    if live is not None:
+        if live["status"] != "finished":
+            raise NotServed(live["status"])
+        event = await _finished_event_in_stream(engine, live["center"], ticket_id)
+        if event is None:  # trimmed away already: the window hash still names who was on duty
+            window = live.get("window")
+            staff = await engine.redis.hget(engine.keys.window(live["center"], window), "staff_id") if window else None
+            event = {"ticket": live, "window": {"id": window, "staff_id": staff.decode() if staff else None}}
+        served = from_event(event)
+    else:
+        row = await pool.fetchrow("SELECT status, data FROM tickets WHERE id = $1", ticket_id)
+        if row is None or row["status"] != "finished":
+            raise NotServed(row["status"] if row else None)
+        ev = await pool.fetchval("SELECT data FROM events WHERE ticket_id = $1 AND type = 'ticket.finished'"
+                                 " ORDER BY stream_ms DESC LIMIT 1", ticket_id)
+        served = from_event(orjson.loads(ev) if ev else {"ticket": orjson.loads(row["data"])})
+    await save(pool, served)
+    return await lookup(pool, ticket_id) or served

@@ -1,0 +1,48 @@
+"""What the evaluation parts share while the app lives: its services, settings and clock, and the
+one way to record a rating and announce it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+
+from queue_server.clock import Clock
+from queue_server.config import Settings
+from queue_server.domain.catalog import Catalog
+from queue_server.domain.numbering import center_of
+from queue_server.engine.keys import Keys
+from queue_server.engine.queue_engine import QueueEngine
+
+from . import reviews
+from .config import EvalConfig
+from .reviews import NewReview, Recorded
+
+
+@dataclass
+class Evaluation:
+    pool: asyncpg.Pool
+    redis: Redis
+    keys: Keys
+    engine: QueueEngine
+    settings: Settings
+    cfg: EvalConfig
+    clock: Clock
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.engine.catalog
+
+    def tz(self, ticket_id: str) -> str:
+        center = self.catalog.centers.get(center_of(ticket_id))
+        return center.timezone if center else self.settings.timezone
+
+    async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None) -> Recorded:
+        now = self.clock.now_ms()
+        async with self.pool.acquire() as conn, conn.transaction():
+            rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
+        await self.announce(rec, now)
+        return rec
+
+    async def announce(self, rec: Recorded, now_ms: int) -> None:
+        await reviews.announce(self.redis, self.keys, self.settings.stream_maxlen, rec, now_ms)

@@ -1,0 +1,134 @@
+"""Twilio's webhooks: residents' replies (``/sms/twilio/inbound``) and delivery status callbacks
+(``/sms/twilio/status``). Each request's ``X-Twilio-Signature`` is checked against the configured
+public URL (behind a proxy the URL the app sees differs). A reply is bound to the latest prompt sent
+to that number and handled once per ``MessageSid``: a repeated delivery gets the first answer again."""
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from queue_server.api.problems import Problem
+
+from .. import reviews
+from ..levels import is_bad
+from ..reviews import NewReview, Recorded, ReviewError
+from ..service import Evaluation
+from . import texts
+from .conversation import interpret
+from .outbox import suppress_number
+
+log = logging.getLogger("evaluation.sms")
+INBOUND = "/sms/twilio/inbound"
+STATUS = "/sms/twilio/status"
+_RANK = {"accepted": 0, "queued": 1, "sending": 2, "sent": 3, "receiving": 3, "received": 4, "delivered": 5,
+         "undelivered": 5, "failed": 5, "read": 6, "canceled": 5}
+
+
+def twiml(text: str | None) -> Response:
+    reply = MessagingResponse()
+    if text:
+        reply.message(text)
+    return Response(str(reply), media_type="application/xml")
+
+
+async def signed_form(request: Request, path: str) -> dict[str, str]:
+    """The form fields, once the signature over the configured public URL checks out (else 403)."""
+    ev = request.app.state.evaluation
+    raw = await request.form()
+    params = {k: str(v) for k, v in raw.items()}
+    url = request.app.state.settings.public_base_url.rstrip("/") + path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature", "")
+    if not ev.cfg.twilio_auth_token or not RequestValidator(ev.cfg.twilio_auth_token).validate(url, params, signature):
+        raise Problem(403, "Forbidden", "the X-Twilio-Signature does not match this request")
+    return params
+
+
+async def inbound(request: Request) -> Response:
+    request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}")
+    form = await signed_form(request, INBOUND)
+    sid, number, body = form.get("MessageSid", ""), form.get("From", ""), form.get("Body", "")
+    if not sid or not number:
+        raise Problem(422, "Invalid request", "MessageSid and From are required",
+                      errors=[{"field": "MessageSid" if not sid else "From", "message": "required"}])
+    request.app.state.limiter.check(f"sms:{texts.number_hash(number)}")
+    ev = request.app.state.evaluation
+    pool = request.app.state.pool
+    now = ev.clock.now_ms()
+    async with pool.acquire() as conn, conn.transaction():
+        # The first delivery takes the row; repeats wait for its commit, then read its answer.
+        fresh = await conn.fetchval("INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", sid)
+        if not fresh:
+            reply = await conn.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
+            return twiml(reply)
+        prompt = await conn.fetchrow(
+            "SELECT id, ticket_id, kind, conversation FROM sms_messages WHERE to_number = $1 AND state = 'sent'"
+            " ORDER BY sent_at DESC, id DESC LIMIT 1 FOR UPDATE", texts.e164(number))
+        intent = interpret(body, prompt["conversation"] if prompt else None)
+        reply: str | None = None
+        outcome = intent.kind
+        recorded: Recorded | None = None
+        if intent.kind == "opt_out":
+            await suppress_number(conn, texts.e164(number), texts.keyword(body))
+            reply = None if texts.keyword(body) in texts.TWILIO_OPT_OUT else texts.OPTED_OUT  # Twilio confirms its own
+        elif intent.kind == "opt_in":
+            await conn.execute("DELETE FROM sms_optouts WHERE number = $1", texts.e164(number))
+            reply = texts.OPTED_IN
+        elif intent.kind == "nothing":
+            reply = texts.NOTHING_TO_RATE
+        elif intent.kind == "done":
+            reply = texts.ALREADY_RATED
+        elif intent.kind == "not_understood":
+            reply = texts.NOT_UNDERSTOOD
+        elif intent.kind == "reasons":
+            await conn.execute("UPDATE reviews SET reasons = $2, comment = $3 WHERE ticket_id = $1 AND round = $4",
+                               prompt["ticket_id"], [str(r) for r in intent.reasons], intent.comment,
+                               2 if prompt["kind"] == "followup" else 1)
+            await conn.execute("UPDATE sms_messages SET conversation = 'done' WHERE id = $1", prompt["id"])
+            reply = texts.BAD_RECORDED
+        else:
+            reply, outcome, recorded = await _rate(ev, conn, prompt, intent.level, now)  # type: ignore[arg-type]
+        await conn.execute("UPDATE sms_inbound SET message_id = $2, outcome = $3, reply = $4 WHERE message_sid = $1",
+                           sid, prompt["id"] if prompt else None, outcome, reply)
+    if recorded is not None:
+        await ev.announce(recorded, now)
+    return twiml(reply)
+
+
+async def _rate(ev: Evaluation, conn: asyncpg.Connection, prompt: asyncpg.Record, level: int, now: int
+                ) -> tuple[str, str, Recorded | None]:
+    new = NewReview(level=level, channel="sms", round=2 if prompt["kind"] == "followup" else 1)
+    try:
+        async with conn.transaction():  # a savepoint: a refused rating leaves the rest of the reply intact
+            recorded = await reviews.write(conn, ev.cfg, ev.tz(prompt["ticket_id"]), prompt["ticket_id"], new, now)
+    except ReviewError as exc:
+        await conn.execute("UPDATE sms_messages SET conversation = 'done' WHERE id = $1", prompt["id"])
+        reply = {"too_late": texts.TOO_LATE, "not_found": texts.NOTHING_TO_RATE}.get(exc.code, texts.ALREADY_RATED)
+        return reply, exc.code, None
+    bad = is_bad(level) and new.round == 1
+    await conn.execute("UPDATE sms_messages SET conversation = $2 WHERE id = $1", prompt["id"], "reason" if bad else "done")
+    return (texts.ask_reason() if bad else texts.THANKS), "rated", recorded
+
+
+async def status_callback(request: Request) -> Response:
+    form = await signed_form(request, STATUS)
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not sid or not status:
+        raise Problem(422, "Invalid request", "MessageSid and MessageStatus are required",
+                      errors=[{"field": "MessageSid" if not sid else "MessageStatus", "message": "required"}])
+    pool = request.app.state.pool
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("INSERT INTO sms_status_events (message_sid, status, error_code) VALUES ($1, $2, $3)"
+                           " ON CONFLICT DO NOTHING", sid, status[:32], form.get("ErrorCode") or None)
+        current = await conn.fetchrow("SELECT id, to_number, twilio_status FROM sms_messages WHERE twilio_sid = $1 FOR UPDATE", sid)
+        if current is not None and _RANK.get(status, 0) >= _RANK.get(current["twilio_status"] or "", 0):
+            await conn.execute("UPDATE sms_messages SET twilio_status = $2 WHERE id = $1", current["id"], status[:32])
+        if current is not None and form.get("ErrorCode") == "21610":
+            await suppress_number(conn, current["to_number"], "twilio-21610")
+    return Response(status_code=204)

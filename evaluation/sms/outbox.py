@@ -1,0 +1,182 @@
+"""The SMS outbox: prompts are queued in PostgreSQL when a ticket finishes and sent when due by any
+instance. A sender claims due rows with ``FOR UPDATE SKIP LOCKED`` and a lease, so two instances
+never send the same message; one that dies mid-send leaves a lease that expires and is retried.
+Before each send: opted-out numbers are suppressed, rated tickets skipped, and a per-number hourly
+limit (a Redis counter shared by all instances) defers the excess. Failures retry with backoff."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+from redis.asyncio import Redis
+
+from queue_server.clock import Clock
+from queue_server.domain.catalog import Catalog
+from queue_server.engine.keys import Keys
+
+from .. import links
+from ..config import EvalConfig
+from ..served import Served
+from . import texts
+from .twilio_client import UNSUBSCRIBED, SendError, TwilioSender
+
+log = logging.getLogger("evaluation.sms")
+HOUR_MS = 3_600_000
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+async def opted_out(conn: asyncpg.Connection | asyncpg.Pool, number: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM sms_optouts WHERE number = $1", number))
+
+
+async def enqueue_prompts(conn: asyncpg.Connection, served: Served, phone: str, cfg: EvalConfig) -> int:
+    """Queue the rating prompt (and the reminder, if configured) for a finished ticket; idempotent."""
+    number = texts.e164(phone)
+    if await opted_out(conn, number):
+        return 0
+    due = [("prompt", served.finished_at_ms + cfg.sms_delay_s * 1000)]
+    if cfg.reminder_days > 0:
+        due.append(("reminder", served.finished_at_ms + cfg.reminder_days * 86_400_000))
+    await conn.executemany(
+        "INSERT INTO sms_messages (ticket_id, kind, to_number, due_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (ticket_id, kind) DO NOTHING", [(served.ticket_id, kind, number, _dt(at)) for kind, at in due])
+    return len(due)
+
+
+async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int) -> bool:
+    """Queue the follow-up prompt after a rectification, to the number the first prompt went to."""
+    number = await conn.fetchval("SELECT to_number FROM sms_messages WHERE ticket_id = $1 LIMIT 1", ticket_id)
+    if number is None:
+        phone = await conn.fetchval("SELECT phone FROM tickets WHERE id = $1", ticket_id)
+        number = texts.e164(phone) if phone else None
+    if number is None or await opted_out(conn, number):
+        return False
+    await conn.execute("INSERT INTO sms_messages (ticket_id, kind, to_number, due_at) VALUES ($1, 'followup', $2, $3)"
+                       " ON CONFLICT (ticket_id, kind) DO NOTHING", ticket_id, number, _dt(now_ms))
+    return True
+
+
+async def suppress_number(conn: asyncpg.Connection | asyncpg.Pool, number: str, keyword: str) -> None:
+    """Record an opt-out and drop everything still queued for that number."""
+    await conn.execute("INSERT INTO sms_optouts (number, keyword) VALUES ($1, $2) ON CONFLICT (number) DO NOTHING",
+                       number, keyword)
+    await conn.execute("UPDATE sms_messages SET state = 'suppressed' WHERE to_number = $1 AND state IN ('queued', 'sending')",
+                       number)
+
+
+class Outbox:
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, keys: Keys, cfg: EvalConfig, clock: Clock, catalog: Catalog,
+                 public_base_url: str, sender: TwilioSender) -> None:
+        self.pool, self.redis, self.keys, self.cfg, self.clock = pool, redis, keys, cfg, clock
+        self.catalog, self.base, self.sender = catalog, public_base_url, sender
+        self.sent = 0
+
+    async def claim(self) -> list[asyncpg.Record]:
+        now = _dt(self.clock.now_ms())
+        return await self.pool.fetch(
+            "WITH due AS (SELECT id FROM sms_messages WHERE (state = 'queued' AND due_at <= $1)"
+            "   OR (state = 'sending' AND lease_until < $1) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " UPDATE sms_messages m SET state = 'sending', lease_until = $3, attempts = m.attempts + 1"
+            " FROM due WHERE m.id = due.id"
+            " RETURNING m.id, m.ticket_id, m.kind, m.to_number, m.attempts",
+            now, self.cfg.sms_batch, now + timedelta(seconds=self.cfg.sms_lease_s))
+
+    async def _set(self, msg_id: int, state: str, **cols: object) -> None:
+        sets = ["state = $2", "lease_until = NULL"] + [f"{k} = ${i}" for i, k in enumerate(cols, 3)]
+        await self.pool.execute(f"UPDATE sms_messages SET {', '.join(sets)} WHERE id = $1 AND state = 'sending'",
+                                msg_id, state, *cols.values())
+
+    async def _within_limit(self, number: str, now_ms: int) -> bool:
+        key = self.keys.sms_rate(texts.number_hash(number), now_ms // HOUR_MS)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 7200)
+            count, _ = await pipe.execute()
+        if count > self.cfg.sms_per_number_per_hour:
+            await self.redis.decr(key)
+            return False
+        return True
+
+    async def _body(self, msg: asyncpg.Record, now_ms: int) -> str | None:
+        row = await self.pool.fetchrow("SELECT center, window_code FROM eval_served WHERE ticket_id = $1", msg["ticket_id"])
+        rated = await self.pool.fetchval("SELECT 1 FROM reviews WHERE ticket_id = $1 AND round = $2", msg["ticket_id"],
+                                         2 if msg["kind"] == "followup" else 1)
+        if row is None or rated:
+            return None
+        round_ = 2 if msg["kind"] == "followup" else 1
+        token, _ = await links.mint(self.pool, msg["ticket_id"], round_, now_ms, self.cfg.link_ttl_h)
+        link = links.url(self.base, token)
+        number = msg["ticket_id"].rsplit("-", 1)[1]
+        if msg["kind"] == "followup":
+            return texts.followup(number, link)
+        center = self.catalog.centers.get(row["center"])
+        window = center.windows.get(row["window_code"] or "") if center else None
+        zh = f"{center.name_zh}{window.name_zh}" if center and window else "窗口"
+        en = f"{window.name_en}, {center.name_en}" if center and window else "the window"
+        return texts.prompt(number, zh, en, link, reminder=msg["kind"] == "reminder")
+
+    async def deliver(self, msg: asyncpg.Record) -> str:
+        """Send one claimed message, or settle why not; returns the state it ends in."""
+        now_ms = self.clock.now_ms()
+        number = msg["to_number"]
+        if await opted_out(self.pool, number):
+            await self._set(msg["id"], "suppressed")
+            return "suppressed"
+        body = await self._body(msg, now_ms)
+        if body is None:
+            await self._set(msg["id"], "skipped")
+            return "skipped"
+        if not await self._within_limit(number, now_ms):
+            next_hour = (now_ms // HOUR_MS + 1) * HOUR_MS
+            await self._set(msg["id"], "queued", due_at=_dt(next_hour), attempts=msg["attempts"] - 1)
+            return "deferred"
+        try:
+            sid, status = await self.sender.send(number, body)
+        except SendError as exc:
+            if exc.code == UNSUBSCRIBED:
+                await self._set(msg["id"], "suppressed", last_error=exc.summary)
+                await suppress_number(self.pool, number, "twilio-21610")
+                return "suppressed"
+            if exc.permanent or msg["attempts"] >= self.cfg.sms_max_attempts:
+                log.warning("sms %s to %s failed for good (%s)", msg["id"], texts.number_hash(number), exc.summary)
+                await self._set(msg["id"], "failed", last_error=exc.summary)
+                return "failed"
+            delay = min(3600, self.cfg.sms_backoff_s * 2 ** (msg["attempts"] - 1))
+            await self._set(msg["id"], "queued", due_at=_dt(now_ms + delay * 1000), last_error=exc.summary)
+            return "retry"
+        await self._set(msg["id"], "sent", twilio_sid=sid, twilio_status=status, sent_at=_dt(now_ms))
+        self.sent += 1
+        return "sent"
+
+    async def run_once(self) -> int:
+        claimed = await self.claim()
+        if claimed:
+            gate = asyncio.Semaphore(self.cfg.sms_concurrency)
+
+            async def one(m: asyncpg.Record) -> None:
+                async with gate:
+                    await self.deliver(m)
+
+            for outcome in await asyncio.gather(*(one(m) for m in claimed), return_exceptions=True):
+                if isinstance(outcome, Exception):  # its row comes back when the lease ends
+                    log.error("sms delivery failed: %s", type(outcome).__name__)
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                if await self.run_once() == self.cfg.sms_batch:
+                    continue  # more may be due: no pause
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: claimed rows come back after their lease
+                log.exception("sms outbox step failed; retrying")
+            try:
+                await asyncio.wait_for(stop.wait(), self.cfg.sms_poll_s)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,65 @@
+"""Sending through the official ``twilio`` library, asynchronously. The API base URL is
+configuration: production talks to Twilio, tests and benchmarks to a local stand-in with the same
+paths and answers. Errors come back as ``SendError`` saying whether a retry can help; no error text
+is kept, because Twilio's messages can quote the number."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+TWILIO_API = "https://api.twilio.com"
+UNSUBSCRIBED = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
+
+
+class SendError(Exception):
+    def __init__(self, permanent: bool, code: int | None, status: int | None) -> None:
+        super().__init__(f"send failed: status={status} code={code}")
+        self.permanent = permanent
+        self.code = code
+        self.status = status
+
+    @property
+    def summary(self) -> str:
+        return f"http {self.status or '-'} code {self.code or '-'}"
+
+
+class _BaseUrlHttpClient(AsyncTwilioHttpClient):
+    """Twilio's own async HTTP client, pointed at a configured base URL instead of api.twilio.com."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    async def request(self, method: str, url: str, *args, **kwargs) -> Response:  # type: ignore[override]
+        if url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API):]
+        return await super().request(method, url, *args, **kwargs)
+
+
+class TwilioSender:
+    def __init__(self, account_sid: str, auth_token: str, from_: str, api_base: str, status_callback: str,
+                 timeout_s: float = 10.0) -> None:
+        self.http = _BaseUrlHttpClient(api_base, timeout_s)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.from_ = from_
+        self.status_callback = status_callback
+
+    async def send(self, to: str, body: str) -> tuple[str, str]:
+        """Hand one message to Twilio; returns its SID and first status."""
+        try:
+            msg = await self.client.messages.create_async(to=to, from_=self.from_, body=body,
+                                                          status_callback=self.status_callback)
+        except TwilioRestException as exc:
+            permanent = 400 <= exc.status < 500 and exc.status != 429
+            raise SendError(permanent, exc.code, exc.status) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            raise SendError(False, None, None) from None
+        return str(msg.sid), str(msg.status)
+
+    async def close(self) -> None:
+        await self.http.close()

@@ -1,0 +1,99 @@
+"""Tablet ratings: one per ticket, only by the tablet of the window that served it, only within
+the configured minutes; staff and manager tokens never rate; nothing half-written when refused."""
+from __future__ import annotations
+
+import asyncio
+
+from queue_server.clock import FixedClock
+from queue_server.config import Settings
+from tests.evaluation.conftest import C, desk_for, eval_settings
+from tests.support import AUTH
+
+
+async def count(desk, table: str = "reviews") -> int:  # type: ignore[no-untyped-def]
+    return await desk.pool.fetchval(f"SELECT count(*) FROM {table}")
+
+
+async def test_tablet_rates_its_windows_ticket_once(settings: Settings, clock: FixedClock) -> None:
+    async with desk_for(eval_settings(settings), clock) as desk:
+        t = await desk.serve("w3", matter="mi-001")
+        tablet = await desk.token("device", "w3", "tablet")
+        r = await desk.rate(t["id"], 5, tablet)
+        assert r.status_code == 201, r.text
+        got = r.json()
+        assert (got["level"], got["channel"], got["window"], got["staff_id"], got["matter"]) == (
+            5, "tablet", "w3", f"{C}-s03", "mi-001")
+        assert got["prompted"] is False and got["case_id"] is None
+        again = await desk.rate(t["id"], 4, tablet)
+        assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+        assert again.json()["code"] == "already_rated"
+        assert await count(desk) == 1
+        recorded = await desk.events("review.recorded")
+        assert [e["review"]["level"] for e in recorded] == [5]
+        assert recorded[0]["window_code"] == "w3" and "window" not in recorded[0] and "ticket" not in recorded[0]
+
+
+async def test_refusals_record_nothing(settings: Settings, clock: FixedClock) -> None:
+    async with desk_for(eval_settings(settings, QUEUE_REVIEW_TABLET_WINDOW_S="600"), clock) as desk:
+        t = await desk.serve("w1")
+        cases = [
+            ("tablet of another window", await desk.token("device", "w2", "tablet"), 403),
+            ("tablet of another center", await desk.token("device", "w1", "tablet", center="caojiadu"), 403),
+            ("staff token", await desk.token("staff", "w1", staff=f"{C}-s01"), 403),
+            ("manager token", await desk.token("manager"), 403),
+            ("admin token", AUTH, 403),
+            ("screen of the window", await desk.token("device", "w1", "screen"), 403),
+            ("no token", {}, 401),
+            ("bad token", {"Authorization": "Bearer nope"}, 401),
+        ]
+        for name, headers, status in cases:
+            r = await desk.rate(t["id"], 5, headers)
+            assert r.status_code == status, (name, r.text)
+            assert r.headers["content-type"] == "application/problem+json", name
+        tablet = await desk.token("device", "w1", "tablet")
+        bad_inputs = [
+            ({"level": 0}, "level"), ({"level": 6}, "level"), ({"level": "five"}, "level"),
+            ({"level": 1}, "reasons"), ({"level": 2, "reasons": ["rudeness"]}, "reasons.0"),
+            ({"level": 5, "channel": "sms"}, "channel"), ({"level": 5, "comment": "x" * 501}, "comment"),
+            ({"level": 5, "ticket_id": "../etc"}, "ticket_id"), ({"level": 5, "vip": True}, "vip"),
+        ]
+        for change, field in bad_inputs:
+            body = {"ticket_id": t["id"], "level": 5, "channel": "tablet", "reasons": [], **change}
+            r = await desk.client.post("/api/v1/reviews", json=body, headers=tablet)
+            assert r.status_code == 422, (change, r.text)
+            assert field in {e["field"] for e in r.json()["errors"]}, (change, r.json())
+        assert (await desk.rate(f"{C}-20261130-Z999", 5, tablet)).status_code == 404
+        assert (await desk.rate("nowhere-20261130-A001", 5, tablet)).status_code == 404
+        waiting = (await desk.client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"}, headers=AUTH)).json()
+        r = await desk.rate(waiting["id"], 5, tablet)
+        assert r.status_code == 409 and "waiting" in r.json()["detail"]
+        clock.advance(601)
+        late = await desk.rate(t["id"], 5, tablet)
+        assert late.status_code == 409 and late.json()["code"] == "too_late"
+        assert await count(desk) == 0 and await count(desk, "rectifications") == 0
+
+
+async def test_two_tablets_racing_record_one_rating(settings: Settings, clock: FixedClock) -> None:
+    async with desk_for(eval_settings(settings), clock) as desk:
+        tablet = await desk.token("device", "w1", "tablet")
+        for _ in range(5):
+            t = await desk.serve("w1")
+            answers = await asyncio.gather(*(desk.rate(t["id"], level, tablet, reasons=["attitude"]) for level in (1, 5, 4, 2)))
+            assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
+        assert await count(desk) == 5
+        bad = await desk.pool.fetchval("SELECT count(*) FROM reviews WHERE level <= 2")
+        assert await count(desk, "rectifications") == bad
+
+
+async def test_a_rating_right_after_finishing_needs_no_record_yet(settings: Settings, clock: FixedClock) -> None:
+    """Neither the persister nor the evaluation consumer has caught up: Redis knows the ticket, the
+    stream names the staff on duty."""
+    async with desk_for(eval_settings(settings, QUEUE_EVAL_CONSUMER_BLOCK_MS="50"), clock, run_persister=False) as desk:
+        consumer_task = next(t for t in asyncio.all_tasks() if t.get_name() == "evaluation-consumer")
+        consumer_task.cancel()
+        t = await desk.serve("w5", matter="hrss-004")
+        assert await desk.pool.fetchval("SELECT count(*) FROM tickets") == 0
+        r = await desk.rate(t["id"], 2, await desk.token("device", "w5", "tablet"), reasons=["efficiency"], comment="等了很久")
+        assert r.status_code == 201, r.text
+        assert (r.json()["staff_id"], r.json()["window"], r.json()["matter"]) == (f"{C}-s05", "w5", "hrss-004")
+        assert r.json()["case_id"] is not None
