@@ -94,7 +94,8 @@ def server_process(settings: Settings, port: int | None = None, extra_env: dict[
            "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute), **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "queue_server.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         "--ws-per-message-deflate", "false"],
         env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:

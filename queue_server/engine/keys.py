@@ -55,6 +55,15 @@ class Keys:
     def rebuild_lock(self) -> str:
         return f"{self.prefix}:rebuild-lock"
 
+    def epoch(self, center: str) -> str:
+        """A random tag of the center's stream history: a Redis that lost its data gets a new one,
+        so a client's cursor from before is known to be meaningless (realtime/)."""
+        return f"{self.center_base(center)}epoch"
+
+    def devices(self, center: str) -> str:
+        """Hash of the center's connected devices and when each was last seen (realtime/)."""
+        return f"{self.center_base(center)}devices"
+
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
         return f"{self.prefix}:sms:rate:{number_hash}:{hour}"

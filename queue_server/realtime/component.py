@@ -1,0 +1,83 @@
+"""Live screens as a component of the app: the websocket routes, an ops view of the sockets, and the
+background tasks (the stream reader, the sweeper for pings and stalled sockets, device presence)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ..api.endpoints import Doc, Endpoints, json
+from ..api.ratelimit import RateLimiter
+from .config import RealtimeConfig
+from .endpoints import routes as socket_routes
+from .hub import Hub
+from .presence import Presence
+from .reader import StreamReader
+
+api = Endpoints("live screens")
+
+
+class RealtimeStatus(BaseModel):
+    sockets: dict[str, int]
+    published: int
+    dropped: int
+    reader_connected: bool
+    reader_reconnects: int
+    last_ids: dict[str, str]
+
+
+@dataclass
+class Realtime:
+    """Everything live screens keep per process, on ``app.state.realtime``."""
+    config: RealtimeConfig
+    hub: Hub
+    reader: StreamReader
+    presence: Presence
+    limiter: RateLimiter
+
+
+@api("GET", "/api/v1/ops/realtime", "Live sockets on this instance per center, events fanned out, sockets dropped",
+     response=RealtimeStatus, auth=False)
+async def status(request: Request) -> Response:
+    rt: Realtime = request.app.state.realtime
+    return json({"sockets": rt.hub.counts(), "published": rt.hub.published, "dropped": rt.hub.dropped,
+                 "reader_connected": rt.reader.connected, "reader_reconnects": rt.reader.reconnects,
+                 "last_ids": rt.reader.last})
+
+
+@dataclass
+class LiveScreens:
+    routes: list[BaseRoute] = field(default_factory=lambda: [*socket_routes, *api.routes])
+    docs: list[Doc] = field(default_factory=lambda: list(api.docs))
+
+    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+        from ..app import redis_client  # the app module imports this one
+
+        state = app.state
+        config = RealtimeConfig.from_env()
+        hub = Hub(config)
+        blocking = redis_client(state.settings.redis_url, blocking=True)
+        reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
+        await reader.prepare()
+        presence = Presence(state.redis, state.pool, state.keys, state.clock, config.presence_flush_s)
+        per_minute = state.settings.rate_limit_per_minute
+        # A whole minute's allowance at once: a hall's screens behind one address come back together.
+        state.realtime = Realtime(config, hub, reader, presence, RateLimiter(per_minute, burst=per_minute))
+
+        async def read() -> None:
+            try:
+                await reader.run(stop)
+            finally:
+                await blocking.aclose()
+
+        return [asyncio.create_task(read(), name="realtime-reader"),
+                asyncio.create_task(hub.run_sweeper(stop, state.clock), name="realtime-sweeper"),
+                asyncio.create_task(presence.run(stop), name="realtime-presence")]
+
+
+component = LiveScreens()

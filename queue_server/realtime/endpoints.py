@@ -1,0 +1,210 @@
+"""The websocket endpoints: who may connect where (close codes 4401/4403/4404), the opening, and
+the little a client may say (heartbeats)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ..api.auth import bearer, require
+from ..api.problems import Problem
+from ..domain.numbering import center_of
+from ..record.people import Principal
+from .events import ZERO, StreamKey
+from .opening import Send, open_stream
+from .sockets import SocketSubscriber
+from .watch import TicketWatcher
+
+Opening = Callable[[Send], Awaitable[StreamKey]]
+BAD_TOKEN, OTHER_SCOPE, UNKNOWN = 4401, 4403, 4404
+TOO_BIG, POLICY, TRY_LATER = 1009, 1008, 1013
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of live page: who may open it and whether it sees a whole center or one window."""
+    name: str
+    roles: frozenset[str]
+    devices: frozenset[str]
+    one_window: bool     # only events about its window
+
+
+DISPLAY = Kind("display", frozenset({"manager", "staff", "device"}), frozenset({"display"}), False)
+SCREEN = Kind("screen", frozenset({"manager", "device"}), frozenset({"screen"}), True)
+TABLET = Kind("tablet", frozenset({"manager", "device"}), frozenset({"tablet"}), True)
+STAFF = Kind("staff", frozenset({"manager", "staff"}), frozenset(), False)
+
+
+def _client_ip(ws: WebSocket) -> str:
+    return ws.client.host if ws.client else "-"
+
+
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.close(code, reason)
+
+
+def _admit_ip(ws: WebSocket) -> None:
+    try:
+        ws.app.state.realtime.limiter.check(f"ws:{_client_ip(ws)}")
+    except Problem:
+        raise Refused(TRY_LATER, "too many connections; retry later") from None
+
+
+async def _principal(ws: WebSocket) -> tuple[Principal, str]:
+    token = bearer(ws)
+    if token is None or len(token) > 200:
+        raise Refused(BAD_TOKEN, "a device token is required")
+    who = await ws.app.state.tokens.resolve(token)
+    if who is None:
+        raise Refused(BAD_TOKEN, "the token is not valid or was revoked")
+    return who, token
+
+
+def _check_scope(ws: WebSocket, who: Principal, kind: Kind, center: str, window: str | None) -> None:
+    c = ws.app.state.engine.catalog.centers.get(center)
+    if c is None:
+        raise Refused(UNKNOWN, f"unknown center {center}")
+    if window is not None and window not in c.windows:
+        raise Refused(UNKNOWN, f"unknown window {window}")
+    try:
+        require(who, center, set(kind.roles), window if kind.one_window or kind is STAFF else None, set(kind.devices))
+    except Problem as exc:
+        raise Refused(OTHER_SCOPE, str(exc)) from None
+
+
+async def _listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
+    """Read until the client goes: heartbeats are recorded, big messages close with 1009, and too many
+    invalid ones with 1008."""
+    config = ws.app.state.realtime.config
+    invalid = 0
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        raw = text if text is not None else message.get("bytes") or b""
+        if len(raw) > config.max_in_bytes:
+            await _refuse(ws, TOO_BIG, "message too big")
+            return
+        kind = None
+        if text is not None:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                data = orjson.loads(text)
+                kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "heartbeat":
+            on_heartbeat()
+            continue
+        invalid += 1
+        if invalid > config.abuse_limit:
+            await _refuse(ws, POLICY, "too many invalid messages")
+            return
+
+
+async def _serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heartbeat: Callable[[], None]) -> None:
+    """Subscribe first, then open (snapshot or resume), then deliver live events until the end."""
+    rt = ws.app.state.realtime
+    rt.hub.add(sub)
+    try:
+        floor = await opening(sub.send)
+        if sub.closed is None:
+            sub.start(floor)
+            await _listen(ws, on_heartbeat)
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        pass
+    finally:
+        rt.hub.remove(sub)
+        await sub.stop()
+
+
+async def center_socket(ws: WebSocket, kind: Kind) -> None:
+    rt = ws.app.state.realtime
+    center: str = ws.path_params["center"]
+    window: str | None = ws.path_params.get("window")
+    await ws.accept()
+    try:
+        _admit_ip(ws)
+        who, token = await _principal(ws)
+        _check_scope(ws, who, kind, center, window)
+    except Refused as exc:
+        await _refuse(ws, exc.code, exc.reason)
+        return
+    device = await rt.presence.identify(who, token)
+    rt.presence.seen(center, device)
+    sub = SocketSubscriber(ws, center, window if kind.one_window else None, rt.config.queue_max)
+    q = ws.query_params
+    state = ws.app.state
+
+    async def opening(send: Send) -> StreamKey:
+        return await open_stream(state.redis, state.engine, state.clock, center, sub.window,
+                                 q.get("cursor") or None, q.get("epoch") or None, rt.config.replay_max, send)
+
+    try:
+        await _serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
+    finally:
+        rt.presence.seen(center, device, online=False)
+        if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
+            await _refuse(ws, 1000, "")
+
+
+async def display(ws: WebSocket) -> None:
+    await center_socket(ws, DISPLAY)
+
+
+async def screen(ws: WebSocket) -> None:
+    await center_socket(ws, SCREEN)
+
+
+async def tablet(ws: WebSocket) -> None:
+    await center_socket(ws, TABLET)
+
+
+async def staff(ws: WebSocket) -> None:
+    await center_socket(ws, STAFF)
+
+
+async def ticket(ws: WebSocket) -> None:
+    """Public: the resident's status page follows one ticket."""
+    rt = ws.app.state.realtime
+    engine = ws.app.state.engine
+    ticket_id: str = ws.path_params["ticket_id"]
+    await ws.accept()
+    try:
+        _admit_ip(ws)
+        center = center_of(ticket_id)
+        if len(ticket_id) > 100 or center not in engine.catalog.centers:
+            raise Refused(UNKNOWN, "no such ticket")
+    except Refused as exc:
+        await _refuse(ws, exc.code, exc.reason)
+        return
+    watcher = TicketWatcher(ws, engine, center, ticket_id)
+
+    async def opening(send: Send) -> StreamKey:
+        await watcher.send_position()
+        return ZERO
+
+    try:
+        await _serve(ws, watcher, opening, lambda: None)
+    finally:
+        if ws.application_state == WebSocketState.CONNECTED and watcher.closed is None:
+            await _refuse(ws, 1000, "")
+
+
+routes = [
+    WebSocketRoute("/ws/centers/{center}/display", display),
+    WebSocketRoute("/ws/centers/{center}/windows/{window}/screen", screen),
+    WebSocketRoute("/ws/centers/{center}/windows/{window}/tablet", tablet),
+    WebSocketRoute("/ws/centers/{center}/windows/{window}/staff", staff),
+    WebSocketRoute("/ws/tickets/{ticket_id}", ticket),
+]

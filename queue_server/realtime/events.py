@@ -1,0 +1,71 @@
+"""Stream entries as the sockets get them: parsed, phone removed and serialised ONCE per process,
+then handed to every local subscriber as the same bytes-to-be."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..domain.tickets import public_event
+
+StreamKey = tuple[int, int]
+_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+ZERO: StreamKey = (0, 0)
+
+
+def parse_id(raw: str | bytes | None) -> StreamKey | None:
+    """A stream id ``ms-seq`` as a comparable pair; None when it is not one."""
+    if raw is None:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    m = _ID.match(text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def format_id(key: StreamKey) -> str:
+    return f"{key[0]}-{key[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    center: str
+    id: str
+    key: StreamKey
+    type: str
+    windows: frozenset[str]    # the windows the event is about (screens and tablets filter on it)
+    ticket_id: str | None
+    text: str                  # the message as sent: public_event(data) with "id" added
+
+
+def windows_of(data: dict[str, Any]) -> frozenset[str]:
+    """``window.id`` and ``ticket.window``: what makes an event a window screen's business."""
+    found = set()
+    w = data.get("window")
+    if isinstance(w, dict) and w.get("id"):
+        found.add(str(w["id"]))
+    t = data.get("ticket")
+    if isinstance(t, dict) and t.get("window"):
+        found.add(str(t["window"]))
+    return frozenset(found)
+
+
+def decode(center: str, entry_id: str | bytes, fields: dict[Any, Any]) -> LiveEvent | None:
+    """One stream entry (as redis-py returns it); None for an entry that is not an engine event."""
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    key = parse_id(eid)
+    raw = fields.get(b"data", fields.get("data"))
+    if key is None or raw is None:
+        return None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    out = public_event(data)
+    out["id"] = eid
+    ticket = data.get("ticket")
+    return LiveEvent(center, eid, key, str(data.get("type", "")), windows_of(data),
+                     ticket.get("id") if isinstance(ticket, dict) else None, orjson.dumps(out).decode())

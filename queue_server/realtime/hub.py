@@ -1,0 +1,116 @@
+"""The hub: per center, the local sockets that want its events. Publishing only appends to each
+socket's own bounded queue, so one slow socket can never hold up the reader or its neighbours;
+a queue that overflows or a send that stalls gets its socket dropped."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from .config import RealtimeConfig
+from .events import LiveEvent
+
+log = logging.getLogger("queue_server.realtime")
+
+
+class Subscriber(Protocol):
+    center: str
+    window: str | None          # None: every event of the center; else only events about that window
+    sending_since: float        # monotonic time a send began, 0 when not sending
+    last_sent: float
+
+    def offer(self, event: LiveEvent) -> bool: ...   # False: its queue is full
+    def ping(self, text: str) -> None: ...
+    def kill(self, code: int, reason: str, hard: bool = True) -> None: ...
+
+
+@dataclass
+class _Center:
+    every: set[Any] = field(default_factory=set)
+    by_window: dict[str, set[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.every) + sum(len(s) for s in self.by_window.values())
+
+
+class Hub:
+    def __init__(self, config: RealtimeConfig) -> None:
+        self.config = config
+        self._centers: dict[str, _Center] = {}
+        self.published = 0
+        self.dropped = 0
+
+    def add(self, sub: Subscriber) -> None:
+        c = self._centers.setdefault(sub.center, _Center())
+        if sub.window is None:
+            c.every.add(sub)
+        else:
+            c.by_window.setdefault(sub.window, set()).add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        c = self._centers.get(sub.center)
+        if c is None:
+            return
+        if sub.window is None:
+            c.every.discard(sub)
+        else:
+            group = c.by_window.get(sub.window)
+            if group is not None:
+                group.discard(sub)
+                if not group:
+                    del c.by_window[sub.window]
+
+    def publish(self, event: LiveEvent) -> None:
+        """Hand one event to every local socket that wants it; never waits."""
+        self.published += 1
+        c = self._centers.get(event.center)
+        if c is None:
+            return
+        full = [s for s in c.every if not s.offer(event)]
+        for w in event.windows:
+            group = c.by_window.get(w)
+            if group:
+                full += [s for s in group if not s.offer(event)]
+        for s in full:
+            self.drop(s, 1013, "send queue overflow")
+
+    def drop(self, sub: Subscriber, code: int, reason: str) -> None:
+        self.remove(sub)
+        self.dropped += 1
+        log.info("dropped a %s socket of %s: %s", "window" if sub.window else "center", sub.center, reason)
+        sub.kill(code, reason)
+
+    def reset(self, center: str, reason: str) -> int:
+        """Close every socket of a center (1012): its history changed under it, so its clients must
+        come back with their cursor and be told to reload."""
+        c = self._centers.pop(center, None)
+        if c is None:
+            return 0
+        subs = list(c.every) + [s for group in c.by_window.values() for s in group]
+        for s in subs:
+            s.kill(1012, reason, hard=False)
+        return len(subs)
+
+    def subscribers(self) -> list[Subscriber]:
+        return [s for c in self._centers.values() for s in (*c.every, *(x for g in c.by_window.values() for x in g))]
+
+    def counts(self) -> dict[str, int]:
+        return {code: len(c) for code, c in self._centers.items() if len(c)}
+
+    def sweep(self, now: float, now_ms: int) -> None:
+        """Drop sockets whose send has stalled; ping those that have been silent."""
+        ping = orjson.dumps({"type": "ping", "now": now_ms}).decode()
+        for s in self.subscribers():
+            if s.sending_since and now - s.sending_since > self.config.stall_s:
+                self.drop(s, 1013, "send stalled")
+            elif not s.sending_since and now - s.last_sent >= self.config.ping_s:
+                s.ping(ping)
+
+    async def run_sweeper(self, stop: asyncio.Event, clock: Any) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            self.sweep(time.monotonic(), clock.now_ms())

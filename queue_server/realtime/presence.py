@@ -1,0 +1,78 @@
+"""Which devices are connected and when each was last heard from, in a Redis hash per center, so
+the dashboard can show them online or offline. Updates are batched: a hall full of screens sending
+heartbeats costs one pipeline every few seconds, not one write each."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ..clock import Clock
+from ..engine.keys import Keys
+from ..record.people import Principal, token_hash
+
+log = logging.getLogger("queue_server.realtime")
+_LABEL_TTL_S = 300.0
+
+
+class Presence:
+    def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, clock: Clock, flush_s: float) -> None:
+        self.redis = redis
+        self.pool = pool
+        self.keys = keys
+        self.clock = clock
+        self.flush_s = flush_s
+        self._pending: dict[tuple[str, str], bytes] = {}
+        self._labels: dict[str, tuple[float, str]] = {}
+
+    async def identify(self, who: Principal, token: str) -> str:
+        """The device's field in its center's hash: kind, window and the token's label."""
+        kind = who.device_kind if who.role == "device" else who.role
+        return f"{kind}:{who.window or '-'}:{await self._label(who, token)}"
+
+    async def _label(self, who: Principal, token: str) -> str:
+        if who.role == "admin":
+            return "admin"
+        if who.role == "staff" and who.staff_id:
+            return who.staff_id
+        digest = token_hash(token)
+        hit = self._labels.get(digest)
+        now = time.monotonic()
+        if hit and hit[0] > now:
+            return hit[1]
+        label = await self.pool.fetchval("SELECT label FROM tokens WHERE token_hash = $1", digest) or digest[:12]
+        if len(self._labels) > 50_000:
+            self._labels.clear()
+        self._labels[digest] = (now + _LABEL_TTL_S, label)
+        return label
+
+    def seen(self, center: str, device: str, online: bool = True) -> None:
+        kind, window, label = device.split(":", 2)
+        self._pending[(center, device)] = orjson.dumps(
+            {"kind": kind, "window": None if window == "-" else window, "label": label,
+             "last_seen": self.clock.now_ms(), "online": online})
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for (center, device), value in batch.items():
+                pipe.hset(self.keys.devices(center), device, value)
+            await pipe.execute()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.flush_s)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self.flush()
+            except (RedisError, OSError) as exc:
+                log.warning("device presence not recorded: %s", exc)

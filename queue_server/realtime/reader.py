@@ -1,0 +1,97 @@
+"""The one stream reader of this process: XREAD over every center's stream, each entry decoded once
+and handed to the hub. It survives Redis restarts by reconnecting and going on from the last id it
+saw, and notices a Redis that lost its data by the centers' epochs changing."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..engine.keys import Keys
+from .config import RealtimeConfig
+from .epoch import current_epochs, ensure_epoch
+from .events import decode
+from .hub import Hub
+
+log = logging.getLogger("queue_server.realtime")
+BATCH = 500
+
+
+class StreamReader:
+    def __init__(self, redis: Redis, keys: Keys, centers: list[str], hub: Hub, config: RealtimeConfig) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.hub = hub
+        self.config = config
+        self.centers = centers
+        self._center_of = {keys.events(c).encode(): c for c in centers}
+        self.last: dict[str, str] = {}          # center -> last stream id handed to the hub
+        self.epochs: dict[str, str] = {}
+        self.connected = False
+        self.reconnects = 0
+
+    async def _positions(self) -> dict[str, str]:
+        """Where each stream ends now: the reader starts there ("$", but pinned to a real id so an
+        entry added between two XREADs is never skipped)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for c in self.centers:
+                pipe.xrevrange(self.keys.events(c), "+", "-", count=1)
+            tails = await pipe.execute()
+        return {c: (t[0][0].decode() if t else "0-0") for c, t in zip(self.centers, tails)}
+
+    async def prepare(self) -> None:
+        """Pin where reading starts BEFORE the app takes connections: a socket opened earlier than
+        that could otherwise miss the events between its opening and the reader's start."""
+        self.last = await self._positions()
+        await self.check_epochs()
+
+    async def check_epochs(self) -> None:
+        """Close the sockets of any center whose epoch changed: Redis lost that history."""
+        stored = await current_epochs(self.redis, self.keys, self.centers)
+        for c in self.centers:
+            now = stored[c] or await ensure_epoch(self.redis, self.keys, c)
+            before = self.epochs.get(c)
+            self.epochs[c] = now
+            if before is not None and before != now:
+                n = self.hub.reset(c, "stream history lost")
+                log.warning("epoch of %s changed (Redis lost its data): closed %d sockets", c, n)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        next_check = time.monotonic() + self.config.epoch_check_s
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_check:
+                    await self.check_epochs()
+                    next_check = time.monotonic() + self.config.epoch_check_s
+                self.connected = True
+                await self._read_once()
+                backoff = 0.2
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self.connected = False
+                self.reconnects += 1
+                next_check = 0.0
+                log.warning("stream reader lost Redis (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except RedisError:
+                log.exception("stream reader: unexpected Redis reply")
+                await asyncio.sleep(1.0)
+
+    async def _read_once(self) -> None:
+        streams = {self.keys.events(c): self.last[c] for c in self.centers}
+        reply = await self.redis.xread(streams, count=BATCH, block=self.config.block_ms)
+        for stream, entries in reply or ():
+            center = self._center_of.get(stream if isinstance(stream, bytes) else stream.encode())
+            if center is None:
+                continue
+            for entry_id, fields in entries:
+                event = decode(center, entry_id, fields)
+                self.last[center] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                if event is not None:
+                    self.hub.publish(event)

@@ -1,0 +1,125 @@
+"""One live socket on the server side: its bounded queue of events and the writer task that drains
+it, so a socket that reads slowly only ever waits on itself."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .events import ZERO, LiveEvent, StreamKey
+
+log = logging.getLogger("queue_server.realtime")
+
+
+def abort_transport(ws: WebSocket) -> bool:
+    """Cut the TCP connection at once. ASGI has no "abort": a polite close waits for the very buffer
+    a stalled client never drains, so reach the server's transport through the bound ``receive``
+    (uvicorn's protocols keep it as ``.transport``). False when the server offers no such handle."""
+    proto = getattr(getattr(ws, "_receive", None), "__self__", None)
+    transport = getattr(proto, "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    transport.abort()
+    return True
+
+
+class SocketSubscriber:
+    """Events of one center (or of one window of it) on their way to one websocket."""
+
+    __slots__ = ("center", "window", "ws", "queue_max", "pending", "wake", "floor", "sending_since", "last_sent",
+                 "ping_text", "writer", "closed", "_send")
+
+    def __init__(self, ws: WebSocket, center: str, window: str | None, queue_max: int) -> None:
+        self.ws = ws
+        self.center = center
+        self.window = window
+        self.queue_max = queue_max
+        self.pending: deque[LiveEvent] = deque()
+        self.wake = asyncio.Event()
+        self.floor: StreamKey = ZERO
+        self.sending_since = 0.0
+        self.last_sent = time.monotonic()
+        self.ping_text: str | None = None
+        self.writer: asyncio.Task | None = None
+        self.closed: tuple[int, str] | None = None
+        self._send: Callable[[str], Awaitable[None]] = ws.send_text
+
+    def offer(self, event: LiveEvent) -> bool:
+        if len(self.pending) >= self.queue_max:
+            return False
+        self.pending.append(event)
+        self.wake.set()
+        return True
+
+    def ping(self, text: str) -> None:
+        self.ping_text = text
+        self.wake.set()
+
+    async def send(self, text: str) -> None:
+        """Every send goes through here so the sweeper can see one that stalls."""
+        self.sending_since = time.monotonic()
+        try:
+            await self._send(text)
+        finally:
+            self.sending_since = 0.0
+            self.last_sent = time.monotonic()
+
+    def start(self, floor: StreamKey) -> None:
+        """Begin live delivery; queued events at or below ``floor`` were already sent by the opening."""
+        self.floor = floor
+        self.writer = asyncio.create_task(self._write())
+        self.writer.add_done_callback(self._writer_done)
+
+    def _writer_done(self, task: asyncio.Task) -> None:
+        """A writer that died of anything but the connection ending takes its socket with it."""
+        if task.cancelled() or self.closed is not None:
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
+            log.error("live socket writer failed", exc_info=exc)
+            self.kill(1011, "internal error", hard=False)
+
+    async def _write(self) -> None:
+        pending, wake = self.pending, self.wake
+        while True:
+            while pending:
+                event = pending.popleft()
+                if event.key > self.floor:
+                    self.floor = event.key
+                    await self.send(event.text)
+            if self.ping_text is not None:
+                text, self.ping_text = self.ping_text, None
+                await self.send(text)
+                continue
+            wake.clear()
+            await wake.wait()
+
+    def kill(self, code: int, reason: str, hard: bool = True) -> None:
+        """Stop delivering and end the connection without ever waiting on the client: ``hard`` cuts it
+        (a slow or stalled reader), otherwise a close frame gets two seconds before the cut."""
+        if self.closed is not None:
+            return
+        self.closed = (code, reason)
+        self.pending.clear()
+        if self.writer is not None:
+            self.writer.cancel()
+        if not (hard and abort_transport(self.ws)):
+            asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), 2.0)
+        except Exception:  # noqa: BLE001 - gone or stalled: cut it
+            abort_transport(self.ws)
+
+    async def stop(self) -> None:
+        """The connection is over: end the writer (and wait for it) without raising."""
+        if self.writer is not None:
+            self.writer.cancel()
+            with contextlib.suppress(BaseException):
+                await self.writer

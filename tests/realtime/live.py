@@ -1,0 +1,109 @@
+"""Helpers for the live-socket tests: real websockets (the `websockets` client) against real server
+processes, and the HTTP calls that make events happen."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.support import ADMIN_TOKEN, AUTH
+
+C = "jingansi"
+
+
+def ws_url(base: str, path: str, **query: str | None) -> str:
+    q = {k: v for k, v in query.items() if v is not None}
+    return base.replace("http://", "ws://") + path + (f"?{urlencode(q)}" if q else "")
+
+
+async def open_live(base: str, path: str, token: str | None = ADMIN_TOKEN, **query: str | None) -> ClientConnection:
+    return await connect(ws_url(base, path, token=token, **query), compression=None, max_size=2**24,
+                         open_timeout=20, ping_interval=None)
+
+
+async def receive(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
+    """The next message that is not a ping."""
+    while True:
+        msg = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if msg.get("type") != "ping":
+            return msg
+
+
+async def receive_n(ws: ClientConnection, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    return [await receive(ws, timeout) for _ in range(n)]
+
+
+async def silent(ws: ClientConnection, wait: float = 0.3) -> bool:
+    """True when nothing but pings arrives for ``wait`` seconds."""
+    try:
+        await receive(ws, wait)
+    except asyncio.TimeoutError:
+        return True
+    return False
+
+
+async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
+    """Read until the server closes; its close code."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
+
+
+class Api:
+    """The HTTP calls of a test, as the admin."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base, headers=AUTH, timeout=20)
+
+    async def __aenter__(self) -> "Api":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def open_window(self, window: str, staff: str | None = None) -> None:
+        r = await self.http.post(f"/api/v1/centers/{C}/windows/{window}/open",
+                                 json={"staff_id": staff or f"{C}-s0{window[-1]}"})
+        assert r.status_code == 200, r.text
+
+    async def issue(self, phone: str | None = None, matter: str = "hrss-001") -> dict[str, Any]:
+        body: dict[str, Any] = {"matter": matter}
+        if phone:
+            body["phone"] = phone
+        r = await self.http.post(f"/api/v1/centers/{C}/tickets", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def call_next(self, window: str) -> dict[str, Any]:
+        r = await self.http.post(f"/api/v1/centers/{C}/windows/{window}/call-next")
+        assert r.status_code == 200, r.text
+        return r.json()["ticket"]
+
+    async def act(self, ticket_id: str, action: str) -> None:
+        r = await self.http.post(f"/api/v1/tickets/{ticket_id}/{action}")
+        assert r.status_code == 200, r.text
+
+    async def serve(self, window: str) -> str:
+        """Call, start and finish the next ticket at a window; its id."""
+        tid = (await self.call_next(window))["id"]
+        await self.act(tid, "start")
+        await self.act(tid, "finish")
+        return tid
+
+    async def token(self, role: str, window: str | None = None, device: str | None = None,
+                    center: str = C, staff: str | None = None, label: str = "") -> str:
+        body = {"role": role, "center": center, "window": window, "device_kind": device, "staff_id": staff,
+                "label": label}
+        r = await self.http.post("/api/v1/tokens", json={k: v for k, v in body.items() if v is not None})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    async def status(self) -> dict[str, Any]:
+        return (await self.http.get("/api/v1/ops/realtime")).json()
