@@ -1,0 +1,212 @@
+"""SMS through the real twilio library against the local stand-in of Twilio's Messages API, and the
+webhooks driven with signatures from twilio's RequestValidator."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from evaluation.sms.standin import TwilioStandin
+from queue_server.clock import FixedClock
+from queue_server.config import Settings
+from tests.evaluation.conftest import C, PHONE, PHONE_E164, PUBLIC, desk_for, eval_settings, eventually, inbound
+from tests.support import running_app
+
+
+async def prompt_sent(desk, standin: TwilioStandin, number: str = PHONE_E164, n: int = 1):  # type: ignore[no-untyped-def]
+    async def check():  # type: ignore[no-untyped-def]
+        return len(standin.to(number)) >= n
+    await eventually(check, what=f"{n} SMS to the stand-in")
+    return standin.to(number)[n - 1]
+
+
+async def queued(desk, n: int = 1) -> None:  # type: ignore[no-untyped-def]
+    async def check():  # type: ignore[no-untyped-def]
+        return await desk.pool.fetchval("SELECT count(*) FROM sms_messages") >= n
+    await eventually(check, what="the prompt to be queued")
+
+
+async def test_prompt_after_the_delay_and_a_reply_recorded_once(settings: Settings, clock: FixedClock,
+                                                                 standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        t = await desk.serve("w2", phone=PHONE)
+        await queued(desk)
+        await asyncio.sleep(0.2)
+        assert standin.messages == []  # not before the delay
+        clock.advance(301)
+        msg = await prompt_sent(desk, standin)
+        window = desk.app.state.engine.catalog.centers[C].windows["w2"]
+        assert t["number"] in msg.body and window.name_zh in msg.body and window.name_en in msg.body
+        assert "Reply 5" in msg.body and "退订" in msg.body
+        link = re.search(re.escape(PUBLIC) + r"/review/([A-Za-z0-9_\-]+)", msg.body)
+        assert link and msg.status_callback == PUBLIC + "/sms/twilio/status"
+        row = await desk.pool.fetchrow("SELECT state, twilio_sid, twilio_status FROM sms_messages")
+        assert (row["state"], row["twilio_sid"], row["twilio_status"]) == ("sent", standin.messages[0].sid, "queued")
+
+        reply = inbound("5", "SM" + "a" * 32)
+        answers = await asyncio.gather(*(desk.sms(reply) for _ in range(3)))
+        answers.append(await desk.sms(reply))
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.text for a in answers}) == 1 and "Thank you" in answers[0].text
+        assert answers[0].headers["content-type"].startswith("application/xml")
+        rows = await desk.pool.fetch("SELECT level, channel, prompted FROM reviews")
+        assert [tuple(r) for r in rows] == [(5, "sms", True)]
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 1
+
+        forged = await desk.sms(inbound("1", "SM" + "b" * 32), token="not-the-auth-token")
+        assert forged.status_code == 403 and forged.headers["content-type"] == "application/problem+json"
+        unsigned = await desk.client.post("/sms/twilio/inbound", data=inbound("1", "SM" + "c" * 32))
+        assert unsigned.status_code == 403
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 1
+        assert [tuple(r) for r in await desk.pool.fetch("SELECT level, channel, prompted FROM reviews")] == [(5, "sms", True)]
+
+        # the link in the SMS was not used: the ticket is rated, so it gets a 409
+        r = await desk.rate(t["id"], 4, channel="web", link=link.group(1))
+        assert r.status_code == 409
+
+
+async def test_status_callbacks_are_recorded(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        await desk.serve("w1", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+        sid = (await prompt_sent(desk, standin)).sid
+        for status in ("sent", "delivered", "sent"):  # callbacks may arrive out of order
+            r = await desk.sms({"MessageSid": sid, "MessageStatus": status, "To": PHONE_E164}, path="/sms/twilio/status")
+            assert r.status_code == 204
+        forged = await desk.sms({"MessageSid": sid, "MessageStatus": "failed"}, path="/sms/twilio/status", token="x")
+        assert forged.status_code == 403
+        assert await desk.pool.fetchval("SELECT twilio_status FROM sms_messages") == "delivered"
+        statuses = await desk.pool.fetch("SELECT status FROM sms_status_events ORDER BY status")
+        assert [r["status"] for r in statuses] == ["delivered", "sent"]
+
+
+async def test_a_bad_reply_asks_why_and_opens_a_case(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        t = await desk.serve("w4", phone="+86" + PHONE)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        first = await desk.sms(inbound("非常不满意", "SM" + "1" * 32))
+        assert "原因" in first.text and "attitude" in first.text
+        review = await desk.pool.fetchrow("SELECT level, reasons FROM reviews")
+        assert (review["level"], review["reasons"]) == (1, [])
+        second = await desk.sms(inbound("2 3 态度不好，也不懂业务", "SM" + "2" * 32))
+        assert "contact you" in second.text
+        review = await desk.pool.fetchrow("SELECT level, reasons, comment FROM reviews")
+        assert review["reasons"] == ["attitude", "professionalism"] and "态度不好" in review["comment"]
+        third = await desk.sms(inbound("5", "SM" + "3" * 32))
+        assert "already" in third.text
+        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
+        case = await desk.pool.fetchrow("SELECT ticket_id, staff_id, state FROM rectifications")
+        assert (case["ticket_id"], case["staff_id"], case["state"]) == (t["id"], f"{C}-s04", "open")
+        bad = await desk.events("review.bad")
+        assert len(bad) == 1 and bad[0]["case_id"] and PHONE not in str(bad)
+
+
+async def test_stop_stops_every_later_sms(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        await desk.serve("w1", phone=PHONE, minutes=1)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        pending = await desk.serve("w1", phone=PHONE, minutes=1)  # queued, not yet due
+        await queued(desk, 2)
+        stop = await desk.sms(inbound("STOP", "SM" + "4" * 32))
+        assert stop.status_code == 200 and "<Message>" not in stop.text  # Twilio confirms STOP itself
+        assert await desk.pool.fetchval("SELECT keyword FROM sms_optouts WHERE number = $1", PHONE_E164) == "STOP"
+        later = await desk.serve("w1", phone=PHONE, minutes=1)
+        await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", later["id"]))
+        clock.advance(3600)
+        other = await desk.serve("w1", phone="13900001111", minutes=1)
+        clock.advance(301)
+        await prompt_sent(desk, standin, "+8613900001111")
+        assert len(standin.to(PHONE_E164)) == 1
+        states = dict(await desk.pool.fetch("SELECT ticket_id, state FROM sms_messages"))
+        assert states[pending["id"]] == "suppressed" and later["id"] not in states and states[other["id"]] == "sent"
+        # 退订 works too (and gets a confirmation, Twilio does not know that word)
+        td = await desk.sms(inbound("退订", "SM" + "5" * 32, "+8613900001111"))
+        assert "START" in td.text
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_optouts") == 2
+
+
+async def test_twilio_refusing_an_unsubscribed_number_records_the_opt_out(settings: Settings, clock: FixedClock,
+                                                                         standin: TwilioStandin) -> None:
+    standin.unsubscribed.add(PHONE_E164)
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        await desk.serve("w1", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+
+        async def suppressed():  # type: ignore[no-untyped-def]
+            return await desk.pool.fetchval("SELECT state FROM sms_messages") == "suppressed"
+        await eventually(suppressed, what="the refused message to be suppressed")
+        assert await desk.pool.fetchval("SELECT keyword FROM sms_optouts") == "twilio-21610"
+
+
+async def test_failures_retry_with_backoff(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    standin.fail_next(503, 500)
+    async with desk_for(eval_settings(settings, standin, QUEUE_SMS_BACKOFF_S="10"), clock) as desk:
+        await desk.serve("w1", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+
+        async def attempts(n: int):  # type: ignore[no-untyped-def]
+            row = await desk.pool.fetchrow("SELECT state, attempts, last_error FROM sms_messages")
+            return row if row["attempts"] == n and row["state"] == "queued" else None
+        first = await eventually(lambda: attempts(1), what="a first failed attempt")
+        assert "503" in first["last_error"]
+        clock.advance(10)  # backoff 10 s after the first failure
+        await eventually(lambda: attempts(2), what="a second failed attempt")
+        clock.advance(19)
+        await asyncio.sleep(0.2)
+        assert standin.messages == []  # 20 s after the second: not yet
+        clock.advance(1)
+        await prompt_sent(desk, standin)
+        assert await desk.pool.fetchval("SELECT attempts FROM sms_messages") == 3
+
+
+async def test_a_rating_on_the_tablet_cancels_the_sms(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        t = await desk.serve("w1", phone=PHONE)
+        await queued(desk)
+        assert (await desk.rate(t["id"], 4, await desk.token("device", "w1", "tablet"))).status_code == 201
+        clock.advance(301)
+        other = await desk.serve("w2", phone="13900002222")
+        clock.advance(301)
+        await prompt_sent(desk, standin, "+8613900002222")
+        assert standin.to(PHONE_E164) == []
+        assert await desk.pool.fetchval("SELECT state FROM sms_messages WHERE ticket_id = $1", t["id"]) == "skipped"
+        assert other["id"]
+
+
+async def test_per_number_hourly_limit(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin, QUEUE_SMS_PER_NUMBER_PER_HOUR="2"), clock) as desk:
+        for _ in range(4):
+            await desk.serve("w1", phone=PHONE, minutes=0.5)
+        await queued(desk, 4)
+        clock.advance(301)
+        await prompt_sent(desk, standin, n=2)
+
+        async def deferred():  # type: ignore[no-untyped-def]
+            return await desk.pool.fetchval("SELECT count(*) FROM sms_messages WHERE state = 'queued' AND attempts = 0") == 2
+        await eventually(deferred, what="two messages deferred by the limit")
+        assert len(standin.to(PHONE_E164)) == 2
+        clock.advance(3600)
+        await prompt_sent(desk, standin, n=4)
+
+
+async def test_two_instances_never_send_the_same_message(settings: Settings, clock: FixedClock,
+                                                         standin: TwilioStandin) -> None:
+    s = eval_settings(settings, standin, QUEUE_SMS_BATCH="5")
+    async with desk_for(s, clock) as desk, running_app(s, clock):
+        for i in range(30):
+            await desk.serve(f"w{i % 8 + 1}", phone=f"139{i:08d}", minutes=0.1)
+        await queued(desk, 30)
+        clock.advance(600)
+
+        async def all_sent():  # type: ignore[no-untyped-def]
+            return await desk.pool.fetchval("SELECT count(*) FROM sms_messages WHERE state = 'sent'") == 30
+        await eventually(all_sent, what="30 messages sent")
+        await asyncio.sleep(0.3)
+        assert len(standin.messages) == 30
+        assert len({m.to for m in standin.messages}) == 30
