@@ -25,7 +25,8 @@ import asyncpg
 
 GROUPS = {"center": "s.center", "window": "s.window_code", "staff": "s.staff_id", "matter": "s.matter", "day": "s.day"}
 
-_LATE = ("(c.{done} > c.{due} OR (c.{done} IS NULL AND c.state NOT IN ('appealed', 'upheld', 'closed') AND $4 > c.{due}))")
+_LATE = ("(coalesce(c.{done} > c.{due}, false)"
+         " OR (c.{done} IS NULL AND c.state NOT IN ('appealed', 'upheld', 'closed') AND $4 > c.{due}))")
 _ON_TIME = " AND ".join("NOT " + _LATE.format(done=d, due=u) for d, u in
                         (("contacted_at", "contact_due"), ("verified_at", "resolve_due"), ("rectified_at", "rectify_due")))
 
@@ -95,7 +96,8 @@ async def figures(pool: asyncpg.Pool, since: date, until: date, center: str | No
     if not groups or any(g not in GROUPS for g in groups):
         raise ValueError(f"group by one or more of {', '.join(GROUPS)}")
     sql = _SQL.format(
-        select_groups=", ".join(f"{GROUPS[g]} AS {g}" for g in groups), groups=", ".join(groups), on_time=_ON_TIME,
+        select_groups=", ".join(f'{GROUPS[g]} AS "{g}"' for g in groups), groups=", ".join(f'"{g}"' for g in groups),
+        on_time=_ON_TIME,
         levels=", ".join(f"count(*) FILTER (WHERE rated AND level = {n}) AS level_{n}" for n in range(1, 6)))
     now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
     rows = await pool.fetch(sql, since, until, center, now)
