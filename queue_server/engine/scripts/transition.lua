@@ -16,7 +16,7 @@ end
 local from = t.status
 local at_window = t.window or ''
 if from == 'waiting' then redis.call('ZREM', wait_key(base, t), t.id) end
-if is_at_window(from) and at_window ~= '' then
+if is_at_window(from) and not is_at_window(to) and at_window ~= '' then
   local wk = base .. 'win:' .. at_window
   if redis.call('HGET', wk, 'current') == t.id then redis.call('HSET', wk, 'current', '', 'since', now) end
 end
