@@ -13,6 +13,8 @@ const FATAL = { 4401: ["设备未授权", "This device is not authorised"],
                 4403: ["设备不属于此中心或窗口", "This device belongs elsewhere"],
                 4404: ["未找到", "Not found"] };
 
+const STREAM_ID = /^\d+-\d+$/;
+
 // Stream ids are "ms-seq"; compare them as numbers.
 export function compareIds(a, b) {
   const [am, as] = String(a).split("-").map(Number);
@@ -102,7 +104,7 @@ export class LiveSocket {
       this.setState("online");
       return;
     }
-    if (msg.id) {
+    if (STREAM_ID.test(msg.id || "")) {
       if (this.cursor && compareIds(msg.id, this.cursor) <= 0) return;
       this.cursor = msg.id;
       this.setState("online");

@@ -22,7 +22,8 @@ function windowNames(msg) {
   const w = msg.window && typeof msg.window === "object" ? msg.window : null;
   const id = w?.id || msg.window || msg.ticket?.window;
   const known = info?.windows.find((x) => x.code === id);
-  return [w?.name_zh || known?.name_zh || id || "", w?.name_en || known?.name_en || id || ""];
+  return [msg.window_name_zh || w?.name_zh || known?.name_zh || id || "",
+    msg.window_name_en || w?.name_en || known?.name_en || id || ""];
 }
 
 function render(msg) {
