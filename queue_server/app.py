@@ -28,6 +28,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
+from .ops.component import component as ops
 from .realtime.component import component as live_screens
 from .record.catalog import load_catalog
 from .record.migrate import migrate
@@ -48,7 +49,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays, evaluation, live_screens]
+COMPONENTS: list[Component] = [displays, evaluation, live_screens, ops]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -1,0 +1,131 @@
+"""HTTP side of ops: the live figures as JSON, reports as JSON or streamed CSV, the ticket export,
+Prometheus metrics, and the dashboard page."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from displays.component import PAGE_HEADERS
+
+from ..api.auth import principal
+from ..api.endpoints import Endpoints, json
+from ..api.problems import Problem
+from ..api.tickets import limit_outsider
+from ..record.exporter import COLUMNS, csv_chunks, ticket_rows
+from .live import local_day
+from .reports import ReportError, ReportQuery, report, report_rows
+from .schemas import LiveFigures, Report
+from .scope import ScopeError, ops_scope
+
+api = Endpoints("ops")
+PAGE = Path(__file__).resolve().parent.parent.parent / "displays" / "dashboard.html"
+MAX_DAYS = 3660
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(422, "Invalid request", f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+async def _scope(request: Request, devices: bool) -> str | None:
+    who = await principal(request)
+    assert who is not None
+    if who.role == "device":
+        limit_outsider(request, who)
+    try:
+        return ops_scope(who, request.query_params.get("center") or None, request.app.state.engine.catalog.centers, devices)
+    except ScopeError as exc:
+        raise Problem(exc.status, "Not found" if exc.status == 404 else "Forbidden", exc.message) from None
+
+
+def _days(request: Request) -> tuple[date, date]:
+    state = request.app.state
+    today = local_day(state.clock.now_ms(), state.settings.timezone)
+    days = []
+    for name in ("since", "until"):
+        raw = request.query_params.get(name) or f"{today[:4]}-{today[4:6]}-{today[6:]}"
+        try:
+            days.append(date.fromisoformat(raw))
+        except ValueError:
+            raise _invalid(name, "a date like 2026-11-30") from None
+    if days[0] > days[1]:
+        raise _invalid("since", "must be on or before until")
+    if days[1] - days[0] > timedelta(days=MAX_DAYS):
+        raise _invalid("since", f"at most {MAX_DAYS} days before until")
+    return days[0], days[1]
+
+
+async def _report_query(request: Request) -> ReportQuery:
+    center = await _scope(request, devices=False)
+    since, until = _days(request)
+    q = request.query_params
+    by = tuple(b.strip() for b in q.get("by", "center").split(",") if b.strip())
+    try:
+        return ReportQuery(since, until, by, q.get("period", "day"), center, request.app.state.ops.config.service_level_s,
+                           request.app.state.settings.timezone)
+    except ReportError as exc:
+        raise _invalid(exc.field, exc.message) from None
+
+
+def _csv(request: Request, name: str, header: tuple[str, ...], rows) -> StreamingResponse:  # type: ignore[no-untyped-def]
+    """Stream CSV from a server-side cursor held for the length of the response."""
+    pool = request.app.state.pool
+
+    async def body() -> AsyncIterator[bytes]:
+        async with pool.acquire() as conn, conn.transaction():
+            async for chunk in csv_chunks(header, rows(conn)):
+                yield chunk.encode("utf-8")
+
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@api("GET", "/api/v1/ops/figures", "Live figures: every center and the district, or one center (?center=)",
+     response=LiveFigures, responses={403: "a token of another center or kind", 404: "unknown center"})
+async def figures(request: Request) -> Response:
+    center = await _scope(request, devices=True)
+    state = request.app.state
+    now = state.clock.now_ms()
+    return json({"now": now, **state.ops.figures.all(now, only=center)})
+
+
+@api("GET", "/api/v1/ops/reports",
+     "Report from the record: ?since=&until=&by=center,window,staff,matter,channel&period=day|week|month|total&center=",
+     response=Report, responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+async def reports(request: Request) -> Response:
+    q = await _report_query(request)
+    async with request.app.state.pool.acquire() as conn:
+        rows = await report(conn, q)
+    return json({"since": q.since.isoformat(), "until": q.until.isoformat(), "period": q.period, "by": list(q.by),
+                 "center": q.center, "service_level_target_s": q.target_s, "rows": rows})
+
+
+@api("GET", "/api/v1/ops/reports.csv", "The same report as streamed CSV (UTF-8 with BOM, for Excel)",
+     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+async def reports_csv(request: Request) -> Response:
+    q = await _report_query(request)
+    name = f"report-{q.period}-{'-'.join(q.by) or 'all'}-{q.since}-{q.until}.csv"
+    return _csv(request, name, q.header, lambda conn: report_rows(conn, q))
+
+
+@api("GET", "/api/v1/ops/tickets.csv", "Every ticket of ?since=&until= (&center=) as streamed CSV, phones masked",
+     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+async def tickets_csv(request: Request) -> Response:
+    center = await _scope(request, devices=False)
+    since, until = _days(request)
+    return _csv(request, f"tickets-{center or 'district'}-{since}-{until}.csv", COLUMNS,
+                lambda conn: ticket_rows(conn, since, until, center))
+
+
+@api("GET", "/metrics", "Prometheus metrics (text exposition format)", auth=False)
+async def metrics(request: Request) -> Response:
+    await request.app.state.ops.refresh_metrics()
+    return Response(generate_latest(request.app.state.ops.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def dashboard(request: Request) -> Response:
+    return FileResponse(PAGE, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

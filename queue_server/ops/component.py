@@ -1,0 +1,113 @@
+"""Ops as a component of the app: the figures fed from the realtime reader's hub, the dashboards'
+socket and its broadcaster, the poller of devices and lag, reports, metrics and the dashboard page."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from ..api.endpoints import Doc
+from ..clock import Clock
+from ..engine.keys import Keys
+from ..realtime.component import Realtime
+from ..record.persister import lag
+from . import poll
+from .api import api, dashboard
+from .broadcast import Broadcaster
+from .config import OpsConfig
+from .feed import Feed
+from .live import LiveFigures
+from .metrics import Metrics, RequestTimer
+from .socket import routes as socket_routes
+
+
+@dataclass
+class Ops:
+    """What ops keeps per process, on ``app.state.ops``."""
+    config: OpsConfig
+    figures: LiveFigures
+    broadcaster: Broadcaster
+    feed: Feed
+    metrics: Metrics
+    redis: Redis
+    pool: asyncpg.Pool
+    keys: Keys
+    clock: Clock
+    realtime: Realtime
+
+    async def refresh_metrics(self) -> None:
+        """Bring the gauges up to date just before a scrape."""
+        m = self.metrics
+        m.sockets.clear()
+        live: dict[str, int] = {}
+        for sub in self.realtime.hub.subscribers():
+            if not self.feed.is_tap(sub):
+                live[sub.center] = live.get(sub.center, 0) + 1
+        for center, n in live.items():
+            m.sockets.labels("live", center).set(n)
+        ops: dict[str, int] = {}
+        for sock in self.broadcaster.sockets:
+            ops[sock.scope or "district"] = ops.get(sock.scope or "district", 0) + 1
+        for scope, n in ops.items():
+            m.sockets.labels("ops", scope).set(n)
+        centers = list(self.figures.centers)
+        for center, behind in (await lag(self.redis, self.keys, centers)).items():
+            m.lag.labels(center).set(behind["lag_ms"])
+            m.unrecorded.labels(center, "pending").set(behind["pending"])
+            m.unrecorded.labels(center, "undelivered").set(behind["undelivered"])
+        if await self.pool.fetchval("SELECT to_regclass('sms_messages') IS NOT NULL"):
+            counts = dict(await self.pool.fetch("SELECT state, count(*) FROM sms_messages"
+                                                " WHERE state IN ('queued', 'sending') GROUP BY state"))
+            for state in ("queued", "sending"):
+                m.outbox.labels(state).set(counts.get(state, 0))
+        now = self.clock.now_ms()
+        for code, live_center in self.figures.centers.items():
+            tot = live_center.current(now)
+            m.waiting.labels(code).set(sum(tot.waiting.values()))
+            m.longest.labels(code).set(max(0, now - tot.oldest_waiting_at) / 1000 if tot.oldest_waiting_at else 0)
+
+
+def _time_requests(app: Starlette, metrics: Metrics) -> None:
+    """Wrap the app's middleware stack in the request timer. app.py builds the Starlette app with no
+    middleware list for components, and Starlette refuses ``add_middleware`` once started, so the
+    built stack (built now if the lifespan ran without a request yet) is wrapped in place."""
+    stack = app.middleware_stack or app.build_middleware_stack()
+    app.middleware_stack = RequestTimer(stack, metrics)
+
+
+class OpsComponent:
+    def __init__(self) -> None:
+        self.routes: list[BaseRoute] = [*api.routes, *socket_routes, Route("/dashboard", dashboard)]
+        self.docs: list[Doc] = list(api.docs)
+
+    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+        state = app.state
+        config = OpsConfig.from_settings(state.settings)
+        metrics = Metrics()
+        _time_requests(app, metrics)
+        figures = LiveFigures(state.engine.catalog.centers, state.settings.timezone, config.service_level_s,
+                              state.clock.now_ms())
+        broadcaster = Broadcaster(figures, state.clock, config)
+        feed = Feed(figures, state.realtime.hub, state.redis, state.pool, state.engine, state.clock,
+                    broadcaster.changed, metrics.count_event)
+        await feed.start()
+        state.ops = Ops(config, figures, broadcaster, feed, metrics, state.redis, state.pool, state.keys, state.clock,
+                        state.realtime)
+
+        async def close_feed() -> None:
+            try:
+                await stop.wait()
+            finally:
+                feed.close()
+
+        return [asyncio.create_task(broadcaster.run(stop), name="ops-broadcaster"),
+                asyncio.create_task(poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
+                                             config.poll_s, broadcaster.changed, stop), name="ops-poller"),
+                asyncio.create_task(close_feed(), name="ops-feed")]
+
+
+component = OpsComponent()

@@ -1,0 +1,67 @@
+"""What the figures take from outside the event streams, read every few seconds: the devices the live
+sockets recorded as connected (``realtime/presence.py``) and the persister's lag."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from ..clock import Clock
+from ..engine.keys import Keys
+from ..record.persister import lag
+from .live import LiveFigures
+
+log = logging.getLogger("queue_server.ops")
+MAX_DEVICES = 200
+
+
+async def devices(redis: Redis, keys: Keys, centers: list[str], now_ms: int, online_s: int) -> dict[str, list[dict[str, Any]]]:
+    """Per center, its devices with ``online`` true when connected and heard from within ``online_s``."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for c in centers:
+            pipe.hgetall(keys.devices(c))
+        replies = await pipe.execute()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for c, entries in zip(centers, replies):
+        found = []
+        for field, raw in (entries or {}).items():
+            try:
+                d = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            seen = int(d.get("last_seen") or 0)
+            found.append({"id": field.decode() if isinstance(field, bytes) else field, "kind": d.get("kind"),
+                          "window": d.get("window"), "label": d.get("label"), "last_seen": seen,
+                          "online": bool(d.get("online")) and now_ms - seen <= online_s * 1000})
+        found.sort(key=lambda d: (not d["online"], str(d["kind"]), str(d["window"] or ""), str(d["label"])))
+        out[c] = found[:MAX_DEVICES]
+    return out
+
+
+async def refresh(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int) -> None:
+    centers = list(figures.centers)
+    for c, found in (await devices(redis, keys, centers, clock.now_ms(), online_s)).items():
+        figures.set_devices(c, found)
+    behind = await lag(redis, keys, centers)
+    for c in centers:
+        figures.set_persister(c, behind.get(c, {"pending": 0, "undelivered": 0, "lag_ms": 0}))
+
+
+async def run(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int, every_s: float,
+              on_change: Any, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        before = figures.version
+        try:
+            await refresh(figures, redis, keys, clock, online_s)
+        except (RedisError, OSError) as exc:
+            log.warning("ops: devices and persister lag not read: %s", exc)
+        if figures.version != before:
+            on_change()
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,175 @@
+"""Reports from the record: per day, week or month (or the whole range) and per center, window, staff,
+matter or channel — volumes, waits (average, p50, p90 by ``percentile_cont``), service level,
+handling times, no-shows, transfers and ratings. The definitions are those of the live figures
+(``live.py``): wait = issue → call, handling = start → finish, a ticket counts on the day it was issued.
+
+Staff is who was on duty at the window of the ticket's latest call (from its ``ticket.called``
+event); transfers are the ticket's ``ticket.transferred`` events; ratings are residents' own first
+ratings (not defaults, not ones an upheld appeal excluded), when the reviews table exists."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "center": ("center",), "window": ("center", "window"), "staff": ("staff",), "matter": ("matter",),
+    "channel": ("channel",),
+}
+COLUMN_SQL = {"center": "t.center", "window": "t.window_code", "staff": "st.staff_id", "matter": "t.matter",
+              "channel": "t.channel"}
+PERIODS = {"day": "t.day", "week": "date_trunc('week', t.day)::date", "month": "date_trunc('month', t.day)::date",
+           "total": "NULL::date"}
+METRICS = ("issued", "finished", "no_shows", "cancelled", "unfinished", "transfers", "called", "wait_avg_s",
+           "wait_p50_s", "wait_p90_s", "wait_max_s", "service_level", "handling_avg_s", "handling_p50_s",
+           "handling_p90_s", "no_show_rate", "rated", "satisfaction_rate", "rating_avg", "bad_reviews")
+
+_SQL = """
+WITH t AS (
+  SELECT t.id, t.day, t.center, t.window_code, t.matter, t.channel, t.status,
+    extract(epoch FROM t.called_at - t.issued_at)::float8 AS wait_s,
+    extract(epoch FROM t.finished_at - t.started_at)::float8 AS handling_s
+  FROM tickets t
+  WHERE t.day BETWEEN $1 AND $2 AND ($3::text IS NULL OR t.center = $3)
+), tr AS (
+  SELECT e.ticket_id, count(*) AS n FROM events e
+  WHERE e.type = 'ticket.transferred' AND e.at >= $4 AND e.at < $5 AND ($3::text IS NULL OR e.center = $3)
+  GROUP BY e.ticket_id
+){staff_cte}
+SELECT {period} AS period{select_cols},
+  count(*) AS issued,
+  count(*) FILTER (WHERE t.status = 'finished') AS finished,
+  count(*) FILTER (WHERE t.status = 'no_show') AS no_shows,
+  count(*) FILTER (WHERE t.status = 'cancelled') AS cancelled,
+  count(*) FILTER (WHERE t.status NOT IN ('finished', 'no_show', 'cancelled')) AS unfinished,
+  coalesce(sum(tr.n), 0)::bigint AS transfers,
+  count(t.wait_s) AS called,
+  avg(t.wait_s) AS wait_avg_s,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY t.wait_s) AS wait_p50_s,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY t.wait_s) AS wait_p90_s,
+  max(t.wait_s) AS wait_max_s,
+  count(*) FILTER (WHERE t.wait_s <= $6) AS within_target,
+  avg(t.handling_s) AS handling_avg_s,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY t.handling_s) AS handling_p50_s,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY t.handling_s) AS handling_p90_s,
+  {ratings}
+FROM t LEFT JOIN tr ON tr.ticket_id = t.id{joins}
+GROUP BY 1{group_cols} ORDER BY 1{group_cols}
+"""
+
+_STAFF_CTE = """, st AS (
+  SELECT DISTINCT ON (e.ticket_id) e.ticket_id, e.data->'window'->>'staff_id' AS staff_id FROM events e
+  WHERE e.type = 'ticket.called' AND e.at >= $4 AND e.at < $5 AND ($3::text IS NULL OR e.center = $3)
+  ORDER BY e.ticket_id, e.stream_ms DESC, e.stream_seq DESC
+)"""
+_RATINGS = ("count(r.level) AS rated, count(*) FILTER (WHERE r.level >= 4) AS good,"
+            " count(*) FILTER (WHERE r.level <= 2) AS bad_reviews, avg(r.level)::float8 AS rating_avg")
+_NO_RATINGS = "NULL::bigint AS rated, NULL::bigint AS good, NULL::bigint AS bad_reviews, NULL::float8 AS rating_avg"
+_REVIEWS_JOIN = " LEFT JOIN reviews r ON r.ticket_id = t.id AND r.round = 1 AND NOT r.is_default AND NOT r.excluded"
+
+
+class ReportError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    since: date
+    until: date
+    by: tuple[str, ...] = ("center",)
+    period: str = "day"
+    center: str | None = None
+    target_s: int = 900
+    tz: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        if self.since > self.until:
+            raise ReportError("since", "must be on or before until")
+        if self.period not in PERIODS:
+            raise ReportError("period", f"one of {', '.join(PERIODS)}")
+        bad = [b for b in self.by if b not in DIMENSIONS]
+        if bad or len(set(self.by)) != len(self.by):
+            raise ReportError("by", f"distinct names among {', '.join(DIMENSIONS)}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The grouping columns of a row, in order (``window`` brings its center along)."""
+        out: list[str] = []
+        for b in self.by:
+            out += [c for c in DIMENSIONS[b] if c not in out]
+        return tuple(out)
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return ("period", *self.columns, *METRICS)
+
+    def event_span(self) -> tuple[datetime, datetime]:
+        """Where the events of these days' tickets lie: from the first day's local midnight to two days
+        after the last (a ticket may be called or transferred after its day's midnight)."""
+        zone = ZoneInfo(self.tz)
+        start = datetime(self.since.year, self.since.month, self.since.day, tzinfo=zone)
+        end = datetime(self.until.year, self.until.month, self.until.day, tzinfo=zone) + timedelta(days=2)
+        return start, end
+
+
+async def _has_reviews(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT to_regclass('reviews') IS NOT NULL"))
+
+
+def _sql(q: ReportQuery, with_reviews: bool) -> str:
+    cols = q.columns
+    select_cols = "".join(f", {COLUMN_SQL[c]} AS {c}" for c in cols)
+    joins = (" LEFT JOIN st ON st.ticket_id = t.id" if "staff" in cols else "") + (_REVIEWS_JOIN if with_reviews else "")
+    return _SQL.format(staff_cte=_STAFF_CTE if "staff" in cols else "", period=PERIODS[q.period], select_cols=select_cols,
+                       ratings=_RATINGS if with_reviews else _NO_RATINGS, joins=joins,
+                       group_cols="".join(f", {i + 2}" for i in range(len(cols))))
+
+
+def _args(q: ReportQuery) -> tuple[Any, ...]:
+    start, end = q.event_span()
+    return q.since, q.until, q.center, start, end, float(q.target_s)
+
+
+def _seconds(v: float | None) -> float | None:
+    return round(float(v), 1) if v is not None else None
+
+
+def _rate(part: int | None, whole: int | None) -> float | None:
+    return round(part / whole, 4) if part is not None and whole else None
+
+
+def shape(r: asyncpg.Record | dict[str, Any], q: ReportQuery) -> dict[str, Any]:
+    """One result row as the report's figures, named as in ``q.header``."""
+    out: dict[str, Any] = {"period": r["period"].isoformat() if r["period"] is not None else None}
+    out.update({c: r[c] for c in q.columns})
+    out.update({k: r[k] for k in ("issued", "finished", "no_shows", "cancelled", "unfinished", "transfers", "called")})
+    for k in ("wait_avg_s", "wait_p50_s", "wait_p90_s", "wait_max_s", "handling_avg_s", "handling_p50_s", "handling_p90_s"):
+        out[k] = _seconds(r[k])
+    out["service_level"] = _rate(r["within_target"], r["called"])
+    out["no_show_rate"] = _rate(r["no_shows"], r["finished"] + r["no_shows"])
+    out["rated"] = r["rated"]
+    out["satisfaction_rate"] = _rate(r["good"], r["rated"])
+    out["rating_avg"] = round(r["rating_avg"], 2) if r["rating_avg"] is not None else None
+    out["bad_reviews"] = r["bad_reviews"]
+    return {k: out[k] for k in q.header}
+
+
+async def report(conn: asyncpg.Connection, q: ReportQuery) -> list[dict[str, Any]]:
+    rows = await conn.fetch(_sql(q, await _has_reviews(conn)), *_args(q))
+    return [shape(r, q) for r in rows]
+
+
+async def report_rows(conn: asyncpg.Connection, q: ReportQuery) -> AsyncIterator[list[Any]]:
+    """The report's rows as CSV values in ``q.header`` order, from a server-side cursor (needs an open
+    transaction): a report by staff and day over years streams like the ticket export."""
+    sql = _sql(q, await _has_reviews(conn))
+    async for r in conn.cursor(sql, *_args(q), prefetch=500):
+        row = shape(r, q)
+        yield ["" if row[k] is None else row[k] for k in q.header]

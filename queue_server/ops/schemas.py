@@ -1,0 +1,101 @@
+"""Response shapes of the ops endpoints, for the OpenAPI document."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Curve(BaseModel):
+    bucket_s: int
+    issued: list[int] = Field(description="tickets issued in each 15-minute bucket of the day, from local midnight")
+    served: list[int] = Field(description="tickets finished in each bucket")
+
+
+class WaitHistogram(BaseModel):
+    edges_min: list[int] = Field(description="bin starts in minutes; the last bin is open-ended")
+    counts: list[int]
+
+
+class Ratings(BaseModel):
+    rated: int
+    good: int
+    bad: int
+    levels: dict[str, int]
+    satisfaction_rate: float | None
+
+
+class Figures(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    issued: int
+    served: int
+    no_shows: int
+    cancelled: int
+    transfers: int
+    called: int
+    waiting: dict[str, int] = Field(description="tickets waiting now per queue")
+    waiting_total: int
+    oldest_waiting_at: int | None
+    longest_wait_s: float
+    wait_avg_s: float | None
+    handling_avg_s: float | None
+    wait_avg_1h_s: float | None
+    handling_avg_1h_s: float | None
+    service_level: float | None = Field(description="share of the day's called tickets called within the target")
+    service_level_target_s: int
+    no_show_rate: float | None
+    windows: dict[str, int]
+    curve: Curve
+    wait_histogram: WaitHistogram
+    ratings: Ratings
+    bad_reviews: dict[str, int]
+    devices: dict[str, int]
+    persister: dict[str, int]
+    day: str
+
+
+class LiveFigures(BaseModel):
+    now: int
+    centers: dict[str, Figures]
+    district: Figures | None = Field(description="absent for a token scoped to one center")
+
+
+class ReportRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    period: str | None = Field(description="first day of the day, week (Monday) or month; null for the whole range")
+    center: str | None = None
+    window: str | None = None
+    staff: str | None = None
+    matter: str | None = None
+    channel: str | None = None
+    issued: int
+    finished: int
+    no_shows: int
+    cancelled: int
+    unfinished: int
+    transfers: int
+    called: int
+    wait_avg_s: float | None
+    wait_p50_s: float | None
+    wait_p90_s: float | None
+    wait_max_s: float | None
+    service_level: float | None
+    handling_avg_s: float | None
+    handling_p50_s: float | None
+    handling_p90_s: float | None
+    no_show_rate: float | None
+    rated: int | None
+    satisfaction_rate: float | None
+    rating_avg: float | None
+    bad_reviews: int | None
+
+
+class Report(BaseModel):
+    since: str
+    until: str
+    period: str
+    by: list[str]
+    center: str | None
+    service_level_target_s: int
+    rows: list[ReportRow]
+

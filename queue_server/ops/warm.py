@@ -1,0 +1,64 @@
+"""Reading what happened today before going live: the center's stream back to local midnight (and
+PostgreSQL's ``events`` for whatever the stream no longer holds — trimmed, or lost with a Redis that
+lost its data), the open rectification cases, and the live state the snapshot script reads."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+
+from ..engine.keys import Keys
+
+PAGE = 1000
+Event = tuple[str, dict[str, Any]]
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+async def today_events(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str, day_start_ms: int
+                       ) -> tuple[list[Event], str | None]:
+    """The center's events at or after ``day_start_ms``, oldest first, and the stream id they end at."""
+    stream: list[Event] = []
+    tail: str | None = None
+    covered = False
+    end = "+"
+    while not covered:
+        page = await redis.xrevrange(keys.events(center), end, "-", count=PAGE)
+        for entry_id, fields in page:
+            sid = _text(entry_id)
+            tail = tail or sid
+            raw = fields.get(b"data")
+            data = orjson.loads(raw) if raw is not None else {}
+            if int(data.get("at", 0)) < day_start_ms:
+                covered = True
+                break
+            stream.append((sid, data))
+        if len(page) < PAGE:
+            break
+        end = "(" + _text(page[-1][0])
+    stream.reverse()
+    if covered:
+        return stream, tail
+    seen = {sid for sid, _ in stream}
+    rows = await pool.fetch("SELECT stream_id, data FROM events WHERE center = $1 AND at >= $2"
+                            " ORDER BY stream_ms, stream_seq", center,
+                            datetime.fromtimestamp(day_start_ms / 1000, tz=timezone.utc))
+    older = [(r["stream_id"], orjson.loads(r["data"])) for r in rows if r["stream_id"] not in seen]
+    return older + stream, tail
+
+
+async def open_cases(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
+    """Open rectification cases per center (none while the evaluation's tables are absent)."""
+    if not await pool.fetchval("SELECT to_regclass('rectifications') IS NOT NULL"):
+        return {}
+    rows = await pool.fetch("SELECT id, center, state, escalated, contacted_at, verified_at, rectified_at"
+                            " FROM rectifications WHERE state NOT IN ('closed', 'upheld')")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["center"], []).append(dict(r))
+    return out
