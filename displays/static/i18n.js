@@ -28,7 +28,7 @@ export function setBi(node, zh, en) {
 
 export const STATUS = {
   waiting: ["等候中", "Waiting"],
-  called: ["请到窗口", "Called"],
+  called: ["已叫号", "Called"],
   serving: ["办理中", "Being served"],
   paused: ["暂停", "Paused"],
   finished: ["已办结", "Finished"],

@@ -53,7 +53,7 @@ function askFor(ticket) {
   prompt = { ticket, level: null, reasons: new Set() };
   $("rate-for").replaceChildren(bi(`号码 ${ticket.number}`, `Ticket ${ticket.number}`));
   $("comment").value = "";
-  $("bad").hidden = true;
+  showBad(false);
   $("rate-error").hidden = true;
   renderLevels();
   renderReasons();
@@ -73,7 +73,11 @@ function renderReasons() {
   $("reasons").replaceChildren(...REASONS.map(([code, zh, en]) => h("button", {
     type: "button", class: `btn reason${prompt?.reasons.has(code) ? " selected" : ""}`, dataset: { reason: code },
     "aria-pressed": String(Boolean(prompt?.reasons.has(code))),
-    onclick: () => { prompt.reasons.has(code) ? prompt.reasons.delete(code) : prompt.reasons.add(code); renderReasons(); },
+    onclick: () => {
+      if (prompt.reasons.has(code)) prompt.reasons.delete(code); else prompt.reasons.add(code);
+      $("rate-error").hidden = true;
+      renderReasons();
+    },
   }, bi(zh, en, "stack"))));
 }
 
@@ -83,11 +87,17 @@ function choose(level) {
   renderLevels();
   backLater(PROMPT_MS);
   if (level <= 2) {
-    $("bad").hidden = false;
+    showBad(true);
     return;
   }
-  $("bad").hidden = true;
+  showBad(false);
   submit();
+}
+
+// The reasons take the room of the question above the buttons, so all fits on a 10-inch screen.
+function showBad(on) {
+  $("bad").hidden = !on;
+  $("view-rate").classList.toggle("bad-open", on);
 }
 
 function fail(zh, en) {
@@ -133,7 +143,7 @@ function onEvent(evt) {
 
 async function main() {
   $("bad-submit").addEventListener("click", submit);
-  $("bad-back").addEventListener("click", () => { if (prompt) { prompt.level = null; prompt.reasons.clear(); } $("bad").hidden = true; renderLevels(); renderReasons(); });
+  $("bad-back").addEventListener("click", () => { if (prompt) { prompt.level = null; prompt.reasons.clear(); } showBad(false); renderLevels(); renderReasons(); });
   try {
     const info = await centerInfo(center);
     $("center-name").replaceChildren(bi(info.name_zh, info.name_en));

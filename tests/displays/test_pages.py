@@ -150,11 +150,10 @@ async def test_staff_call_reaches_display_screen_and_tablet(server: Server, open
     sent = response.request.post_data_json
     assert sent == {"ticket_id": first["id"], "level": 2, "reasons": ["attitude"], "comment": "等候时间较长", "channel": "tablet"}
     assert response.request.headers["authorization"].startswith("Bearer qs_")
-    if response.status == 201:
-        await tablet.page.wait_for_selector("#view-thanks:not([hidden])")
-        await tablet.shot("-thanks")
-    else:
-        await tablet.page.wait_for_selector("#rate-error:not([hidden])")
+    assert response.status == 201, await response.text()
+    await tablet.page.wait_for_selector("#view-thanks:not([hidden])")
+    await tablet.shot("-thanks")
+    await tablet.page.wait_for_selector("#view-staff:not([hidden])", timeout=10000)
 
     await screen.page.wait_for_selector("#serving.idle")
     await staff.page.wait_for_selector("#current .none")
