@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from .endpoints import routes as socket_routes
 from .hub import Hub
 from .presence import Presence
 from .reader import StreamReader
+from .sockets import SocketSubscriber
 
 api = Endpoints("live screens")
 
@@ -45,7 +47,11 @@ class Realtime:
      response=RealtimeStatus, auth=False)
 async def status(request: Request) -> Response:
     rt: Realtime = request.app.state.realtime
-    return json({"sockets": rt.hub.counts(), "published": rt.hub.published, "dropped": rt.hub.dropped,
+    sockets: dict[str, int] = {}
+    for sub in rt.hub.subscribers():
+        if isinstance(sub, SocketSubscriber):  # not other components' taps on the hub
+            sockets[sub.center] = sockets.get(sub.center, 0) + 1
+    return json({"sockets": sockets, "published": rt.hub.published, "dropped": rt.hub.dropped,
                  "reader_connected": rt.reader.connected, "reader_reconnects": rt.reader.reconnects,
                  "last_ids": rt.reader.last})
 
@@ -56,12 +62,12 @@ class LiveScreens:
     docs: list[Doc] = field(default_factory=lambda: list(api.docs))
 
     async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
-        from ..app import redis_client  # the app module imports this one
-
         state = app.state
         config = RealtimeConfig.from_env()
         hub = Hub(config)
-        blocking = redis_client(state.settings.redis_url, blocking=True)
+        # Its own connection, blocking without a socket timeout, named for CLIENT LIST.
+        blocking = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=2,
+                                  client_name=f"{state.settings.key_prefix}:realtime-reader")
         reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
         await reader.prepare()
         presence = Presence(state.redis, state.pool, state.keys, state.clock, config.presence_flush_s)

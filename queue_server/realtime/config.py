@@ -21,6 +21,7 @@ class RealtimeConfig:
     max_in_bytes: int = 4_096       # client messages above this close the socket with 1009
     abuse_limit: int = 20           # invalid client messages tolerated before closing with 1008
     presence_flush_s: float = 2.0   # device presence is written to Redis in batches this often
+    send_buffer: int = 128 * 1024   # kernel send buffer per socket (SO_SNDBUF), so a frozen client stalls soon
 
     @classmethod
     def from_env(cls) -> "RealtimeConfig":
@@ -32,4 +33,5 @@ class RealtimeConfig:
             block_ms=int(_float("QUEUE_WS_BLOCK_MS", d.block_ms)),
             epoch_check_s=_float("QUEUE_WS_EPOCH_CHECK_S", d.epoch_check_s),
             replay_max=int(_float("QUEUE_WS_REPLAY_MAX", d.replay_max)),
+            send_buffer=int(_float("QUEUE_WS_SEND_BUFFER", d.send_buffer)),
         )

@@ -16,7 +16,7 @@ from ..domain.numbering import center_of
 from ..record.people import Principal
 from .events import ZERO, StreamKey
 from .opening import Send, open_stream
-from .sockets import SocketSubscriber
+from .sockets import SocketSubscriber, limit_send_buffer
 from .watch import TicketWatcher
 
 Opening = Callable[[Send], Awaitable[StreamKey]]
@@ -140,6 +140,7 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
     except Refused as exc:
         await _refuse(ws, exc.code, exc.reason)
         return
+    limit_send_buffer(ws, rt.config.send_buffer)
     device = await rt.presence.identify(who, token)
     rt.presence.seen(center, device)
     sub = SocketSubscriber(ws, center, window if kind.one_window else None, rt.config.queue_max)
@@ -147,8 +148,8 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
     state = ws.app.state
 
     async def opening(send: Send) -> StreamKey:
-        return await open_stream(state.redis, state.engine, state.clock, center, sub.window,
-                                 q.get("cursor") or None, q.get("epoch") or None, rt.config.replay_max, send)
+        return await open_stream(state.redis, state.engine, state.clock, center, sub.window, q.get("cursor") or None,
+                                 q.get("epoch") or None, rt.reader.epochs.get(center), rt.config.replay_max, send)
 
     try:
         await _serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
@@ -188,6 +189,7 @@ async def ticket(ws: WebSocket) -> None:
     except Refused as exc:
         await _refuse(ws, exc.code, exc.reason)
         return
+    limit_send_buffer(ws, rt.config.send_buffer)
     watcher = TicketWatcher(ws, engine, center, ticket_id)
 
     async def opening(send: Send) -> StreamKey:

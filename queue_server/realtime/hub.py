@@ -7,10 +7,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
+from ..clock import Clock
 from .config import RealtimeConfig
 from .events import LiveEvent
 
@@ -30,11 +31,8 @@ class Subscriber(Protocol):
 
 @dataclass
 class _Center:
-    every: set[Any] = field(default_factory=set)
-    by_window: dict[str, set[Any]] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.every) + sum(len(s) for s in self.by_window.values())
+    every: set[Subscriber] = field(default_factory=set)
+    by_window: dict[str, set[Subscriber]] = field(default_factory=dict)
 
 
 class Hub:
@@ -98,9 +96,6 @@ class Hub:
     def subscribers(self) -> list[Subscriber]:
         return [s for c in self._centers.values() for s in (*c.every, *(x for g in c.by_window.values() for x in g))]
 
-    def counts(self) -> dict[str, int]:
-        return {code: len(c) for code, c in self._centers.items() if len(c)}
-
     def sweep(self, now: float, now_ms: int) -> None:
         """Drop sockets whose send has stalled; ping those that have been silent."""
         ping = orjson.dumps({"type": "ping", "now": now_ms}).decode()
@@ -110,7 +105,7 @@ class Hub:
             elif not s.sending_since and now - s.last_sent >= self.config.ping_s:
                 s.ping(ping)
 
-    async def run_sweeper(self, stop: asyncio.Event, clock: Any) -> None:
+    async def run_sweeper(self, stop: asyncio.Event, clock: Clock) -> None:
         while not stop.is_set():
             await asyncio.sleep(1.0)
             self.sweep(time.monotonic(), clock.now_ms())

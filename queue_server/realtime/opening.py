@@ -15,7 +15,7 @@ from ..clock import Clock
 from ..domain.tickets import public_ticket
 from ..engine.keys import Keys
 from ..engine.queue_engine import QueueEngine
-from .epoch import queue_ensure
+from .epoch import ensure_epoch, queue_ensure
 from .events import LiveEvent, StreamKey, decode, parse_id
 
 PAGE = 500
@@ -61,13 +61,19 @@ def honourable(cursor: StreamKey, oldest: StreamKey | None, newest: StreamKey | 
 
 
 async def open_stream(redis: Redis, engine: QueueEngine, clock: Clock, center: str, window: str | None,
-                      cursor: str | None, epoch: str | None, replay_max: int, send: Send) -> StreamKey:
-    """Send the opening messages; returns the stream id the socket is now at."""
+                      cursor: str | None, epoch: str | None, known_epoch: str | None, replay_max: int,
+                      send: Send) -> StreamKey:
+    """Send the opening messages; returns the stream id the socket is now at. ``known_epoch`` is the
+    reader's (checked every few seconds): good enough for a plain snapshot, since a center whose
+    epoch changes has all its sockets closed when the reader notices."""
     keys = engine.keys
+    if cursor is None:
+        current = known_epoch or await ensure_epoch(redis, keys, center)
+        return await send_snapshot(engine, clock, center, window, current, reset=False, send=send)
     current, _, newest = await _stream_state(redis, keys, center)
-    key = parse_id(cursor) if cursor else None
+    key = parse_id(cursor)
     if key is not None and (epoch is None or epoch == current) and (newest is None or key <= newest):
-        missed = await _missed(redis, keys, center, cursor, replay_max)  # type: ignore[arg-type]
+        missed = await _missed(redis, keys, center, cursor, replay_max)
         still, oldest, newest = await _stream_state(redis, keys, center)
         if missed is not None and still == current and honourable(key, oldest, newest):
             await send(orjson.dumps({"type": "resume", "cursor": cursor, "epoch": current}).decode())
@@ -75,7 +81,7 @@ async def open_stream(redis: Redis, engine: QueueEngine, clock: Clock, center: s
                 if window is None or window in event.windows:
                     await send(event.text)
             return missed[-1].key if missed else key
-    return await send_snapshot(engine, clock, center, window, current, reset=cursor is not None, send=send)
+    return await send_snapshot(engine, clock, center, window, current, reset=True, send=send)
 
 
 async def send_snapshot(engine: QueueEngine, clock: Clock, center: str, window: str | None, epoch: str,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -16,23 +18,38 @@ from .events import ZERO, LiveEvent, StreamKey
 log = logging.getLogger("queue_server.realtime")
 
 
-def abort_transport(ws: WebSocket) -> bool:
-    """Cut the TCP connection at once. ASGI has no "abort": a polite close waits for the very buffer
-    a stalled client never drains, so reach the server's transport through the bound ``receive``
-    (uvicorn's protocols keep it as ``.transport``). False when the server offers no such handle."""
+def _transport(ws: WebSocket) -> Any:
+    """The server's transport under an ASGI websocket, reached through the bound ``receive`` (uvicorn's
+    protocols keep it as ``.transport``); None when the server offers no such handle."""
     proto = getattr(getattr(ws, "_receive", None), "__self__", None)
-    transport = getattr(proto, "transport", None)
+    return getattr(proto, "transport", None)
+
+
+def abort_transport(ws: WebSocket) -> bool:
+    """Cut the TCP connection at once. ASGI has no "abort", and a polite close waits for the very
+    buffer a stalled client never drains."""
+    transport = _transport(ws)
     if transport is None or not hasattr(transport, "abort"):
         return False
     transport.abort()
     return True
 
 
+def limit_send_buffer(ws: WebSocket, size: int) -> None:
+    """Cap the kernel's send buffer of this connection. Left to autotuning it grows to megabytes, so a
+    frozen client would swallow a day of events before its send stalled, each one costing memory."""
+    transport = _transport(ws)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
 class SocketSubscriber:
     """Events of one center (or of one window of it) on their way to one websocket."""
 
     __slots__ = ("center", "window", "ws", "queue_max", "pending", "wake", "floor", "sending_since", "last_sent",
-                 "ping_text", "writer", "closed", "_send")
+                 "ping_text", "writer", "closed", "closing", "_send")
 
     def __init__(self, ws: WebSocket, center: str, window: str | None, queue_max: int) -> None:
         self.ws = ws
@@ -47,6 +64,7 @@ class SocketSubscriber:
         self.ping_text: str | None = None
         self.writer: asyncio.Task | None = None
         self.closed: tuple[int, str] | None = None
+        self.closing: asyncio.Task | None = None
         self._send: Callable[[str], Awaitable[None]] = ws.send_text
 
     def offer(self, event: LiveEvent) -> bool:
@@ -109,7 +127,7 @@ class SocketSubscriber:
         if self.writer is not None:
             self.writer.cancel()
         if not (hard and abort_transport(self.ws)):
-            asyncio.get_running_loop().create_task(self._close(code, reason))
+            self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         try:
@@ -118,8 +136,9 @@ class SocketSubscriber:
             abort_transport(self.ws)
 
     async def stop(self) -> None:
-        """The connection is over: end the writer (and wait for it) without raising."""
+        """The connection is over: end the writer and let a close frame under way go out."""
         if self.writer is not None:
             self.writer.cancel()
-            with contextlib.suppress(BaseException):
-                await self.writer
+        tasks = [t for t in (self.writer, self.closing) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks)

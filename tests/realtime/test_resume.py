@@ -2,6 +2,8 @@
 in order — on the same instance, after the server restarted, and on another instance."""
 from __future__ import annotations
 
+from redis.asyncio import Redis
+
 from queue_server.config import Settings
 from tests.realtime.live import C, Api, open_live, receive, receive_n, silent
 from tests.support import server_process
@@ -116,3 +118,24 @@ async def test_resume_across_a_restart_and_across_instances(settings: Settings) 
                     assert key(missed[0]["id"]) > key(cursor)
                     assert await silent(ws)
                     await ws.close()
+
+
+async def test_reader_survives_losing_its_redis_connection(settings: Settings) -> None:
+    with server_process(settings) as (url, _):
+        async with Api(url) as api:
+            ws = await open_live(url, DISPLAY)
+            await receive(ws)
+            await api.issue()
+            before = await receive(ws)
+            r = Redis.from_url(settings.redis_url)
+            try:
+                [reader] = [c for c in await r.client_list() if c["name"] == f"{settings.key_prefix}:realtime-reader"]
+                assert await r.client_kill_filter(_id=reader["id"]) == 1
+            finally:
+                await r.aclose()
+            made = [(await api.issue())["id"] for _ in range(5)]
+            got = await receive_n(ws, 5)
+            assert [e["ticket"]["id"] for e in got] == made and key(got[0]["id"]) > key(before["id"])
+            assert await silent(ws)
+            assert (await api.status())["reader_reconnects"] >= 1
+            await ws.close()

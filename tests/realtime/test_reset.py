@@ -1,0 +1,87 @@
+"""A cursor that can no longer be honoured gets a fresh snapshot flagged reset, never a silent gap:
+older than the retained stream, from another epoch, malformed, or from a Redis that lost its data."""
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from redis.asyncio import Redis
+
+from queue_server.config import Settings
+from queue_server.engine.keys import Keys
+from tests.realtime.live import C, Api, close_code, open_live, receive, silent
+from tests.support import drop_key_prefix, server_process, wait_recorded
+
+DISPLAY = f"/ws/centers/{C}/display"
+
+
+async def test_cursor_older_than_the_retained_stream(settings: Settings) -> None:
+    with server_process(settings) as (url, _):
+        async with Api(url) as api:
+            ws = await open_live(url, DISPLAY)
+            snap = await receive(ws)
+            await api.issue()
+            old = (await receive(ws))["id"]
+            await ws.close()
+            for _ in range(3):
+                await api.issue()
+            r = Redis.from_url(settings.redis_url)
+            try:
+                await r.xtrim(Keys(settings.key_prefix).events(C), maxlen=2, approximate=False)
+            finally:
+                await r.aclose()
+            ws = await open_live(url, DISPLAY, cursor=old, epoch=snap["epoch"])
+            fresh = await receive(ws)
+            assert fresh["type"] == "snapshot" and fresh["reset"] is True and fresh["epoch"] == snap["epoch"]
+            assert fresh["waiting"]["comprehensive"] == 4 and len(fresh["tickets"]) == 4
+            assert await silent(ws)
+            await ws.close()
+
+
+async def test_wrong_epoch_malformed_or_future_cursor(settings: Settings) -> None:
+    with server_process(settings) as (url, _):
+        async with Api(url) as api:
+            await api.issue()
+            ws = await open_live(url, DISPLAY)
+            snap = await receive(ws)
+            await ws.close()
+            for cursor, epoch in ((snap["cursor"], "another-epoch"), ("not-an-id", snap["epoch"]),
+                                  ("99999999999999-0", snap["epoch"])):
+                ws = await open_live(url, DISPLAY, cursor=cursor, epoch=epoch)
+                msg = await receive(ws)
+                assert msg["type"] == "snapshot" and msg["reset"] is True, (cursor, epoch)
+                assert msg["epoch"] == snap["epoch"] and msg["cursor"] == snap["cursor"]
+                await ws.close()
+            # a cursor without an epoch is honoured while the stream still holds what follows it
+            ws = await open_live(url, DISPLAY, cursor=snap["cursor"])
+            assert (await receive(ws))["type"] == "resume"
+            await ws.close()
+
+
+async def test_redis_losing_its_data_closes_live_sockets_and_resets_their_cursors(settings: Settings) -> None:
+    with server_process(settings, extra_env={"QUEUE_WS_EPOCH_CHECK_S": "0.3"}) as (url, _):
+        async with Api(url) as api:
+            await api.open_window("w1")
+            issued = [(await api.issue())["id"] for _ in range(2)]
+            ws = await open_live(url, DISPLAY)
+            snap = await receive(ws)
+            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+            try:
+                await wait_recorded(pool, settings.redis_url, settings, C)
+            finally:
+                await pool.close()
+
+            await drop_key_prefix(settings.redis_url, settings.key_prefix)
+            assert await close_code(ws) == 1012
+
+            for _ in range(100):  # the persister notices and rebuilds the day from PostgreSQL
+                r = await api.http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
+                if r.status_code == 201:
+                    break
+                assert r.status_code == 503
+                await asyncio.sleep(0.1)
+            ws = await open_live(url, DISPLAY, cursor=snap["cursor"], epoch=snap["epoch"])
+            fresh = await receive(ws)
+            assert fresh["type"] == "snapshot" and fresh["reset"] is True and fresh["epoch"] != snap["epoch"]
+            assert {t["id"] for t in fresh["tickets"]} >= set(issued)
+            await ws.close()
