@@ -1,0 +1,110 @@
+"""The mobile web review page in Debian's Chromium against a real server process: a resident opens
+the link from the SMS, picks a bad rating, is asked for a reason, submits, and cannot rate twice;
+screenshots at phone, tablet and desktop sizes land in test-artifacts/screenshots."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from queue_server.config import Settings
+from tests.support import AUTH, ROOT, free_port, server_process
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+C = "jingansi"
+
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does)", allow_module_level=True)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def finished_ticket(http: httpx.AsyncClient, window: str = "w1") -> dict[str, Any]:
+    staff = f"{C}-s0{window[1]}"
+    assert (await http.post(f"/api/v1/centers/{C}/windows/{window}/open", json={"staff_id": staff})).status_code == 200
+    t = (await http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "mi-002", "phone": "13812345678"})).json()
+    assert (await http.post(f"/api/v1/centers/{C}/windows/{window}/call-next")).status_code == 200
+    assert (await http.post(f"/api/v1/tickets/{t['id']}/start")).status_code == 200
+    assert (await http.post(f"/api/v1/tickets/{t['id']}/finish")).status_code == 200
+    return t
+
+
+async def test_a_resident_rates_on_the_phone(settings: Settings, browser: Any) -> None:
+    port = free_port()
+    with server_process(settings, port, extra_env={"QUEUE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as http:
+            t = await finished_ticket(http)
+            links = [(await http.post("/api/v1/reviews/links", json={"ticket_id": t["id"]})).json()["url"] for _ in range(2)]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                                timezone_id="Asia/Shanghai", device_scale_factor=2, is_mobile=True,
+                                                has_touch=True)
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            await page.goto(links[0])
+            await page.wait_for_selector("#form:not([hidden])")
+            assert await page.text_content("#number") == t["number"]
+            assert "1号窗口" in await page.text_content("#window")
+            assert "13812345678" not in await page.content()
+            await page.screenshot(path=str(SHOTS / "review-phone.png"), full_page=True)
+            await page.click('.level[data-level="2"]')
+            await page.wait_for_selector("#bad:not([hidden])")
+            await page.click("#submit")
+            await page.wait_for_selector("#error:not([hidden])")  # a bad rating needs a reason
+            await page.click('[data-reason="attitude"]')
+            await page.fill("#comment", "窗口人员不耐烦")
+            await page.screenshot(path=str(SHOTS / "review-phone-bad.png"), full_page=True)
+            async with page.expect_response("**/api/v1/reviews") as answer:
+                await page.click("#submit")
+            assert (await answer.value).status == 201
+            await page.wait_for_selector("#thanks:not([hidden])")
+            assert "1个工作日" in await page.text_content("#thanks")
+            await page.screenshot(path=str(SHOTS / "review-phone-thanks.png"))
+
+            await page.goto(links[0])  # the same link again: used
+            await page.wait_for_selector("#problem:not([hidden])")
+            assert "已使用" in await page.text_content("#problem-title")
+            await page.goto(links[1])  # another link of the same ticket: already rated
+            await page.wait_for_selector("#form:not([hidden])")
+            await page.click('.level[data-level="5"]')
+            await page.click("#submit")
+            await page.wait_for_selector("#problem:not([hidden])")
+            await page.goto(url + "/review/" + "x" * 40)
+            await page.wait_for_selector("#problem:not([hidden])")
+            assert "无效" in await page.text_content("#problem-title")
+            unexpected = [e for e in errors if "409" not in e and "404" not in e]
+            assert not unexpected, errors
+
+            review = (await http.get(f"/api/v1/rectifications?center={C}")).json()["cases"]
+            assert len(review) == 1 and review[0]["ticket_id"] == t["id"]
+
+            other = await finished_ticket(http, "w2")
+            link = (await http.post("/api/v1/reviews/links", json={"ticket_id": other["id"]})).json()["url"]
+            for name, size in (("tablet", {"width": 1280, "height": 800}), ("desktop", {"width": 1920, "height": 1080})):
+                ctx = await browser.new_context(viewport=size, locale="zh-CN", timezone_id="Asia/Shanghai")
+                p = await ctx.new_page()
+                await p.goto(link)
+                await p.wait_for_selector("#form:not([hidden])")
+                await p.click('.level[data-level="4"]')
+                await p.screenshot(path=str(SHOTS / f"review-{name}.png"))
+                await ctx.close()
+            await context.close()
