@@ -44,9 +44,11 @@ def services() -> Iterator[tuple[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(dsn: str):
-    """A new database with the schema and the Jing'an demo catalog; dropped afterwards."""
+async def fresh_database(dsn: str, catalog: Path | None = None):
+    """A new database with the schema and the Jing'an demo catalog (or ``catalog``, a file for
+    ``queue_server.record.importer``); dropped afterwards."""
     from queue_server.record.demo_data import load_demo
+    from queue_server.record.importer import import_catalog
     from queue_server.record.migrate import migrate
 
     name = f"qs_load_{uuid.uuid4().hex[:8]}"
@@ -56,9 +58,12 @@ async def fresh_database(dsn: str):
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
-        await load_demo(conn)
+        if catalog is None:
+            await load_demo(conn)
     finally:
         await conn.close()
+    if catalog is not None:
+        await import_catalog(url, catalog)
     try:
         yield url
     finally:
@@ -74,12 +79,15 @@ def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_ser
            "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN, "QUEUE_RATE_LIMIT_PER_MINUTE": "1000000", **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+         "--ws-per-message-deflate", "false"],
         env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
             try:
                 if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                     break

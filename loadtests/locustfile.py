@@ -1,0 +1,103 @@
+"""Locust entry point of ``loadtests/run``: the users of every client of the server, sized and paced
+from the run's plan (``LOAD_PLAN``). The runner picks the classes of each phase on the command line:
+``Baseline`` and ``Capacity`` (closed loop), then ``Screen Kiosk Clerk Resident Sms`` (the load)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import User, constant, constant_throughput, events
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from loadtests.users.common import PHASE, TALLY, plan
+from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
+from loadtests.users.screens import ScreenUser, heartbeats
+from loadtests.users.sms import SmsUser
+
+
+def concrete(name: str, base: type[User], count: int, wait: Any) -> type[User]:
+    return type(name, (base,), {"fixed_count": count, "wait_time": wait, "abstract": False,
+                                "__module__": __name__})
+
+
+SETTLE_S = float(os.environ.get("LOAD_SETTLE_S", "3"))
+MEASURE_S = float(os.environ.get("LOAD_MEASURE_S", "10"))
+_p = plan()
+_n, _r = _p.counts, _p.rates
+Baseline = concrete("Baseline", BaselineUser, _n["capacity"], constant(0))
+Capacity = concrete("Capacity", CapacityUser, _n["capacity"], constant(0))
+Screen = concrete("Screen", ScreenUser, _n["screens"], constant(1.0))
+Kiosk = concrete("Kiosk", KioskUser, _n["kiosks"], constant_throughput(_r["kiosk"]))
+Clerk = concrete("Clerk", ClerkUser, _n["clerks"], constant_throughput(_r["clerk"]))
+Resident = concrete("Resident", ResidentUser, _n["residents"], constant_throughput(_r["resident"]))
+Sms = concrete("Sms", SmsUser, max(1, _n["sms"]), constant(1.0))
+
+
+def _marker(what: str) -> None:
+    """When the measured window began and ended, for the runner's CPU figures."""
+    path = Path(_p.out_dir) / f"window-{PHASE}.json"
+    marks = json.loads(path.read_text()) if path.exists() else {}
+    marks[what] = time.time()
+    path.write_text(json.dumps(marks))
+
+
+def _measure_begins(environment: Environment, **_: Any) -> None:
+    environment.runner.stats.reset_all()
+    TALLY.reset()
+
+
+_master: list[MasterRunner] = []
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        _master.append(environment.runner)
+        return
+    gevent.spawn(heartbeats)
+    environment.runner.register_message("measure", _measure_begins)
+
+
+@events.spawning_complete.add_listener
+def on_spawned(**_: Any) -> None:
+    """Every user is up. After the settling time the measured window begins: stats reset everywhere;
+    the master ends the run when the window is over."""
+    if not _master:
+        return
+    runner = _master[0]
+
+    def begin() -> None:
+        runner.stats.reset_all()
+        runner.send_message("measure")
+        _marker("start")
+        gevent.spawn_later(MEASURE_S, end)
+
+    def end() -> None:
+        _marker("end")
+        runner.quit()
+
+    gevent.spawn_later(SETTLE_S, begin)
+
+
+@events.test_stopping.add_listener
+def on_stopping(environment: Environment, **_: Any) -> None:
+    TALLY.freeze()
+
+
+@events.quitting.add_listener
+def on_quitting(environment: Environment, **_: Any) -> None:
+    """The master's stats with every worker's last report in (``--json-file`` would be overwritten
+    by the workers' own, empty, copies)."""
+    if isinstance(environment.runner, MasterRunner):
+        (Path(_p.out_dir) / f"{PHASE}.json").write_text(json.dumps(environment.runner.stats.serialize_stats()))
+
+
+@events.test_stop.add_listener
+def on_stop(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        TALLY.dump(environment)

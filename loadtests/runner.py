@@ -1,0 +1,253 @@
+"""One load run end to end (``loadtests/run PROFILE``): services, a fresh database with the profile's
+slice of the city, a token for every device and clerk, then three Locust phases —
+
+1. ``baseline``: closed-loop users against the bare Starlette + one Redis script endpoint;
+2. ``capacity``: the same users and shape against our servers, a whole visit per cycle;
+3. ``load``: every screen connected, kiosks, clerks, tablets, residents and SMS at the profile's rate —
+
+and ``summary.json`` with the verdict on the profile's targets (exit 1 when one is missed)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .city import city_catalog, staff_of
+from .engine_ops import session
+from .harness import ADMIN_TOKEN, ROOT, fresh_database, server, services
+from .plan import Plan, counts, matter_lines, people, rates, save_tokens
+from .procstat import Sampler, listener_pid
+from .profiles import ORDER, PROFILES, Profile
+from .summary import QUEUE_OPS, closed_loop, judge, load_phase, window
+from .sms_standin import PUBLIC_BASE_URL, running_standin
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def server_env(sms_env: dict[str, str]) -> dict[str, str]:
+    """Production settings, except: SMS prompts go out a second after finishing (not five minutes)
+    to the run's Twilio stand-in, and the per-client limits are out of the way of one load generator."""
+    return {**sms_env, "QUEUE_REVIEW_SMS_DELAY_S": "1", "QUEUE_SMS_POLL_S": "0.5", "PYTHONUNBUFFERED": "1"}
+
+
+async def each(urls: list[str], jobs: list[tuple[str, dict]], concurrency: int = 64) -> int:
+    """POST every (path, body) as the admin, spread over the servers; returns how many failed."""
+    failed = 0
+    queue = list(jobs)
+    clients = [session(u, concurrency, AUTH) for u in urls]
+
+    async def worker(n: int) -> None:
+        nonlocal failed
+        client = clients[n % len(clients)]
+        while queue:
+            path, body = queue.pop()
+            async with client.post(path, json=body) as r:
+                if r.status >= 300:
+                    failed += 1
+    try:
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    finally:
+        for c in clients:
+            await c.close()
+    return failed
+
+
+async def open_windows(urls: list[str], catalog: dict[str, Any]) -> None:
+    jobs = [(f"/api/v1/centers/{w['center']}/windows/{w['code']}/open", {"staff_id": staff_of(w["center"], w["code"])})
+            for w in catalog["windows"]]
+    if await each(urls, jobs):
+        raise RuntimeError("could not open every window")
+
+
+async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
+    """The morning queue: tickets already waiting at every line when the measured load begins."""
+    lines = plan.matters
+    jobs = []
+    for c in plan.centers:
+        for n in range(per_window * 16):
+            jobs.append((f"/api/v1/centers/{c['code']}/tickets", {"matter": random.choice(lines["comprehensive"])}))
+        for n in range(per_window * 4 if c["points"] else 0):
+            jobs.append((f"/api/v1/centers/{c['code']}/tickets",
+                         {"matter": random.choice(lines["remote"]), "channel": "service_point",
+                          "service_point": random.choice(c["points"])}))
+    random.shuffle(jobs)
+    if await each(urls, jobs):
+        raise RuntimeError("could not prefill the queues")
+
+
+def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: float, settle_s: float,
+           measure_s: float, workers: int, servers: list[str], sampler: Sampler) -> int:
+    """One headless Locust run; its master ends it once the measured window is over."""
+    env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_SERVERS": ",".join(servers),
+           "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s), "PYTHONPATH": str(ROOT)}
+    bound = int(users / spawn_rate * 3 + settle_s + measure_s + 60)
+    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
+           "--processes", str(workers), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
+           "--stop-timeout", "5", "--csv", str(out / phase), "--html", str(out / f"{phase}.html"),
+           "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+           *classes]
+    print(f"[{phase}] locust: {users} users ({', '.join(classes)}), {workers} worker(s), "
+          f"window {measure_s:.0f} s after {settle_s:.0f} s settling", flush=True)
+    with (out / f"{phase}.log").open("w") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        sampler.watch(f"load generators ({phase})", proc.pid)
+        code = wait_with_children(proc)
+    if code != 0 or not (out / f"{phase}.json").exists():
+        raise RuntimeError(f"locust failed in the {phase} phase (exit {code}); see {out / phase}.log")
+    return code
+
+
+def wait_with_children(proc: subprocess.Popen) -> int:
+    """Locust's master can exit before its forked workers have written their tallies: wait for both."""
+    children: dict[int, psutil.Process] = {}
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            children.update({c.pid: c for c in psutil.Process(proc.pid).children()})
+        time.sleep(0.5)
+    _, alive = psutil.wait_procs(list(children.values()), timeout=60)
+    for c in alive:
+        with contextlib.suppress(psutil.Error):
+            c.kill()
+    return proc.returncode
+
+
+def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any]) -> None:
+    """What the servers say about their sockets and the persister while the load runs."""
+    import httpx
+
+    while not stop.wait(2.0):
+        sockets = lag = dropped = 0
+        for u in urls:
+            with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                rt = httpx.get(f"{u}/api/v1/ops/realtime", timeout=2).json()
+                sockets += sum(rt["sockets"].values())
+                dropped += rt["dropped"]
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+            centers = httpx.get(f"{urls[0]}/api/v1/ops/persister", timeout=2, headers=AUTH).json()["centers"]
+            lag = max((c["lag_ms"] for c in centers.values()), default=0)
+        seen["sockets_peak"] = max(seen.get("sockets_peak", 0), sockets)
+        seen["sockets_last"] = sockets
+        seen["sockets_dropped_by_servers"] = dropped
+        seen["persister_lag_ms_max"] = max(seen.get("persister_lag_ms_max", 0), lag)
+
+
+async def run(profile: Profile, out: Path) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {
+        "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+                    "python": platform.python_version()},
+        "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
+                  "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
+                  "server_processes": profile.servers, "locust_workers": profile.workers,
+                  "users": {k: v for k, v in counts(profile).items()}},
+    }
+    sampler = Sampler()
+    with services() as (redis_url, dsn), sampler:
+        catalog = city_catalog(profile.size)
+        (out / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
+        sampler.watch("redis", listener_pid(redis_url, 6379))
+        sampler.watch("postgresql", listener_pid(dsn, 5432))
+        async with fresh_database(dsn, out / "catalog.json") as db:
+            devices, clerks, kiosks, rows = people(catalog)
+            await save_tokens(db, rows)
+            points: dict[str, list[str]] = {}
+            for p in catalog["service_points"]:
+                points.setdefault(p["center"], []).append(p["code"])
+            with running_standin() as (standin, standin_url, sms_env):
+                plan = Plan(profile.name, [], str(out), profile.workers,
+                            [{"code": c["code"], "points": points.get(c["code"], [])} for c in catalog["centers"]],
+                            devices, clerks, kiosks, matter_lines(catalog), rates(profile), counts(profile),
+                            {"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
+                             "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
+                plan.write(out / "plan.json")
+                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler))
+    summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    summary["targets"] = judge(profile, summary)
+    summary["met"] = all(t["met"] for t in summary["targets"])
+    return summary
+
+
+async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
+                 sampler: Sampler) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    users, cap_s = profile.capacity_users, profile.capacity_s
+    with contextlib.ExitStack() as stack:
+        urls = [stack.enter_context(server(redis_url, db, f"base{uuid.uuid4().hex[:6]}",
+                                           app="loadtests.baseline_app:create_app"))[0] for _ in range(profile.servers)]
+        locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler)
+    result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
+
+    prefix = f"load{uuid.uuid4().hex[:6]}"
+    with contextlib.ExitStack() as stack:
+        procs = [stack.enter_context(server(redis_url, db, prefix, extra_env=server_env(sms_env)))
+                 for _ in range(profile.servers)]
+        urls = [u for u, _ in procs]
+        sampler.watch("servers", *(p.pid for _, p in procs))
+        plan.servers = urls
+        plan.write(out / "plan.json")
+        await open_windows(urls, json.loads((out / "catalog.json").read_text()))
+        locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler)
+        result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
+        base = result["baseline"]["per_s"]
+        result["capacity"]["ratio_to_baseline"] = round(result["capacity"]["per_s"] / base, 2) if base else None
+
+        await prefill(urls, plan, profile.prefill_per_window)
+        classes = ["Screen", "Kiosk", "Clerk", "Resident"] + (["Sms"] if profile.sms_users else [])
+        n = counts(profile)
+        total = n["screens"] + n["kiosks"] + n["clerks"] + n["residents"] + (n["sms"] if profile.sms_users else 0)
+        seen: dict[str, Any] = {}
+        stop = threading.Event()
+        watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen), daemon=True)
+        watcher.start()
+        settle = max(5.0, profile.screens / 2000)
+        locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls, sampler)
+        stop.set()
+        watcher.join()
+        result["load"] = load_phase(out, profile)
+        result["load"]["servers_report"] = seen
+    for phase in ("baseline", "capacity", "load"):
+        span = window(out, phase)
+        if span:
+            result[phase]["processes"] = {k: v for k, v in sampler.window(*span).items()
+                                          if not k.startswith("load generators (") or k.endswith(f"({phase})")}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="loadtests/run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile", choices=ORDER)
+    parser.add_argument("--out", type=Path, help="folder for the results (default loadtests/results/PROFILE-TIME)")
+    parser.add_argument("--measure", type=int, help="seconds of the measured load window (default: the profile's)")
+    parser.add_argument("--servers", type=int, help="server processes (default: the profile's)")
+    parser.add_argument("--workers", type=int, help="Locust worker processes (default: the profile's)")
+    a = parser.parse_args()
+    profile = PROFILES[a.profile]
+    changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers}.items() if v}
+    profile = dataclasses.replace(profile, **changes)
+    out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = asyncio.run(run(profile, out))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    for t in summary["targets"]:
+        print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")
+    print(f"summary: {out / 'summary.json'}")
+    sys.exit(0 if summary["met"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""From what a run left in its folder (Locust's JSON stats, the workers' tallies, the measured window)
+and the process samples, the figures of ``summary.json`` and the verdict on the profile's targets."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from .harness import percentile
+from .profiles import Profile
+
+QUEUE_OPS = ("issue", "call-next", "recall", "start", "finish", "no-show", "transfer", "review (tablet)", "sms reply")
+READS = ("status page",)
+CALL = "call→screen"
+
+
+def _hist_percentile(hist: dict[float, int], p: float) -> float | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    want, seen = total * p / 100, 0
+    for ms in sorted(hist):
+        seen += hist[ms]
+        if seen >= want:
+            return ms
+    return max(hist)
+
+
+def _merge(entries: list[dict[str, Any]]) -> dict[float, int]:
+    hist: dict[float, int] = {}
+    for e in entries:
+        for ms, n in e["response_times"].items():
+            hist[float(ms)] = hist.get(float(ms), 0) + n
+    return hist
+
+
+def figures(entries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Count, rate and percentiles (ms, Locust's rounding: exact below 100 ms, then 2 digits)."""
+    hist = _merge(entries)
+    n = sum(e["num_requests"] for e in entries)
+    return {"count": n, "per_s": round(n / seconds, 1) if seconds else None,
+            "failures": sum(e["num_failures"] for e in entries),
+            **{f"p{p}_ms": _hist_percentile(hist, p) for p in (50, 95, 99)},
+            "max_ms": max((e["max_response_time"] for e in entries), default=None)}
+
+
+def read_stats(out: Path, phase: str) -> list[dict[str, Any]]:
+    path = out / f"{phase}.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def read_failures(out: Path, phase: str, limit: int = 10) -> list[dict[str, Any]]:
+    path = out / f"{phase}_failures.csv"
+    if not path.exists():
+        return []
+    with path.open() as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: -int(r.get("Occurrences") or 0))
+    return [{"name": r["Name"], "error": r["Error"][:300], "count": int(r["Occurrences"])} for r in rows[:limit]]
+
+
+def window(out: Path, phase: str) -> tuple[float, float] | None:
+    path = out / f"window-{phase}.json"
+    if not path.exists():
+        return None
+    marks = json.loads(path.read_text())
+    return (marks["start"], marks["end"]) if "start" in marks and "end" in marks else None
+
+
+def tallies(out: Path, phase: str) -> dict[str, Any]:
+    """The workers' socket tallies summed, and their raw call->screen latencies merged."""
+    held = low = peak = 0
+    counts: dict[str, int] = {}
+    calls: dict[str, list[int]] = {}
+    for path in sorted(out.glob(f"worker-{phase}-*.json")):
+        t = json.loads(path.read_text())
+        held, low, peak = held + t["held"], low + t["low"], peak + t["peak"]
+        for k, v in t["counts"].items():
+            counts[k] = counts.get(k, 0) + v
+        for k, v in t["call_ms"].items():
+            calls.setdefault(k, []).extend(v)
+    every = [ms for v in calls.values() for ms in v]
+
+    def stats(values: list[int]) -> dict[str, Any]:
+        return {"count": len(values), "p50_ms": percentile(values, 50) if values else None,
+                "p99_ms": percentile(values, 99) if values else None, "max_ms": max(values) if values else None}
+
+    return {"held": held, "low": low, "peak": peak, "counts": counts,
+            "call_to_screen": {**stats(every), "by_device": {k: stats(v) for k, v in sorted(calls.items())}}}
+
+
+def closed_loop(out: Path, phase: str, names: tuple[str, ...]) -> dict[str, Any]:
+    span = window(out, phase)
+    seconds = span[1] - span[0] if span else 0.0
+    entries = [e for e in read_stats(out, phase) if e["name"] in names]
+    per_op = {name: figures([e for e in entries if e["name"] == name], seconds) for name in names}
+    return {"seconds": round(seconds, 1), **figures(entries, seconds),
+            "operations": {k: v for k, v in per_op.items() if v["count"]}, "failures_seen": read_failures(out, phase)}
+
+
+def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
+    span = window(out, "load")
+    seconds = span[1] - span[0] if span else 0.0
+    entries = read_stats(out, "load")
+    by_name = {e["name"]: e for e in entries}
+    ops = {name: figures([by_name[name]], seconds) for name in QUEUE_OPS if name in by_name}
+    queue = figures([by_name[n] for n in QUEUE_OPS if n in by_name], seconds)
+    queue["worst_p99_ms"] = max((v["p99_ms"] or 0 for v in ops.values()), default=None)
+    t = tallies(out, "load")
+    return {
+        "seconds": round(seconds, 1),
+        "queue_operations": {**queue, "target_per_s": profile.ops_per_s, "by_operation": ops},
+        "reads": {n: figures([by_name[n]], seconds) for n in READS if n in by_name},
+        "call_to_screen": t["call_to_screen"],
+        "sockets": {"planned": profile.screens, "held_at_end": t["held"], "lowest": t["low"], "peak": t["peak"],
+                    "opened": figures([by_name["open"]], seconds) if "open" in by_name else None,
+                    "dropped": by_name["dropped"]["num_failures"] if "dropped" in by_name else 0,
+                    **{k: t["counts"].get(k, 0) for k in ("snapshots", "resumes", "resets", "events", "pings")}},
+        "clerks": {k: t["counts"].get(k, 0) for k in ("call_next_empty", "clerk_windows_lost")},
+        "sms_replies": t["counts"].get("sms_replies", 0),
+        "errors": sum(e["num_failures"] for e in entries),
+        "failures_seen": read_failures(out, "load"),
+    }
+
+
+def judge(profile: Profile, s: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of the profile with what the run got and whether it was met."""
+    t, load = profile.targets, s["load"]
+    q = load["queue_operations"]
+    verdicts = [("errors", f"<= {t.max_errors}", load["errors"] + s["capacity"]["failures"] + s["baseline"]["failures"],
+                 lambda v: v <= t.max_errors),
+                ("sockets held at the end", f">= {t.min_held_share:.0%} of {profile.screens}", load["sockets"]["held_at_end"],
+                 lambda v: v >= t.min_held_share * profile.screens)]
+    if t.ops_p99_ms is not None:
+        verdicts.append(("queue operation p99 (worst operation), ms", f"< {t.ops_p99_ms}", q["worst_p99_ms"],
+                         lambda v: v is not None and v < t.ops_p99_ms))
+    if t.min_rate_share is not None:
+        verdicts.append(("queue operations/s", f">= {t.min_rate_share:.0%} of {profile.ops_per_s}", q["per_s"],
+                         lambda v: v is not None and v >= t.min_rate_share * profile.ops_per_s))
+    if t.call_p99_ms is not None:
+        verdicts.append(("call->screen p99, ms", f"< {t.call_p99_ms}", load["call_to_screen"]["p99_ms"],
+                         lambda v: v is not None and v < t.call_p99_ms))
+    if t.min_baseline_ratio is not None:
+        verdicts.append(("capacity / bare baseline", f">= {t.min_baseline_ratio}", s["capacity"]["ratio_to_baseline"],
+                         lambda v: v is not None and v >= t.min_baseline_ratio))
+    return [{"target": name, "want": want, "got": got, "met": bool(ok(got))} for name, want, got, ok in verdicts]

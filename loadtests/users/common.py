@@ -1,0 +1,90 @@
+"""What the users of one Locust process share: the plan, which slot of it each user takes, the tickets
+just issued (for residents), and the tallies written out for the runner when the test stops."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+from locust.env import Environment
+
+from loadtests.plan import Plan
+
+_plan: Plan | None = None
+_taken: dict[str, int] = defaultdict(int)
+RECENT: deque[str] = deque(maxlen=20_000)   # ticket ids issued by this process, newest last
+PHASE = os.environ.get("LOAD_PHASE", "load")
+
+
+def plan() -> Plan:
+    global _plan
+    if _plan is None:
+        _plan = Plan.read(Path(os.environ["LOAD_PLAN"]))
+        if os.environ.get("LOAD_SERVERS"):   # a phase against other servers (the bare baseline)
+            _plan.servers = os.environ["LOAD_SERVERS"].split(",")
+    return _plan
+
+
+def worker_index(env: Environment) -> int:
+    return getattr(env.runner, "worker_index", 0) or 0
+
+
+def slot(env: Environment, kind: str) -> int:
+    """This user's index among all users of its kind across the run's processes: the master hands
+    users out to workers in turn, so worker w gets w, w + workers, ..."""
+    k = _taken[kind]
+    _taken[kind] += 1
+    return worker_index(env) + plan().workers * k
+
+
+class Tally:
+    """Counters of this process; raw call->screen latencies kept whole for exact percentiles."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0
+        self.peak = 0
+        self.low = 0
+        self.held: int | None = None    # sockets open when the measured window ended
+        self.counts: dict[str, int] = defaultdict(int)
+        self.call_ms: dict[str, list[int]] = defaultdict(list)
+
+    def opened(self) -> None:
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        self.counts["connects"] += 1
+
+    def closed(self) -> None:
+        self.open -= 1
+        if self.held is None:
+            self.low = min(self.low, self.open)
+
+    def freeze(self) -> None:
+        """The window is over: what follows (users stopping) is not a drop."""
+        self.held = self.open
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] += n
+
+    def reset(self) -> None:
+        """After the ramp: latencies and counts of the measured phase only (sockets stay as they are)."""
+        self.counts = defaultdict(int)
+        self.call_ms = defaultdict(list)
+        self.peak = self.low = self.open
+
+    def dump(self, env: Environment) -> None:
+        out = Path(plan().out_dir) / f"worker-{PHASE}-{worker_index(env)}.json"
+        out.write_text(json.dumps({"held": self.held if self.held is not None else self.open, "low": self.low, "peak": self.peak, "counts": self.counts,
+                                   "call_ms": self.call_ms}), encoding="utf-8")
+
+
+TALLY = Tally()
+
+
+def fire(env: Environment, kind: str, name: str, ms: float, length: int = 0, exc: Any = None) -> None:
+    """Report one measurement through Locust's request event, as its HTTP users do."""
+    env.events.request.fire(request_type=kind, name=name, response_time=ms, response_length=length,
+                            exception=exc, context={})

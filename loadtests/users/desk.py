@@ -1,0 +1,203 @@
+"""HTTP users: kiosks issue tickets, window clerks work their windows through the whole life cycle,
+residents look at their ticket's status page; and the two closed-loop users of the capacity phases
+(a full visit per cycle against our server, one script call against the bare baseline)."""
+from __future__ import annotations
+
+import random
+import uuid
+from itertools import count
+from typing import Any
+
+from locust import task
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
+
+from .common import RECENT, TALLY, plan, slot, worker_index
+
+SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets come from service points
+QUICK_SHARE = 0.3
+PRIORITY_SHARE = 0.1
+_phones = count(1)
+
+
+class Desk(FastHttpUser):
+    """A user bound to one server of the run (they take turns), with its index among its kind."""
+
+    abstract = True
+    network_timeout = 10.0
+    connection_timeout = 10.0
+
+    def __init__(self, environment: Any) -> None:
+        self.index = slot(environment, type(self).__name__)
+        servers = plan().servers
+        self.host = servers[self.index % len(servers)]
+        super().__init__(environment)
+
+    def post(self, path: str, name: str, token: str, body: dict | None = None, ok: tuple[int, ...] = (200,),
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """POST, counted under ``name``; a status outside ``ok`` is a failure. Returns status and JSON."""
+        with self.client.post(path, json=body or {}, name=name, catch_response=True,
+                              headers={"Authorization": f"Bearer {token}", **(headers or {})}) as r:
+            if r.status_code not in ok:
+                r.failure(f"{r.status_code} {r.text[:200] if r.text else ''}")
+                return r.status_code, None
+            return r.status_code, (r.json() if r.status_code != 204 else None)
+
+
+def next_phone(environment: Any) -> str:
+    """A mobile number of its own for every ticket (SMS limits are per number)."""
+    return f"139{worker_index(environment) % 10}{next(_phones) % 10_000_000:07d}"
+
+
+def ticket_body(center: dict[str, Any], onsite: bool, phone: str | None) -> dict[str, Any]:
+    lines = plan().matters
+    if not onsite and center["points"]:
+        body = {"matter": random.choice(lines["remote"]), "channel": "service_point",
+                "service_point": random.choice(center["points"])}
+    else:
+        body = {"matter": random.choice(lines["quick" if random.random() < QUICK_SHARE else "comprehensive"]),
+                "channel": "kiosk"}
+    if random.random() < PRIORITY_SHARE:
+        body["priority"] = "priority"
+    if phone:
+        body["phone"] = phone
+    return body
+
+
+class KioskUser(Desk):
+    """A lobby kiosk or a service point's all-in-one: issues tickets, a fifth of them remote."""
+
+    abstract = True
+
+    @task
+    def issue(self) -> None:
+        center = random.choice(plan().centers)
+        phone = next_phone(self.environment) if random.random() < PHONE_SHARE else None
+        body = ticket_body(center, random.random() >= SERVICE_POINT_SHARE, phone)
+        status, out = self.post(f"/api/v1/centers/{center['code']}/tickets", "issue", plan().kiosk_tokens[center["code"]],
+                                body, ok=(201,), headers={"Idempotency-Key": uuid.uuid4().hex})
+        if out is not None:
+            RECENT.append(out["id"])
+
+
+class ClerkUser(Desk):
+    """Staff working a share of the windows, one action per turn: call the next ticket, sometimes
+    recall it or mark it a no-show, start, finish, sometimes transfer it to another line."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        clerks = plan().clerks
+        n = type(self).fixed_count or 1
+        mine = clerks[self.index % n::n]
+        self.windows = [{"center": c, "window": w, "token": t, "ticket": None, "state": "idle", "recalls": 0}
+                        for c, w, t in mine]
+        self.turn = 0
+
+    @task
+    def work(self) -> None:
+        if not self.windows:
+            return
+        w = self.windows[self.turn % len(self.windows)]
+        self.turn += 1
+        try:
+            self.act(w)
+        except Exception:  # noqa: BLE001 - the failure is already counted; this window is out of step now
+            TALLY.count("clerk_windows_lost")
+            self.windows.remove(w)
+
+    def act(self, w: dict[str, Any]) -> None:
+        c, tok, r = w["center"], w["token"], random.random()
+        if w["state"] == "idle":
+            status, out = self.post(f"/api/v1/centers/{c}/windows/{w['window']}/call-next", "call-next", tok, ok=(200, 204))
+            if status == 204:
+                TALLY.count("call_next_empty")
+            elif out is None:
+                raise RuntimeError(status)
+            else:
+                w.update(state="called", ticket=out["ticket"]["id"], recalls=0)
+            return
+        path = f"/api/v1/tickets/{w['ticket']}"
+        if w["state"] == "called":
+            if r < RECALL and w["recalls"] < 2:
+                self.must(path + "/recall", "recall", tok)
+                w["recalls"] += 1
+            elif r < RECALL + NO_SHOW:
+                self.must(path + "/no-show", "no-show", tok)
+                w["state"] = "idle"
+            else:
+                self.must(path + "/start", "start", tok)
+                w["state"] = "serving"
+            return
+        if r < TRANSFER:
+            self.must(path + "/transfer", "transfer", tok,
+                      {"to_queue": "remote" if w["window"].startswith("r") else "quick", "reason": "load: another line"})
+        else:
+            self.must(path + "/finish", "finish", tok)
+        w["state"] = "idle"
+
+    def must(self, path: str, name: str, token: str, body: dict | None = None) -> None:
+        if self.post(path, name, token, body)[1] is None:
+            raise RuntimeError(name)
+
+
+class ResidentUser(Desk):
+    """A resident glancing at their ticket's status page (the page a printed QR code opens)."""
+
+    abstract = True
+
+    @task
+    def look(self) -> None:
+        if not RECENT:
+            return
+        tid = random.choice(RECENT)
+        with self.client.get(f"/api/v1/tickets/{tid}", name="status page", catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"{r.status_code}")
+
+
+class CapacityUser(Desk):
+    """Closed loop, no pause: one whole visit per cycle at one of its windows (issue, call-next,
+    start, finish), so the mix of operations stays fixed however fast the server answers."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        n = type(self).fixed_count or 1
+        self.windows = plan().clerks[self.index % n::n]
+        self.centers = {c["code"]: c for c in plan().centers}
+        self.turn = 0
+
+    @task
+    def visit(self) -> None:
+        c, w, tok = self.windows[self.turn % len(self.windows)]
+        self.turn += 1
+        center = self.centers[c]
+        status, out = self.post(f"/api/v1/centers/{c}/tickets", "issue", plan().kiosk_tokens[c],
+                                ticket_body(center, not w.startswith("r"), None), ok=(201,))
+        if out is None:
+            return
+        status, called = self.post(f"/api/v1/centers/{c}/windows/{w}/call-next", "call-next", tok, ok=(200, 204))
+        if called is None:
+            return
+        path = f"/api/v1/tickets/{called['ticket']['id']}"
+        if self.post(path + "/start", "start", tok)[1] is not None:
+            self.post(path + "/finish", "finish", tok)
+
+
+class BaselineUser(FastHttpUser):
+    """The same shape against the bare endpoint: one Redis script call per request, nothing else."""
+
+    abstract = True
+    network_timeout = 10.0
+
+    def __init__(self, environment: Any) -> None:
+        index = slot(environment, "BaselineUser")
+        servers = plan().servers
+        self.host = servers[index % len(servers)]
+        super().__init__(environment)
+
+    @task
+    def op(self) -> None:
+        self.client.post("/op", json={"matter": "hrss-001", "channel": "kiosk"}, name="baseline op")

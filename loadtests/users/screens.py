@@ -1,0 +1,164 @@
+"""Websocket users: hall call displays, window screens and review tablets, in the centers and at the
+service points. Each holds its socket for the whole run as the real page does (snapshot, or resume
+from its cursor after a drop; a heartbeat every 30 s) and times every call from the moment it was
+made (the event's ``at``, on the clock this generator shares with the server) to its arrival.
+Tablets rate the tickets finished at their window, as residents tap them."""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+import orjson
+import websocket
+from locust import User, constant, task
+from locust.contrib.fasthttp import FastHttpSession
+
+from loadtests.profiles import TABLET_RATES
+
+from .common import TALLY, fire, plan, slot
+
+HEARTBEAT_S = 30.0
+SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
+LEVELS = [5] * 60 + [4] * 25 + [3] * 10 + [2] * 4 + [1]
+_open: set["ScreenUser"] = set()
+_sessions: dict[str, FastHttpSession] = {}
+
+
+def label(kind: str, point: str | None) -> str:
+    return f"service point {kind}" if point else {"display": "hall display", "screen": "window screen"}.get(kind, kind)
+
+
+def heartbeats() -> None:
+    """One greenlet per process beats for every open socket that is due, like the page's timer."""
+    while True:
+        gevent.sleep(1.0)
+        now = time.monotonic()
+        for user in list(_open):
+            if now - user.beat >= HEARTBEAT_S and user.ws is not None:
+                user.beat = now
+                try:
+                    user.ws.send('{"type":"heartbeat"}')
+                except Exception:  # noqa: BLE001 - the socket's own reader sees the drop
+                    pass
+
+
+def session(environment: Any, server: str) -> FastHttpSession:
+    """The tablets of one process share a small pool of HTTP connections for their ratings."""
+    if server not in _sessions:
+        _sessions[server] = FastHttpSession(server, environment.events.request, None, concurrency=32,
+                                            network_timeout=10.0, connection_timeout=10.0)
+    return _sessions[server]
+
+
+class ScreenUser(User):
+    abstract = True
+    wait_time = constant(1.0)     # only between a dropped socket and its reconnection
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        p = plan()
+        index = slot(environment, "ScreenUser")
+        self.device = p.devices[index % len(p.devices)]
+        self.server = p.servers[index % len(p.servers)]
+        self.label = label(self.device.kind, self.device.point)
+        self.ws: websocket.WebSocket | None = None
+        self.cursor: str | None = None
+        self.epoch: str | None = None
+        self.beat = time.monotonic() + random.uniform(-HEARTBEAT_S, 0)
+
+    def url(self) -> str:
+        query = {"token": self.device.token}
+        if self.cursor and self.epoch:
+            query.update(cursor=self.cursor, epoch=self.epoch)
+        return "ws" + self.server[4:] + self.device.path + "?" + urlencode(query)
+
+    @task
+    def watch(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.ws = websocket.create_connection(self.url(), timeout=10, skip_utf8_validation=True,
+                                                  enable_multithread=False, suppress_origin=True)
+            first = orjson.loads(self.ws.recv())
+        except Exception as exc:  # noqa: BLE001 - refused, reset or timed out: all count as failures
+            fire(self.environment, "WS", "open", (time.perf_counter() - t0) * 1000, exc=exc)
+            self.close()
+            return
+        fire(self.environment, "WS", "open", (time.perf_counter() - t0) * 1000)
+        TALLY.opened()
+        _open.add(self)
+        self.opening(first)
+        try:
+            self.ws.settimeout(SILENCE_S)
+            while True:
+                self.receive(self.ws.recv())
+        except Exception as exc:  # noqa: BLE001 - a drop; the next turn reconnects with the cursor
+            fire(self.environment, "WS", "dropped", 0, exc=exc)
+        finally:
+            self.close()
+
+    def opening(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "snapshot":
+            TALLY.count("resets" if msg.get("reset") else "snapshots")
+            self.cursor, self.epoch = msg.get("cursor"), msg.get("epoch")
+        elif msg.get("type") == "resume":
+            TALLY.count("resumes")
+        else:
+            self.receive_event(msg)
+
+    def receive(self, text: str) -> None:
+        msg = orjson.loads(text)
+        kind = msg.get("type")
+        if kind == "ping":
+            TALLY.count("pings")
+        elif kind in ("snapshot", "resume"):
+            self.opening(msg)
+        else:
+            self.receive_event(msg)
+
+    def receive_event(self, msg: dict[str, Any]) -> None:
+        TALLY.count("events")
+        self.cursor = msg.get("id") or self.cursor
+        kind = msg.get("type")
+        if kind == "ticket.called":
+            ms = time.time() * 1000 - msg["at"]
+            TALLY.call_ms[self.label].append(round(ms))
+            fire(self.environment, "WS", "call→screen", ms)
+        elif kind == "ticket.finished" and self.device.kind == "tablet":
+            self.maybe_rate(msg.get("ticket") or {})
+
+    def maybe_rate(self, ticket: dict[str, Any]) -> None:
+        """The resident taps a rating on this tablet: the window's own for tickets of the center,
+        the service point's for tickets issued there."""
+        if ticket.get("window") != self.device.window or ticket.get("service_point") != self.device.point:
+            return
+        if random.random() >= TABLET_RATES:
+            return
+        level = random.choice(LEVELS)
+        body = {"ticket_id": ticket["id"], "level": level, "channel": "tablet"}
+        if level <= 2:
+            body["reasons"] = [random.choice(["efficiency", "attitude", "process"])]
+        gevent.spawn(self.rate, body)
+
+    def rate(self, body: dict[str, Any]) -> None:
+        http = session(self.environment, self.server)
+        with http.post("/api/v1/reviews", json=body, name="review (tablet)", catch_response=True,
+                       headers={"Authorization": f"Bearer {self.device.token}"}) as r:
+            if r.status_code != 201:
+                r.failure(f"{r.status_code} {r.text[:200] if r.text else ''}")
+
+    def close(self) -> None:
+        if self in _open:
+            _open.discard(self)
+            TALLY.closed()
+        if self.ws is not None:
+            try:
+                self.ws.close(timeout=0)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self.ws = None
+
+    def on_stop(self) -> None:
+        self.close()

@@ -1,0 +1,59 @@
+"""Residents answering the rating prompt by SMS: Twilio's signed inbound webhook, as Twilio would post
+it. The prompts come from the run's Twilio stand-in; each process answers the numbers that hash to it."""
+from __future__ import annotations
+
+import random
+import secrets
+import zlib
+from typing import Any
+from urllib.parse import urlencode
+
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpSession
+from twilio.request_validator import RequestValidator
+
+from loadtests.profiles import SMS_REPLIES
+
+from .common import TALLY, plan
+from .desk import Desk
+
+INBOUND = "/sms/twilio/inbound"
+
+
+class SmsUser(Desk):
+    abstract = True
+    wait_time = constant(1.0)
+
+    def on_start(self) -> None:
+        sms = plan().sms
+        self.standin = FastHttpSession(sms["standin_url"], self.environment.events.request, None)
+        self.validator = RequestValidator(sms["auth_token"])
+        self.url = sms["public_base_url"] + INBOUND
+        self.to = sms["from"]
+        self.seen = 0
+
+    def owns(self, number: str) -> bool:
+        """Every SMS user of the run sees every prompt; exactly one of them answers it."""
+        users = type(self).fixed_count or 1
+        return zlib.crc32(number.encode()) % users == self.index % users
+
+    @task
+    def answer(self) -> None:
+        r = self.standin.get(f"/sent?after={self.seen}", name="twilio stand-in (poll)")
+        data: dict[str, Any] = r.json()
+        self.seen = data["next"]
+        for m in data["messages"]:
+            if self.owns(m["to"]) and random.random() < SMS_REPLIES:
+                self.reply(m["to"], random.choice("55554443"))
+
+    def reply(self, number: str, body: str) -> None:
+        form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32, "From": number,
+                "To": self.to, "Body": body, "NumMedia": "0"}
+        headers = {"X-Twilio-Signature": self.validator.compute_signature(self.url, form),
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        with self.client.post(INBOUND, data=urlencode(form), headers=headers, name="sms reply",
+                              catch_response=True) as r:
+            if r.status_code != 200:
+                r.failure(f"{r.status_code} {r.text[:200] if r.text else ''}")
+            else:
+                TALLY.count("sms_replies")
