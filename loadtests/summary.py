@@ -129,6 +129,7 @@ def judge(profile: Profile, s: dict[str, Any]) -> list[dict[str, Any]]:
     q = load["queue_operations"]
     verdicts = [("errors", f"<= {t.max_errors}", load["errors"] + s["capacity"]["failures"] + s["baseline"]["failures"],
                  lambda v: v <= t.max_errors),
+                ("calls timed on screens", "> 0", load["call_to_screen"]["count"], lambda v: v > 0),
                 ("sockets held at the end", f">= {t.min_held_share:.0%} of {profile.screens}", load["sockets"]["held_at_end"],
                  lambda v: v >= t.min_held_share * profile.screens)]
     if t.ops_p99_ms is not None:

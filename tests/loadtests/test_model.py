@@ -1,0 +1,58 @@
+"""The load model's arithmetic and the benchmark's verdict, without running any load (timings are
+measured by loadtests/run, never asserted here)."""
+from __future__ import annotations
+
+from loadtests.city import city_catalog
+from loadtests.plan import people
+from loadtests.profiles import CITY, OPS_PER_VISIT, PROFILES, Targets
+from loadtests.summary import judge
+
+
+def test_the_city_profile_is_the_whole_city() -> None:
+    catalog = city_catalog(CITY)
+    assert len(catalog["centers"]) == 220 + 67
+    assert len(catalog["service_points"]) == 6_077
+    assert len({(p["center"], p["code"]) for p in catalog["service_points"]}) == 6_077
+    assert len({c["code"] for c in catalog["centers"]}) == 287
+    assert all("-" not in c["code"] for c in catalog["centers"])   # ticket ids are center-day-number
+    city = PROFILES["city"]
+    assert city.screens == 287 * 45 + 6_077 * 2 == 25_069
+    assert city.ops_per_s == 1_000
+    assert 4 < OPS_PER_VISIT < 5
+
+
+def test_every_device_and_window_gets_its_own_token() -> None:
+    catalog = city_catalog(PROFILES["district"].size)
+    devices, clerks, kiosks, rows = people(catalog)
+    assert len(devices) == PROFILES["district"].screens
+    assert len(clerks) == len(catalog["windows"])
+    assert len(kiosks) == len(catalog["centers"])
+    assert len({r[0] for r in rows}) == len(rows) == len(devices) + len(clerks) + len(kiosks)
+    point_devices = [d for d in devices if d.point]
+    assert all(d.window.startswith("r") for d in point_devices)
+
+
+def _summary(**load: object) -> dict:
+    base = {"baseline": {"failures": 0, "per_s": 1000.0}, "capacity": {"failures": 0, "ratio_to_baseline": 0.6},
+            "load": {"errors": 0, "sockets": {"held_at_end": 25_069},
+                     "call_to_screen": {"count": 500, "p99_ms": 80},
+                     "queue_operations": {"per_s": 990.0, "worst_p99_ms": 40}}}
+    for key, value in load.items():
+        base["load"][key] = value
+    return base
+
+
+def test_the_verdict_names_each_missed_target() -> None:
+    city = PROFILES["city"]
+    assert all(t["met"] for t in judge(city, _summary()))
+    slow = judge(city, _summary(queue_operations={"per_s": 990.0, "worst_p99_ms": 60}))
+    assert [t["target"] for t in slow if not t["met"]] == ["queue operation p99 (worst operation), ms"]
+    broken = _summary(errors=3)
+    assert [t["target"] for t in judge(city, broken) if not t["met"]] == ["errors"]
+
+
+def test_the_smoke_profile_judges_errors_and_sockets_only() -> None:
+    smoke = PROFILES["smoke"]
+    assert smoke.targets == Targets(ops_p99_ms=None, call_p99_ms=None, min_rate_share=None, min_baseline_ratio=None)
+    s = _summary(queue_operations={"per_s": 1.0, "worst_p99_ms": 900}, sockets={"held_at_end": smoke.screens})
+    assert all(t["met"] for t in judge(smoke, s))
