@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .events import ZERO, LiveEvent, StreamKey
@@ -65,7 +66,9 @@ class SocketSubscriber:
         self.writer: asyncio.Task | None = None
         self.closed: tuple[int, str] | None = None
         self.closing: asyncio.Task | None = None
-        self._send: Callable[[str], Awaitable[None]] = ws.send_text
+        # The ASGI send under Starlette's wrapper: its per-message state checks cost more than the
+        # frame itself on a fan-out, and this socket never sends after its close.
+        self._send: Callable[[Message], Awaitable[None]] = ws._send
 
     def offer(self, event: LiveEvent) -> bool:
         if len(self.pending) >= self.queue_max:
@@ -82,7 +85,7 @@ class SocketSubscriber:
         """Every send goes through here so the sweeper can see one that stalls."""
         self.sending_since = time.monotonic()
         try:
-            await self._send(text)
+            await self._send({"type": "websocket.send", "text": text})
         finally:
             self.sending_since = 0.0
             self.last_sent = time.monotonic()
