@@ -147,6 +147,7 @@ class Outbox:
                 await self._set(msg["id"], "failed", last_error=exc.summary)
                 return "failed"
             delay = min(3600, self.cfg.sms_backoff_s * 2 ** (msg["attempts"] - 1))
+            log.info("sms %s to %s failed (%s); retry in %d s", msg["id"], texts.number_hash(number), exc.summary, delay)
             await self._set(msg["id"], "queued", due_at=_dt(now_ms + delay * 1000), last_error=exc.summary)
             return "retry"
         await self._set(msg["id"], "sent", twilio_sid=sid, twilio_status=status, sent_at=_dt(now_ms))
