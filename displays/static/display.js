@@ -19,6 +19,7 @@ const state = {
 };
 const announced = new Set(); // ticket id + version: a call is announced once, whatever arrives twice
 const announcer = new Announcer();
+window.__snapshots = []; // for tests: every snapshot taken, and whether it replaced lost history
 
 function windowName(id, view) {
   const w = view || state.windows.get(id) || state.info?.windows.find((x) => x.code === id) || {};
@@ -46,10 +47,11 @@ function pushCall(call, live) {
 
 function applySnapshot(msg, { reset }) {
   const before = state.lastAt;
+  window.__snapshots.push({ reset });
   state.windows = new Map((msg.windows || []).map((w) => [w.id, w]));
   state.tickets = new Map((msg.tickets || []).filter((t) => t.id).map((t) => [t.id, t]));
   const atWindow = [...state.tickets.values()].filter((t) => (t.status === "called" || t.status === "serving") && t.called_at)
-    .sort((a, b) => a.called_at - b.called_at);
+    .sort((a, b) => a.called_at - b.called_at || a.version - b.version);
   const known = new Map(state.calls.map((c) => [c.id, c]));
   state.calls = atWindow.map((t) => known.get(t.id) || callOf(t, state.windows.get(t.window), t.recalls > 0)).reverse()
     .slice(0, RECENT + 1);

@@ -36,15 +36,15 @@ function render(flash) {
   box.classList.add("idle");
   if (!win || win.state === "closed") {
     box.classList.add("closed");
-    $("number").replaceChildren(bi("暂停服务", "Closed"));
-    setBi($("caption"), "本窗口", "This window");
+    $("number").replaceChildren(bi("暂停服务", "Not in service", "stack"));
+    $("caption").replaceChildren();
     setBi($("sub"), "请到其他窗口办理", "Please use another window");
   } else if (win.state === "paused") {
-    $("number").replaceChildren(bi("暂停服务", "Paused"));
-    setBi($("caption"), "本窗口", "This window");
+    $("number").replaceChildren(bi("暂停服务", "Paused", "stack"));
+    $("caption").replaceChildren();
     $("sub").replaceChildren(win.pause_reason ? bi(`原因：${win.pause_reason}`, "Back shortly") : bi("请稍候", "Back shortly"));
   } else {
-    $("number").replaceChildren(bi("欢迎", "Welcome"));
+    $("number").replaceChildren(bi("欢迎", "Welcome", "stack"));
     setBi($("caption"), "空闲", "Ready");
     setBi($("sub"), "请留意叫号", "Please wait for your number to be called");
   }

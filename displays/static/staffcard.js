@@ -16,7 +16,7 @@ export function renderStaff(win, els) {
     els.avatar.textContent = present ? initials(win.staff_name) : "—";
   }
   els.name.textContent = present ? win.staff_name : "";
-  if (!present) els.name.replaceChildren(bi("暂无工作人员", "No staff on duty"));
+  if (!present) els.name.replaceChildren(bi("暂无工作人员", "No staff on duty", "stack"));
   els.no.replaceChildren(present && win.staff_no ? bi(`工号 ${win.staff_no}`, `Staff No. ${win.staff_no}`) : "");
   const st = win?.state || "closed";
   const [zh, en] = WINDOW_STATE[st] || [st, st];

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
 class Server:
     url: str
     http: httpx.AsyncClient
-    tokens: dict[str, str] = field(default_factory=dict)
+    settings: Settings
 
     async def token(self, kind: str, window: str | None = None, staff: str | None = None) -> str:
         """A device token (kind display/screen/tablet/kiosk) or, with ``staff``, a staff token."""
@@ -67,9 +67,9 @@ def server_url(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture
-async def server(server_url: str) -> AsyncIterator[Server]:
+async def server(server_url: str, settings: Settings) -> AsyncIterator[Server]:
     async with httpx.AsyncClient(base_url=server_url, timeout=10) as http:
-        yield Server(server_url, http)
+        yield Server(server_url, http, settings)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from redis.asyncio import Redis
+
+from queue_server.engine.keys import Keys
 from tests.displays.conftest import CENTER, Server
 from tests.support import AUTH
 
@@ -71,6 +74,14 @@ async def test_kiosk_ticket_appears_in_display_waiting_count(server: Server, ope
 
     await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="1"]', timeout=2000)
     await display.shot("-waiting")
+
+    # The voice switch is remembered across a reload (a display restarts with the hall's choice).
+    assert await display.page.get_attribute("#voice", "aria-pressed") == "true"
+    await display.page.click("#voice")
+    assert await display.page.get_attribute("#voice", "aria-pressed") == "false"
+    await display.page.reload()
+    await display.page.wait_for_selector('#voice[aria-pressed="false"]')
+    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="1"]')
 
     stored = (await server.http.get(f"/api/v1/tickets/{ticket_id}")).json()
     assert stored["priority"] == "priority" and stored["channel"] == "kiosk"
@@ -162,52 +173,87 @@ async def test_staff_call_reaches_display_screen_and_tablet(server: Server, open
     staff.assert_clean(expected=("status of 409",))
 
 
-async def test_display_offline_then_back_shows_and_announces_missed_calls_once(server: Server, open_page: Any) -> None:
+class Link:
+    """The display's socket, routed through the test: ``down()`` closes it and refuses new ones (and
+    tells the browser it is offline), ``up()`` lets the page reconnect."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.offline = asyncio.Event()
+        self.routed: list[Any] = []
+
+    async def route(self, ws: Any) -> None:
+        if self.offline.is_set():
+            await ws.close(code=1001, reason="offline")
+            return
+        self.routed.append(ws)
+        ws.connect_to_server()
+
+    async def install(self) -> None:
+        await self.page.page.route_web_socket("**/ws/**", self.route)
+        await self.page.page.evaluate("window.__live.drop('test: route the socket')")
+        await until(self.page.page, "window.__live.state === 'online'")
+
+    async def down(self) -> None:
+        self.offline.set()
+        await self.page.context.set_offline(True)
+        for ws in self.routed:
+            await ws.close(code=1001, reason="offline")
+        await self.page.page.wait_for_selector("#offline:not([hidden])")
+
+    async def up(self) -> None:
+        self.offline.clear()
+        await self.page.context.set_offline(False)
+        await self.page.page.wait_for_selector("#offline", state="hidden", timeout=15000)
+
+
+async def three_calls_while_offline(server: Server, open_page: Any, lose_history: bool) -> tuple[Any, list[dict]]:
     for n, window in enumerate(("w1", "w2", "w3"), start=2):
         await open_window(server, window, f"{CENTER}-s0{n}")
     tickets = [await issue(server) for _ in range(3)]
     display = await open_page("display", f"{server.url}/display/{CENTER}?token={await server.token('display')}")
     await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="3"]')
-
-    # The page's socket goes through this route: "offline" closes it and refuses new ones.
-    offline = asyncio.Event()
-    routed: list[Any] = []
-
-    async def route(ws: Any) -> None:
-        if offline.is_set():
-            await ws.close(code=1001, reason="offline")
-            return
-        routed.append(ws)
-        ws.connect_to_server()
-
-    await display.page.route_web_socket("**/ws/**", route)
-    await display.page.evaluate("window.__live.drop('test: route the socket')")
-    await until(display.page, "window.__live.state === 'online'")
-    offline.set()
-    await display.context.set_offline(True)
-    for ws in routed:
-        await ws.close(code=1001, reason="offline")
-    await display.page.wait_for_selector("#offline:not([hidden])")
-    await display.shot("-offline")
-
+    link = Link(display)
+    await link.install()
+    await link.down()
     for window in ("w1", "w2", "w3"):
         r = await server.http.post(f"/api/v1/centers/{CENTER}/windows/{window}/call-next", json={}, headers=AUTH)
         assert r.status_code == 200, r.text
+        await asyncio.sleep(0.01)   # distinct call times: a reset snapshot orders calls by them
     assert await announcements(display.page) == []
-
-    offline.clear()
-    await display.context.set_offline(False)
-    await display.page.wait_for_selector("#offline", state="hidden", timeout=15000)
+    if lose_history:   # as after a Redis that lost its data: the cursor's epoch is gone
+        redis = Redis.from_url(server.settings.redis_url)
+        await redis.delete(Keys(server.settings.key_prefix).epoch(CENTER))
+        await redis.aclose()
+    await link.up()
     await until(display.page, "window.__announcements.length >= 3")
     await asyncio.sleep(0.5)   # anything doubled would arrive now
+    return display, tickets
+
+
+async def assert_three_calls_once(display: Any, tickets: list[dict]) -> None:
     assert await announcements(display.page) == [
         "请A零零一号到1号窗口办理", "请A零零二号到2号窗口办理", "请A零零三号到3号窗口办理"]
     assert await display.page.text_content("#now-number") == "A003"
     recent = await display.page.eval_on_selector_all("#recent li[data-ticket]", "els => els.map(e => e.dataset.ticket)")
     assert recent == [tickets[1]["id"], tickets[0]["id"]]
     assert await count_of(display.page, "comprehensive") == 0
+
+
+async def test_display_offline_then_back_shows_and_announces_missed_calls_once(server: Server, open_page: Any) -> None:
+    display, tickets = await three_calls_while_offline(server, open_page, lose_history=False)
+    await assert_three_calls_once(display, tickets)
+    assert await display.page.evaluate("window.__snapshots.map(s => s.reset)") == [False]
     await until(display.page, "window.__spoken.length === 3", 30)
     await display.shot("-reconnected")
+    display.assert_clean()
+
+
+async def test_display_whose_history_was_lost_still_announces_missed_calls(server: Server, open_page: Any) -> None:
+    display, tickets = await three_calls_while_offline(server, open_page, lose_history=True)
+    await assert_three_calls_once(display, tickets)
+    assert await display.page.evaluate("window.__snapshots.map(s => s.reset)") == [False, True]
+    display.assert_clean()
 
 
 async def test_status_page_follows_ticket_to_called(server: Server, open_page: Any) -> None:
