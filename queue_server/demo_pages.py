@@ -34,14 +34,20 @@ async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
     from .clock import SystemClock
     from .config import Settings
     from .domain.numbering import service_day
+    from .engine.keys import Keys
     from .engine.queue_engine import QueueEngine
     from .record.catalog import load_catalog
+    from .record.rebuild import rebuild_if_lost
 
     settings = Settings.from_env()
     redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
     try:
         clock = SystemClock()
-        engine = QueueEngine(redis, await load_catalog(pool), settings, clock)
+        catalog = await load_catalog(pool)
+        # What the server does on start: a Redis without the hot state gets it back (or is marked
+        # fresh) before any ticket is numbered.
+        await rebuild_if_lost(redis, pool, Keys(settings.key_prefix), catalog, clock)
+        engine = QueueEngine(redis, catalog, settings, clock)
         day = service_day(clock.now_ms(), engine.center(center).timezone)
         pos = await engine.issue(center, DEMO_MATTER, "kiosk", idempotency_key=f"demo-status-{day}")
         return pos.ticket["id"]

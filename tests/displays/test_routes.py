@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 
+import asyncpg
 import pytest
 import segno
 
@@ -65,10 +66,14 @@ async def test_ticket_qr_is_rate_limited(settings: Settings) -> None:
 async def test_demo_prints_a_working_link_for_every_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
     monkeypatch.setenv("QUEUE_KEY_PREFIX", settings.key_prefix)
-    async with running_app(settings) as (app, client):
-        pool = app.state.pool
+    # As `queue-server demo` does: the links come before the server starts, on a Redis without state.
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
         lines = await demo_links(pool, "http://demo", "jingansi", "admin")
         again = await demo_links(pool, "http://demo", "jingansi", "admin")
+    finally:
+        await pool.close()
+    async with running_app(settings) as (app, client):
         pages = [line for line in lines if any(line.strip().startswith(label) for label, _, _ in PAGES)]
         assert len(pages) == len(PAGES)
         status_of = [line.split()[-1] for line in pages if "/status/" in line]
