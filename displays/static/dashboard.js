@@ -1,0 +1,268 @@
+// The ops dashboard: the district's centers as tiles coloured by their longest current wait, and a
+// center's drill-down (windows, queues, devices, today's curve, wait distribution, ratings). One
+// socket (/ws/ops) gives a snapshot of the figures, then only the keys that changed, merged here.
+
+import { pageToken } from "./api.js";
+import { bi, dateText, h, timeText, WINDOW_STATE } from "./i18n.js";
+import { bindBanner, LiveSocket } from "./live.js";
+import { curveChart, histogramChart, ratingsChart } from "./dashboard-charts.js";
+
+const $ = (id) => document.getElementById(id);
+const token = pageToken();
+const state = { scope: null, home: null, centers: {}, district: null, sort: "wait", rendered: false };
+let socket = null;
+let renderQueued = false;
+
+// -- formatting ----------------------------------------------------------------------------------
+
+// A duration as [number, unit zh, unit en], in the unit a manager reads at a glance.
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return ["—", "", ""];
+  const s = Math.max(0, seconds);
+  if (s < 60) return [String(Math.round(s)), "秒", "s"];
+  if (s < 3600) return [(s / 60).toFixed(s < 600 ? 1 : 0), "分钟", "min"];
+  return [(s / 3600).toFixed(1), "小时", "h"];
+}
+
+function percent(rate) {
+  return rate === null || rate === undefined ? ["—", "", ""] : [(rate * 100).toFixed(1), "%", ""];
+}
+
+function count(n) {
+  return [String(n ?? 0), "", ""];
+}
+
+// How worrying a wait is, relative to the service-level target.
+function waitLevel(seconds, target) {
+  if (!seconds) return "idle";
+  if (seconds < target / 2) return "calm";
+  if (seconds < target) return "busy";
+  if (seconds < target * 2) return "long";
+  return "over";
+}
+
+function longestWait(f) {
+  return f.oldest_waiting_at ? Math.max(0, (socket.now() - f.oldest_waiting_at) / 1000) : 0;
+}
+
+function shortName(f) {
+  return [String(f.name_zh || f.center).replace(/社区事务受理服务中心$/, ""),
+    String(f.name_en || "").replace(/\s*Community Affairs Acceptance Service Center$/, "")];
+}
+
+function value(parts, extra = {}) {
+  const [num, zh, en] = parts;
+  return h("span", { class: "value", ...extra }, h("span", { class: "num" }, num),
+    zh || en ? h("span", { class: "unit" }, [zh, en].filter(Boolean).join(" ")) : null);
+}
+
+// -- KPIs ----------------------------------------------------------------------------------------
+
+function kpiCards(f) {
+  const target = f.service_level_target_s || 900;
+  const lw = longestWait(f);
+  const cards = [
+    ["issued", "今日取号", "Issued today", count(f.issued)],
+    ["served", "已办结", "Served", count(f.served)],
+    ["waiting", "正在等候", "Waiting now", count(f.waiting_total)],
+    ["longest", "最长等候", "Longest wait", duration(lw), { "data-oldest": f.oldest_waiting_at ?? "" }, waitLevel(lw, target)],
+    ["wait1h", "近1小时平均等候", "Avg wait, last hour", duration(f.wait_avg_1h_s)],
+    ["handling1h", "近1小时平均办理", "Avg handling, last hour", duration(f.handling_avg_1h_s)],
+    ["sl", `${Math.round(target / 60)}分钟内叫号率`, `Called within ${Math.round(target / 60)} min`, percent(f.service_level)],
+    ["noshow", "过号率", "No-show rate", percent(f.no_show_rate)],
+    ["satisfaction", "今日满意率", "Satisfaction today", percent(f.ratings?.satisfaction_rate)],
+    ["bad", "差评待整改 / 超期", "Bad reviews open / overdue",
+      [`${f.bad_reviews?.open ?? 0} / ${f.bad_reviews?.overdue ?? 0}`, "", ""], {}, f.bad_reviews?.overdue ? "over" : ""],
+    ["windows", "窗口 开/停/关", "Windows open/paused/closed",
+      [`${f.windows?.open ?? 0} / ${f.windows?.paused ?? 0} / ${f.windows?.closed ?? 0}`, "", ""]],
+    ["devices", "设备在线 / 离线", "Devices online / offline",
+      [`${f.devices?.online ?? 0} / ${f.devices?.offline ?? 0}`, "", ""], {}, f.devices?.offline ? "long" : ""],
+    ["lag", "记录延迟", "Record lag", duration((f.persister?.lag_ms ?? 0) / 1000), {}, (f.persister?.lag_ms ?? 0) > 5000 ? "long" : ""],
+  ];
+  return cards.map(([key, zh, en, parts, attrs = {}, level = ""]) =>
+    h("div", { class: ["kpi", level && `level-${level}`, parts[0].length > 5 && "compact"].filter(Boolean).join(" "),
+      dataset: { kpi: key } },
+      h("div", { class: "label" }, bi(zh, en, "stack")), value(parts, attrs)));
+}
+
+// -- district ------------------------------------------------------------------------------------
+
+const SORTS = {
+  wait: (a, b) => (a.oldest_waiting_at ?? Infinity) - (b.oldest_waiting_at ?? Infinity),
+  waiting: (a, b) => (b.waiting_total ?? 0) - (a.waiting_total ?? 0),
+  issued: (a, b) => (b.issued ?? 0) - (a.issued ?? 0),
+  satisfaction: (a, b) => (b.ratings?.satisfaction_rate ?? -1) - (a.ratings?.satisfaction_rate ?? -1),
+  name: (a, b) => String(a.center).localeCompare(String(b.center)),
+};
+
+function tile(f) {
+  const target = f.service_level_target_s || 900;
+  const lw = longestWait(f);
+  const [zh, en] = shortName(f);
+  return h("a", { class: `tile level-${waitLevel(lw, target)}`, href: `#center=${encodeURIComponent(f.center)}`,
+    dataset: { center: f.center, waiting: String(f.waiting_total ?? 0), level: waitLevel(lw, target) } },
+  h("div", { class: "tile-name" }, bi(zh, en, "stack")),
+  h("div", { class: "tile-wait" }, h("span", { class: "label" }, bi("最长等候", "Longest wait")),
+    value(duration(lw), { "data-oldest": f.oldest_waiting_at ?? "" })),
+  h("dl", { class: "tile-stats" },
+    h("div", {}, h("dt", {}, bi("等候", "Waiting")), h("dd", { class: "waiting" }, f.waiting_total ?? 0)),
+    h("div", {}, h("dt", {}, bi("取号/办结", "Issued/served")), h("dd", {}, `${f.issued ?? 0}/${f.served ?? 0}`)),
+    h("div", {}, h("dt", {}, bi("窗口开放", "Windows open")),
+      h("dd", {}, `${f.windows?.open ?? 0}/${(f.windows?.open ?? 0) + (f.windows?.paused ?? 0) + (f.windows?.closed ?? 0)}`)),
+    h("div", {}, h("dt", {}, bi("满意率", "Satisfied")), h("dd", {}, percent(f.ratings?.satisfaction_rate).slice(0, 2).join(""))),
+  ));
+}
+
+function renderLegend(target) {
+  const m = Math.round(target / 60);
+  const items = [["idle", "无人等候", "nobody waiting"], ["calm", `< ${m / 2} 分钟`, `< ${m / 2} min`],
+    ["busy", `< ${m} 分钟`, `< ${m} min`], ["long", `< ${m * 2} 分钟`, `< ${m * 2} min`], ["over", `≥ ${m * 2} 分钟`, `≥ ${m * 2} min`]];
+  $("legend").replaceChildren(...items.map(([lvl, zh, en]) => h("span", { class: `key level-${lvl}` }, h("i"), bi(zh, en))));
+}
+
+function renderDistrict() {
+  const d = state.district;
+  if (!d) return;
+  $("district-kpis").replaceChildren(...kpiCards(d));
+  const list = Object.values(state.centers).sort(SORTS[state.sort] || SORTS.wait);
+  $("tiles").replaceChildren(...list.map(tile));
+  document.querySelectorAll(".sorter .chip").forEach((b) => b.classList.toggle("selected", b.dataset.sort === state.sort));
+  renderLegend(d.service_level_target_s || 900);
+  curveChart($("district-curve"), d.curve, nowBucket(d));
+  histogramChart($("district-hist"), d.wait_histogram, d.service_level_target_s);
+}
+
+// -- center --------------------------------------------------------------------------------------
+
+function windowCard(w) {
+  const [szh, sen] = WINDOW_STATE[w.state] || [w.state, w.state];
+  const number = w.current_number || "—";
+  return h("div", { class: `window-card state-${w.state}`, dataset: { window: w.id, state: w.state } },
+    h("div", { class: "window-head" }, bi(w.name_zh || w.id, w.name_en || "", "stack"), h("span", { class: "pill" }, bi(szh, sen))),
+    h("div", { class: "current", dataset: { number: w.current_number || "" } }, number),
+    h("div", { class: "staff" }, w.staff_name ? `${w.staff_name}${w.staff_no ? ` · ${w.staff_no}` : ""}` : bi("无人值守", "No staff")),
+    w.state === "paused" && w.pause_reason ? h("div", { class: "reason" }, w.pause_reason) : null,
+    w.since ? h("div", { class: "since" }, bi("自", "since"), " ", timeText(w.since)) : null);
+}
+
+function renderCenter(code) {
+  const f = state.centers[code];
+  if (!f) return;
+  const [zh, en] = shortName(f);
+  $("center-name").replaceChildren(bi(f.name_zh || zh, f.name_en || en, "stack"));
+  $("center-day").textContent = f.day ? `${f.day.slice(0, 4)}-${f.day.slice(4, 6)}-${f.day.slice(6)}` : "";
+  $("back").hidden = state.scope !== "district";
+  $("center-kpis").replaceChildren(...kpiCards(f));
+  $("windows").replaceChildren(...(f.window_list || []).map(windowCard));
+  $("queues").replaceChildren(...(f.queues || []).map((q) => h("div", { class: "queue", dataset: { queue: q.code } },
+    h("span", { class: "prefix" }, q.prefix), bi(q.name_zh, q.name_en, "stack"),
+    h("span", { class: "count", dataset: { count: String(f.waiting?.[q.code] ?? 0) } }, f.waiting?.[q.code] ?? 0))));
+  const devices = f.device_list || [];
+  $("devices").replaceChildren(...(devices.length ? devices.map((d) => h("span", {
+    class: `device ${d.online ? "online" : "offline"}`, title: d.label || "" },
+  h("i"), `${d.kind}${d.window ? ` · ${d.window}` : ""}`)) : [h("span", { class: "muted" }, bi("暂无设备连接", "No devices yet"))]));
+  curveChart($("center-curve"), f.curve, nowBucket(f));
+  histogramChart($("center-hist"), f.wait_histogram, f.service_level_target_s);
+  const rate = f.ratings?.satisfaction_rate;
+  ratingsChart($("center-ratings"), f.ratings || {});
+  $("center-ratings").prepend(h("div", { class: "rating-head" },
+    h("span", { class: "big" }, rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)}%`),
+    bi(`满意率 · ${f.ratings?.rated ?? 0} 条评价`, `satisfied · ${f.ratings?.rated ?? 0} ratings`, "stack")));
+}
+
+// Which 15-minute bucket of the figures' day "now" falls in (the server's clock).
+function nowBucket(f) {
+  if (!f.day || !f.curve) return null;
+  const start = new Date(Number(f.day.slice(0, 4)), Number(f.day.slice(4, 6)) - 1, Number(f.day.slice(6)));
+  return Math.floor((socket.now() - start.getTime()) / 1000 / (f.curve.bucket_s || 900));
+}
+
+// -- views ---------------------------------------------------------------------------------------
+
+function focus() {
+  const m = /center=([^&]+)/.exec(location.hash);
+  if (state.scope === "center") return state.home;
+  return m && state.centers[decodeURIComponent(m[1])] ? decodeURIComponent(m[1]) : null;
+}
+
+function render() {
+  renderQueued = false;
+  if (!state.rendered && !state.scope) return;
+  const code = focus();
+  document.body.dataset.view = code ? "center" : "district";
+  $("district").hidden = Boolean(code);
+  $("center").hidden = !code;
+  if (code) renderCenter(code); else renderDistrict();
+  state.rendered = true;
+}
+
+function scheduleRender() {
+  if (!renderQueued) {
+    renderQueued = true;
+    requestAnimationFrame(render);
+  }
+}
+
+// Every second: the clock, and the waits that grow while nobody is called.
+function tick() {
+  if (!socket) return;
+  const now = socket.now();
+  $("clock-time").textContent = timeText(now, true);
+  const [zh, en] = dateText(now);
+  $("clock-date").replaceChildren(bi(zh, en, "stack"));
+  document.querySelectorAll("[data-oldest]").forEach((el) => {
+    const oldest = Number(el.dataset.oldest);
+    const [num, uzh, uen] = duration(oldest ? (now - oldest) / 1000 : 0);
+    el.querySelector(".num").textContent = num;
+    const unit = el.querySelector(".unit");
+    if (unit) unit.textContent = [uzh, uen].filter(Boolean).join(" ");
+  });
+}
+
+function onSnapshot(msg) {
+  state.scope = msg.scope;
+  state.home = msg.center || null;
+  state.centers = msg.centers || {};
+  state.district = msg.district || null;
+  scheduleRender();
+}
+
+function onMessage(msg) {
+  if (msg.type !== "update") return;
+  for (const [code, diff] of Object.entries(msg.centers || {})) {
+    state.centers[code] = Object.assign(state.centers[code] || {}, diff);
+  }
+  if (msg.district && state.district) Object.assign(state.district, msg.district);
+  scheduleRender();
+}
+
+function showLive(status) {
+  const el = $("live");
+  el.dataset.state = status;
+  const text = { online: ["实时", "Live"], offline: ["离线", "Offline"], refused: ["无权限", "Not allowed"],
+    connecting: ["连接中", "Connecting"] }[status] || [status, status];
+  el.replaceChildren(bi(...text));
+}
+
+function start() {
+  document.querySelectorAll(".sorter .chip").forEach((b) => b.addEventListener("click", () => {
+    state.sort = b.dataset.sort;
+    scheduleRender();
+  }));
+  $("back").addEventListener("click", () => { location.hash = ""; });
+  addEventListener("hashchange", scheduleRender);
+  addEventListener("resize", scheduleRender);
+  if (!token) {
+    document.body.dataset.view = "refused";
+    $("refused").hidden = false;
+    $("refused-text").replaceChildren(bi("请使用带令牌的看板链接", "Open the dashboard with its token link"));
+    return;
+  }
+  const banner = bindBanner($("offline"));
+  socket = new LiveSocket("/ws/ops", { token, onSnapshot, onMessage,
+    onStatus: (status, info) => { banner(status, info); showLive(status); } }).start();
+  tick();
+  setInterval(tick, 1000);
+}
+
+start();

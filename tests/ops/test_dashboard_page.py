@@ -1,0 +1,116 @@
+"""The dashboard in real headless Chromium (Debian's) against a real server process: the district's
+tiles and charts render, a center's drill-down shows a call made through the API within a second,
+and a manager's token opens its own center only. Screenshots go to test-artifacts/screenshots/."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from queue_server.config import Settings
+from tests.support import ADMIN_TOKEN, AUTH, ROOT, server_process
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+C = "jingansi"
+
+if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    with server_process(settings) as (url, _proc):
+        yield url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def open_page(browser: Any, url: str, width: int, height: int) -> tuple[Any, list[str]]:
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    await page.goto(url)
+    return page, errors
+
+
+async def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_dashboard_shows_a_call_within_a_second_and_draws_its_charts(server: str, browser: Any) -> None:
+    async with httpx.AsyncClient(base_url=server, headers=AUTH, timeout=10) as api:
+        for w, s in (("w1", "s01"), ("w2", "s02")):
+            assert (await api.post(f"/api/v1/centers/{C}/windows/{w}/open", json={"staff_id": f"{C}-{s}"})).status_code == 200
+        issued = [(await api.post(f"/api/v1/centers/{C}/tickets", json={"matter": m})).json()
+                  for m in ("hrss-001", "hrss-002", "hrss-004", "ca-001")]
+        await api.post(f"/api/v1/centers/caojiadu/tickets", json={"matter": "hrss-001"})
+        first = (await api.post(f"/api/v1/centers/{C}/windows/w2/call-next")).json()["ticket"]
+        await api.post(f"/api/v1/tickets/{first['id']}/start")
+        await api.post(f"/api/v1/tickets/{first['id']}/finish")
+        tablet_token = (await api.post("/api/v1/tokens", json={"role": "device", "center": C, "window": "w2",
+                                                                "device_kind": "tablet"})).json()["token"]
+        r = await api.post("/api/v1/reviews", json={"ticket_id": first["id"], "level": 5, "channel": "tablet"},
+                           headers={"Authorization": f"Bearer {tablet_token}"})
+        assert r.status_code == 201, r.text
+
+        page, errors = await open_page(browser, f"{server}/dashboard?token={ADMIN_TOKEN}", 1920, 1080)
+        await page.wait_for_selector(f'.tile[data-center="{C}"][data-waiting="3"]')
+        assert await page.locator(".tile").count() == 14
+        assert await page.get_attribute(".tile:first-child", "data-center") in (C, "caojiadu")   # sorted by longest wait
+        assert await page.locator("#district-curve svg.chart-curve rect.bar").count() > 0
+        assert await page.locator("#district-hist svg.chart-hist rect.bar").count() == 8
+        await shot(page, "dashboard-district")
+
+        await page.click(f'.tile[data-center="{C}"]')
+        await page.wait_for_selector('body[data-view="center"] .window-card[data-window="w1"][data-state="open"]')
+        assert await page.get_attribute('.queue[data-queue="comprehensive"] .count', "data-count") == "2"
+
+        started = time.monotonic()
+        called = (await api.post(f"/api/v1/centers/{C}/windows/w1/call-next")).json()["ticket"]
+        await page.wait_for_selector(f'.window-card[data-window="w1"] .current[data-number="{called["number"]}"]',
+                                     timeout=1000)
+        shown_after = time.monotonic() - started
+        assert shown_after < 1.0
+        await page.wait_for_selector('.queue[data-queue="comprehensive"] .count[data-count="1"]', timeout=1000)
+        assert await page.locator("#center-curve svg.chart-curve rect.bar").count() > 0
+        assert await page.locator("#center-curve svg.chart-curve polyline.line-served").count() == 1
+        hist = page.locator("#center-hist svg.chart-hist rect.bar")
+        assert await hist.count() == 8
+        assert sum([int(await hist.nth(i).get_attribute("data-count")) for i in range(8)]) == 2
+        assert await page.locator("#center-ratings .rating-row .bar").count() == 5
+        assert await page.get_attribute('#center-ratings .bar[data-level="5"]', "data-count") == "1"
+        await shot(page, "dashboard-center")
+        assert not errors, errors
+
+        r = await api.post("/api/v1/tokens", json={"role": "manager", "center": "caojiadu", "label": "manager"})
+        manager = r.json()["token"]
+        tablet, errors = await open_page(browser, f"{server}/dashboard?token={manager}", 1280, 800)
+        await tablet.wait_for_selector('body[data-view="center"] .window-card[data-window="w1"]')
+        assert "曹家渡" in await tablet.text_content("#center-name")
+        assert await tablet.locator(".tile").count() == 0 and await tablet.is_hidden("#back")
+        assert await tablet.get_attribute('.queue[data-queue="comprehensive"] .count', "data-count") == "1"
+        await shot(tablet, "dashboard-tablet-manager")
+        assert not errors, errors
+        assert issued
