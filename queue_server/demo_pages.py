@@ -18,6 +18,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
     ("staff console", "/staff/{center}/{window}", "staff"),
     ("ticket status", "/status/{ticket}", None),
+    ("ops dashboard", "/dashboard", "dashboard"),
 ]
 
 
