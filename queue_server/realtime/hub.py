@@ -68,11 +68,11 @@ class Hub:
         c = self._centers.get(event.center)
         if c is None:
             return
-        full = [s for s in c.every if not s.offer(event)]
+        full = [s for s in tuple(c.every) if not s.offer(event)]  # a copy: an offer may (un)subscribe
         for w in event.windows:
             group = c.by_window.get(w)
             if group:
-                full += [s for s in group if not s.offer(event)]
+                full += [s for s in tuple(group) if not s.offer(event)]
         for s in full:
             self.drop(s, 1013, "send queue overflow")
 

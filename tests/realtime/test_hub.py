@@ -1,0 +1,104 @@
+"""The pure parts of live delivery: stream ids, which cursors can be honoured, what an event looks
+like on its way out, and how the hub routes, drops and pings (with a subscriber that records)."""
+from __future__ import annotations
+
+import orjson
+
+from queue_server.realtime.config import RealtimeConfig
+from queue_server.realtime.events import LiveEvent, decode, parse_id
+from queue_server.realtime.hub import Hub
+from queue_server.realtime.opening import honourable
+
+
+class Recorder:
+    """A hub subscriber that keeps what it is offered, up to ``room`` events."""
+
+    def __init__(self, center: str, window: str | None = None, room: int = 100) -> None:
+        self.center, self.window, self.room = center, window, room
+        self.sending_since = 0.0
+        self.last_sent = 0.0
+        self.got: list[str] = []
+        self.pings: list[str] = []
+        self.killed: tuple[int, str, bool] | None = None
+
+    def offer(self, event: LiveEvent) -> bool:
+        if len(self.got) >= self.room:
+            return False
+        self.got.append(event.id)
+        return True
+
+    def ping(self, text: str) -> None:
+        self.pings.append(text)
+
+    def kill(self, code: int, reason: str, hard: bool = True) -> None:
+        self.killed = (code, reason, hard)
+
+
+def entry(n: int, kind: str = "ticket.called", window: str | None = "w1", ticket_window: str | None = None,
+          center: str = "jingansi") -> LiveEvent:
+    data = {"type": kind, "at": 1, "center": center,
+            "ticket": {"id": f"{center}-20260101-A{n:03d}", "window": ticket_window, "phone": "13812345678"}}
+    if window:
+        data["window"] = {"id": window}
+    event = decode(center, f"{1000 + n}-0".encode(), {b"type": kind.encode(), b"data": orjson.dumps(data)})
+    assert event is not None
+    return event
+
+
+def test_stream_ids_compare_as_numbers() -> None:
+    assert parse_id("1795934264555-10") > parse_id("1795934264555-9") > parse_id("999999999999-99")
+    assert parse_id(b"5-0") == (5, 0)
+    for bad in ("", "5", "5-", "-1-0", "a-b", "5-0 ", None):
+        assert parse_id(bad) is None
+
+
+def test_which_cursors_can_be_honoured() -> None:
+    assert honourable((5, 0), (5, 0), (9, 0))       # the oldest retained entry itself
+    assert honourable((7, 1), (5, 0), (9, 0))
+    assert not honourable((4, 9), (5, 0), (9, 0))   # something after it may have been trimmed
+    assert not honourable((9, 1), (5, 0), (9, 0))   # from the future (another history)
+    assert honourable((0, 0), None, None)           # empty stream, nothing was ever there
+    assert not honourable((3, 0), None, None)
+
+
+def test_events_leave_without_the_phone_and_know_their_windows() -> None:
+    e = entry(1, window="w2", ticket_window="w3")
+    out = orjson.loads(e.text)
+    assert out["id"] == e.id and e.key == (1001, 0) and e.type == "ticket.called"
+    assert "phone" not in out["ticket"] and out["ticket"]["phone_masked"] == "138****5678"
+    assert e.windows == {"w2", "w3"} and e.ticket_id == "jingansi-20260101-A001"
+    assert entry(2, kind="ticket.issued", window=None).windows == frozenset()
+    assert decode("jingansi", b"1-0", {b"type": b"x"}) is None
+    assert decode("jingansi", b"1-0", {b"data": b"not json"}) is None
+
+
+def test_hub_routes_by_center_and_window_and_drops_the_full() -> None:
+    hub = Hub(RealtimeConfig())
+    display, screen_w1, screen_w2 = Recorder("jingansi"), Recorder("jingansi", "w1"), Recorder("jingansi", "w2")
+    elsewhere, small = Recorder("caojiadu"), Recorder("jingansi", room=1)
+    for s in (display, screen_w1, screen_w2, elsewhere, small):
+        hub.add(s)
+    hub.publish(entry(1, window="w1"))
+    hub.publish(entry(2, window=None, ticket_window="w2"))
+    hub.publish(entry(3, kind="ticket.issued", window=None))
+    assert display.got == ["1001-0", "1002-0", "1003-0"]
+    assert screen_w1.got == ["1001-0"] and screen_w2.got == ["1002-0"] and elsewhere.got == []
+    assert small.killed == (1013, "send queue overflow", True) and hub.dropped == 1
+    hub.publish(entry(4))
+    assert small.got == ["1001-0"]  # dropped: offered nothing more
+    assert hub.reset("jingansi", "history lost") == 3
+    assert display.killed == (1012, "history lost", False) and screen_w2.killed is not None
+    assert hub.subscribers() == [elsewhere]
+
+
+def test_sweep_pings_the_silent_and_drops_the_stalled() -> None:
+    hub = Hub(RealtimeConfig(ping_s=15, stall_s=10))
+    quiet, busy, stuck = Recorder("jingansi"), Recorder("jingansi"), Recorder("jingansi")
+    quiet.last_sent, busy.last_sent = 100.0, 110.0
+    stuck.sending_since = 100.0
+    for s in (quiet, busy, stuck):
+        hub.add(s)
+    hub.sweep(now=115.5, now_ms=42)
+    assert [orjson.loads(p) for p in quiet.pings] == [{"type": "ping", "now": 42}]
+    assert busy.pings == [] and stuck.pings == []
+    assert stuck.killed == (1013, "send stalled", True) and set(hub.subscribers()) == {quiet, busy}
