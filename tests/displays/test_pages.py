@@ -275,3 +275,45 @@ async def test_status_page_follows_ticket_to_called(server: Server, open_page: A
     assert await status.page.get_attribute("#badge", "data-status") == "called"
     await status.shot("-called")
     status.assert_clean()
+
+
+async def test_staff_console_out_of_order_pause_resume_transfer_and_window_states(server: Server, open_page: Any) -> None:
+    first = await issue(server)
+    second = await issue(server)
+    staff = await open_page("staff", f"{server.url}/staff/{CENTER}/w1?token={await server.token('staff', 'w1', STAFF)}")
+    await staff.page.click("#win-open")
+    await staff.page.wait_for_selector("#win-state.open")
+
+    await staff.page.click(f'[data-call="{second["id"]}"]')   # out of order: a reason is asked for
+    await staff.page.fill("#reason-input", "老人行动不便")
+    await staff.shot("-reason")
+    await staff.page.click('#reason-form button[type="submit"]')
+    await staff.page.wait_for_selector(f'#current [data-ticket="{second["id"]}"]')
+    called = (await server.http.get(f"/api/v1/tickets/{second['id']}")).json()
+    assert called["status"] == "called" and called["called_out_of_order"] == "老人行动不便"
+
+    await staff.page.click('[data-action="pause"]')   # the resident fetches a missing document
+    await staff.page.wait_for_selector(f'#paused li[data-ticket="{second["id"]}"]')
+    await staff.page.click(f'#paused li[data-ticket="{second["id"]}"] button')
+    await staff.page.wait_for_selector(f'#waiting tr[data-ticket="{second["id"]}"] .tag.here')
+
+    await staff.page.click("#call-next")   # back at this window's own line: called first
+    await staff.page.wait_for_selector(f'#current [data-ticket="{second["id"]}"]')
+    await staff.page.click('[data-action="transfer"]')
+    await staff.page.select_option("#transfer-to", "window:w2")
+    await staff.page.fill("#transfer-reason", "需要另一窗口办理")
+    await staff.page.click('#transfer-form button[type="submit"]')
+    await staff.page.wait_for_selector("#current .none")
+    moved = (await server.http.get(f"/api/v1/tickets/{second['id']}")).json()
+    assert moved["status"] == "waiting" and moved.get("window") is None
+    assert await staff.page.locator(f'#waiting tr[data-ticket="{second["id"]}"]').count() == 0
+    await staff.page.wait_for_selector(f'#waiting tr[data-ticket="{first["id"]}"]')
+
+    await staff.page.click("#win-pause")
+    await staff.page.fill("#reason-input", "系统维护")
+    await staff.page.click('#reason-form button[type="submit"]')
+    await staff.page.wait_for_selector("#win-state.paused")
+    assert await staff.page.is_disabled("#call-next")
+    await staff.page.click("#win-close")
+    await staff.page.wait_for_selector("#win-state.closed")
+    staff.assert_clean()
