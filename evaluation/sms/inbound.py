@@ -46,12 +46,13 @@ async def signed_form(request: Request, path: str) -> dict[str, str]:
         url += "?" + request.url.query
     signature = request.headers.get("x-twilio-signature", "")
     if not ev.cfg.twilio_auth_token or not RequestValidator(ev.cfg.twilio_auth_token).validate(url, params, signature):
+        # Only failures count against the sender's address: Twilio's own posts are never throttled by IP.
+        request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}:unsigned")
         raise Problem(403, "Forbidden", "the X-Twilio-Signature does not match this request")
     return params
 
 
 async def inbound(request: Request) -> Response:
-    request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}")
     form = await signed_form(request, INBOUND)
     sid, number, body = form.get("MessageSid", ""), form.get("From", ""), form.get("Body", "")
     if not sid or not number:

@@ -81,8 +81,18 @@ class TwilioStandin:
                 "media": f"/{API}/Accounts/{self.account_sid}/Messages/{msg.sid}/Media.json"},
             "to": to, "uri": f"/{API}/Accounts/{self.account_sid}/Messages/{msg.sid}.json"})
 
+    async def list_messages(self, request: Request) -> JSONResponse:
+        """The first (and only) page of Twilio's message list: enough to count what was sent."""
+        with self._lock:
+            sent = [{"sid": m.sid, "to": m.to, "from": m.from_, "body": m.body, "status": "queued"} for m in self.messages]
+        uri = f"/{API}/Accounts/{self.account_sid}/Messages.json"
+        return JSONResponse({"messages": sent, "end": max(0, len(sent) - 1), "first_page_uri": uri, "next_page_uri": None,
+                             "page": 0, "page_size": len(sent), "previous_page_uri": None, "start": 0, "uri": uri})
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route(f"/{API}/Accounts/{{sid}}/Messages.json", self.create_message, methods=["POST"])])
+        path = f"/{API}/Accounts/{{sid}}/Messages.json"
+        return Starlette(routes=[Route(path, self.create_message, methods=["POST"]),
+                                 Route(path, self.list_messages, methods=["GET"])])
 
     @contextlib.contextmanager
     def serve(self) -> Iterator[str]:
@@ -104,6 +114,11 @@ class TwilioStandin:
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def standin_app() -> Starlette:
+    """For ``uvicorn evaluation.sms.standin:standin_app --factory`` (benchmarks, the demo)."""
+    return TwilioStandin().app()
 
 
 def standin_env(standin: TwilioStandin, base_url: str, from_: str = "+8610690000") -> dict[str, Any]:
