@@ -3,22 +3,27 @@ the little a client may say (heartbeats)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import asyncpg
 import orjson
+from redis.exceptions import RedisError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..api.auth import bearer, require
 from ..api.problems import Problem
 from ..domain.numbering import center_of
+from ..engine.queue_engine import EngineError
 from ..record.people import Principal
 from .events import ZERO, StreamKey
 from .opening import Send, open_stream
 from .sockets import SocketSubscriber, limit_send_buffer
 from .watch import TicketWatcher
 
+log = logging.getLogger("queue_server.realtime")
 Opening = Callable[[Send], Awaitable[StreamKey]]
 BAD_TOKEN, OTHER_SCOPE, UNKNOWN = 4401, 4403, 4404
 TOO_BIG, POLICY, TRY_LATER = 1009, 1008, 1013
@@ -66,7 +71,10 @@ async def _principal(ws: WebSocket) -> tuple[Principal, str]:
     token = bearer(ws)
     if token is None or len(token) > 200:
         raise Refused(BAD_TOKEN, "a device token is required")
-    who = await ws.app.state.tokens.resolve(token)
+    try:
+        who = await ws.app.state.tokens.resolve(token)
+    except (asyncpg.PostgresError, OSError):  # the record is away: screens come back when it is
+        raise Refused(TRY_LATER, "tokens cannot be checked right now") from None
     if who is None:
         raise Refused(BAD_TOKEN, "the token is not valid or was revoked")
     return who, token
@@ -123,6 +131,9 @@ async def _serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_hear
             await _listen(ws, on_heartbeat)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
+    except (RedisError, EngineError) as exc:  # Redis away or rebuilding: the client retries
+        log.warning("live socket of %s not opened: %s", sub.center, exc)
+        sub.kill(1011, "temporarily unavailable", hard=False)
     finally:
         rt.hub.remove(sub)
         await sub.stop()

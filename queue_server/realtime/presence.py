@@ -45,7 +45,10 @@ class Presence:
         now = time.monotonic()
         if hit and hit[0] > now:
             return hit[1]
-        label = await self.pool.fetchval("SELECT label FROM tokens WHERE token_hash = $1", digest) or digest[:12]
+        try:
+            label = await self.pool.fetchval("SELECT label FROM tokens WHERE token_hash = $1", digest) or digest[:12]
+        except (asyncpg.PostgresError, OSError):  # presence is best effort: never refuse a screen for it
+            return digest[:12]
         if len(self._labels) > 50_000:
             self._labels.clear()
         self._labels[digest] = (now + _LABEL_TTL_S, label)
