@@ -42,7 +42,7 @@ def limit_send_buffer(ws: WebSocket, size: int) -> None:
     transport = _transport(ws)
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is not None:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):  # ValueError: the client already went (uvloop, fd -1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
