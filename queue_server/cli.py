@@ -1,5 +1,5 @@
 """``queue-server``: serve (production), demo (embedded services + Jing'an data + page URLs),
-migrate, import, export, token."""
+migrate, import, export, report, token."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ from pathlib import Path
 import asyncpg
 
 from .config import Settings
+from .ops.cli import add_parser as add_report_parser
 
 log = logging.getLogger("queue_server")
 
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--center")
     p.add_argument("--out", default="-")
     p.set_defaults(fn=cmd_export)
+    add_report_parser(sub)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import orjson
+
+from ..record.exporter import csv_chunks
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "center": ("center",), "window": ("center", "window"), "staff": ("staff",), "matter": ("matter",),
@@ -173,3 +176,27 @@ async def report_rows(conn: asyncpg.Connection, q: ReportQuery) -> AsyncIterator
     async for r in conn.cursor(sql, *_args(q), prefetch=500):
         row = shape(r, q)
         yield ["" if row[k] is None else row[k] for k in q.header]
+
+
+async def write_report(database_url: str, q: ReportQuery, out: TextIO, fmt: str = "csv", bom: bool = True) -> int:
+    """The report to ``out`` as CSV (streamed) or JSON; returns the number of rows."""
+    conn = await asyncpg.connect(database_url)
+    n = 0
+    try:
+        if fmt == "json":
+            rows = await report(conn, q)
+            out.write(orjson.dumps({"since": q.since.isoformat(), "until": q.until.isoformat(), "period": q.period,
+                                    "by": list(q.by), "center": q.center, "service_level_target_s": q.target_s,
+                                    "rows": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return len(rows)
+        async with conn.transaction():
+            async def counted() -> AsyncIterator[list[Any]]:
+                nonlocal n
+                async for row in report_rows(conn, q):
+                    n += 1
+                    yield row
+            async for chunk in csv_chunks(q.header, counted(), bom=bom):
+                out.write(chunk)
+    finally:
+        await conn.close()
+    return n

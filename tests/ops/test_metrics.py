@@ -1,0 +1,78 @@
+"""``/metrics`` of a real server process: request latency per route template (never per path), queue
+operations by event type, live and ops websockets, the persister's lag, the SMS outbox and the queues."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from queue_server.config import Settings
+from tests.realtime.live import open_live, receive
+from tests.support import ADMIN_TOKEN, AUTH, server_process
+
+C = "jingansi"
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of the exposition text, labels in any order."""
+    for line in text.splitlines():
+        m = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if m and all(f'{k}="{v}"' in m.group(1).split(",") for k, v in labels.items()):
+            return float(m.group(2))
+    return None
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    with server_process(settings) as (url, _proc):
+        yield url
+
+
+async def test_metrics(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server, headers=AUTH, timeout=10) as api:
+        await api.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"})
+        ids = [(await api.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001", "phone": "13812345678"})).json()["id"]
+               for _ in range(3)]
+        called = (await api.post(f"/api/v1/centers/{C}/windows/w1/call-next")).json()["ticket"]
+        await api.post(f"/api/v1/tickets/{called['id']}/start")
+        await api.post(f"/api/v1/tickets/{called['id']}/finish")
+        for tid in ids:
+            assert (await api.get(f"/api/v1/tickets/{tid}")).status_code == 200
+        assert (await api.get("/nowhere/at/all")).status_code == 404
+        display = (await api.post("/api/v1/tokens", json={"role": "device", "center": C, "device_kind": "display"})).json()["token"]
+        live = await open_live(server, f"/ws/centers/{C}/display", display)
+        ops = await open_live(server, "/ws/ops", ADMIN_TOKEN)
+        assert (await receive(live))["type"] == "snapshot" and (await receive(ops))["type"] == "snapshot"
+
+        deadline = time.monotonic() + 15
+        while True:
+            r = await api.get("/metrics")
+            text = r.text
+            if sample(text, "sms_outbox_messages", state="queued") == 1 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert r.headers["content-type"].startswith("text/plain")
+        assert sample(text, "http_request_duration_seconds_count", method="GET", route="/api/v1/tickets/{id}", status="200") == 3
+        assert sample(text, "http_request_duration_seconds_count", method="POST", route="/api/v1/tickets/{id}/{action}",
+                      status="200") == 2
+        assert sample(text, "http_request_duration_seconds_count", method="GET", route="unmatched", status="404") == 1
+        assert sample(text, "http_request_duration_seconds_bucket", method="POST", route="/api/v1/centers/{center}/tickets",
+                      status="201", le="+Inf") == 3
+        assert not any(tid in text for tid in ids)
+        assert sample(text, "queue_operations_total", type="ticket.issued") == 3
+        assert sample(text, "queue_operations_total", type="ticket.finished") == 1
+        assert sample(text, "queue_operations_total", type="window.opened") == 1
+        assert sample(text, "websocket_connections", kind="live", center=C) == 1
+        assert sample(text, "websocket_connections", kind="ops", center="district") == 1
+        assert sample(text, "persister_lag_ms", center=C) is not None
+        assert sample(text, "persister_unrecorded_events", center=C, state="pending") is not None
+        assert sample(text, "sms_outbox_messages", state="queued") == 1
+        assert sample(text, "queue_waiting_tickets", center=C) == 2
+        assert sample(text, "queue_longest_wait_seconds", center=C) >= 0
+        assert "13812345678" not in text
+        await live.close()
+        await ops.close()
