@@ -20,7 +20,9 @@ from starlette.routing import Route
 from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Doc, Endpoints, json, read_body
 from queue_server.api.problems import Problem
+from queue_server.api.tickets import limit_outsider
 from queue_server.domain.numbering import center_of
+from queue_server.engine.queue_engine import EngineError
 from queue_server.record.people import Principal
 
 from . import links, rectification, served
@@ -45,10 +47,6 @@ def _ev(request: Request) -> Evaluation:
 
 def _invalid(field: str, message: str) -> Problem:
     return Problem(422, "Invalid request", f"{field}: {message}", errors=[{"field": field, "message": message}])
-
-
-def _client(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else '-'}"
 
 
 async def _served(ev: Evaluation, ticket_id: str) -> served.Served:
@@ -81,7 +79,7 @@ async def rate(request: Request) -> Response:
     who = await principal(request, required=False)
     if who is not None and who.role != "device":
         raise Problem(403, "Forbidden", f"a {who.role} token may never submit a rating")
-    request.app.state.limiter.check(f"dev:{request.headers.get('authorization')}" if who else _client(request))
+    limit_outsider(request, who)
     body = await read_body(request, NewRating)
     if is_bad(body.level) and not body.reasons:
         raise _invalid("reasons", "a rating of 1 or 2 needs at least one reason")
@@ -146,7 +144,7 @@ async def new_link(request: Request) -> Response:
     else:
         try:
             await ev.engine.ticket(body.ticket_id)
-        except Exception:  # noqa: BLE001 - gone from Redis: the record must know it
+        except EngineError:  # gone from Redis: the record must know it
             if not await ev.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1", body.ticket_id):
                 raise Problem(404, "Not found", f"ticket {body.ticket_id!r} not found") from None
     token, expires = await links.mint(ev.pool, body.ticket_id, body.round, ev.clock.now_ms(), ev.cfg.link_ttl_h)
@@ -157,7 +155,7 @@ async def new_link(request: Request) -> Response:
 @api("GET", "/api/v1/reviews/links/{token}", "What a web review link rates (the review page reads it)", response=LinkInfo,
      auth=False, responses={404: "no such link", 409: "used, or the ticket is not finished", 410: "expired"})
 async def link_info(request: Request) -> Response:
-    request.app.state.limiter.check(_client(request))
+    limit_outsider(request, None)
     ev = _ev(request)
     link = await _link(ev, request.path_params["token"])
     s = await _served(ev, link.ticket_id)
@@ -295,7 +293,7 @@ async def cases(request: Request) -> Response:
     ev = _ev(request)
     _, center = await _scope(request, {"manager"})
     state = request.query_params.get("state")
-    if state is not None and state not in Case.model_fields["state"].annotation.__args__:  # type: ignore[union-attr]
+    if state is not None and state not in rectification.STATES:
         raise _invalid("state", "unknown state")
     rows = await ev.pool.fetch("SELECT * FROM rectifications WHERE ($1::text IS NULL OR center = $1)"
                                " AND ($2::text IS NULL OR state = $2) ORDER BY id DESC LIMIT 500", center, state)

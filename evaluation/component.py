@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -31,7 +32,7 @@ async def sweep(ev: Evaluation) -> None:
     await mark_unrated(ev.pool, ev.cfg, now)
 
 
-async def _every(seconds: float, stop: asyncio.Event, step, what: str) -> None:  # type: ignore[no-untyped-def]
+async def _every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]], what: str) -> None:
     while not stop.is_set():
         try:
             await step()

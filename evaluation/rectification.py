@@ -27,6 +27,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "uphold": (frozenset({"appealed"}), "upheld"),
     "dismiss": (frozenset({"appealed"}), None),
 }
+STATES = ("open", "contacted", "verified", "rectified", "closed", "appealed", "upheld")
 DISTRICT_ONLY = frozenset({"uphold", "dismiss"})  # a center may not quash its own bad reviews
 STAMP = {"contacted": "contacted_at", "verified": "verified_at", "rectified": "rectified_at", "closed": "closed_at",
          "upheld": "closed_at"}

@@ -29,7 +29,6 @@ from evaluation.sms.standin import TwilioStandin
 from evaluation.sms.twilio_client import TwilioSender
 from loadtests.harness import ROOT, free_port, fresh_database, services
 from queue_server.clock import SystemClock
-from queue_server.config import Settings
 from queue_server.engine.keys import Keys
 from queue_server.record.catalog import load_catalog
 

@@ -153,7 +153,9 @@ async def test_figures_match_a_generated_day(settings: Settings, standin: Twilio
 
 async def test_who_sees_the_figures(settings: Settings, clock: FixedClock) -> None:
     async with desk_for(eval_settings(settings), clock) as desk:
-        await desk.serve("w1")
+        t = await desk.serve("w1")
+        await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", t["id"]),
+                         what="the consumer to record the served ticket")
         url = "/api/v1/reviews/figures"
         dashboard = await desk.token("device", None, "dashboard")
         r = await desk.client.get(url, headers=dashboard)

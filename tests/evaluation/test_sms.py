@@ -13,10 +13,14 @@ from tests.support import running_app
 
 
 async def prompt_sent(desk, standin: TwilioStandin, number: str = PHONE_E164, n: int = 1):  # type: ignore[no-untyped-def]
+    """The n-th SMS the stand-in got for ``number``, once the outbox has recorded it as sent."""
     async def check():  # type: ignore[no-untyped-def]
         return len(standin.to(number)) >= n
     await eventually(check, what=f"{n} SMS to the stand-in")
-    return standin.to(number)[n - 1]
+    msg = standin.to(number)[n - 1]
+    await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM sms_messages WHERE twilio_sid = $1 AND state = 'sent'",
+                                                msg.sid), what="the send to be recorded")
+    return msg
 
 
 async def queued(desk, n: int = 1) -> None:  # type: ignore[no-untyped-def]
