@@ -85,17 +85,27 @@ async def rate(request: Request) -> Response:
         raise _invalid("reasons", "a rating of 1 or 2 needs at least one reason")
     new = NewReview(level=body.level, channel=body.channel, reasons=list(dict.fromkeys(body.reasons)), comment=body.comment)
     if body.channel == "tablet":
-        if who is None:
-            raise Problem(401, "Unauthorized", "a tablet rating needs the window tablet's token")
-        if who.device_kind != "tablet" or who.window is None:
-            raise Problem(403, "Forbidden", "only a window's review tablet rates on the tablet channel")
-        s = await _served(ev, body.ticket_id)
-        if who.center != s.center or who.window != s.window:
-            raise Problem(403, "Forbidden", "this tablet belongs to another window than the one that served the ticket")
-        if ev.clock.now_ms() - s.finished_at_ms > ev.cfg.tablet_window_s * 1000:
-            raise Problem(409, "Too late", "the tablet may rate a ticket only within "
-                          f"{ev.cfg.tablet_window_s} s of finishing; the resident can still rate by SMS or web", code="too_late")
-        return await _record(ev, body.ticket_id, new)
+        return await _tablet_rating(ev, who, body.ticket_id, new)
+    return await _web_rating(ev, who, body, new)
+
+
+async def _tablet_rating(ev: Evaluation, who: Principal | None, ticket_id: str, new: NewReview) -> Response:
+    """Only the tablet of the window that served the ticket, and only soon after it finished."""
+    if who is None:
+        raise Problem(401, "Unauthorized", "a tablet rating needs the window tablet's token")
+    if who.device_kind != "tablet" or who.window is None:
+        raise Problem(403, "Forbidden", "only a window's review tablet rates on the tablet channel")
+    s = await _served(ev, ticket_id)
+    if who.center != s.center or who.window != s.window:
+        raise Problem(403, "Forbidden", "this tablet belongs to another window than the one that served the ticket")
+    if ev.clock.now_ms() - s.finished_at_ms > ev.cfg.tablet_window_s * 1000:
+        raise Problem(409, "Too late", "the tablet may rate a ticket only within "
+                      f"{ev.cfg.tablet_window_s} s of finishing; the resident can still rate by SMS or web", code="too_late")
+    return await _record(ev, ticket_id, new)
+
+
+async def _web_rating(ev: Evaluation, who: Principal | None, body: NewRating, new: NewReview) -> Response:
+    """The resident's own link, unused and unexpired, for this very ticket; its round is the link's."""
     if who is not None:
         raise Problem(403, "Forbidden", "web ratings come from the resident's link, not a device")
     if body.link is None:
