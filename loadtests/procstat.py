@@ -3,25 +3,47 @@ generators, Redis and PostgreSQL (when they run on this machine). CPU is in % of
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
 import time
-from urllib.parse import urlsplit
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def _tree(pid: int, only: str | None = None) -> list[psutil.Process]:
+    """The process and its descendants; with ``only``, just the descendants whose command line
+    names it (PostgreSQL's backends of one database, not the whole shared server)."""
     try:
         p = psutil.Process(pid)
-        return [p, *p.children(recursive=True)]
+        tree = [p, *p.children(recursive=True)]
     except psutil.Error:
         return []
+    if only is None:
+        return tree
+    out = []
+    for c in tree[1:]:
+        with contextlib.suppress(psutil.Error):
+            if only in " ".join(c.cmdline()):
+                out.append(c)
+    return out
 
 
-def listener_pid(url: str, default_port: int) -> int | None:
-    """The process listening on a service URL's loopback port, if it is on this machine."""
+def listener_pid(url: str, default_port: int, name: str) -> int | None:
+    """The process serving a service URL on this machine: the one listening on its loopback port,
+    or, for an embedded one on a unix socket, the ``name`` process started in that socket's folder."""
     parts = urlsplit(url)
-    if parts.hostname not in ("127.0.0.1", "localhost", None):
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if socket_dir:
+        home = str(Path(socket_dir).parent)
+        for c in psutil.process_iter(["name", "cmdline", "ppid"]):
+            with contextlib.suppress(psutil.Error, TypeError):
+                if name in c.info["name"] and home in " ".join(c.info["cmdline"]) and c.info["ppid"] in (1, os.getpid()):
+                    return c.pid
+        return None
+    if parts.hostname not in ("127.0.0.1", "localhost"):
         return None
     port = parts.port or default_port
     try:
@@ -40,21 +62,25 @@ class Sampler:
     def __init__(self, interval_s: float = 1.0) -> None:
         self.interval_s = interval_s
         self.groups: dict[str, list[int]] = {}
-        self.samples: dict[str, list[tuple[float, float, float]]] = {}   # (time, cpu seconds, rss MiB)
+        self.only: dict[str, str] = {}
+        self.samples: dict[str, list[tuple[float, dict[int, float], float]]] = {}  # (time, cpu s per pid, rss MiB)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch(self, group: str, *pids: int | None) -> None:
+    def watch(self, group: str, *pids: int | None, only: str | None = None) -> None:
         self.groups.setdefault(group, []).extend(p for p in pids if p)
+        if only:
+            self.only[group] = only
 
     def _sample(self) -> None:
         now = time.time()
         for group, roots in list(self.groups.items()):
-            cpu = rss = 0.0
-            for proc in (p for root in roots for p in _tree(root)):
+            cpu: dict[int, float] = {}
+            rss = 0.0
+            for proc in (p for root in roots for p in _tree(root, self.only.get(group))):
                 try:
                     t = proc.cpu_times()
-                    cpu += t.user + t.system
+                    cpu[proc.pid] = t.user + t.system
                     rss += proc.memory_info().rss / 2**20
                 except psutil.Error:
                     continue
@@ -76,7 +102,9 @@ class Sampler:
             self._thread.join()
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
-        """Average CPU (% of one core) and peak memory of each group between two moments."""
+        """Average CPU (% of one core) and peak memory of each group between two moments. CPU is
+        counted per process from its first to its last sighting, so processes that come and go
+        (PostgreSQL backends, Locust workers) neither vanish nor count twice."""
         out = {}
         for group, series in self.samples.items():
             times = [s[0] for s in series]
@@ -84,7 +112,13 @@ class Sampler:
             j = min(len(series) - 1, bisect.bisect_right(times, end))
             if j <= i:
                 continue
-            (t0, c0, _), (t1, c1, _) = series[i], series[j]
-            out[group] = {"cpu_pct": round(100 * (c1 - c0) / max(t1 - t0, 1e-9), 1),
+            first: dict[int, float] = {}
+            last: dict[int, float] = {}
+            for _, cpu, _ in series[i:j + 1]:
+                for pid, c in cpu.items():
+                    first.setdefault(pid, c)
+                    last[pid] = c
+            used = sum(last[pid] - first[pid] for pid in last)
+            out[group] = {"cpu_pct": round(100 * used / max(series[j][0] - series[i][0], 1e-9), 1),
                           "rss_mib": round(max(s[2] for s in series[i:j + 1]), 1)}
         return out

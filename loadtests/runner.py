@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 import psutil
@@ -31,6 +32,7 @@ from .engine_ops import session
 from .harness import ADMIN_TOKEN, ROOT, fresh_database, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid
+from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
 from .summary import QUEUE_OPS, closed_loop, judge, load_phase, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
@@ -145,7 +147,7 @@ def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any]) 
         seen["persister_lag_ms_max"] = max(seen.get("persister_lag_ms_max", 0), lag)
 
 
-async def run(profile: Profile, out: Path) -> dict[str, Any]:
+async def run(profile: Profile, out: Path, py_spy: bool = False) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -160,9 +162,9 @@ async def run(profile: Profile, out: Path) -> dict[str, Any]:
     with services() as (redis_url, dsn), sampler:
         catalog = city_catalog(profile.size)
         (out / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
-        sampler.watch("redis", listener_pid(redis_url, 6379))
-        sampler.watch("postgresql", listener_pid(dsn, 5432))
+        sampler.watch("redis (whole server)", listener_pid(redis_url, 6379, "redis"))
         async with fresh_database(dsn, out / "catalog.json") as db:
+            sampler.watch("postgresql (this run's backends)", listener_pid(dsn, 5432, "postgres"), only=urlsplit(db).path[1:])
             devices, clerks, kiosks, rows = people(catalog)
             await save_tokens(db, rows)
             points: dict[str, list[str]] = {}
@@ -175,7 +177,7 @@ async def run(profile: Profile, out: Path) -> dict[str, Any]:
                             {"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
                              "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
-                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler))
+                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -183,7 +185,7 @@ async def run(profile: Profile, out: Path) -> dict[str, Any]:
 
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
-                 sampler: Sampler) -> dict[str, Any]:
+                 sampler: Sampler, py_spy: bool) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack:
@@ -201,8 +203,12 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         plan.servers = urls
         plan.write(out / "plan.json")
         await open_windows(urls, json.loads((out / "catalog.json").read_text()))
-        locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler)
+        pids = [p.pid for _, p in procs]
+        with recording(out, "capacity", pids, py_spy) as files:
+            locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler)
         result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
+        if files:
+            result["capacity"]["hottest"] = hottest(files)
         base = result["baseline"]["per_s"]
         result["capacity"]["ratio_to_baseline"] = round(result["capacity"]["per_s"] / base, 2) if base else None
 
@@ -215,16 +221,25 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen), daemon=True)
         watcher.start()
         settle = max(5.0, profile.screens / 2000)
-        locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls, sampler)
+        with recording(out, "load", pids, py_spy) as files:
+            locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls,
+                   sampler)
         stop.set()
         watcher.join()
         result["load"] = load_phase(out, profile)
+        if files:
+            result["load"]["hottest"] = hottest(files)
         result["load"]["servers_report"] = seen
     for phase in ("baseline", "capacity", "load"):
         span = window(out, phase)
         if span:
-            result[phase]["processes"] = {k: v for k, v in sampler.window(*span).items()
-                                          if not k.startswith("load generators (") or k.endswith(f"({phase})")}
+            procs = {k: v for k, v in sampler.window(*span).items()
+                     if not k.startswith("load generators (") or k.endswith(f"({phase})")}
+            result[phase]["processes"] = procs
+            ops = result[phase].get("count") or result[phase].get("queue_operations", {}).get("count")
+            cpu = procs.get("servers")
+            if ops and cpu:   # CPU of our servers per queue operation: the figure optimisations move
+                result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
     return result
 
 
@@ -236,12 +251,13 @@ def main() -> None:
     parser.add_argument("--measure", type=int, help="seconds of the measured load window (default: the profile's)")
     parser.add_argument("--servers", type=int, help="server processes (default: the profile's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes (default: the profile's)")
+    parser.add_argument("--py-spy", action="store_true", help="profile the servers in the capacity and load phases")
     a = parser.parse_args()
     profile = PROFILES[a.profile]
     changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers}.items() if v}
     profile = dataclasses.replace(profile, **changes)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = asyncio.run(run(profile, out))
+    summary = asyncio.run(run(profile, out, a.py_spy))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")
