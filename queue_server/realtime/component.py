@@ -70,7 +70,7 @@ class LiveScreens:
                                   client_name=f"{state.settings.key_prefix}:realtime-reader")
         reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
         await reader.prepare()
-        presence = Presence(state.redis, state.pool, state.keys, state.clock, config.presence_flush_s)
+        presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
         per_minute = state.settings.rate_limit_per_minute
         # A whole minute's allowance at once: a hall's screens behind one address come back together.
         state.realtime = Realtime(config, hub, reader, presence, RateLimiter(per_minute, burst=per_minute))

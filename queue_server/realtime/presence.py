@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-import asyncpg
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -17,42 +15,29 @@ from ..engine.keys import Keys
 from ..record.people import Principal, token_hash
 
 log = logging.getLogger("queue_server.realtime")
-_LABEL_TTL_S = 300.0
 
 
 class Presence:
-    def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, clock: Clock, flush_s: float) -> None:
+    def __init__(self, redis: Redis, keys: Keys, clock: Clock, flush_s: float) -> None:
         self.redis = redis
-        self.pool = pool
         self.keys = keys
         self.clock = clock
         self.flush_s = flush_s
         self._pending: dict[tuple[str, str], bytes] = {}
-        self._labels: dict[str, tuple[float, str]] = {}
 
     async def identify(self, who: Principal, token: str) -> str:
-        """The device's field in its center's hash: kind, window and the token's label."""
+        """The device's field in its center's hash: kind, window and the token's label (read with
+        the token itself, so a socket's opening costs no query of its own for it)."""
         kind = who.device_kind if who.role == "device" else who.role
-        return f"{kind}:{who.window or '-'}:{await self._label(who, token)}"
+        return f"{kind}:{who.window or '-'}:{self._label(who, token)}"
 
-    async def _label(self, who: Principal, token: str) -> str:
+    @staticmethod
+    def _label(who: Principal, token: str) -> str:
         if who.role == "admin":
             return "admin"
         if who.role == "staff" and who.staff_id:
             return who.staff_id
-        digest = token_hash(token)
-        hit = self._labels.get(digest)
-        now = time.monotonic()
-        if hit and hit[0] > now:
-            return hit[1]
-        try:
-            label = await self.pool.fetchval("SELECT label FROM tokens WHERE token_hash = $1", digest) or digest[:12]
-        except (asyncpg.PostgresError, OSError):  # presence is best effort: never refuse a screen for it
-            return digest[:12]
-        if len(self._labels) > 50_000:
-            self._labels.clear()
-        self._labels[digest] = (now + _LABEL_TTL_S, label)
-        return label
+        return who.label or token_hash(token)[:12]
 
     def seen(self, center: str, device: str, online: bool = True) -> None:
         kind, window, label = device.split(":", 2)

@@ -15,6 +15,7 @@ class Principal:
     window: str | None = None
     staff_id: str | None = None
     device_kind: str | None = None
+    label: str = ""          # what the token was made for ("hall display 2"): device presence shows it
 
     def may_act_in(self, center: str) -> bool:
         return self.role == "admin" or self.center == center
@@ -36,11 +37,11 @@ async def create_token(pool: asyncpg.Pool, role: str, center: str, window: str |
 
 async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
     row = await pool.fetchrow(
-        "SELECT role, center, window_code, staff_id, device_kind FROM tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        token_hash(token))
+        "SELECT role, center, window_code, staff_id, device_kind, label FROM tokens"
+        " WHERE token_hash = $1 AND revoked_at IS NULL", token_hash(token))
     if row is None:
         return None
-    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"])
+    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"])
 
 
 async def find_staff(pool: asyncpg.Pool, staff_id: str) -> dict[str, str] | None:
