@@ -2,9 +2,12 @@
 Prometheus metrics, and the dashboard page."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -71,7 +74,8 @@ async def _report_query(request: Request) -> ReportQuery:
         raise _invalid(exc.field, exc.message) from None
 
 
-def _csv(request: Request, name: str, header: tuple[str, ...], rows) -> StreamingResponse:  # type: ignore[no-untyped-def]
+def _csv(request: Request, name: str, header: tuple[str, ...],
+         rows: Callable[[asyncpg.Connection], AsyncIterator[Sequence[Any]]]) -> StreamingResponse:
     """Stream CSV from a server-side cursor held for the length of the response."""
     pool = request.app.state.pool
 

@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import orjson
 from redis.asyncio import Redis
-
-import asyncpg
 
 from ..clock import Clock
 from ..engine.keys import Keys
