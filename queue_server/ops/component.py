@@ -1,5 +1,6 @@
-"""Ops as a component of the app: the figures fed from the realtime reader's hub, the dashboards'
-socket and its broadcaster, the poller of devices and lag, reports, metrics and the dashboard page."""
+"""Ops as a component of the app: the figures fed by the realtime reader (a listener on its hub), the
+dashboards' socket and its broadcaster, the poller of devices and lag, reports, metrics and the
+dashboard page."""
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,7 @@ class Ops:
         m.sockets.clear()
         live: dict[str, int] = {}
         for sub in self.realtime.hub.subscribers():
-            if not self.feed.is_tap(sub):
-                live[sub.center] = live.get(sub.center, 0) + 1
+            live[sub.center] = live.get(sub.center, 0) + 1
         for center, n in live.items():
             m.sockets.labels("live", center).set(n)
         ops: dict[str, int] = {}
@@ -92,22 +92,16 @@ class OpsComponent:
         figures = LiveFigures(state.engine.catalog.centers, state.settings.timezone, config.service_level_s,
                               state.clock.now_ms())
         broadcaster = Broadcaster(figures, state.clock, config)
-        feed = Feed(figures, state.realtime.hub, state.redis, state.pool, state.engine, state.clock,
+        feed = Feed(figures, state.realtime.reader, state.redis, state.pool, state.engine, state.clock,
                     broadcaster.changed, metrics.count_event)
         await feed.start()
         state.ops = Ops(config, figures, broadcaster, feed, metrics, state.redis, state.pool, state.keys, state.clock,
                         state.realtime)
 
-        async def close_feed() -> None:
-            try:
-                await stop.wait()
-            finally:
-                feed.close()
-
         return [asyncio.create_task(broadcaster.run(stop), name="ops-broadcaster"),
                 asyncio.create_task(poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
                                              config.poll_s, broadcaster.changed, stop), name="ops-poller"),
-                asyncio.create_task(close_feed(), name="ops-feed")]
+                asyncio.create_task(feed.run(stop), name="ops-feed")]
 
 
 component = OpsComponent()

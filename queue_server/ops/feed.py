@@ -1,13 +1,12 @@
-"""Feeding the live figures from the process's one stream reader (``realtime/``): a tap per center
-subscribes to the hub like a socket that wants every event of its center, and applies each event
-as the reader hands it over. While a center warms up its events wait in the tap; after the warm-up
-those at or below what was read are skipped, so nothing is missed or counted twice. When the hub
-resets a center (Redis lost its history), the center warms up again from the record."""
+"""Feeding the live figures from the process's one stream reader (``realtime/``): the feed listens to
+the hub, which hands it every event the reader decoded, and applies each as it comes. While a center
+warms up its events wait; after the warm-up those at or below what was read are skipped, so nothing
+is missed or counted twice. When the reader finds a center's epoch changed (Redis lost its history),
+the center warms up again from the record."""
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,48 +18,19 @@ from ..clock import Clock
 from ..engine.keys import Keys
 from ..engine.queue_engine import QueueEngine
 from ..realtime.events import LiveEvent
-from ..realtime.hub import Hub
+from ..realtime.reader import StreamReader
 from .live import LiveFigures
 from .warm import open_cases, today_events
 
 log = logging.getLogger("queue_server.ops")
 
 
-class Tap:
-    """A hub subscriber for one center's events that never waits and never overflows."""
-
-    __slots__ = ("feed", "center", "window", "sending_since", "last_sent", "buffer", "closed")
-
-    def __init__(self, feed: "Feed", center: str) -> None:
-        self.feed = feed
-        self.center = center
-        self.window = None
-        self.sending_since = 0.0
-        self.last_sent = time.monotonic()
-        self.buffer: list[LiveEvent] | None = []
-        self.closed = False
-
-    def offer(self, event: LiveEvent) -> bool:
-        if self.buffer is not None:
-            self.buffer.append(event)
-        else:
-            self.feed.take(event)
-        return True
-
-    def ping(self, text: str) -> None:
-        self.last_sent = time.monotonic()
-
-    def kill(self, code: int, reason: str, hard: bool = True) -> None:
-        if not self.closed:
-            self.closed = True
-            self.feed.lost(self.center)
-
-
 class Feed:
-    def __init__(self, figures: LiveFigures, hub: Hub, redis: Redis, pool: asyncpg.Pool, engine: QueueEngine,
-                 clock: Clock, on_change: Callable[[], None], on_event: Callable[[str], None]) -> None:
+    def __init__(self, figures: LiveFigures, reader: StreamReader, redis: Redis, pool: asyncpg.Pool,
+                 engine: QueueEngine, clock: Clock, on_change: Callable[[], None], on_event: Callable[[str], None]) -> None:
         self.figures = figures
-        self.hub = hub
+        self.reader = reader
+        self.hub = reader.hub
         self.redis = redis
         self.pool = pool
         self.engine = engine
@@ -68,34 +38,34 @@ class Feed:
         self.clock = clock
         self.on_change = on_change
         self.on_event = on_event
-        self.taps: dict[str, Tap] = {}
-        self._rewarming: set[asyncio.Task] = set()
+        self.held: dict[str, list[LiveEvent]] = {}      # events of centers warming up
+        self.epochs: dict[str, str] = {}
 
     async def start(self) -> None:
-        """Subscribe every center first, then warm each up: an event the reader hands over meanwhile waits."""
-        for code in self.figures.centers:
-            self._subscribe(code)
+        """Listen first, then warm every center up: an event the reader hands over meanwhile waits."""
+        self.held = {code: [] for code in self.figures.centers}
+        self.epochs = dict(self.reader.epochs)
+        self.hub.listeners.append(self.take)
         cases = await open_cases(self.pool)
         for code in self.figures.centers:
             await self.warm(code, cases.get(code, []))
 
-    def _subscribe(self, center: str) -> None:
-        tap = self.taps[center] = Tap(self, center)
-        self.hub.add(tap)
-
     async def warm(self, center: str, cases: list[dict[str, Any]]) -> None:
+        self.held.setdefault(center, [])
         now = self.clock.now_ms()
         self.figures.roll(now)
         events, tail = await today_events(self.redis, self.pool, self.keys, center, self.figures.centers[center].day_start)
         snapshot = await self.engine.snapshot(center)
         self.figures.load(center, events, tail, snapshot, cases, now)
-        tap = self.taps[center]
-        waiting, tap.buffer = tap.buffer or [], None
-        for event in waiting:
+        for event in self.held.pop(center, []):
             self.take(event)
         self.on_change()
 
     def take(self, event: LiveEvent) -> None:
+        held = self.held.get(event.center)
+        if held is not None:
+            held.append(event)
+            return
         try:
             data = orjson.loads(event.text)
         except orjson.JSONDecodeError:
@@ -104,14 +74,8 @@ class Feed:
             self.on_event(event.type)
             self.on_change()
 
-    def lost(self, center: str) -> None:
-        """The hub dropped this center's tap (its history was lost): subscribe again and warm up again."""
-        self._subscribe(center)
-        task = asyncio.get_running_loop().create_task(self._rewarm(center))
-        self._rewarming.add(task)
-        task.add_done_callback(self._rewarming.discard)
-
     async def _rewarm(self, center: str) -> None:
+        self.held.setdefault(center, [])
         delay = 0.5
         while True:
             try:
@@ -125,12 +89,18 @@ class Feed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def close(self) -> None:
-        for tap in self.taps.values():
-            tap.closed = True
-            self.hub.remove(tap)
-        for task in self._rewarming:
-            task.cancel()
-
-    def is_tap(self, sub: object) -> bool:
-        return isinstance(sub, Tap)
+    async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
+        """Watch the reader's epochs; stop listening when the app stops."""
+        try:
+            while not stop.is_set():
+                for center, epoch in list(self.reader.epochs.items()):
+                    if self.epochs.get(center, epoch) != epoch:
+                        await self._rewarm(center)
+                    self.epochs[center] = epoch
+                try:
+                    await asyncio.wait_for(stop.wait(), every_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if self.take in self.hub.listeners:
+                self.hub.listeners.remove(self.take)

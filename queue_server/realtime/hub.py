@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -41,6 +42,7 @@ class Hub:
         self._centers: dict[str, _Center] = {}
         self.published = 0
         self.dropped = 0
+        self.listeners: list[Callable[[LiveEvent], None]] = []  # in-process consumers of every event (ops figures)
 
     def add(self, sub: Subscriber) -> None:
         c = self._centers.setdefault(sub.center, _Center())
@@ -65,6 +67,8 @@ class Hub:
     def publish(self, event: LiveEvent) -> None:
         """Hand one event to every local socket that wants it; never waits."""
         self.published += 1
+        for listen in self.listeners:
+            listen(event)
         c = self._centers.get(event.center)
         if c is None:
             return
