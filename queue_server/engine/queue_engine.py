@@ -226,13 +226,15 @@ class QueueEngine:
             raise EngineError("not_found", f"ticket {ticket_id!r} not found")
         return self._position(result)
 
-    async def snapshot(self, center_code: str) -> dict[str, Any]:
-        """The center's live state and the stream id it is valid at, read atomically."""
+    async def snapshot(self, center_code: str, window: str | None = None) -> dict[str, Any]:
+        """The center's live state and the stream id it is valid at, read atomically; with ``window``,
+        only that window and its tickets (the waiting counts stay the center's)."""
         center = self.center(center_code)
         k = self.keys
         return await self._run(
             "snapshot", [k.events(center_code), k.live(center_code)],
-            [k.center_base(center_code), self.clock.now_ms(), ",".join(center.windows), ",".join(center.queues)],
+            [k.center_base(center_code), self.clock.now_ms(), window or ",".join(center.windows),
+             ",".join(center.queues), window or ""],
         )
 
     async def sync_catalog(self) -> None:

@@ -86,13 +86,9 @@ async def open_stream(redis: Redis, engine: QueueEngine, clock: Clock, center: s
 
 async def send_snapshot(engine: QueueEngine, clock: Clock, center: str, window: str | None, epoch: str,
                         reset: bool, send: Send) -> StreamKey:
-    snap = await engine.snapshot(center)
+    snap = await engine.snapshot(center, window)
     windows: list[dict[str, Any]] = list(snap.get("windows") or [])
-    mine: list[dict[str, Any]] = snap.get("tickets") or []
-    if window is not None:   # filter before masking: a window's socket keeps a few of the center's tickets
-        windows = [w for w in windows if w.get("id") == window]
-        mine = [t for t in mine if t.get("window") == window]
-    tickets = [public_ticket(t) for t in mine]
+    tickets = [public_ticket(t) for t in (snap.get("tickets") or [])]
     tickets.sort(key=lambda t: (t.get("issued_at", 0), t.get("id", "")))
     await send(orjson.dumps({
         "type": "snapshot", "center": center, "cursor": snap["cursor"], "epoch": epoch, "reset": reset,
