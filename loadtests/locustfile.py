@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import User, constant, constant_throughput, events
+from locust import User, between, constant, constant_throughput, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
@@ -31,7 +31,7 @@ _p = plan()
 _n, _r = _p.counts, _p.rates
 Baseline = concrete("Baseline", BaselineUser, _n["capacity"], constant(0))
 Capacity = concrete("Capacity", CapacityUser, _n["capacity"], constant(0))
-Screen = concrete("Screen", ScreenUser, _n["screens"], constant(1.0))
+Screen = concrete("Screen", ScreenUser, _n["screens"], between(1.0, 5.0))   # back off after a drop
 Kiosk = concrete("Kiosk", KioskUser, _n["kiosks"], constant_throughput(_r["kiosk"]))
 Clerk = concrete("Clerk", ClerkUser, _n["clerks"], constant_throughput(_r["clerk"]))
 Resident = concrete("Resident", ResidentUser, _n["residents"], constant_throughput(_r["resident"]))
@@ -52,24 +52,42 @@ def _measure_begins(environment: Environment, **_: Any) -> None:
 
 
 _master: list[MasterRunner] = []
+_open: dict[str, int] = {}    # sockets open per worker, as they last said
+
+
+def _report_sockets(environment: Environment) -> None:
+    while True:
+        gevent.sleep(1.0)
+        environment.runner.send_message("sockets", TALLY.open)
 
 
 @events.init.add_listener
 def on_init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         _master.append(environment.runner)
+        environment.runner.register_message("sockets", lambda environment, msg, **_: _open.update({msg.node_id: msg.data}))
         return
     gevent.spawn(heartbeats)
+    gevent.spawn(_report_sockets, environment)
     environment.runner.register_message("measure", _measure_begins)
 
 
 @events.spawning_complete.add_listener
 def on_spawned(**_: Any) -> None:
-    """Every user is up. After the settling time the measured window begins: stats reset everywhere;
-    the master ends the run when the window is over."""
+    """Every user is started. Once (nearly) every socket is open, or after a bound, and then the
+    settling time, the measured window begins: stats reset everywhere; the master ends the run
+    when the window is over."""
     if not _master:
         return
     runner = _master[0]
+    planned = _n["screens"] if "Screen" in runner.user_classes_by_name else 0
+
+    def wait_for_sockets() -> None:
+        deadline = time.monotonic() + max(60.0, planned / 100)
+        while sum(_open.values()) < 0.99 * planned and time.monotonic() < deadline:
+            gevent.sleep(0.5)
+        gevent.sleep(SETTLE_S)
+        begin()
 
     def begin() -> None:
         runner.stats.reset_all()
@@ -81,7 +99,7 @@ def on_spawned(**_: Any) -> None:
         _marker("end")
         runner.quit()
 
-    gevent.spawn_later(SETTLE_S, begin)
+    gevent.spawn(wait_for_sockets)
 
 
 @events.test_stopping.add_listener

@@ -72,13 +72,15 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     # Jing'an: 14 centers and its 264 neighborhood committees, at thirty times the city's share.
     Profile("district", CitySize(14, 264), ops_per_s=100, measure_s=30, kiosks=4, clerks=20),
     # The whole city connected at today's morning peak (~30 operations a second).
-    Profile("city-now", CITY, ops_per_s=30, measure_s=30, servers=2, workers=2, kiosks=4, clerks=20, residents=20),
+    Profile("city-now", CITY, ops_per_s=30, measure_s=30, servers=2, workers=2, kiosks=4, clerks=20, residents=20,
+            spawn_rate=400),
     # Steps to the target: a quarter and a half of the city, at the target's rate per screen.
-    Profile("quarter", CitySize.fraction(0.25), ops_per_s=250, measure_s=30, kiosks=6, clerks=50, residents=20),
+    Profile("quarter", CitySize.fraction(0.25), ops_per_s=250, measure_s=30, kiosks=6, clerks=50, residents=20,
+            spawn_rate=300),
     Profile("half", CitySize.fraction(0.5), ops_per_s=500, measure_s=30, servers=2, workers=2, kiosks=10, clerks=100,
-            residents=40),
+            residents=40, spawn_rate=300),
     # The target: the whole city, thirty times its morning peak.
     Profile("city", CITY, ops_per_s=1000, measure_s=60, servers=2, workers=2, kiosks=20, clerks=200, residents=60,
-            sms_users=2),
+            sms_users=2, spawn_rate=400),
 ]}
 ORDER = list(PROFILES)

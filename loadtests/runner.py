@@ -220,7 +220,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         stop = threading.Event()
         watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen), daemon=True)
         watcher.start()
-        settle = max(5.0, profile.screens / 2000)
+        settle = 5.0
         with recording(out, "load", pids, py_spy) as files:
             locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls,
                    sampler)

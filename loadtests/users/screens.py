@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import gevent
 import orjson
 import websocket
-from locust import User, constant, task
+from locust import User, task
 from locust.contrib.fasthttp import FastHttpSession
 
 from loadtests.profiles import TABLET_RATES
@@ -55,7 +55,6 @@ def session(environment: Any, server: str) -> FastHttpSession:
 
 class ScreenUser(User):
     abstract = True
-    wait_time = constant(1.0)     # only between a dropped socket and its reconnection
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
