@@ -79,6 +79,7 @@ export function curveChart(container, curve, nowBucket = null) {
     svg.append(s("line", { class: "now-line", x1: x, x2: x, y1: box.top, y2: box.bottom }));
   }
   const points = [];
+  const labelEvery = 60 * Math.max(1, Math.ceil(52 / (slot * (60 / bucketMin))));   // minutes between time labels
   for (let i = from; i < to; i += 1) {
     const x = box.left + (i - from) * slot;
     const v = issued[i] || 0;
@@ -86,7 +87,7 @@ export function curveChart(container, curve, nowBucket = null) {
     svg.append(s("rect", { class: "bar issued", x: x + slot * 0.12, width: slot * 0.76, y: y(v), height: box.bottom - y(v),
       "data-bucket": i, "data-count": v, rx: 2 }, s("title", {}, t)));
     points.push(`${(x + slot / 2).toFixed(1)},${y(served[i] || 0).toFixed(1)}`);
-    if ((i * bucketMin) % 60 === 0) {
+    if ((i * bucketMin) % labelEvery === 0) {
       svg.append(s("text", { class: "tick", x, y: box.bottom + 22, "text-anchor": "middle" }, hhmm(i * bucketMin)));
     }
   }
@@ -123,7 +124,7 @@ export function histogramChart(container, hist, targetS) {
     const x = box.left + i * slot;
     const top = box.bottom - (v / max) * (box.bottom - box.top);
     const level = hi !== undefined && hi <= targetMin ? "ok" : lo < targetMin * 2 ? "warn" : "bad";
-    const label = hi === undefined ? `${lo}+` : `${lo}–${hi}`;
+    const label = hi === undefined ? `${lo}+` : slot < 48 ? String(lo) : `${lo}–${hi}`;
     svg.append(s("rect", { class: `bar ${level}`, x: x + slot * 0.1, width: slot * 0.8, y: top, height: box.bottom - top,
       rx: 3, "data-bin": i, "data-count": v }, s("title", {}, `${label} 分钟 min: ${v}`)));
     if (v) svg.append(s("text", { class: "value", x: x + slot / 2, y: top - 6, "text-anchor": "middle" }, v));

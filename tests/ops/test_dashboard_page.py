@@ -113,4 +113,9 @@ async def test_dashboard_shows_a_call_within_a_second_and_draws_its_charts(serve
         assert await tablet.get_attribute('.queue[data-queue="comprehensive"] .count', "data-count") == "1"
         await shot(tablet, "dashboard-tablet-manager")
         assert not errors, errors
+        phone, errors = await open_page(browser, f"{server}/dashboard?token={manager}", 390, 844)
+        await phone.wait_for_selector('body[data-view="center"] .window-card[data-window="w1"]')
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        await shot(phone, "dashboard-phone-manager")
+        assert not errors, errors
         assert issued
