@@ -96,7 +96,11 @@ class Broadcaster:
         return changed, district
 
     def publish(self) -> int:
-        """Send what changed to every socket whose scope covers it; returns the number of messages."""
+        """Send what changed to every socket whose scope covers it; returns the number of messages.
+        With no dashboard watching nothing is computed (the next one to come gets fresh figures)."""
+        if not self.sockets:
+            self.sent = {"centers": {}, "district": None}
+            return 0
         changed, district = self.compute()
         if not changed and not district:
             return 0
