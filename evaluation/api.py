@@ -117,6 +117,14 @@ async def _web_rating(ev: Evaluation, who: Principal | None, body: NewRating, ne
     return await _record(ev, body.ticket_id, dataclasses.replace(new, round=link.round), body.link)
 
 
+async def _live_phone(ev: Evaluation, ticket_id: str) -> str | None:
+    """The phone on the ticket in Redis: the record in PostgreSQL may not have caught up yet."""
+    try:
+        return (await ev.engine.ticket(ticket_id)).ticket.get("phone")
+    except EngineError:
+        return None
+
+
 async def _link(ev: Evaluation, token: str) -> links.Link:
     link = await links.find(ev.pool, token)
     if link is None:
@@ -344,7 +352,8 @@ async def case_step(request: Request) -> Response:
         async with ev.pool.acquire() as conn, conn.transaction():
             moved = await rectification.act(conn, row["id"], action, author, body.note, now)
             if moved.case["state"] == "rectified":
-                await enqueue_followup(conn, moved.case["ticket_id"], now)
+                tid = moved.case["ticket_id"]
+                await enqueue_followup(conn, tid, now, live_phone=lambda: _live_phone(ev, tid))
     except CaseError as exc:
         raise Problem(CASE_STATUS.get(exc.code, 409), exc.code.replace("_", " ").capitalize(), exc.message,
                       code=exc.code) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -48,11 +49,15 @@ async def enqueue_prompts(conn: asyncpg.Connection, served: Served, phone: str, 
     return len(due)
 
 
-async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int) -> bool:
-    """Queue the follow-up prompt after a rectification, to the number the first prompt went to."""
+async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int,
+                           live_phone: Callable[[], Awaitable[str | None]] | None = None) -> bool:
+    """Queue the follow-up prompt after a rectification, to the number the first prompt went to, else
+    the ticket's phone: from its record, or from the live ticket when the record has not caught up."""
     number = await conn.fetchval("SELECT to_number FROM sms_messages WHERE ticket_id = $1 LIMIT 1", ticket_id)
     if number is None:
         phone = await conn.fetchval("SELECT phone FROM tickets WHERE id = $1", ticket_id)
+        if phone is None and live_phone is not None:
+            phone = await live_phone()
         number = texts.e164(phone) if phone else None
     if number is None or await opted_out(conn, number):
         return False
