@@ -22,6 +22,7 @@ from .sms.outbox import enqueue_prompts
 log = logging.getLogger("evaluation.consumer")
 GROUP = "evaluation"
 STALE_MS = 3_600_000  # a finish older than the SMS delay plus this gets no prompt (a group created late)
+PACE_S = 0.1         # after a short read, let events gather: one read over every stream per batch, not per event
 
 
 class FinishedConsumer:
@@ -100,7 +101,10 @@ class FinishedConsumer:
                 if loop.time() >= next_claim:
                     await self.claim_abandoned()
                     next_claim = loop.time() + claim_every_s
-                await self._handle(await self._read(">", self.cfg.consumer_block_ms))
+                response = await self._read(">", self.cfg.consumer_block_ms)
+                await self._handle(response)
+                if sum(len(items) for _, items in response or []) < self.batch:
+                    await asyncio.sleep(PACE_S)
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:

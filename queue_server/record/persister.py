@@ -99,11 +99,12 @@ class Persister:
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
                  batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000,
-                 on_lost: Callable[[], Awaitable[object]] | None = None) -> None:
+                 on_lost: Callable[[], Awaitable[object]] | None = None, pace_s: float = 0.1) -> None:
         self.redis, self.pool, self.keys = redis, pool, keys
         self.centers = centers
         self.name = name or consumer_name()
         self.batch, self.claim_idle_ms, self.block_ms = batch, claim_idle_ms, block_ms
+        self.pace_s = pace_s
         self.recorded = 0
         self.on_lost = on_lost
         self._by_key = {keys.events(c).encode(): c for c in centers}
@@ -170,7 +171,10 @@ class Persister:
                 if loop.time() >= next_claim:
                     await self.claim_abandoned()
                     next_claim = loop.time() + claim_every_s
-                await self.step()
+                if await self.step() < self.batch:
+                    # Group commit: let a busy morning's events gather for a moment rather than pay a
+                    # read over every stream, a transaction and the acks for each one or two of them.
+                    await asyncio.sleep(self.pace_s)
             except asyncio.CancelledError:
                 raise
             except ResponseError as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from queue_server.config import Settings
 from tests.realtime.live import close_code, open_live, receive, silent
-from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process
+from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process, wait_recorded
 
 C, OTHER = "jingansi", "caojiadu"
 
@@ -28,7 +28,7 @@ async def token(client: Any, **body: Any) -> str:
 
 
 async def test_http_scope_of_figures_reports_and_exports(settings: Settings) -> None:
-    async with running_app(settings) as (_, client):
+    async with running_app(settings) as (app, client):
         for center in (C, OTHER):
             assert (await client.post(f"/api/v1/centers/{center}/tickets", headers=AUTH, json={"matter": "hrss-001"})).status_code == 201
         manager = await token(client, role="manager", center=C)
@@ -51,6 +51,8 @@ async def test_http_scope_of_figures_reports_and_exports(settings: Settings) -> 
         assert (await client.get("/api/v1/ops/figures", headers=bearer("qs_nope"))).status_code == 401
         assert (await client.get("/api/v1/ops/figures?center=nowhere", headers=AUTH)).status_code == 404
 
+        for center in (C, OTHER):   # reports and exports read the record, which the persister fills
+            await wait_recorded(app.state.pool, settings.redis_url, settings, center)
         rows = (await client.get("/api/v1/ops/reports", headers=bearer(manager))).json()["rows"]
         assert [r["center"] for r in rows] == [C]
         assert {r["center"] for r in (await client.get("/api/v1/ops/reports", headers=AUTH)).json()["rows"]} == {C, OTHER}
