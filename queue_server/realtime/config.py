@@ -16,6 +16,7 @@ class RealtimeConfig:
     stall_s: float = 10.0           # one send blocked this long drops the socket
     ping_s: float = 15.0            # app-level ping after this much silence
     block_ms: int = 2_000           # XREAD BLOCK; the reader's client has no socket timeout
+    gather_ms: int = 10             # after a short read, wait this long so the next XREAD brings a batch
     epoch_check_s: float = 5.0      # how often the reader looks for a Redis that lost its data
     replay_max: int = 20_000        # a resume missing more than this gets a (cheaper) fresh snapshot
     max_in_bytes: int = 4_096       # client messages above this close the socket with 1009
@@ -31,6 +32,7 @@ class RealtimeConfig:
             stall_s=_float("QUEUE_WS_STALL_S", d.stall_s),
             ping_s=_float("QUEUE_WS_PING_S", d.ping_s),
             block_ms=int(_float("QUEUE_WS_BLOCK_MS", d.block_ms)),
+            gather_ms=int(_float("QUEUE_WS_GATHER_MS", d.gather_ms)),
             epoch_check_s=_float("QUEUE_WS_EPOCH_CHECK_S", d.epoch_check_s),
             replay_max=int(_float("QUEUE_WS_REPLAY_MAX", d.replay_max)),
             send_buffer=int(_float("QUEUE_WS_SEND_BUFFER", d.send_buffer)),

@@ -70,7 +70,10 @@ class StreamReader:
                     await self.check_epochs()
                     next_check = time.monotonic() + self.config.epoch_check_s
                 self.connected = True
-                await self._read_once()
+                if await self._read_once() < BATCH and self.config.gather_ms:
+                    # One XREAD names every center's stream: at a busy hour, reading per event or two
+                    # costs more than the events. A few ms of gathering keeps screens well inside 100 ms.
+                    await asyncio.sleep(self.config.gather_ms / 1000)
                 backoff = 0.2
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 self.connected = False
@@ -83,10 +86,13 @@ class StreamReader:
                 log.exception("stream reader: unexpected Redis reply")
                 await asyncio.sleep(1.0)
 
-    async def _read_once(self) -> None:
+    async def _read_once(self) -> int:
+        """Read and publish what is new; returns how many entries the read brought."""
         streams = {self.keys.events(c): self.last[c] for c in self.centers}
         reply = await self.redis.xread(streams, count=BATCH, block=self.config.block_ms)
+        read = 0
         for stream, entries in reply or ():
+            read += len(entries)
             center = self._center_of.get(stream if isinstance(stream, bytes) else stream.encode())
             if center is None:
                 continue
@@ -95,3 +101,4 @@ class StreamReader:
                 self.last[center] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                 if event is not None:
                     self.hub.publish(event)
+        return read
