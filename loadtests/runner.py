@@ -32,6 +32,8 @@ from .engine_ops import session
 from .harness import ADMIN_TOKEN, ROOT, fresh_database, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid
+from .server_metrics import scrape
+from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
 from .summary import QUEUE_OPS, closed_loop, judge, load_phase, window
@@ -127,11 +129,23 @@ def wait_with_children(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
-def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any]) -> None:
-    """What the servers say about their sockets and the persister while the load runs."""
+def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], out: Path) -> None:
+    """What the servers say while the load runs: their sockets, the persister's lag, and their own
+    request latencies over the measured window (scraped when it begins and when it ends)."""
     import httpx
 
-    while not stop.wait(2.0):
+    marks = out / "window-load.json"
+    tick = 0
+    while not stop.wait(1.0):
+        tick += 1
+        span = json.loads(marks.read_text()) if marks.exists() else {}
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if "start" in span and "at_start" not in seen:
+                seen["at_start"] = scrape(urls)
+            if "end" in span and "at_start" in seen and "latency_by_route" not in seen:
+                seen["latency_by_route"] = server_window(seen.pop("at_start"), scrape(urls))
+        if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
+            continue
         sockets = lag = dropped = 0
         for u in urls:
             with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
@@ -218,7 +232,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         total = n["screens"] + n["kiosks"] + n["clerks"] + n["residents"] + (n["sms"] if profile.sms_users else 0)
         seen: dict[str, Any] = {}
         stop = threading.Event()
-        watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen), daemon=True)
+        watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen, out), daemon=True)
         watcher.start()
         settle = 5.0
         with recording(out, "load", pids, py_spy) as files:
@@ -226,6 +240,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                    sampler)
         stop.set()
         watcher.join()
+        seen.pop("at_start", None)
         result["load"] = load_phase(out, profile)
         if files:
             result["load"]["hottest"] = hottest(files)
