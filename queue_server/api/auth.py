@@ -1,37 +1,59 @@
 """Bearer tokens: the district admin token from the environment, and center-scoped manager, staff
-and device tokens from PostgreSQL, cached briefly so the hot path costs no query."""
+and device tokens from PostgreSQL, cached so the hot path costs no query. A valid token is kept for
+ten minutes, but every process asks PostgreSQL for newly revoked tokens every few seconds (one
+query, not one per token), so a revocation takes effect within that."""
 from __future__ import annotations
 
 import hmac
 import time
+from datetime import datetime
 
 from starlette.requests import HTTPConnection
 
-from ..record.people import Principal, find_token
+from ..record.people import Principal, find_token, revoked_since, token_hash
 from .problems import Problem
 
 ADMIN = Principal("admin")
-_CACHE_S = 30.0
+_VALID_S = 600.0          # a known token's principal
+_UNKNOWN_S = 30.0         # "no such token"
+_REVOCATIONS_S = 5.0      # how often revocations are looked for
+_MAX_ENTRIES = 200_000
 
 
 class TokenCache:
     def __init__(self, pool, admin_token: str | None) -> None:  # type: ignore[no-untyped-def]
         self._pool = pool
         self._admin = admin_token
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: dict[str, tuple[float, Principal | None]] = {}   # by token hash
+        self._revoked_after: datetime | None = None
+        self._next_check = 0.0
+        self._checking = False
 
     async def resolve(self, token: str) -> Principal | None:
         if self._admin and hmac.compare_digest(token, self._admin):
             return ADMIN
-        hit = self._cache.get(token)
         now = time.monotonic()
+        if now >= self._next_check and not self._checking:
+            await self._forget_revoked(now)
+        key = token_hash(token)
+        hit = self._cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
         principal = await find_token(self._pool, token)
-        if len(self._cache) > 50_000:
+        if len(self._cache) > _MAX_ENTRIES:
             self._cache.clear()
-        self._cache[token] = (now + _CACHE_S, principal)
+        self._cache[key] = (now + (_VALID_S if principal else _UNKNOWN_S), principal)
         return principal
+
+    async def _forget_revoked(self, now: float) -> None:
+        self._checking = True
+        try:
+            hashes, self._revoked_after = await revoked_since(self._pool, self._revoked_after)
+            for h in hashes:
+                self._cache.pop(h, None)
+            self._next_check = now + _REVOCATIONS_S
+        finally:
+            self._checking = False
 
 
 def bearer(conn: HTTPConnection) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -42,6 +43,15 @@ async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
     if row is None:
         return None
     return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"])
+
+
+async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[list[str], datetime]:
+    """Hashes of the tokens revoked at or after ``since`` (none on the first call), and the database's
+    clock now, less a second, for the next call: a revocation is never missed between two calls."""
+    row = await pool.fetchrow(
+        "SELECT now() - interval '1 second' AS at, CASE WHEN $1::timestamptz IS NULL THEN '{}'::text[]"
+        " ELSE array(SELECT token_hash FROM tokens WHERE revoked_at >= $1) END AS hashes", since)
+    return list(row["hashes"]), row["at"]
 
 
 async def find_staff(pool: asyncpg.Pool, staff_id: str) -> dict[str, str] | None:

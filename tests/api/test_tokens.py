@@ -1,0 +1,29 @@
+"""Tokens are cached for minutes, yet a revoked one stops working within seconds on every process:
+each asks PostgreSQL for new revocations every few seconds."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+from queue_server.config import Settings
+from queue_server.record.people import create_token
+from tests.support import running_app
+
+C = "jingansi"
+
+
+async def test_a_revoked_token_stops_working_within_seconds(settings: Settings) -> None:
+    async with running_app(settings) as (app, client):
+        token = await create_token(app.state.pool, "staff", C, "w1", f"{C}-s01", label="w1 clerk")
+        headers = {"Authorization": f"Bearer {token}"}
+        opened = await client.post(f"/api/v1/centers/{C}/windows/w1/open", json={}, headers=headers)
+        assert opened.status_code == 200
+        assert (await app.state.tokens.resolve(token)).label == "w1 clerk"
+        await app.state.pool.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'w1 clerk'")
+        deadline = time.monotonic() + 15
+        while (r := await client.post(f"/api/v1/centers/{C}/windows/w1/pause", json={"reason": "lunch"},
+                                      headers=headers)).status_code != 401:
+            assert r.status_code == 200 and time.monotonic() < deadline, r.text
+            await asyncio.sleep(0.2)
+        other = await create_token(app.state.pool, "staff", C, "w2", f"{C}-s02")
+        assert (await app.state.tokens.resolve(other)).window == "w2"
