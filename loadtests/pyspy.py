@@ -7,6 +7,7 @@ import contextlib
 import re
 import signal
 import subprocess
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +19,32 @@ _FRAME = re.compile(r"^(?P<fn>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 @contextlib.contextmanager
 def recording(out: Path, phase: str, pids: list[int], enabled: bool) -> Iterator[list[Path]]:
-    """Sample every pid (50 Hz, GIL-holding stacks only: CPU, not waiting) while the block runs."""
+    """Sample every pid (50 Hz, GIL-holding stacks only: CPU, not waiting) during the phase's measured
+    window: from its start mark (``window-PHASE.json``) until the block ends — steady state only,
+    not the sockets' opening or the warm-up of caches."""
     files = [out / f"py-spy-{phase}-server{i}.txt" for i in range(len(pids))]
-    procs = [subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(pid), "--format", "raw",
-                               "--rate", "50", "--gil", "--nonblocking", "-o", str(f)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for pid, f in zip(pids, files)] if enabled else []
+    procs: list[subprocess.Popen] = []
+    done = threading.Event()
+
+    def start_at_mark() -> None:
+        marks = out / f"window-{phase}.json"
+        while not done.wait(0.2):
+            if marks.exists() and "start" in marks.read_text():
+                procs.extend(subprocess.Popen(
+                    [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(pid), "--format", "raw",
+                     "--rate", "50", "--gil", "--nonblocking", "-o", str(f)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid, f in zip(pids, files))
+                return
+
+    waiter = threading.Thread(target=start_at_mark, daemon=True)
+    if enabled:
+        waiter.start()
     try:
         yield files if enabled else []
     finally:
+        done.set()
+        if enabled:
+            waiter.join()
         for p in procs:
             p.send_signal(signal.SIGINT)
         for p in procs:
