@@ -65,3 +65,18 @@ async def database_url(services: Services) -> str:
 @pytest.fixture
 def settings(services: Services, database_url: str) -> Settings:
     return services.settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def browser():  # type: ignore[no-untyped-def]
+    """One headless Chromium for the session; each test opens its own context."""
+    from playwright.async_api import async_playwright
+
+    from tests.browser import ARGS, CHROMIUM
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            await b.close()

@@ -2,8 +2,6 @@
 tokens for each device, and pages that record their console errors and leave screenshots behind."""
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,12 +10,9 @@ import httpx
 import pytest
 
 from queue_server.config import Settings
-from tests.support import AUTH, ROOT, free_port, server_process
+from tests.browser import SHOTS, skip_without_chromium
+from tests.support import AUTH, free_port, server_process
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 CENTER = "jingansi"
 
 SIZES = {
@@ -30,9 +25,7 @@ SIZES = {
     "staff": {"width": 1920, "height": 1080},
 }
 
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does) to run the browser tests",
-                allow_module_level=True)
+skip_without_chromium()
 
 
 @dataclass
@@ -71,17 +64,6 @@ async def server(server_url: str, settings: Settings) -> AsyncIterator[Server]:
     async with httpx.AsyncClient(base_url=server_url, timeout=10) as http:
         yield Server(server_url, http, settings)
 
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 @dataclass

@@ -3,37 +3,18 @@ the link from the SMS, picks a bad rating, is asked for a reason, submits, and c
 screenshots at phone, tablet and desktop sizes land in test-artifacts/screenshots."""
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from queue_server.config import Settings
-from tests.support import AUTH, ROOT, free_port, server_process
+from tests.browser import SHOTS, skip_without_chromium
+from tests.support import AUTH, free_port, server_process
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 C = "jingansi"
 
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does)", allow_module_level=True)
+skip_without_chromium()
 
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def finished_ticket(http: httpx.AsyncClient, window: str = "w1") -> dict[str, Any]:

@@ -3,26 +3,20 @@ tiles and charts render, a center's drill-down shows a call made through the API
 and a manager's token opens its own center only. Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from queue_server.config import Settings
-from tests.support import ADMIN_TOKEN, AUTH, ROOT, server_process
+from tests.browser import SHOTS, skip_without_chromium
+from tests.support import ADMIN_TOKEN, AUTH, server_process
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 C = "jingansi"
 
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture
@@ -30,17 +24,6 @@ def server(settings: Settings) -> Iterator[str]:
     with server_process(settings) as (url, _proc):
         yield url
 
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def open_page(browser: Any, url: str, width: int, height: int) -> tuple[Any, list[str]]:
