@@ -28,6 +28,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
+from .gc_freeze import component as long_lived
 from .ops.component import component as ops
 from .realtime.component import component as live_screens
 from .record.catalog import load_catalog
@@ -49,7 +50,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays, evaluation, live_screens, ops]
+COMPONENTS: list[Component] = [displays, evaluation, live_screens, ops, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:
