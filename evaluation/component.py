@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from queue_server.api.endpoints import Doc
+from queue_server.engine.connection import connection_class
 
 from .api import api
 from .config import EvalConfig
@@ -61,7 +62,8 @@ class EvaluationComponent:
         cfg = EvalConfig.from_settings(state.settings)
         ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock)
         state.evaluation = ev
-        reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4)
+        reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
+                                connection_class=connection_class(state.settings.redis_url))
         consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock)
         state.evaluation_consumer = consumer
 

@@ -26,6 +26,7 @@ from .api.problems import HANDLERS
 from .api.ratelimit import RateLimiter
 from .clock import Clock, SystemClock
 from .config import Settings
+from .engine.connection import connection_class
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
 from .gc_freeze import component as long_lived
@@ -57,8 +58,9 @@ def redis_client(url: str, blocking: bool = False) -> Redis:
     """Shared pool for scripts; ``blocking`` gives a reader of streams its own connection without a
     socket timeout (redis-py 8 defaults to 5 s, which a blocking XREADGROUP would trip)."""
     if blocking:
-        return Redis.from_url(url, socket_timeout=None, max_connections=4)
-    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10)
+        return Redis.from_url(url, socket_timeout=None, max_connections=4, connection_class=connection_class(url))
+    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10,
+                                           connection_class=connection_class(url))
     return Redis(connection_pool=pool)
 
 

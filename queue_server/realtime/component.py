@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from ..api.endpoints import Doc, Endpoints, json
 from ..api.ratelimit import RateLimiter
+from ..engine.connection import connection_class
 from .config import RealtimeConfig
 from .endpoints import routes as socket_routes
 from .hub import Hub
@@ -67,7 +68,8 @@ class LiveScreens:
         hub = Hub(config)
         # Its own connection, blocking without a socket timeout, named for CLIENT LIST.
         blocking = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=2,
-                                  client_name=f"{state.settings.key_prefix}:realtime-reader")
+                                  client_name=f"{state.settings.key_prefix}:realtime-reader",
+                                  connection_class=connection_class(state.settings.redis_url))
         reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
         await reader.prepare()
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
