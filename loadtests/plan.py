@@ -46,6 +46,7 @@ class Plan:
     matters: dict[str, list[str]]            # comprehensive | quick | remote -> matter codes
     rates: dict[str, float]                  # per user of each kind, operations a second
     counts: dict[str, int]                   # users of each kind
+    slots: dict[str, str] = field(default_factory=dict)  # redis_url, key: where users draw their index
     sms: dict[str, str] = field(default_factory=dict)   # public_base_url, auth_token, standin_url
 
     def write(self, path: Path) -> None:

@@ -70,6 +70,19 @@ async def each(urls: list[str], jobs: list[tuple[str, dict]], concurrency: int =
     return failed
 
 
+async def forget_slots(redis_url: str, key: str) -> None:
+    """The users' slot counters (one per phase and kind) are this run's only keys outside the app's."""
+    from redis.asyncio import Redis
+
+    r = Redis.from_url(redis_url)
+    try:
+        found = [k async for k in r.scan_iter(match=f"{key}:*", count=1000)]
+        if found:
+            await r.delete(*found)
+    finally:
+        await r.aclose()
+
+
 async def open_windows(urls: list[str], catalog: dict[str, Any]) -> None:
     jobs = [(f"/api/v1/centers/{w['center']}/windows/{w['code']}/open", {"staff_id": staff_of(w["center"], w["code"])})
             for w in catalog["windows"]]
@@ -188,10 +201,14 @@ async def run(profile: Profile, out: Path, py_spy: bool = False) -> dict[str, An
                 plan = Plan(profile.name, [], str(out), profile.workers,
                             [{"code": c["code"], "points": points.get(c["code"], [])} for c in catalog["centers"]],
                             devices, clerks, kiosks, matter_lines(catalog), rates(profile), counts(profile),
-                            {"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
-                             "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
+                            slots={"redis_url": redis_url, "key": f"loadrun{uuid.uuid4().hex[:8]}:slots"},
+                            sms={"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
+                                 "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
-                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
+                try:
+                    summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
+                finally:
+                    await forget_slots(redis_url, plan.slots["key"])
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])

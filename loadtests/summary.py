@@ -59,6 +59,15 @@ def read_failures(out: Path, phase: str, limit: int = 10) -> list[dict[str, Any]
     return [{"name": r["Name"], "error": r["Error"][:300], "count": int(r["Occurrences"])} for r in rows[:limit]]
 
 
+def read_exceptions(out: Path, phase: str) -> int:
+    """Errors raised in the users' own code (Locust's ``*_exceptions.csv``): a broken run, not load."""
+    path = out / f"{phase}_exceptions.csv"
+    if not path.exists():
+        return 0
+    with path.open() as f:
+        return sum(int(r.get("Count") or 0) for r in csv.DictReader(f))
+
+
 def window(out: Path, phase: str) -> tuple[float, float] | None:
     path = out / f"window-{phase}.json"
     if not path.exists():
@@ -94,8 +103,10 @@ def closed_loop(out: Path, phase: str, names: tuple[str, ...]) -> dict[str, Any]
     seconds = span[1] - span[0] if span else 0.0
     entries = [e for e in read_stats(out, phase) if e["name"] in names]
     per_op = {name: figures([e for e in entries if e["name"] == name], seconds) for name in names}
-    return {"seconds": round(seconds, 1), **figures(entries, seconds),
-            "operations": {k: v for k, v in per_op.items() if v["count"]}, "failures_seen": read_failures(out, phase)}
+    result = {"seconds": round(seconds, 1), **figures(entries, seconds),
+              "operations": {k: v for k, v in per_op.items() if v["count"]}, "failures_seen": read_failures(out, phase)}
+    result["failures"] += read_exceptions(out, phase)
+    return result
 
 
 def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
@@ -118,7 +129,7 @@ def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
                     **{k: t["counts"].get(k, 0) for k in ("snapshots", "resumes", "resets", "events", "pings")}},
         "clerks": {k: t["counts"].get(k, 0) for k in ("call_next_empty", "clerk_windows_lost")},
         "sms_replies": t["counts"].get("sms_replies", 0),
-        "errors": sum(e["num_failures"] for e in entries),
+        "errors": sum(e["num_failures"] for e in entries) + read_exceptions(out, "load"),
         "failures_seen": read_failures(out, "load"),
     }
 

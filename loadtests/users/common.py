@@ -9,12 +9,13 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
+import redis
 from locust.env import Environment
 
 from loadtests.plan import Plan
 
 _plan: Plan | None = None
-_taken: dict[str, int] = defaultdict(int)
+_slots: redis.Redis | None = None
 RECENT: deque[str] = deque(maxlen=20_000)   # ticket ids issued by this process, newest last
 PHASE = os.environ.get("LOAD_PHASE", "load")
 
@@ -33,11 +34,12 @@ def worker_index(env: Environment) -> int:
 
 
 def slot(env: Environment, kind: str) -> int:
-    """This user's index among all users of its kind across the run's processes: the master hands
-    users out to workers in turn, so worker w gets w, w + workers, ..."""
-    k = _taken[kind]
-    _taken[kind] += 1
-    return worker_index(env) + plan().workers * k
+    """This user's index among all users of its kind in this phase, across the run's processes: drawn
+    from a counter in Redis, so no two users share a device or a window however Locust spreads them."""
+    global _slots
+    if _slots is None:
+        _slots = redis.Redis.from_url(plan().slots["redis_url"])
+    return int(_slots.incr(f"{plan().slots['key']}:{PHASE}:{kind}")) - 1
 
 
 class Tally:
