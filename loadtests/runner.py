@@ -29,7 +29,7 @@ import psutil
 
 from .city import city_catalog, staff_of
 from .engine_ops import session
-from .harness import ADMIN_TOKEN, ROOT, fresh_database, server, services
+from .harness import ADMIN_TOKEN, ROOT, free_port, fresh_database, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid
 from .server_metrics import scrape
@@ -112,8 +112,9 @@ def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: fl
     env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_SERVERS": ",".join(servers),
            "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s), "PYTHONPATH": str(ROOT)}
     bound = int(users / spawn_rate * 3 + settle_s + measure_s + 60)
+    port = free_port()   # not Locust's default 5557: another run on the machine may hold it
     cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
-           "--processes", str(workers), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
+           "--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
            "--stop-timeout", "5", "--csv", str(out / phase), "--html", str(out / f"{phase}.html"),
            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
            *classes]
