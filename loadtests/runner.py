@@ -221,8 +221,10 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack:
-        urls = [stack.enter_context(server(redis_url, db, f"base{uuid.uuid4().hex[:6]}",
-                                           app="loadtests.baseline_app:create_app"))[0] for _ in range(profile.servers)]
+        bare = [stack.enter_context(server(redis_url, db, f"base{uuid.uuid4().hex[:6]}",
+                                           app="loadtests.baseline_app:create_app")) for _ in range(profile.servers)]
+        urls = [u for u, _ in bare]
+        sampler.watch("baseline servers", *(p.pid for _, p in bare))
         locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler)
     result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
 
@@ -267,12 +269,16 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         span = window(out, phase)
         if span:
             procs = {k: v for k, v in sampler.window(*span).items()
-                     if not k.startswith("load generators (") or k.endswith(f"({phase})")}
+                     if (not k.startswith("load generators (") or k.endswith(f"({phase})"))
+                     and (k != "baseline servers" or phase == "baseline")}
             result[phase]["processes"] = procs
             ops = result[phase].get("count") or result[phase].get("queue_operations", {}).get("count")
-            cpu = procs.get("servers")
-            if ops and cpu:   # CPU of our servers per queue operation: the figure optimisations move
+            cpu = procs.get("baseline servers" if phase == "baseline" else "servers")
+            if ops and cpu:   # CPU of the servers per operation: the figure optimisations move
                 result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+    base, ours = result["baseline"].get("server_cpu_ms_per_op"), result["capacity"].get("server_cpu_ms_per_op")
+    if base and ours:   # what the ratio of throughputs would be with the servers' CPU the only limit
+        result["capacity"]["cpu_ratio_to_baseline"] = round(base / ours, 2)
     return result
 
 
