@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from ..engine.queue_engine import EngineError
@@ -83,10 +83,16 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
                             instance=request.url.path, headers=exc.headers)
 
 
+async def on_client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived (it gave up waiting): no one to answer, no error."""
+    return Response(status_code=499)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "Internal error", "the server failed unexpectedly; the error was logged",
                             request.url.path)
 
 
-HANDLERS = {Problem: on_problem, EngineError: on_engine_error, HTTPException: on_http_error, Exception: on_unexpected}
+HANDLERS = {Problem: on_problem, EngineError: on_engine_error, HTTPException: on_http_error,
+            ClientDisconnect: on_client_gone, Exception: on_unexpected}
