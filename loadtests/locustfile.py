@@ -15,7 +15,7 @@ from locust import User, between, constant, constant_throughput, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadtests.users.common import PHASE, TALLY, plan
+from loadtests.users.common import OPEN_FOR_BUSINESS, PHASE, TALLY, plan
 from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
 from loadtests.users.screens import ScreenUser, heartbeats
 from loadtests.users.sms import SmsUser
@@ -32,7 +32,7 @@ _p = plan()
 _n, _r = _p.counts, _p.rates
 Baseline = concrete("Baseline", BaselineUser, _n["capacity"], constant(0))
 Capacity = concrete("Capacity", CapacityUser, _n["capacity"], constant(0))
-Screen = concrete("Screen", ScreenUser, _n["screens"], between(1.0, 5.0))   # back off after a drop
+Screen = concrete("Screen", ScreenUser, _n["screens"], between(2.0, 10.0))   # back off after a drop, as pages do
 Kiosk = concrete("Kiosk", KioskUser, _n["kiosks"], constant_throughput(_r["kiosk"]))
 Clerk = concrete("Clerk", ClerkUser, _n["clerks"], constant_throughput(_r["clerk"]))
 Resident = concrete("Resident", ResidentUser, _n["residents"], constant_throughput(_r["resident"]))
@@ -76,6 +76,7 @@ def on_init(environment: Environment, **_: Any) -> None:
     gevent.spawn(heartbeats)
     gevent.spawn(_report_sockets, environment)
     environment.runner.register_message("measure", _measure_begins)
+    environment.runner.register_message("open", lambda environment, msg, **_: OPEN_FOR_BUSINESS.set())
 
 
 @events.spawning_complete.add_listener
@@ -89,9 +90,11 @@ def on_spawned(**_: Any) -> None:
     planned = _n["screens"] if "Screen" in runner.user_classes_by_name else 0
 
     def wait_for_sockets() -> None:
-        deadline = time.monotonic() + max(60.0, planned / 100)
+        """The screens come on before the doors open: kiosks and clerks start once they are up."""
+        deadline = time.monotonic() + max(60.0, planned / 50)
         while sum(_open.values()) < 0.99 * planned and time.monotonic() < deadline:
             gevent.sleep(0.5)
+        runner.send_message("open")
         gevent.sleep(SETTLE_S)
         begin()
 

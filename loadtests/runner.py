@@ -43,9 +43,10 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def server_env(sms_env: dict[str, str]) -> dict[str, str]:
-    """Production settings, except: SMS prompts go out a second after finishing (not five minutes)
-    to the run's Twilio stand-in, and the per-client limits are out of the way of one load generator."""
-    return {**sms_env, "QUEUE_REVIEW_SMS_DELAY_S": "1", "QUEUE_SMS_POLL_S": "0.5", "PYTHONUNBUFFERED": "1"}
+    """Production settings, except: SMS prompts go out 5 s after finishing (not five minutes; after the
+    tablet's rating, so a resident never rates twice) to the run's Twilio stand-in, and the
+    per-client limits are out of the way of one load generator."""
+    return {**sms_env, "QUEUE_REVIEW_SMS_DELAY_S": "5", "QUEUE_SMS_POLL_S": "0.5", "PYTHONUNBUFFERED": "1"}
 
 
 async def each(urls: list[str], jobs: list[tuple[str, dict]], concurrency: int = 64) -> int:
@@ -111,7 +112,7 @@ def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: fl
     """One headless Locust run; its master ends it once the measured window is over."""
     env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_SERVERS": ",".join(servers),
            "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s), "PYTHONPATH": str(ROOT)}
-    bound = int(users / spawn_rate * 3 + settle_s + measure_s + 60)
+    bound = int(users / spawn_rate + max(60, users / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
     port = free_port()   # not Locust's default 5557: another run on the machine may hold it
     cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
            "--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",

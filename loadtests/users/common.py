@@ -9,6 +9,7 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
+import gevent.event
 import redis
 from locust.env import Environment
 
@@ -17,6 +18,7 @@ from loadtests.plan import Plan
 _plan: Plan | None = None
 _slots: redis.Redis | None = None
 RECENT: deque[str] = deque(maxlen=20_000)   # ticket ids issued by this process, newest last
+OPEN_FOR_BUSINESS = gevent.event.Event()     # set by the master once the screens are up
 PHASE = os.environ.get("LOAD_PHASE", "load")
 
 

@@ -13,7 +13,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
 
-from .common import RECENT, TALLY, plan, slot, worker_index
+from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, worker_index
 
 SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets come from service points
 QUICK_SHARE = 0.3
@@ -33,6 +33,9 @@ class Desk(FastHttpUser):
         servers = plan().servers
         self.host = servers[self.index % len(servers)]
         super().__init__(environment)
+
+    def on_start(self) -> None:
+        OPEN_FOR_BUSINESS.wait()
 
     def post(self, path: str, name: str, token: str, body: dict | None = None, ok: tuple[int, ...] = (200,),
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -88,6 +91,7 @@ class ClerkUser(Desk):
     abstract = True
 
     def on_start(self) -> None:
+        super().on_start()
         clerks = plan().clerks
         n = type(self).fixed_count or 1
         mine = clerks[self.index % n::n]
@@ -164,6 +168,7 @@ class CapacityUser(Desk):
     abstract = True
 
     def on_start(self) -> None:
+        super().on_start()
         n = type(self).fixed_count or 1
         self.windows = plan().clerks[self.index % n::n]
         self.centers = {c["code"]: c for c in plan().centers}

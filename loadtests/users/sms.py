@@ -25,6 +25,7 @@ class SmsUser(Desk):
     wait_time = constant(1.0)
 
     def on_start(self) -> None:
+        super().on_start()
         sms = plan().sms
         self.standin = FastHttpSession(sms["standin_url"], self.environment.events.request, None)
         self.validator = RequestValidator(sms["auth_token"])
