@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
 import time
 import uuid
 from collections import defaultdict
@@ -26,6 +24,7 @@ import orjson
 import psutil
 
 from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, run, server, services
+from loadtests.lean_ws import PING, PONG, TEXT, client_frame, handshake, take_frame
 
 CENTER = "jingansi"
 WINDOWS = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"]
@@ -93,25 +92,13 @@ class LeanSocket(asyncio.Protocol):
         self._frames(arrived)
 
     def _frames(self, arrived: float) -> None:
-        buf = self.buf
-        while len(buf) >= 2:
-            opcode, n, head = buf[0] & 0x0F, buf[1] & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    return
-                n, head = int.from_bytes(buf[2:4], "big"), 4
-            elif n == 127:
-                if len(buf) < 10:
-                    return
-                n, head = int.from_bytes(buf[2:10], "big"), 10
-            if len(buf) < head + n:
-                return
-            payload = bytes(buf[head:head + n])
-            del buf[:head + n]
-            if opcode == 0x1:
+        while (frame := take_frame(self.buf)) is not None:
+            opcode, payload = frame
+            if opcode == TEXT:
                 self._message(orjson.loads(payload), arrived)
-            elif opcode == 0x9:
-                self._send(0xA, payload)
+            elif opcode == PING:
+                assert self.transport is not None
+                self.transport.write(client_frame(PONG, payload))
 
     def _message(self, msg: dict, arrived: float) -> None:
         kind = msg.get("type")
@@ -122,21 +109,14 @@ class LeanSocket(asyncio.Protocol):
         elif kind != "ping" and "at" in msg:
             self.arrivals.event(msg, arrived)
 
-    def _send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        assert self.transport is not None and len(payload) < 126
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
-
 
 async def connect(url: str, path: str, arrivals: Arrivals) -> asyncio.Transport:
     parts = urlsplit(url)
     target = f"{path}?{urlencode({'token': ADMIN_TOKEN})}"
-    request = (f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    request = handshake(parts.netloc, target)
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    transport, _ = await loop.create_connection(lambda: LeanSocket(request.encode(), arrivals, ready),
+    transport, _ = await loop.create_connection(lambda: LeanSocket(request, arrivals, ready),
                                                 parts.hostname, parts.port)
     await asyncio.wait_for(ready, 30)
     return transport  # type: ignore[return-value]

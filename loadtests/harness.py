@@ -80,7 +80,7 @@ def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_ser
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-         "--ws-per-message-deflate", "false"],
+         "--ws-per-message-deflate", "false", "--ws-ping-interval", "60", "--ws-ping-timeout", "30"],  # as cli.py
         env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import gevent
 import orjson
-import websocket
 from locust import User, task
 from locust.contrib.fasthttp import FastHttpSession
 
+from loadtests.lean_ws import LeanWebSocket
 from loadtests.profiles import TABLET_RATES
 
 from .common import TALLY, fire, plan, slot
@@ -63,7 +63,7 @@ class ScreenUser(User):
         self.device = p.devices[index % len(p.devices)]
         self.server = p.servers[index % len(p.servers)]
         self.label = label(self.device.kind, self.device.point)
-        self.ws: websocket.WebSocket | None = None
+        self.ws: LeanWebSocket | None = None
         self.cursor: str | None = None
         self.epoch: str | None = None
         self.beat = time.monotonic() + random.uniform(-HEARTBEAT_S, 0)
@@ -78,8 +78,7 @@ class ScreenUser(User):
     def watch(self) -> None:
         t0 = time.perf_counter()
         try:
-            self.ws = websocket.create_connection(self.url(), timeout=10, skip_utf8_validation=True,
-                                                  enable_multithread=False, suppress_origin=True)
+            self.ws = LeanWebSocket(self.url(), timeout=10)
             first = orjson.loads(self.ws.recv())
         except Exception as exc:  # noqa: BLE001 - refused, reset or timed out: all count as failures
             fire(self.environment, "WS", "open", (time.perf_counter() - t0) * 1000, exc=exc)
@@ -154,7 +153,7 @@ class ScreenUser(User):
             TALLY.closed()
         if self.ws is not None:
             try:
-                self.ws.close(timeout=0)
+                self.ws.close()
             except Exception:  # noqa: BLE001 - already gone
                 pass
             self.ws = None

@@ -1,0 +1,107 @@
+"""A lean websocket client for the load generators: the handshake, server frames parsed out of one
+buffer, masked client frames, protocol pings answered. Thousands of screens in one generator process
+spend their CPU here, and a general client (websocket-client reads each frame with several socket
+calls and Python-level frame objects) costs that generator several times more per message, CPU the
+server it measures would otherwise get. ``LeanWebSocket`` is blocking, for Locust's gevent users;
+``fanout.py`` uses the same frame functions under asyncio."""
+from __future__ import annotations
+
+import base64
+import os
+import socket
+from urllib.parse import urlsplit
+
+TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
+
+
+class Closed(ConnectionError):
+    """The server closed the socket (a close frame or the end of the connection)."""
+
+
+def handshake(host: str, target: str) -> bytes:
+    return (f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+
+
+def take_frame(buf: bytearray) -> tuple[int, bytes] | None:
+    """The first whole (unmasked, server-sent) frame of ``buf`` as (opcode, payload), removed from it;
+    None while it is incomplete."""
+    if len(buf) < 2:
+        return None
+    opcode, n, head = buf[0] & 0x0F, buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, head = int.from_bytes(buf[2:4], "big"), 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, head = int.from_bytes(buf[2:10], "big"), 10
+    if len(buf) < head + n:
+        return None
+    payload = bytes(buf[head:head + n])
+    del buf[:head + n]
+    return opcode, payload
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A final, masked client frame (small control or heartbeat messages: under 126 bytes)."""
+    if len(payload) >= 126:
+        raise ValueError("lean client frames are for short messages")
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked
+
+
+class LeanWebSocket:
+    """Blocking (gevent-friendly) client: ``recv`` returns each text message as str."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        self.buf = bytearray()
+        try:
+            self.sock.sendall(handshake(parts.netloc, f"{parts.path}?{parts.query}"))
+            while (end := self.buf.find(b"\r\n\r\n")) < 0:
+                self._fill()
+            if not self.buf.startswith(b"HTTP/1.1 101"):
+                raise ConnectionError(bytes(self.buf[:120]).decode(errors="replace"))
+            del self.buf[:end + 4]
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise Closed("connection closed by the server")
+        self.buf += data
+
+    def settimeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
+
+    def recv(self) -> str:
+        while True:
+            frame = take_frame(self.buf)
+            if frame is None:
+                self._fill()
+                continue
+            opcode, payload = frame
+            if opcode == TEXT:
+                return payload.decode()
+            if opcode == PING:
+                self.sock.sendall(client_frame(PONG, payload))
+            elif opcode == CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                raise Closed(f"closed by the server: {code} {payload[2:].decode(errors='replace')}")
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(client_frame(TEXT, text.encode()))
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(client_frame(CLOSE, (1000).to_bytes(2, "big")))
+        except OSError:
+            pass
+        self.sock.close()
