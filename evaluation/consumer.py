@@ -50,14 +50,13 @@ class FinishedConsumer:
                 if fields and fields.get(b"type") == b"ticket.finished":
                     finished.append(orjson.loads(fields[b"data"]))
         if finished:
+            served = [from_event(data) for data in finished]
+            oldest = self.clock.now_ms() - self.cfg.sms_delay_s * 1000 - STALE_MS
+            prompts = [(s, data["ticket"]["phone"]) for s, data in zip(served, finished)
+                       if data["ticket"].get("phone") and s.finished_at_ms > oldest]
             async with self.pool.acquire() as conn, conn.transaction():
-                for data in finished:
-                    served = from_event(data)
-                    await save(conn, served)
-                    phone = data["ticket"].get("phone")
-                    fresh = self.clock.now_ms() - served.finished_at_ms < self.cfg.sms_delay_s * 1000 + STALE_MS
-                    if phone and fresh:
-                        await enqueue_prompts(conn, served, phone, self.cfg)
+                await save(conn, served)
+                await enqueue_prompts(conn, prompts, self.cfg)
         if acks:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for stream, ids in acks.items():

@@ -55,11 +55,17 @@ def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-async def save(conn: asyncpg.Connection | asyncpg.Pool, s: Served) -> None:
+async def save(conn: asyncpg.Connection | asyncpg.Pool, served: list[Served]) -> None:
+    """Record served tickets (known ones are left as they are), a whole batch in one statement."""
+    if not served:
+        return
     await conn.execute(
         "INSERT INTO eval_served (ticket_id, center, window_code, staff_id, matter, day, finished_at, has_phone)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (ticket_id) DO NOTHING",
-        s.ticket_id, s.center, s.window, s.staff_id, s.matter, s.day, _ts(s.finished_at_ms), s.has_phone)
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],"
+        " $7::timestamptz[], $8::bool[]) ON CONFLICT (ticket_id) DO NOTHING",
+        [s.ticket_id for s in served], [s.center for s in served], [s.window for s in served],
+        [s.staff_id for s in served], [s.matter for s in served], [s.day for s in served],
+        [_ts(s.finished_at_ms) for s in served], [s.has_phone for s in served])
 
 
 def _row(r: asyncpg.Record) -> Served:
@@ -116,5 +122,5 @@ async def find(engine: QueueEngine, pool: asyncpg.Pool, ticket_id: str) -> Serve
         ev = await pool.fetchval("SELECT data FROM events WHERE ticket_id = $1 AND type = 'ticket.finished'"
                                  " ORDER BY stream_ms DESC LIMIT 1", ticket_id)
         served = from_event(orjson.loads(ev) if ev else {"ticket": orjson.loads(row["data"])})
-    await save(pool, served)
-    return await lookup(pool, ticket_id) or served
+    await save(pool, [served])
+    return served

@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         app.state.settings, app.state.clock = settings, clock
         app.state.redis, app.state.pool, app.state.engine, app.state.keys = redis, pool, engine, keys
         app.state.tokens = TokenCache(pool, settings.admin_token)
+        await app.state.tokens.preload()
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         stop = asyncio.Event()
         tasks: list[asyncio.Task] = []

@@ -2,6 +2,7 @@
 with its lifespan, and server processes for the multi-instance tests."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -159,3 +160,15 @@ async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, 
             await asyncio.sleep(0.1)
     finally:
         await r.aclose()
+
+
+async def settled(app: Any, centers: list[str], timeout: float = 10.0) -> None:
+    """Wait until the ops figures have taken every event the centers' streams hold."""
+    state = app.state
+    deadline = time.monotonic() + timeout
+    while True:
+        tails = {c: await state.redis.xrevrange(state.keys.events(c), count=1) for c in centers}
+        if all(state.ops.figures.centers[c].cursor == (tails[c][0][0].decode() if tails[c] else None) for c in centers):
+            return
+        assert time.monotonic() < deadline, "the ops figures did not catch up with the streams"
+        await asyncio.sleep(0.02)

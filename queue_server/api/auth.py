@@ -5,12 +5,13 @@ query, not one per token), so a revocation takes effect within that."""
 from __future__ import annotations
 
 import hmac
+import random
 import time
 from datetime import datetime
 
 from starlette.requests import HTTPConnection
 
-from ..record.people import Principal, find_token, revoked_since, token_hash
+from ..record.people import Principal, find_token, revoked_since, token_hash, valid_tokens
 from .problems import Problem
 
 ADMIN = Principal("admin")
@@ -28,6 +29,19 @@ class TokenCache:
         self._revoked_after: datetime | None = None
         self._next_check = 0.0
         self._checking = False
+
+    async def preload(self) -> int:
+        """Every valid token, read at start: after a restart in the morning peak every screen and clerk
+        comes back at once, and each would otherwise cost a query. Their expiries are spread over the
+        second half of the validity so they do not all fall due in the same second."""
+        _, self._revoked_after = await revoked_since(self._pool, None)   # revocations from now on are seen
+        now = time.monotonic()
+        self._next_check = now + _REVOCATIONS_S
+        found = await valid_tokens(self._pool)
+        if len(found) <= _MAX_ENTRIES:
+            for key, who in found.items():
+                self._cache[key] = (now + _VALID_S * (0.5 + random.random() / 2), who)
+        return len(found)
 
     async def resolve(self, token: str) -> Principal | None:
         if self._admin and hmac.compare_digest(token, self._admin):

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import orjson
 from redis.asyncio import Redis
 
 from ..clock import Clock
@@ -66,11 +65,7 @@ class Feed:
         if held is not None:
             held.append(event)
             return
-        try:
-            data = orjson.loads(event.text)
-        except orjson.JSONDecodeError:
-            return
-        if self.figures.apply(event.center, event.id, data):
+        if self.figures.apply(event.center, event.id, event.data):
             self.on_event(event.type)
             self.on_change()
 

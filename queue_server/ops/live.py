@@ -343,11 +343,16 @@ class LiveFigures:
         self.tz = tz
         self.target_s = target_s
         self.day = local_day(now_ms, tz)
+        self._day_end_ms = day_span(self.day, tz)[1]
         self.centers = {code: CenterLive(c, tz, self.day, target_s) for code, c in centers.items()}
         self.version = 0
 
     def roll(self, now_ms: int) -> None:
+        """Start a new day once ``now_ms`` passes the current one's end (every event calls this)."""
+        if now_ms < self._day_end_ms:
+            return
         day = local_day(now_ms, self.tz)
+        self._day_end_ms = day_span(day, self.tz)[1]
         if day > self.day:
             self.day = day
             for c in self.centers.values():

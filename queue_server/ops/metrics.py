@@ -29,6 +29,16 @@ class Metrics:
         self.waiting = Gauge("queue_waiting_tickets", "Tickets waiting now", ["center"], registry=r)
         self.longest = Gauge("queue_longest_wait_seconds", "Time since the oldest waiting ticket was issued",
                              ["center"], registry=r)
+        self._latency_by: dict[tuple[str, str, str], Any] = {}
+
+    def observe_latency(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Every request ends here: the labelled child is looked up once per (method, route, status),
+        not built from its labels again each time."""
+        key = (method, route, status)
+        child = self._latency_by.get(key)
+        if child is None:
+            child = self._latency_by[key] = self.latency.labels(method, route, status)
+        child.observe(seconds)
 
     def count_event(self, kind: str) -> None:
         self.operations.labels(kind or "unknown").inc()
@@ -62,5 +72,5 @@ class RequestTimer:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self.metrics.latency.labels(scope["method"], route_of(scope), str(status["code"])).observe(
-                time.perf_counter() - start)
+            self.metrics.observe_latency(scope["method"], route_of(scope), str(status["code"]),
+                                         time.perf_counter() - start)

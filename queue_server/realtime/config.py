@@ -16,7 +16,7 @@ class RealtimeConfig:
     stall_s: float = 10.0           # one send blocked this long drops the socket
     ping_s: float = 15.0            # app-level ping after this much silence
     block_ms: int = 2_000           # XREAD BLOCK; the reader's client has no socket timeout
-    gather_ms: int = 10             # after a short read, wait this long so the next XREAD brings a batch
+    gather_ms: int = 20             # after a short read, wait this long so the next XREAD brings a batch
     epoch_check_s: float = 5.0      # how often the reader looks for a Redis that lost its data
     replay_max: int = 20_000        # a resume missing more than this gets a (cheaper) fresh snapshot
     max_in_bytes: int = 4_096       # client messages above this close the socket with 1009

@@ -1,5 +1,5 @@
 """Stream entries as the sockets get them: parsed, phone removed and serialised ONCE per process,
-then handed to every local subscriber as the same bytes-to-be."""
+then handed to every local subscriber as the same bytes, down to the websocket frame."""
 from __future__ import annotations
 
 import re
@@ -37,6 +37,21 @@ class LiveEvent:
     windows: frozenset[str]    # the windows the event is about (screens and tablets filter on it)
     ticket_id: str | None
     text: str                  # the message as sent: public_event(data) with "id" added
+    data: dict[str, Any]       # that message parsed (read-only): in-process listeners need not parse it again
+    frame: bytes               # that message as one websocket text frame from the server
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented websocket text frame (RFC 6455 5.2), as a server sends it: built once
+    per event, it goes to every socket that wants the event without being encoded again."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 1 << 16:
+        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return head + payload
 
 
 def windows_of(data: dict[str, Any]) -> frozenset[str]:
@@ -67,5 +82,6 @@ def decode(center: str, entry_id: str | bytes, fields: dict[Any, Any]) -> LiveEv
     out = public_event(data)
     out["id"] = eid
     ticket = data.get("ticket")
+    payload = orjson.dumps(out)
     return LiveEvent(center, eid, key, str(data.get("type", "")), windows_of(data),
-                     ticket.get("id") if isinstance(ticket, dict) else None, orjson.dumps(out).decode())
+                     ticket.get("id") if isinstance(ticket, dict) else None, payload.decode(), out, text_frame(payload))

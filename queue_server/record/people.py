@@ -45,6 +45,14 @@ async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
     return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"])
 
 
+async def valid_tokens(pool: asyncpg.Pool) -> dict[str, Principal]:
+    """Every token not revoked, by its hash."""
+    rows = await pool.fetch("SELECT token_hash, role, center, window_code, staff_id, device_kind, label FROM tokens"
+                            " WHERE revoked_at IS NULL")
+    return {r["token_hash"]: Principal(r["role"], r["center"], r["window_code"], r["staff_id"], r["device_kind"],
+                                       r["label"]) for r in rows}
+
+
 async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[list[str], datetime]:
     """Hashes of the tokens revoked at or after ``since`` (none on the first call), and the database's
     clock now, less a second, for the next call: a revocation is never missed between two calls."""

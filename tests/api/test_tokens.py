@@ -27,3 +27,16 @@ async def test_a_revoked_token_stops_working_within_seconds(settings: Settings) 
             await asyncio.sleep(0.2)
         other = await create_token(app.state.pool, "staff", C, "w2", f"{C}-s02")
         assert (await app.state.tokens.resolve(other)).window == "w2"
+
+
+async def test_tokens_known_at_start_are_preloaded_and_still_revocable(settings: Settings) -> None:
+    async with running_app(settings) as (app, client):
+        token = await create_token(app.state.pool, "device", C, "w1", device_kind="tablet", label="w1 tablet")
+    async with running_app(settings) as (app, client):
+        cache = app.state.tokens
+        assert any(who.label == "w1 tablet" for _, who in cache._cache.values())   # in the cache before any request
+        await app.state.pool.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'w1 tablet'")
+        deadline = time.monotonic() + 15
+        while await cache.resolve(token) is not None:
+            assert time.monotonic() < deadline, "a revoked preloaded token kept working"
+            await asyncio.sleep(0.2)

@@ -13,7 +13,7 @@ from typing import Any
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from tests.ops.day import START, Day, Ledger, expected_live, expected_report
-from tests.support import AUTH, running_app, wait_recorded
+from tests.support import AUTH, running_app, settled, wait_recorded
 
 C1, C2 = "jingansi", "caojiadu"
 DAY = "2026-03-10"
@@ -32,18 +32,6 @@ async def tablets(client: Any, center: str) -> dict[str, str]:
                                                                       "device_kind": "tablet", "label": f"tablet {w}"})
         out[w] = r.json()["token"]
     return out
-
-
-async def settled(app: Any, centers: list[str], timeout: float = 10.0) -> None:
-    """Wait until the ops figures have taken every event the centers' streams hold."""
-    state = app.state
-    deadline = time.monotonic() + timeout
-    while True:
-        tails = {c: await state.redis.xrevrange(state.keys.events(c), count=1) for c in centers}
-        if all(state.ops.figures.centers[c].cursor == (tails[c][0][0].decode() if tails[c] else None) for c in centers):
-            return
-        assert time.monotonic() < deadline, "the ops figures did not catch up with the streams"
-        await asyncio.sleep(0.02)
 
 
 def assert_live(got: dict[str, Any], want: dict[str, Any], windows_total: int, what: str) -> None:

@@ -11,8 +11,7 @@ import pytest
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from tests.ops.day import START
-from tests.ops.test_generated_day import settled
-from tests.support import AUTH, drop_key_prefix, running_app, wait_recorded
+from tests.support import AUTH, drop_key_prefix, running_app, settled, wait_recorded
 
 C = "jingansi"
 

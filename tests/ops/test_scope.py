@@ -12,7 +12,7 @@ import pytest
 
 from queue_server.config import Settings
 from tests.realtime.live import close_code, open_live, receive, silent
-from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process, wait_recorded
+from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process, settled, wait_recorded
 
 C, OTHER = "jingansi", "caojiadu"
 
@@ -35,6 +35,7 @@ async def test_http_scope_of_figures_reports_and_exports(settings: Settings) -> 
         dashboard = await token(client, role="device", center=C, device_kind="dashboard")
         screen = await token(client, role="device", center=C, window="w1", device_kind="screen")
         staff = await token(client, role="staff", center=C, window="w1", staff_id=f"{C}-s01")
+        await settled(app, [C, OTHER])
 
         admin = (await client.get("/api/v1/ops/figures", headers=AUTH)).json()
         assert len(admin["centers"]) == 14 and admin["district"]["waiting_total"] == 2

@@ -41,7 +41,7 @@ async def test_close_codes_for_tokens_and_paths(settings: Settings) -> None:
                 ws = await open_live(url, path, token=token)
                 assert await close_code(ws) == code, (path, code)
             for path, token in ((f"/ws/centers/{C}/display", display), (f"/ws/centers/{C}/display", staff_w2),
-                                (f"/ws/centers/caojiadu/display", other_display),
+                                ("/ws/centers/caojiadu/display", other_display),
                                 (f"/ws/centers/{C}/windows/w2/screen", screen_w2),
                                 (f"/ws/centers/{C}/windows/w2/staff", staff_w2)):
                 ws = await open_live(url, path, token=token)

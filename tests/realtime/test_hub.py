@@ -5,7 +5,10 @@ from __future__ import annotations
 import orjson
 
 from queue_server.realtime.config import RealtimeConfig
-from queue_server.realtime.events import LiveEvent, decode, parse_id
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from queue_server.realtime.events import LiveEvent, decode, parse_id, text_frame
 from queue_server.realtime.hub import Hub
 from queue_server.realtime.opening import honourable
 
@@ -70,6 +73,24 @@ def test_events_leave_without_the_phone_and_know_their_windows() -> None:
     assert entry(2, kind="ticket.issued", window=None).windows == frozenset()
     assert decode("jingansi", b"1-0", {b"type": b"x"}) is None
     assert decode("jingansi", b"1-0", {b"data": b"not json"}) is None
+
+
+def test_an_events_frame_is_what_a_websocket_client_reads() -> None:
+    """The ready-made frame written to every socket parses, in the websockets library's own client-side
+    reader, as one unmasked final text frame carrying the message, at each length encoding."""
+    for size in (0, 1, 125, 126, 127, 65_535, 65_536, 70_000):
+        payload = ("号" * (size // 3) + "x" * (size % 3)).encode()
+        reader = StreamReader()
+        reader.feed_data(text_frame(payload))
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(parser)
+        except StopIteration as done:
+            frame = done.value
+        assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, payload)
+    event = entry(1)
+    assert event.frame == text_frame(event.text.encode())
+    assert orjson.loads(event.text) == event.data
 
 
 def test_hub_routes_by_center_and_window_and_drops_the_full() -> None:
