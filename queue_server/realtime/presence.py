@@ -23,7 +23,7 @@ class Presence:
         self.keys = keys
         self.clock = clock
         self.flush_s = flush_s
-        self._pending: dict[tuple[str, str], bytes] = {}
+        self._pending: dict[tuple[str, str], tuple[int, bool]] = {}   # (center, device) -> (last seen ms, online)
 
     async def identify(self, who: Principal, token: str) -> str:
         """The device's field in its center's hash: kind, window and the token's label (read with
@@ -40,18 +40,23 @@ class Presence:
         return who.label or token_hash(token)[:12]
 
     def seen(self, center: str, device: str, online: bool = True) -> None:
-        kind, window, label = device.split(":", 2)
-        self._pending[(center, device)] = orjson.dumps(
-            {"kind": kind, "window": None if window == "-" else window, "label": label,
-             "last_seen": self.clock.now_ms(), "online": online})
+        """Noted now, written with the next flush (a heartbeat costs no Redis command of its own)."""
+        self._pending[(center, device)] = (self.clock.now_ms(), online)
 
     async def flush(self) -> None:
+        """One HSET per center with all its devices heard from since the last flush."""
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
+        by_center: dict[str, dict[str, bytes]] = {}
+        for (center, device), (seen, online) in batch.items():
+            kind, window, label = device.split(":", 2)
+            by_center.setdefault(center, {})[device] = orjson.dumps(
+                {"kind": kind, "window": None if window == "-" else window, "label": label, "last_seen": seen,
+                 "online": online})
         async with self.redis.pipeline(transaction=False) as pipe:
-            for (center, device), value in batch.items():
-                pipe.hset(self.keys.devices(center), device, value)
+            for center, fields in by_center.items():
+                pipe.hset(self.keys.devices(center), mapping=fields)
             await pipe.execute()
 
     async def run(self, stop: asyncio.Event) -> None:
