@@ -236,8 +236,12 @@ async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
     for i, (c, (newest, delivered, pending)) in enumerate(found.items()):
         summary, after = more[2 * i], more[2 * i + 1]
         low = summary.get("min") if pending and isinstance(summary, dict) else None
-        behind_from = (low.decode() if isinstance(low, bytes) else low) if low else delivered
-        undelivered = len(after) if isinstance(after, list) else 0
-        lag_ms = max(0, _split(newest)[0] - _split(behind_from)[0]) if (pending or undelivered) else 0
+        after = after if isinstance(after, list) else []
+        undelivered = len(after)
+        # From the oldest entry not yet recorded (pending, else the first undelivered): measuring from the
+        # last delivered one instead counted a quiet stream's gap between two events as lag.
+        oldest = low or (after[0][0] if after else None)
+        oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
+        lag_ms = max(0, _split(newest)[0] - _split(oldest)[0]) if oldest else 0
         out[c] = {"pending": pending, "undelivered": undelivered, "lag_ms": lag_ms}
     return out

@@ -79,3 +79,21 @@ async def test_a_killed_server_process_loses_no_event(settings: Settings) -> Non
     finally:
         await redis.aclose()
         await pool.close()
+
+
+async def test_lag_counts_from_the_oldest_unrecorded_event_not_a_quiet_streams_gap(settings: Settings) -> None:
+    async with engine_for(settings, SystemClock()) as engine:
+        keys, redis, pool = engine.keys, engine.redis, engine.pool
+        await ensure_groups(redis, keys, [C])
+        persister = Persister(redis, pool, keys, [C], name="p", block_ms=100)
+        await engine.issue(C, "hrss-001", "kiosk")
+        await persister.step()                       # recorded
+        await asyncio.sleep(1.2)                     # a quiet center
+        await engine.issue(C, "hrss-001", "kiosk")  # one new event, just now
+        behind = (await lag(redis, keys, [C]))[C]
+        assert behind["undelivered"] == 1 and behind["lag_ms"] < 500, behind
+        await engine.issue(C, "hrss-001", "kiosk")
+        behind = (await lag(redis, keys, [C]))[C]
+        assert behind["undelivered"] == 2 and behind["lag_ms"] < 500, behind
+        await persister.step()
+        assert (await lag(redis, keys, [C]))[C] == {"pending": 0, "undelivered": 0, "lag_ms": 0}
