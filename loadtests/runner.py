@@ -91,6 +91,22 @@ async def open_windows(urls: list[str], catalog: dict[str, Any]) -> None:
         raise RuntimeError("could not open every window")
 
 
+async def close_visits(urls: list[str], plan: Plan) -> None:
+    """End the visits the capacity phase left under way (a closed-loop user stopped between its call
+    and its finish): the load phase's clerks find every window free, as at opening time."""
+    async with session(urls[0], 16, AUTH) as client:
+        async def snapshot(code: str) -> list[dict[str, Any]]:
+            async with client.get(f"/api/v1/centers/{code}/queue") as r:
+                return (await r.json())["tickets"] if r.status == 200 else []
+
+        tickets = [t for found in await asyncio.gather(*(snapshot(c["code"]) for c in plan.centers)) for t in found]
+    jobs = [(f"/api/v1/tickets/{t['id']}/{'no-show' if t['status'] == 'called' else 'finish'}", {})
+            for t in tickets if t.get("status") in ("called", "serving")]
+    print(f"[capacity] {len(jobs)} visit(s) left under way, ended", flush=True)
+    if await each(urls, jobs):
+        raise RuntimeError("could not end the capacity phase's visits")
+
+
 async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
     """The morning queue: tickets already waiting at every line when the measured load begins."""
     lines = plan.matters
@@ -250,6 +266,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         base = result["baseline"]["per_s"]
         result["capacity"]["ratio_to_baseline"] = round(result["capacity"]["per_s"] / base, 2) if base else None
 
+        await close_visits(urls, plan)
         await prefill(urls, plan, profile.prefill_per_window)
         classes = ["Screen", "Kiosk", "Clerk", "Resident"] + (["Sms"] if profile.sms_users else [])
         n = counts(profile)
