@@ -1,5 +1,5 @@
 """The ``evaluation`` consumer group on every center's stream: each ``ticket.finished`` records the
-served ticket (window, staff on duty, matter) and queues its SMS prompt, in one transaction. Like the
+served ticket (window, staff on duty, matter) and queues its SMS prompt, a batch at a time. Like the
 record's persister it is at-least-once and idempotent, re-reads its own pending entries after a
 crash and takes over entries a dead consumer left (``XAUTOCLAIM``)."""
 from __future__ import annotations
@@ -54,7 +54,11 @@ class FinishedConsumer:
             oldest = self.clock.now_ms() - self.cfg.sms_delay_s * 1000 - STALE_MS
             prompts = [(s, data["ticket"]["phone"]) for s, data in zip(served, finished)
                        if data["ticket"].get("phone") and s.finished_at_ms > oldest]
-            async with self.pool.acquire() as conn, conn.transaction():
+            # Two statements, each its own transaction: a rating arriving meanwhile would wait on the
+            # new served rows for as long as a transaction around both stayed open (hundreds of ms
+            # at the peak). The served rows go first, as the outbox reads them to send a prompt;
+            # both are idempotent, and the outbox skips a prompt whose ticket was rated meanwhile.
+            async with self.pool.acquire() as conn:
                 await save(conn, served)
                 await enqueue_prompts(conn, prompts, self.cfg)
         if acks:
