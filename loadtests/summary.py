@@ -127,7 +127,8 @@ def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
                     "opened": figures([by_name["open"]], seconds) if "open" in by_name else None,
                     "dropped": by_name["dropped"]["num_failures"] if "dropped" in by_name else 0,
                     **{k: t["counts"].get(k, 0) for k in ("snapshots", "resumes", "resets", "events", "pings")}},
-        "clerks": {k: t["counts"].get(k, 0) for k in ("call_next_empty", "clerk_windows_lost")},
+        "clerks": {k: t["counts"].get(k, 0)
+                   for k in ("call_next_empty", "clerk_windows_lost", "clerk_resynced", "clerk_slots_reused")},
         "sms_replies": t["counts"].get("sms_replies", 0),
         "errors": sum(e["num_failures"] for e in entries) + read_exceptions(out, "load"),
         "failures_seen": read_failures(out, "load"),

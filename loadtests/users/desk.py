@@ -4,6 +4,7 @@ residents look at their ticket's status page; and the two closed-loop users of t
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from itertools import count
 from typing import Any
@@ -19,6 +20,7 @@ SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets 
 QUICK_SHARE = 0.3
 PRIORITY_SHARE = 0.1
 _phones = count(1)
+BUSY = re.compile(r"still has ticket (\S+) (called|serving)")   # call_next.lua's window_busy message
 
 
 class Desk(FastHttpUser):
@@ -30,6 +32,7 @@ class Desk(FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         self.index = slot(environment, type(self).__name__)
+        self.last_problem = ""
         servers = plan().servers
         self.host = servers[self.index % len(servers)]
         super().__init__(environment)
@@ -43,7 +46,8 @@ class Desk(FastHttpUser):
         with self.client.post(path, json=body or {}, name=name, catch_response=True,
                               headers={"Authorization": f"Bearer {token}", **(headers or {})}) as r:
             if r.status_code not in ok:
-                r.failure(f"{r.status_code} {r.text[:200] if r.text else ''}")
+                self.last_problem = r.text or ""
+                r.failure(f"{r.status_code} {self.last_problem[:200]}")
                 return r.status_code, None
             return r.status_code, (r.json() if r.status_code != 204 else None)
 
@@ -94,6 +98,8 @@ class ClerkUser(Desk):
         super().on_start()
         clerks = plan().clerks
         n = type(self).fixed_count or 1
+        if self.index >= n:   # a user Locust restarted: its windows are another clerk's too
+            TALLY.count("clerk_slots_reused")
         mine = clerks[self.index % n::n]
         self.windows = [{"center": c, "window": w, "token": t, "ticket": None, "state": "idle", "recalls": 0}
                         for c, w, t in mine]
@@ -115,6 +121,8 @@ class ClerkUser(Desk):
         c, tok, r = w["center"], w["token"], random.random()
         if w["state"] == "idle":
             status, out = self.post(f"/api/v1/centers/{c}/windows/{w['window']}/call-next", "call-next", tok, ok=(200, 204))
+            if status == 409 and self.resync(w):
+                return
             if status == 204:
                 TALLY.count("call_next_empty")
             elif out is None:
@@ -140,6 +148,16 @@ class ClerkUser(Desk):
         else:
             self.must(path + "/finish", "finish", tok)
         w["state"] = "idle"
+
+    def resync(self, w: dict[str, Any]) -> bool:
+        """The window already has a ticket (the engine's 409 names it): go on from there, as the
+        staff console does; counted, and still reported as the failure it was."""
+        found = BUSY.search(self.last_problem)
+        if not found:
+            return False
+        TALLY.count("clerk_resynced")
+        w.update(state=found[2], ticket=found[1], recalls=0)
+        return True
 
     def must(self, path: str, name: str, token: str, body: dict | None = None) -> None:
         if self.post(path, name, token, body)[1] is None:
