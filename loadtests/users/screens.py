@@ -46,9 +46,11 @@ def heartbeats() -> None:
 
 
 def session(environment: Any, server: str) -> FastHttpSession:
-    """The tablets of one process share a small pool of HTTP connections for their ratings."""
+    """The tablets of one process share a pool of HTTP connections for their ratings: a large one,
+    since each real tablet has its own (with 32, ratings at the city's peak queued in the generator
+    for seconds and that wait was counted as the server's)."""
     if server not in _sessions:
-        _sessions[server] = FastHttpSession(server, environment.events.request, None, concurrency=32,
+        _sessions[server] = FastHttpSession(server, environment.events.request, None, concurrency=256,
                                             network_timeout=10.0, connection_timeout=10.0)
     return _sessions[server]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..realtime.endpoints import OTHER_SCOPE, UNKNOWN, Refused, _admit_ip, _listen, _principal, _refuse
+from ..realtime.endpoints import OTHER_SCOPE, UNKNOWN, Refused, admit_ip, listen, socket_principal, refuse
 from .broadcast import OpsSocket
 from .scope import ScopeError, ops_scope
 
@@ -16,14 +16,14 @@ async def ops_socket(ws: WebSocket) -> None:
     state = ws.app.state
     await ws.accept()
     try:
-        _admit_ip(ws)
-        who, token = await _principal(ws)
+        admit_ip(ws)
+        who, token = await socket_principal(ws)
         try:
             scope = ops_scope(who, ws.query_params.get("center") or None, state.engine.catalog.centers)
         except ScopeError as exc:
             raise Refused(UNKNOWN if exc.status == 404 else OTHER_SCOPE, exc.message) from None
     except Refused as exc:
-        await _refuse(ws, exc.code, exc.reason)
+        await refuse(ws, exc.code, exc.reason)
         return
     presence = state.realtime.presence
     device = await presence.identify(who, token) if who.role == "device" and scope else None
@@ -38,7 +38,7 @@ async def ops_socket(ws: WebSocket) -> None:
     ops.broadcaster.add(sock)
     sock.start()
     try:
-        await _listen(ws, heard)
+        await listen(ws, heard)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
@@ -47,7 +47,7 @@ async def ops_socket(ws: WebSocket) -> None:
         if device is not None and scope is not None:
             presence.seen(scope, device, online=False)
         if ws.application_state == WebSocketState.CONNECTED and not sock.dropped:
-            await _refuse(ws, 1000, "")
+            await refuse(ws, 1000, "")
 
 
 routes = [WebSocketRoute("/ws/ops", ops_socket)]

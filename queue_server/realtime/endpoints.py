@@ -55,19 +55,23 @@ def _client_ip(ws: WebSocket) -> str:
     return ws.client.host if ws.client else "-"
 
 
-async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+async def refuse(ws: WebSocket, code: int, reason: str) -> None:
+    """Close with ``code``; a client already gone is no error. (These admission helpers are shared
+    with the dashboards' socket, ``ops/socket.py``.)"""
     with contextlib.suppress(Exception):
         await ws.close(code, reason)
 
 
-def _admit_ip(ws: WebSocket) -> None:
+def admit_ip(ws: WebSocket) -> None:
+    """The per-address limit on opening sockets."""
     try:
         ws.app.state.realtime.limiter.check(f"ws:{_client_ip(ws)}")
     except Problem:
         raise Refused(TRY_LATER, "too many connections; retry later") from None
 
 
-async def _principal(ws: WebSocket) -> tuple[Principal, str]:
+async def socket_principal(ws: WebSocket) -> tuple[Principal, str]:
+    """Who the socket's token is (and the token), or Refused with the close code to use."""
     token = bearer(ws)
     if token is None or len(token) > 200:
         raise Refused(BAD_TOKEN, "a device token is required")
@@ -92,7 +96,7 @@ def _check_scope(ws: WebSocket, who: Principal, kind: Kind, center: str, window:
         raise Refused(OTHER_SCOPE, str(exc)) from None
 
 
-async def _listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
+async def listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
     """Read until the client goes: heartbeats are recorded, big messages close with 1009, and too many
     invalid ones with 1008."""
     config = ws.app.state.realtime.config
@@ -104,7 +108,7 @@ async def _listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
         text = message.get("text")
         raw = text if text is not None else message.get("bytes") or b""
         if len(raw) > config.max_in_bytes:
-            await _refuse(ws, TOO_BIG, "message too big")
+            await refuse(ws, TOO_BIG, "message too big")
             return
         kind = None
         if text is not None:
@@ -116,7 +120,7 @@ async def _listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
             continue
         invalid += 1
         if invalid > config.abuse_limit:
-            await _refuse(ws, POLICY, "too many invalid messages")
+            await refuse(ws, POLICY, "too many invalid messages")
             return
 
 
@@ -128,7 +132,7 @@ async def _serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_hear
         floor = await opening(sub.send)
         if sub.closed is None:
             sub.start(floor)
-            await _listen(ws, on_heartbeat)
+            await listen(ws, on_heartbeat)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     except (RedisError, EngineError) as exc:  # Redis away or rebuilding: the client retries
@@ -145,11 +149,11 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
     window: str | None = ws.path_params.get("window")
     await ws.accept()
     try:
-        _admit_ip(ws)
-        who, token = await _principal(ws)
+        admit_ip(ws)
+        who, token = await socket_principal(ws)
         _check_scope(ws, who, kind, center, window)
     except Refused as exc:
-        await _refuse(ws, exc.code, exc.reason)
+        await refuse(ws, exc.code, exc.reason)
         return
     limit_send_buffer(ws, rt.config.send_buffer)
     device = await rt.presence.identify(who, token)
@@ -167,7 +171,7 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
     finally:
         rt.presence.seen(center, device, online=False)
         if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
-            await _refuse(ws, 1000, "")
+            await refuse(ws, 1000, "")
 
 
 async def display(ws: WebSocket) -> None:
@@ -193,12 +197,12 @@ async def ticket(ws: WebSocket) -> None:
     ticket_id: str = ws.path_params["ticket_id"]
     await ws.accept()
     try:
-        _admit_ip(ws)
+        admit_ip(ws)
         center = center_of(ticket_id)
         if len(ticket_id) > 100 or center not in engine.catalog.centers:
             raise Refused(UNKNOWN, "no such ticket")
     except Refused as exc:
-        await _refuse(ws, exc.code, exc.reason)
+        await refuse(ws, exc.code, exc.reason)
         return
     limit_send_buffer(ws, rt.config.send_buffer)
     watcher = TicketWatcher(ws, engine, center, ticket_id)
@@ -211,7 +215,7 @@ async def ticket(ws: WebSocket) -> None:
         await _serve(ws, watcher, opening, lambda: None)
     finally:
         if ws.application_state == WebSocketState.CONNECTED and watcher.closed is None:
-            await _refuse(ws, 1000, "")
+            await refuse(ws, 1000, "")
 
 
 routes = [
