@@ -60,9 +60,10 @@ async def _served(ev: Evaluation, ticket_id: str) -> served.Served:
         raise Problem(409, "Not finished", f"ticket {ticket_id!r} is {exc.status}; only finished tickets are rated") from None
 
 
-async def _record(ev: Evaluation, ticket_id: str, new: NewReview, link: str | None = None) -> Response:
+async def _record(ev: Evaluation, ticket_id: str, new: NewReview, link: str | None = None,
+                  known: served.Served | None = None) -> Response:
     try:
-        rec = await ev.record(ticket_id, new, link)
+        rec = await ev.record(ticket_id, new, link, known)
     except ReviewError as exc:
         raise Problem(REVIEW_STATUS.get(exc.code, 409), exc.code.replace("_", " ").capitalize(), exc.message,
                       code=exc.code) from None
@@ -101,7 +102,7 @@ async def _tablet_rating(ev: Evaluation, who: Principal | None, ticket_id: str, 
     if ev.clock.now_ms() - s.finished_at_ms > ev.cfg.tablet_window_s * 1000:
         raise Problem(409, "Too late", "the tablet may rate a ticket only within "
                       f"{ev.cfg.tablet_window_s} s of finishing; the resident can still rate by SMS or web", code="too_late")
-    return await _record(ev, ticket_id, new)
+    return await _record(ev, ticket_id, new, known=s)
 
 
 async def _web_rating(ev: Evaluation, who: Principal | None, body: NewRating, new: NewReview) -> Response:

@@ -96,6 +96,36 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     return Recorded(public_review(dict(row), served), case_id)
 
 
+_PLAIN = (
+    "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND unrated_at IS NULL FOR UPDATE),"
+    " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
+    "   SELECT $1, 1, $2, $3, false, $3 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
+    "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $6), $4, $5, $6 FROM s"
+    "   ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
+    " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
+    "   AND kind IN ('prompt', 'reminder') AND EXISTS (SELECT 1 FROM rated))"
+    " SELECT (SELECT count(*) FROM s) AS served_rows, rated.* FROM (SELECT 1) AS one LEFT JOIN rated ON true")
+
+
+def is_plain(new: NewReview, link_token: str | None) -> bool:
+    """A resident's first rating, not bad (no case to open), without a link: most ratings."""
+    return new.round == 1 and link_token is None and not new.is_default and not is_bad(new.level)
+
+
+async def write_plain(pool: asyncpg.Pool, served: Served, new: NewReview, now_ms: int) -> Recorded | None:
+    """Record a plain rating (``is_plain``) in one statement, its own transaction: the general way
+    holds a pooled connection across five round trips, and at the city's peak ratings queued for
+    connections for seconds. None when the served row is missing or was marked unrated: the
+    general way then says why."""
+    row = await pool.fetchrow(_PLAIN, served.ticket_id, new.level, new.channel, [str(r) for r in new.reasons],
+                              new.comment, _dt(now_ms))
+    if not row["served_rows"]:
+        return None
+    if row["id"] is None:
+        raise ReviewError("already_rated", "this ticket has already been rated")
+    return Recorded(public_review(dict(row), served), None)
+
+
 async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:
     """``review.recorded`` for every rating, and ``review.bad`` with the case a bad one opened."""
     r = rec.review

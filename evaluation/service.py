@@ -17,6 +17,7 @@ from queue_server.engine.queue_engine import QueueEngine
 from . import reviews
 from .config import EvalConfig
 from .reviews import NewReview, Recorded
+from .served import Served
 
 
 @dataclass
@@ -37,10 +38,17 @@ class Evaluation:
         center = self.catalog.centers.get(center_of(ticket_id))
         return center.timezone if center else self.settings.timezone
 
-    async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None) -> Recorded:
+    async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None,
+                     served: Served | None = None) -> Recorded:
+        """Record a rating and announce it; a plain one for a ``served`` ticket the caller looked up
+        takes the one-statement way."""
         now = self.clock.now_ms()
-        async with self.pool.acquire() as conn, conn.transaction():
-            rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
+        rec = None
+        if served is not None and reviews.is_plain(new, link_token):
+            rec = await reviews.write_plain(self.pool, served, new, now)
+        if rec is None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
         await self.announce(rec, now)
         return rec
 

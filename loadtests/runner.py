@@ -43,10 +43,10 @@ AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def server_env(sms_env: dict[str, str]) -> dict[str, str]:
-    """Production settings, except: SMS prompts go out 5 s after finishing (not five minutes; after the
+    """Production settings, except: SMS prompts go out 15 s after finishing (not five minutes; after the
     tablet's rating, so a resident never rates twice) to the run's Twilio stand-in, and the
     per-client limits are out of the way of one load generator."""
-    return {**sms_env, "QUEUE_REVIEW_SMS_DELAY_S": "5", "QUEUE_SMS_POLL_S": "0.5", "PYTHONUNBUFFERED": "1"}
+    return {**sms_env, "QUEUE_REVIEW_SMS_DELAY_S": "15", "QUEUE_SMS_POLL_S": "0.5", "PYTHONUNBUFFERED": "1"}
 
 
 async def each(urls: list[str], jobs: list[tuple[str, dict]], concurrency: int = 64) -> int:

@@ -23,6 +23,7 @@ from .common import TALLY, fire, plan, slot
 HEARTBEAT_S = 30.0
 SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
 LEVELS = [5] * 60 + [4] * 25 + [3] * 10 + [2] * 4 + [1]
+RATING_DELAY_S = (1.0, 5.0)   # the resident reads the tablet and taps; the SMS prompt waits 15 s (runner.py)
 _open: set["ScreenUser"] = set()
 _sessions: dict[str, FastHttpSession] = {}
 
@@ -140,7 +141,7 @@ class ScreenUser(User):
         body = {"ticket_id": ticket["id"], "level": level, "channel": "tablet"}
         if level <= 2:
             body["reasons"] = [random.choice(["efficiency", "attitude", "process"])]
-        gevent.spawn(self.rate, body)
+        gevent.spawn_later(random.uniform(*RATING_DELAY_S), self.rate, body)
 
     def rate(self, body: dict[str, Any]) -> None:
         http = session(self.environment, self.server)
