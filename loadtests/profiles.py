@@ -65,8 +65,9 @@ class Profile:
 CITY = CitySize(CENTERS_IN_CITY + BRANCHES_IN_CITY, 6_077)
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
-    # CI: a few centers, every kind of user, judged on errors and on holding its sockets.
-    Profile("smoke", CitySize(3, 12), ops_per_s=40, measure_s=12, capacity_s=4, capacity_users=16, kiosks=2,
+    # CI: a few centers, every kind of user (25 s: the SMS prompts of the run go out 15 s after a finish),
+    # judged on errors and on holding its sockets.
+    Profile("smoke", CitySize(3, 12), ops_per_s=40, measure_s=25, capacity_s=4, capacity_users=16, kiosks=2,
             clerks=4, residents=2, spawn_rate=200,
             targets=Targets(ops_p99_ms=None, call_p99_ms=None, min_rate_share=None, min_baseline_ratio=None)),
     # Jing'an: 14 centers and its 264 neighborhood committees, at thirty times the city's share.

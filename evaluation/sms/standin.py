@@ -82,12 +82,18 @@ class TwilioStandin:
             "to": to, "uri": f"/{API}/Accounts/{self.account_sid}/Messages/{msg.sid}.json"})
 
     async def list_messages(self, request: Request) -> JSONResponse:
-        """The first (and only) page of Twilio's message list: enough to count what was sent."""
+        """The first (and only) page of Twilio's message list: enough to count what was sent. The
+        stand-in's own ``?after=N`` gives only the messages from the N-th on, and ``next`` the N to
+        ask for next time: a load run's SMS users follow the prompts as they go out."""
+        after = request.query_params.get("after", "0")
+        start = int(after) if after.isdigit() else 0
         with self._lock:
-            sent = [{"sid": m.sid, "to": m.to, "from": m.from_, "body": m.body, "status": "queued"} for m in self.messages]
+            sent = [{"sid": m.sid, "to": m.to, "from": m.from_, "body": m.body, "status": "queued"}
+                    for m in self.messages[start:]]
         uri = f"/{API}/Accounts/{self.account_sid}/Messages.json"
-        return JSONResponse({"messages": sent, "end": max(0, len(sent) - 1), "first_page_uri": uri, "next_page_uri": None,
-                             "page": 0, "page_size": len(sent), "previous_page_uri": None, "start": 0, "uri": uri})
+        return JSONResponse({"messages": sent, "end": max(0, start + len(sent) - 1), "first_page_uri": uri,
+                             "next_page_uri": None, "page": 0, "page_size": len(sent), "previous_page_uri": None,
+                             "start": start, "uri": uri, "next": start + len(sent)})
 
     def app(self) -> Starlette:
         path = f"/{API}/Accounts/{{sid}}/Messages.json"

@@ -6,7 +6,7 @@ import random
 import secrets
 import zlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from locust import constant, task
 from locust.contrib.fasthttp import FastHttpSession
@@ -27,7 +27,9 @@ class SmsUser(Desk):
     def on_start(self) -> None:
         super().on_start()
         sms = plan().sms
-        self.standin = FastHttpSession(sms["standin_url"], self.environment.events.request, None)
+        parts = urlsplit(sms["standin_url"])
+        self.standin = FastHttpSession(f"{parts.scheme}://{parts.netloc}", self.environment.events.request, None)
+        self.sent_list = parts.path
         self.validator = RequestValidator(sms["auth_token"])
         self.url = sms["public_base_url"] + INBOUND
         self.to = sms["from"]
@@ -40,7 +42,7 @@ class SmsUser(Desk):
 
     @task
     def answer(self) -> None:
-        r = self.standin.get(f"/sent?after={self.seen}", name="twilio stand-in (poll)")
+        r = self.standin.get(f"{self.sent_list}?after={self.seen}", name="twilio stand-in (poll)")
         data: dict[str, Any] = r.json()
         self.seen = data["next"]
         for m in data["messages"]:

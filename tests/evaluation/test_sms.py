@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import httpx
+
 from evaluation.sms.standin import TwilioStandin
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
@@ -214,3 +216,21 @@ async def test_two_instances_never_send_the_same_message(settings: Settings, clo
         await asyncio.sleep(0.3)
         assert len(standin.messages) == 30
         assert len({m.to for m in standin.messages}) == 30
+
+
+def test_the_standins_message_list_follows_what_was_sent() -> None:
+    """What a load run's SMS users read: the stand-in's message list from the N-th message on."""
+    standin = TwilioStandin()
+    with standin.serve() as url:
+        path = f"{url}/2010-04-01/Accounts/{standin.account_sid}/Messages.json"
+        auth = (standin.account_sid, standin.auth_token)
+        for n in range(3):
+            assert httpx.post(path, auth=auth, data={"To": f"+861390000000{n}", "From": "+8610690000",
+                                                     "Body": "rate us"}).status_code == 201
+        first = httpx.get(path, params={"after": 0}).json()
+        assert [m["to"] for m in first["messages"]] == ["+8613900000000", "+8613900000001", "+8613900000002"]
+        assert first["next"] == 3
+        assert httpx.post(path, auth=auth, data={"To": "+8613900000003", "From": "+8610690000",
+                                                 "Body": "rate us"}).status_code == 201
+        later = httpx.get(path, params={"after": first["next"]}).json()
+        assert [m["to"] for m in later["messages"]] == ["+8613900000003"] and later["next"] == 4
