@@ -5,6 +5,7 @@ is kept, because Twilio's messages can quote the number."""
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -35,10 +36,17 @@ class _BaseUrlHttpClient(AsyncTwilioHttpClient):
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
 
-    async def request(self, method: str, url: str, *args, **kwargs) -> Response:  # type: ignore[override]
+    async def request(self, method: str, url: str, params: dict[str, object] | None = None,  # type: ignore[override]
+                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None, timeout: float | None = None,
+                      allow_redirects: bool = False) -> Response:
         if url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API):]
-        return await super().request(method, url, *args, **kwargs)
+        if auth is not None:   # aiohttp deprecates the auth= twilio would pass it: the same header, made here
+            basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers = {**(headers or {}), "Authorization": f"Basic {basic}"}
+        return await super().request(method, url, params=params, data=data, headers=headers, auth=None,
+                                     timeout=timeout, allow_redirects=allow_redirects)
 
 
 class TwilioSender:
