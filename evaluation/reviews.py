@@ -70,19 +70,10 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
     if new.round == 2 and followup is None:
         raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
-    # The rating, and the prompts still queued for it skipped, in one statement: a tablet's rating is
-    # one of the commonest requests of the morning.
-    row = await conn.fetchrow(
-        "WITH rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment,"
-        " rated_at) VALUES ($1, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
-        "   AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8)"
-        " ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
-        " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
-        "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated))"
-        " SELECT * FROM rated",
-        ticket_id, new.round, new.level, new.channel, new.is_default, [str(r) for r in new.reasons], new.comment, now,
-        ["prompt", "reminder"] if new.round == 1 else ["followup"])
-    if row is None:
+    row = await _rate(conn, ticket_id, new, now)
+    if not row["served_rows"]:   # cannot happen: the row is locked above and its unrated mark checked
+        raise ReviewError("too_late", "the rating period for this ticket has ended")
+    if row["id"] is None:
         raise ReviewError("already_rated", "this ticket has already been rated")
     if new.round == 1 and is_bad(new.level) and not new.is_default:
         case_id = await open_case(conn, row["id"], served, now_ms, cfg, tz)
@@ -96,15 +87,25 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     return Recorded(public_review(dict(row), served), case_id)
 
 
-_PLAIN = (
-    "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND unrated_at IS NULL FOR UPDATE),"
+# A rating in one statement: the served row locked (a first rating only while not marked unrated),
+# the review inserted once per round, and the SMS prompts still queued for that round skipped.
+# ``served_rows`` 0: not served, or unrated; ``id`` NULL: already rated.
+_RATE = (
+    "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
+    "   FOR UPDATE),"
     " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
-    "   SELECT $1, 1, $2, $3, false, $3 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
-    "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $6), $4, $5, $6 FROM s"
+    "   SELECT $1, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
+    "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8 FROM s"
     "   ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
     " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
-    "   AND kind IN ('prompt', 'reminder') AND EXISTS (SELECT 1 FROM rated))"
+    "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated))"
     " SELECT (SELECT count(*) FROM s) AS served_rows, rated.* FROM (SELECT 1) AS one LEFT JOIN rated ON true")
+
+
+async def _rate(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: NewReview, now: datetime) -> asyncpg.Record:
+    return await conn.fetchrow(_RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
+                               [str(r) for r in new.reasons], new.comment, now,
+                               ["prompt", "reminder"] if new.round == 1 else ["followup"])
 
 
 def is_plain(new: NewReview, link_token: str | None) -> bool:
@@ -117,8 +118,7 @@ async def write_plain(pool: asyncpg.Pool, served: Served, new: NewReview, now_ms
     holds a pooled connection across five round trips, and at the city's peak ratings queued for
     connections for seconds. None when the served row is missing or was marked unrated: the
     general way then says why."""
-    row = await pool.fetchrow(_PLAIN, served.ticket_id, new.level, new.channel, [str(r) for r in new.reasons],
-                              new.comment, _dt(now_ms))
+    row = await _rate(pool, served.ticket_id, new, _dt(now_ms))
     if not row["served_rows"]:
         return None
     if row["id"] is None:
