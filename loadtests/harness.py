@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from queue_server.cli import uvicorn_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "load-admin-token"
 
@@ -80,7 +82,7 @@ def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_ser
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-         "--ws-per-message-deflate", "false", "--ws-ping-interval", "60", "--ws-ping-timeout", "30"],  # as cli.py
+         *uvicorn_flags()],
         env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -52,15 +52,24 @@ async def _migrate(settings: Settings, demo: bool) -> None:
         await conn.close()
 
 
+# How the app is served, wherever it is started (here, and the tests' and benchmarks' server
+# processes through ``uvicorn_flags``): no per-message deflate (small messages, thousands of
+# sockets), and protocol pings every 60 s, not uvicorn's 20: the hub already pings a silent socket
+# every 15 s and the pages send heartbeats, so these only find dead peers, and at 25,000 screens
+# each ping round costs the server as much as a burst of calls.
+UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0}
+
+
+def uvicorn_flags() -> list[str]:
+    """``UVICORN_WS`` as uvicorn's command-line options."""
+    return [a for k, v in UVICORN_WS.items() for a in ("--" + k.replace("_", "-"), str(v).lower())]
+
+
 def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    # Protocol pings every 60 s, not uvicorn's 20: the hub already pings a silent socket every 15 s and
-    # the pages send heartbeats, so these only find dead peers, and at 25,000 screens each ping round
-    # costs the server as much as a burst of calls.
     uvicorn.run("queue_server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, log_level="warning",
-                access_log=False)
+                log_level="warning", access_log=False, **UVICORN_WS)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

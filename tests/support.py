@@ -21,6 +21,7 @@ import httpx
 from redis.asyncio import Redis
 
 from queue_server.app import create_app
+from queue_server.cli import uvicorn_flags
 from queue_server.clock import Clock
 from queue_server.config import Settings
 
@@ -96,7 +97,7 @@ def server_process(settings: Settings, port: int | None = None, extra_env: dict[
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "queue_server.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log",
-         "--ws-per-message-deflate", "false"],
+         *uvicorn_flags()],
         env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
