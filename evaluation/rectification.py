@@ -14,7 +14,6 @@ from queue_server.engine.keys import Keys
 
 from .config import EvalConfig
 from .events import emit
-from .served import Served
 from .workdays import add_working_days
 
 # action -> (states it may start from, state it leads to; None: back to the state before the appeal)
@@ -74,17 +73,10 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-async def open_case(conn: asyncpg.Connection, review_id: int, served: Served, now_ms: int, cfg: EvalConfig, tz: str) -> int:
-    now = _dt(now_ms)
+def deadlines(now: datetime, cfg: EvalConfig, tz: str) -> tuple[datetime, datetime, datetime]:
+    """When a case opened ``now`` must be contacted, resolved and rectified: the 1-5-15 working days."""
     contact, resolve, rectify = (add_working_days(now, n, tz, cfg.holidays, cfg.makeup_workdays) for n in cfg.deadlines)
-    case_id = await conn.fetchval(
-        "INSERT INTO rectifications (review_id, ticket_id, center, window_code, staff_id, owner, opened_at,"
-        " contact_due, resolve_due, rectify_due) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        review_id, served.ticket_id, served.center, served.window, served.staff_id, f"manager:{served.center}", now,
-        contact, resolve, rectify)
-    await conn.execute("INSERT INTO rectification_notes (case_id, at, author, to_state, note) VALUES ($1, $2, 'system', 'open', $3)",
-                       case_id, now, "opened by a bad review")
-    return case_id
+    return contact, resolve, rectify
 
 
 @dataclass(frozen=True)

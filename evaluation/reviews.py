@@ -16,7 +16,7 @@ from . import links
 from .config import EvalConfig
 from .events import emit
 from .levels import Reason, is_bad
-from .rectification import open_case
+from .rectification import deadlines
 from .served import Served, lookup
 
 
@@ -59,7 +59,6 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
                 link_token: str | None = None) -> Recorded:
     """Record a rating in the caller's transaction; ``announce`` it once that commits."""
     now = _dt(now_ms)
-    case_id: int | None = None
     served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
     if served is None:
         raise ReviewError("not_found", f"ticket {ticket_id!r} was not served")
@@ -70,25 +69,22 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
     if new.round == 2 and followup is None:
         raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
-    row = await _rate(conn, ticket_id, new, now)
-    if not row["served_rows"]:   # cannot happen: the row is locked above and its unrated mark checked
+    rec = await _rate(conn, served, new, now_ms, cfg, tz)
+    if rec is None:   # cannot happen: the row is locked above and its unrated mark checked
         raise ReviewError("too_late", "the rating period for this ticket has ended")
-    if row["id"] is None:
-        raise ReviewError("already_rated", "this ticket has already been rated")
-    if new.round == 1 and is_bad(new.level) and not new.is_default:
-        case_id = await open_case(conn, row["id"], served, now_ms, cfg, tz)
     if followup is not None:
         await conn.execute("UPDATE rectifications SET followup_review_id = $2, state = 'closed', closed_at = $3"
-                           " WHERE id = $1", followup["id"], row["id"], now)
+                           " WHERE id = $1", followup["id"], rec.review["id"], now)
         await conn.execute("INSERT INTO rectification_notes (case_id, at, author, from_state, to_state, note)"
                            " VALUES ($1, $2, 'resident', 'rectified', 'closed', $3)",
                            followup["id"], now, f"follow-up rating {new.level}")
-        case_id = followup["id"]
-    return Recorded(public_review(dict(row), served), case_id)
+        return Recorded(rec.review, followup["id"])
+    return rec
 
 
 # A rating in one statement: the served row locked (a first rating only while not marked unrated),
-# the review inserted once per round, and the SMS prompts still queued for that round skipped.
+# the review inserted once per round, the SMS prompts still queued for that round skipped, and for
+# a resident's bad first rating the rectification case opened with its first note.
 # ``served_rows`` 0: not served, or unrated; ``id`` NULL: already rated.
 _RATE = (
     "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
@@ -98,32 +94,45 @@ _RATE = (
     "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8 FROM s"
     "   ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
     " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
-    "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated))"
-    " SELECT (SELECT count(*) FROM s) AS served_rows, rated.* FROM (SELECT 1) AS one LEFT JOIN rated ON true")
+    "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated)),"
+    " opened AS (INSERT INTO rectifications (review_id, ticket_id, center, window_code, staff_id, owner, opened_at,"
+    "     contact_due, resolve_due, rectify_due)"
+    "   SELECT rated.id, $1, $10, $11, $12, 'manager:' || $10, $8, $13, $14, $15 FROM rated WHERE $16 RETURNING id),"
+    " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
+    "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)"
+    " SELECT (SELECT count(*) FROM s) AS served_rows, (SELECT id FROM opened) AS case_id, rated.*"
+    " FROM (SELECT 1) AS one LEFT JOIN rated ON true")
 
 
-async def _rate(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: NewReview, now: datetime) -> asyncpg.Record:
-    return await conn.fetchrow(_RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
-                               [str(r) for r in new.reasons], new.comment, now,
-                               ["prompt", "reminder"] if new.round == 1 else ["followup"])
-
-
-def is_plain(new: NewReview, link_token: str | None) -> bool:
-    """A resident's first rating, not bad (no case to open), without a link: most ratings."""
-    return new.round == 1 and link_token is None and not new.is_default and not is_bad(new.level)
-
-
-async def write_plain(pool: asyncpg.Pool, served: Served, new: NewReview, now_ms: int) -> Recorded | None:
-    """Record a plain rating (``is_plain``) in one statement, its own transaction: the general way
-    holds a pooled connection across five round trips, and at the city's peak ratings queued for
-    connections for seconds. None when the served row is missing or was marked unrated: the
-    general way then says why."""
-    row = await _rate(pool, served.ticket_id, new, _dt(now_ms))
+async def _rate(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
+                tz: str) -> Recorded | None:
+    """The statement above; None when the served row is missing or was marked unrated."""
+    now = _dt(now_ms)
+    opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
+    row = await conn.fetchrow(_RATE, served.ticket_id, new.round, new.level, new.channel, new.is_default,
+                              [str(r) for r in new.reasons], new.comment, now,
+                              ["prompt", "reminder"] if new.round == 1 else ["followup"],
+                              served.center, served.window, served.staff_id,
+                              *(deadlines(now, cfg, tz) if opens_case else (None, None, None)), opens_case)
     if not row["served_rows"]:
         return None
     if row["id"] is None:
         raise ReviewError("already_rated", "this ticket has already been rated")
-    return Recorded(public_review(dict(row), served), None)
+    return Recorded(public_review(dict(row), served), row["case_id"])
+
+
+def is_first(new: NewReview, link_token: str | None) -> bool:
+    """A resident's first rating without a link: most ratings, bad ones included."""
+    return new.round == 1 and link_token is None and not new.is_default
+
+
+async def write_first(pool: asyncpg.Pool, cfg: EvalConfig, tz: str, served: Served, new: NewReview,
+                      now_ms: int) -> Recorded | None:
+    """Record a first rating (``is_first``) in one statement, its own transaction: the general way
+    holds a pooled connection across several round trips, and at the city's peak ratings queued for
+    connections for seconds. None when the served row is missing or was marked unrated: the
+    general way then says why."""
+    return await _rate(pool, served, new, now_ms, cfg, tz)
 
 
 async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:

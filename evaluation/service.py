@@ -40,12 +40,12 @@ class Evaluation:
 
     async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None,
                      served: Served | None = None) -> Recorded:
-        """Record a rating and announce it; a plain one for a ``served`` ticket the caller looked up
+        """Record a rating and announce it; a first one for a ``served`` ticket the caller looked up
         takes the one-statement way."""
         now = self.clock.now_ms()
         rec = None
-        if served is not None and reviews.is_plain(new, link_token):
-            rec = await reviews.write_plain(self.pool, served, new, now)
+        if served is not None and reviews.is_first(new, link_token):
+            rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
