@@ -10,12 +10,11 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, run, server, services
+from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, run, server, services
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -73,7 +72,7 @@ async def watch_lag(client: aiohttp.ClientSession, stop: asyncio.Event, out: dic
 async def main(seconds: float, concurrency: int) -> None:
     with services() as (redis_url, dsn):
         summary: dict = {"seconds": seconds, "concurrency": concurrency}
-        with server(redis_url, dsn, f"b{uuid.uuid4().hex[:6]}", app="loadtests.baseline_app:create_app") as (url, _):
+        with key_prefix(redis_url, "b") as prefix, server(redis_url, dsn, prefix, app="loadtests.baseline_app:create_app") as (url, _):
             async with session(url, concurrency) as client:
                 async def baseline(c: aiohttp.ClientSession, n: int) -> bool:
                     assert (await post(c, "/op", {"matter": "hrss-001"}))[0] == 200
@@ -81,7 +80,7 @@ async def main(seconds: float, concurrency: int) -> None:
                 summary["baseline"] = await drive(seconds, concurrency, baseline, client)
 
         async with fresh_database(dsn) as db:
-            with server(redis_url, db, f"l{uuid.uuid4().hex[:6]}") as (url, _):
+            with key_prefix(redis_url, "l") as prefix, server(redis_url, db, prefix) as (url, _):
                 async with session(url, concurrency, AUTH) as client:
                     centers = [c["code"] for c in (await get_json(client, "/api/v1/centers"))["centers"]]
                     windows = [(c, f"w{i}") for c in centers for i in range(1, 9)]

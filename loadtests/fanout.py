@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
 from collections import defaultdict
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +22,7 @@ import httpx
 import orjson
 import psutil
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, run, server, services
+from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, run, server, services
 from loadtests.lean_ws import PING, PONG, TEXT, client_frame, handshake, take_frame
 
 CENTER = "jingansi"
@@ -141,7 +140,7 @@ async def settle_rss(pid: int) -> float:
 async def main(sockets: int, calls: int) -> None:
     with services() as (redis_url, dsn):
         async with fresh_database(dsn) as db:
-            with server(redis_url, db, f"f{uuid.uuid4().hex[:6]}") as (url, proc):
+            with key_prefix(redis_url, "f") as prefix, server(redis_url, db, prefix) as (url, proc):
                 async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
                     for i, w in enumerate(WINDOWS):
                         r = await http.post(f"/api/v1/centers/{CENTER}/windows/{w}/open",

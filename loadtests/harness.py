@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 
 from queue_server.cli import uvicorn_flags
+from queue_server.engine.keys import Keys, drop_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "load-admin-token"
@@ -71,6 +72,17 @@ async def fresh_database(dsn: str, catalog: Path | None = None):
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@contextlib.contextmanager
+def key_prefix(redis_url: str, stem: str) -> Iterator[str]:
+    """A fresh Redis key prefix for a benchmark's servers, its keys deleted afterwards: the machine's
+    Redis is shared with the tests, other runs and the demo."""
+    prefix = f"{stem}{uuid.uuid4().hex[:6]}"
+    try:
+        yield prefix
+    finally:
+        drop_keys(redis_url, Keys(prefix).everything)
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ import asyncio
 import random
 import statistics
 import time
-import uuid
 from datetime import date, timedelta
 
 import asyncpg
@@ -30,7 +29,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, run, server, services
+from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, run, server, services
 from loadtests.year_data import load_year
 from queue_server.record.demo_data import CENTERS
 
@@ -136,8 +135,7 @@ async def main(args: argparse.Namespace) -> None:
     with services() as (redis_url, dsn):
         async with fresh_database(dsn) as url:
             await load(url, first, args.days, args.per_day)
-            prefix = f"rm{uuid.uuid4().hex[:8]}"
-            with server(redis_url, url, prefix) as (base, _proc):
+            with key_prefix(redis_url, "rm") as prefix, server(redis_url, url, prefix) as (base, _proc):
                 await time_reports(base, month, args.repeat)
                 async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
                     await client.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"})

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
@@ -29,7 +28,7 @@ import psutil
 
 from .city import city_catalog, staff_of
 from .engine_ops import session
-from .harness import ADMIN_TOKEN, ROOT, free_port, fresh_database, server, services
+from .harness import ADMIN_TOKEN, ROOT, free_port, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid
 from .server_metrics import scrape
@@ -69,19 +68,6 @@ async def each(urls: list[str], jobs: list[tuple[str, dict]], concurrency: int =
         for c in clients:
             await c.close()
     return failed
-
-
-async def forget_slots(redis_url: str, key: str) -> None:
-    """The users' slot counters (one per phase and kind) are this run's only keys outside the app's."""
-    from redis.asyncio import Redis
-
-    r = Redis.from_url(redis_url)
-    try:
-        found = [k async for k in r.scan_iter(match=f"{key}:*", count=1000)]
-        if found:
-            await r.delete(*found)
-    finally:
-        await r.aclose()
 
 
 async def open_windows(urls: list[str], catalog: dict[str, Any]) -> None:
@@ -218,18 +204,15 @@ async def run(profile: Profile, out: Path, py_spy: bool = False) -> dict[str, An
             points: dict[str, list[str]] = {}
             for p in catalog["service_points"]:
                 points.setdefault(p["center"], []).append(p["code"])
-            with running_standin() as (standin, standin_url, sms_env):
+            with running_standin() as (standin, standin_url, sms_env), key_prefix(redis_url, "loadrun") as run_keys:
                 plan = Plan(profile.name, [], str(out), profile.workers,
                             [{"code": c["code"], "points": points.get(c["code"], [])} for c in catalog["centers"]],
                             devices, clerks, kiosks, matter_lines(catalog), rates(profile), counts(profile),
-                            slots={"redis_url": redis_url, "key": f"loadrun{uuid.uuid4().hex[:8]}:slots"},
+                            slots={"redis_url": redis_url, "key": f"{run_keys}:slots"},
                             sms={"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
                                  "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
-                try:
-                    summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
-                finally:
-                    await forget_slots(redis_url, plan.slots["key"])
+                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -241,15 +224,16 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack:
-        bare = [stack.enter_context(server(redis_url, db, f"base{uuid.uuid4().hex[:6]}",
-                                           app="loadtests.baseline_app:create_app")) for _ in range(profile.servers)]
+        prefix = stack.enter_context(key_prefix(redis_url, "base"))
+        bare = [stack.enter_context(server(redis_url, db, prefix, app="loadtests.baseline_app:create_app"))
+                for _ in range(profile.servers)]
         urls = [u for u, _ in bare]
         sampler.watch("baseline servers", *(p.pid for _, p in bare))
         locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler)
     result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
 
-    prefix = f"load{uuid.uuid4().hex[:6]}"
     with contextlib.ExitStack() as stack:
+        prefix = stack.enter_context(key_prefix(redis_url, "load"))
         procs = [stack.enter_context(server(redis_url, db, prefix, extra_env=server_env(sms_env)))
                  for _ in range(profile.servers)]
         urls = [u for u, _ in procs]

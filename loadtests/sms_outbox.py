@@ -29,7 +29,7 @@ from evaluation.sms.standin import TwilioStandin
 from evaluation.sms.twilio_client import TwilioSender
 from loadtests.harness import ROOT, free_port, fresh_database, services
 from queue_server.clock import SystemClock
-from queue_server.engine.keys import Keys
+from queue_server.engine.keys import Keys, drop_keys
 from queue_server.record.catalog import load_catalog
 
 C = "jingansi"
@@ -67,11 +67,11 @@ async def measure(database_url: str, redis_url: str, base: str, n: int, batch: i
     standin = TwilioStandin()
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=10 * senders)
     redis = Redis.from_url(redis_url)
+    keys = Keys(f"load{uuid.uuid4().hex[:8]}")
     try:
         await queue_prompts(pool, n, run)
         catalog = await load_catalog(pool)
         cfg = replace(EvalConfig(), sms_batch=batch, sms_concurrency=concurrency, sms_per_number_per_hour=10)
-        keys = Keys(f"load{uuid.uuid4().hex[:8]}")
         outboxes = []
         for _ in range(senders):
             sender = TwilioSender(standin.account_sid, standin.auth_token, "+8610690000", base,
@@ -100,6 +100,7 @@ async def measure(database_url: str, redis_url: str, base: str, n: int, batch: i
     finally:
         await redis.aclose()
         await pool.close()
+        drop_keys(redis_url, keys.everything)
 
 
 async def main(n: int) -> None:

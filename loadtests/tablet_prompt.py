@@ -11,12 +11,11 @@ import argparse
 import asyncio
 import json
 import time
-import uuid
 
 import aiohttp
 import orjson
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, percentile, server, services
+from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, server, services
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 C = "jingansi"
@@ -43,7 +42,7 @@ async def background(http: aiohttp.ClientSession, url: str, window: str, stop: a
 async def main(tickets: int, busy_windows: int) -> None:
     with services() as (redis_url, dsn):
         async with fresh_database(dsn) as database_url:
-            with server(redis_url, database_url, f"load{uuid.uuid4().hex[:8]}") as (url, _):
+            with key_prefix(redis_url, "load") as prefix, server(redis_url, database_url, prefix) as (url, _):
                 async with aiohttp.ClientSession() as http:
                     windows = ["w1"] + [f"w{i}" for i in range(2, 2 + busy_windows)]
                     for i, w in enumerate(windows):

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from queue_server.config import Settings
+from queue_server.engine.keys import drop_keys
 from queue_server.record.demo_data import load_demo
 from queue_server.record.migrate import migrate
 from tests.support import Services, with_database
@@ -52,6 +53,7 @@ async def services(service_urls: tuple[str, str]) -> AsyncIterator[Services]:
             await tconn.close()
         yield svc
     finally:
+        drop_keys(redis_url, f"t{svc.run_id}*")   # every test's key prefix starts so
         for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"qs_{svc.run_id}_%"):
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()

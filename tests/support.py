@@ -24,6 +24,7 @@ from queue_server.app import create_app
 from queue_server.cli import uvicorn_flags
 from queue_server.clock import Clock
 from queue_server.config import Settings
+from queue_server.engine.keys import Keys, drop_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token"
@@ -54,20 +55,14 @@ class Services:
 
     def settings(self, database_url: str, **overrides: Any) -> Settings:
         base = Settings(redis_url=self.redis_url, database_url=database_url, admin_token=ADMIN_TOKEN,
-                        key_prefix=f"t{uuid.uuid4().hex[:10]}", persister_claim_idle_ms=1000,
+                        key_prefix=f"t{self.run_id}{uuid.uuid4().hex[:6]}", persister_claim_idle_ms=1000,
                         rate_limit_per_minute=100_000)
         return replace(base, **overrides)
 
 
-async def drop_key_prefix(redis_url: str, prefix: str) -> None:
+def lose_redis_data(settings: Settings) -> None:
     """What a Redis that lost its data looks like, for one test's keys only."""
-    r = Redis.from_url(redis_url)
-    try:
-        batch = [k async for k in r.scan_iter(match=f"{prefix}:*", count=1000)]
-        for i in range(0, len(batch), 500):
-            await r.delete(*batch[i:i + 500])
-    finally:
-        await r.aclose()
+    drop_keys(settings.redis_url, Keys(settings.key_prefix).everything)
 
 
 @contextlib.asynccontextmanager
@@ -146,10 +141,6 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
 
 async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, center: str, timeout: float = 20.0) -> int:
     """Wait until PostgreSQL holds every event of the center's stream; returns that count."""
-    import asyncio
-
-    from queue_server.engine.keys import Keys
-
     r = Redis.from_url(redis_url)
     try:
         total = await r.xlen(Keys(settings.key_prefix).events(center))

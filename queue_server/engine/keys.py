@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+
 
 @dataclass(frozen=True)
 class Keys:
     prefix: str = "qs"
+
+    @property
+    def everything(self) -> str:
+        """A SCAN pattern for every key under this prefix."""
+        return f"{self.prefix}:*"
 
     def center_base(self, center: str) -> str:
         return f"{self.prefix}:{{{center}}}:"
@@ -67,3 +74,22 @@ class Keys:
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
         return f"{self.prefix}:sms:rate:{number_hash}:{hour}"
+
+
+def drop_keys(redis_url: str, pattern: str) -> int:
+    """Delete every key matching ``pattern`` (SCAN, not KEYS: Redis stays responsive), for tests and
+    benchmarks that share the machine's Redis with other runs and the demo; returns how many."""
+    r = redis.Redis.from_url(redis_url)
+    dropped = 0
+    try:
+        batch: list[bytes] = []
+        for key in r.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 500:
+                dropped += r.unlink(*batch)
+                batch.clear()
+        if batch:
+            dropped += r.unlink(*batch)
+    finally:
+        r.close()
+    return dropped

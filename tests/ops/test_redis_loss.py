@@ -11,7 +11,7 @@ import pytest
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from tests.ops.day import START
-from tests.support import AUTH, drop_key_prefix, running_app, settled, wait_recorded
+from tests.support import AUTH, lose_redis_data, running_app, settled, wait_recorded
 
 C = "jingansi"
 
@@ -35,7 +35,7 @@ async def test_figures_warm_up_again_when_redis_loses_its_data(settings: Setting
         assert (before["issued"], before["called"], before["waiting_total"]) == (3, 1, 2)
 
         epoch = app.state.realtime.reader.epochs[C]
-        await drop_key_prefix(settings.redis_url, settings.key_prefix)
+        lose_redis_data(settings)
         deadline = time.monotonic() + 15
         while True:
             r = await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})

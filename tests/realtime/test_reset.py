@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
 from tests.realtime.live import C, Api, close_code, open_live, receive, silent
-from tests.support import drop_key_prefix, server_process, wait_recorded
+from tests.support import lose_redis_data, server_process, wait_recorded
 
 DISPLAY = f"/ws/centers/{C}/display"
 
@@ -71,7 +71,7 @@ async def test_redis_losing_its_data_closes_live_sockets_and_resets_their_cursor
             finally:
                 await pool.close()
 
-            await drop_key_prefix(settings.redis_url, settings.key_prefix)
+            lose_redis_data(settings)
             assert await close_code(ws) == 1012
 
             for _ in range(100):  # the persister notices and rebuilds the day from PostgreSQL

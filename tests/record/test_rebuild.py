@@ -7,7 +7,7 @@ import asyncpg
 
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
-from tests.support import AUTH, drop_key_prefix, running_app, wait_recorded
+from tests.support import AUTH, lose_redis_data, running_app, wait_recorded
 
 C = "jingansi"
 
@@ -27,7 +27,7 @@ async def test_waiting_tickets_come_back_in_order(settings: Settings) -> None:
         pool: asyncpg.Pool = app.state.pool
         await wait_recorded(pool, settings.redis_url, settings, C)
 
-    await drop_key_prefix(settings.redis_url, settings.key_prefix)
+    lose_redis_data(settings)
 
     async with running_app(settings, clock) as (app, client):
         queue = (await client.get(f"/api/v1/centers/{C}/queue")).json()
@@ -63,7 +63,7 @@ async def test_redis_losing_its_data_while_running_pauses_numbering_then_restore
         first = [(await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})).json()
                  for _ in range(3)]
         await wait_recorded(app.state.pool, settings.redis_url, settings, C)
-        await drop_key_prefix(settings.redis_url, settings.key_prefix)
+        lose_redis_data(settings)
         statuses = set()
         for _ in range(100):  # never a repeated number: refused until the persister has restored the day
             r = await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})
