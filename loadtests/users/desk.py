@@ -4,7 +4,7 @@ residents look at their ticket's status page; and the two closed-loop users of t
 from __future__ import annotations
 
 import random
-import re
+import json
 import uuid
 from itertools import count
 from typing import Any
@@ -20,7 +20,6 @@ SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets 
 QUICK_SHARE = 0.3
 PRIORITY_SHARE = 0.1
 _phones = count(1)
-BUSY = re.compile(r"still has ticket (\S+) (called|serving)")   # call_next.lua's window_busy message
 
 
 class Desk(FastHttpUser):
@@ -152,11 +151,14 @@ class ClerkUser(Desk):
     def resync(self, w: dict[str, Any]) -> bool:
         """The window already has a ticket (the engine's 409 names it): go on from there, as the
         staff console does; counted, and still reported as the failure it was."""
-        found = BUSY.search(self.last_problem)
-        if not found:
+        try:
+            problem = json.loads(self.last_problem)
+        except ValueError:
+            return False
+        if not isinstance(problem, dict) or problem.get("code") != "window_busy":
             return False
         TALLY.count("clerk_resynced")
-        w.update(state=found[2], ticket=found[1], recalls=0)
+        w.update(state=problem["current_status"], ticket=problem["current_ticket"], recalls=0)
         return True
 
     def must(self, path: str, name: str, token: str, body: dict | None = None) -> None:

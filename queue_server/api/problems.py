@@ -74,7 +74,7 @@ async def on_engine_error(request: Request, exc: Exception) -> Response:
     status = ENGINE_STATUS.get(exc.code, 409)
     title = exc.code.replace("_", " ").capitalize()
     headers = {"Retry-After": "1"} if status == 503 else None
-    return problem_response(status, title, exc.message, request.url.path, headers=headers, code=exc.code)
+    return problem_response(status, title, exc.message, request.url.path, headers=headers, code=exc.code, **exc.fields)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 turns script errors into domain errors. Nothing here decides policy; domain/ and the scripts do."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +21,18 @@ from .keys import Keys
 from .scripts import Scripts
 
 TICKET_TTL_S = 2 * 86_400
+_FIELDS = json.JSONDecoder()   # raw_decode: the fields end where their JSON does
 
 
 class EngineError(Exception):
-    """A refused operation: ``code`` is stable (not_found, illegal_transition, window_busy, ...)."""
+    """A refused operation: ``code`` is stable (not_found, illegal_transition, window_busy, ...);
+    ``fields`` are what a client can act on (window_busy: the ticket still at the window)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, fields: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.fields = fields or {}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,11 @@ class QueueEngine:
             text = str(exc)
             if text.startswith("QS:"):
                 _, code, message = text.split(":", 2)
-                raise EngineError(code, message) from None
+                fields: dict[str, Any] = {}
+                if message.startswith("{"):   # _lib.lua's fail() with fields
+                    fields, end = _FIELDS.raw_decode(message)
+                    message = message[end + 1:]
+                raise EngineError(code, message, fields) from None
             raise
 
     def center(self, code: str) -> Center:

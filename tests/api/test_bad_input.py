@@ -97,6 +97,22 @@ async def test_bad_input(settings: Settings, name, method, path, body, who, stat
         assert (await client.get(f"/api/v1/tickets/{waiting}")).json()["status"] == "waiting"
 
 
+async def test_a_busy_window_says_which_ticket_is_still_there(settings: Settings) -> None:
+    """A console that lost track (a reload, a second tab) resyncs from the refusal itself."""
+    async with running_app(settings) as (app, client):
+        await client.post(f"/api/v1/centers/{C}/windows/w1/open", headers=AUTH, json={"staff_id": f"{C}-s01"})
+        first = (await client.post(T, headers=AUTH, json={"matter": "hrss-001"})).json()["id"]
+        await client.post(T, headers=AUTH, json={"matter": "hrss-001"})
+        assert (await client.post(f"/api/v1/centers/{C}/windows/w1/call-next", headers=AUTH, json={})).status_code == 200
+        before = await app.state.redis.xlen(app.state.keys.events(C))
+        r = await client.post(f"/api/v1/centers/{C}/windows/w1/call-next", headers=AUTH, json={})
+        assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+        problem = r.json()
+        assert (problem["code"], problem["current_ticket"], problem["current_status"]) == ("window_busy", first, "called")
+        assert problem["detail"] == f"window w1 still has ticket {first} called"
+        assert await app.state.redis.xlen(app.state.keys.events(C)) == before
+
+
 async def test_rate_limit_for_kiosks(services, database_url) -> None:
     settings = services.settings(database_url, rate_limit_per_minute=60)
     async with running_app(settings) as (app, client):

@@ -68,6 +68,8 @@ async def test_full_cycle_and_illegal_transitions(engine) -> None:
     with pytest.raises(EngineError) as exc:
         await engine.call_next(C, "w1")
     assert exc.value.code == "window_busy"
+    assert exc.value.fields == {"current_ticket": t["id"], "current_status": "called"}
+    assert exc.value.message == f"window w1 still has ticket {t['id']} called"
     with pytest.raises(EngineError) as exc:
         await engine.act(t["id"], "finish")
     assert exc.value.code == "illegal_transition"
@@ -188,7 +190,7 @@ async def test_closing_a_busy_window_is_refused_and_cancel_leaves_the_line(engin
     await engine.call_next(C, "w1")
     with pytest.raises(EngineError) as exc:
         await engine.set_window(C, "w1", "closed")
-    assert exc.value.code == "window_busy"
+    assert exc.value.code == "window_busy" and exc.value.fields == {"current_ticket": t["id"], "current_status": "called"}
     await engine.act(t["id"], "no-show")
     closed = await engine.set_window(C, "w1", "closed")
     assert closed["window"]["state"] == "closed" and "staff_name" not in closed["window"]

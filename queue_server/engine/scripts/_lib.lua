@@ -24,7 +24,9 @@ local function view(t)
   return out
 end
 
-local function fail(code, message)
+-- A refusal: 'QS:code:message', or 'QS:code:{fields}:message' with fields a client can act on.
+local function fail(code, message, fields)
+  if fields then return redis.error_reply('QS:' .. code .. ':' .. cjson.encode(fields) .. ':' .. message) end
   return redis.error_reply('QS:' .. code .. ':' .. message)
 end
 

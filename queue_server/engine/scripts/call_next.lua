@@ -9,7 +9,8 @@ if w.state ~= 'open' then return fail('window_not_open', 'window ' .. window .. 
 if w.current and w.current ~= '' then
   local cur = redis.call('HGET', base .. 't:' .. w.current, 'status')
   if cur and is_at_window(cur) then
-    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur)
+    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur,
+                {current_ticket = w.current, current_status = cur})
   end
 end
 

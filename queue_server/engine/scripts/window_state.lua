@@ -7,7 +7,8 @@ local w = hgetall(KEYS[1])
 if state == 'closed' and w.current and w.current ~= '' then
   local cur = redis.call('HGET', base .. 't:' .. w.current, 'status')
   if cur and is_at_window(cur) then
-    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur)
+    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur,
+                {current_ticket = w.current, current_status = cur})
   end
 end
 local staff = cjson.decode(ARGV[6])
