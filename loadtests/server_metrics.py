@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from .harness import ADMIN_TOKEN
+
 _BUCKET = re.compile(r'^http_request_duration_seconds_bucket\{(?P<labels>.*)\} (?P<n>\S+)$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 Buckets = dict[tuple[str, str], dict[float, float]]   # (method, route) -> upper bound (s) -> cumulative count
@@ -18,7 +20,7 @@ def scrape(urls: list[str]) -> Buckets:
     """Cumulative latency buckets per route, summed over the servers (statuses merged)."""
     out: Buckets = defaultdict(lambda: defaultdict(float))
     for url in urls:
-        text = httpx.get(f"{url}/metrics", timeout=5).text
+        text = httpx.get(f"{url}/metrics", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
         for line in text.splitlines():
             m = _BUCKET.match(line)
             if not m:

@@ -16,6 +16,7 @@ class Settings:
     database_url: str | None = None
     key_prefix: str = "qs"
     admin_token: str | None = None
+    metrics_token: str | None = None   # the scraper's own bearer token for /metrics (the admin's works too)
     data_dir: Path = Path(".data")
     timezone: str = "Asia/Shanghai"
     recall_limit: int = 3
@@ -38,6 +39,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             key_prefix=env.get("QUEUE_KEY_PREFIX", "qs"),
             admin_token=env.get("QUEUE_ADMIN_TOKEN") or None,
+            metrics_token=env.get("QUEUE_METRICS_TOKEN") or None,
             data_dir=Path(env.get("QUEUE_DATA_DIR", ".data")),
             recall_limit=_int("QUEUE_RECALL_LIMIT", 3),
             priority_ratio_normal=_int("QUEUE_PRIORITY_RATIO_NORMAL", 2),

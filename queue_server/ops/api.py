@@ -2,6 +2,7 @@
 Prometheus metrics, and the dashboard page."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from displays.component import PAGE_HEADERS
 
-from ..api.auth import principal
+from ..api.auth import bearer, principal
 from ..api.endpoints import Endpoints, json
 from ..api.problems import Problem
 from ..api.tickets import limit_outsider
@@ -125,8 +126,17 @@ async def tickets_csv(request: Request) -> Response:
                 lambda conn: ticket_rows(conn, since, until, center))
 
 
-@api("GET", "/metrics", "Prometheus metrics (text exposition format)", auth=False)
+@api("GET", "/metrics", "Prometheus metrics (text exposition format): the scraper's QUEUE_METRICS_TOKEN or the admin token",
+     responses={401: "no token, or not a valid one", 403: "a token other than the admin's"})
 async def metrics(request: Request) -> Response:
+    """The figures of every center: for the scraper's own token (so Prometheus never holds the
+    admin's) or the admin; no center-bound token sees them."""
+    scraper = request.app.state.settings.metrics_token
+    token = bearer(request)
+    if not (scraper and token and hmac.compare_digest(token.encode(), scraper.encode())):
+        who = await principal(request)
+        if who is None or who.role != "admin":
+            raise Problem(403, "Forbidden", "metrics cover every center: the scraper's token or the admin's")
     await request.app.state.ops.refresh_metrics()
     return Response(generate_latest(request.app.state.ops.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

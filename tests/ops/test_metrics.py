@@ -26,9 +26,12 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
+SCRAPER = "test-scraper-token"
+
+
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
-    with server_process(settings) as (url, _proc):
+    with server_process(settings, extra_env={"QUEUE_METRICS_TOKEN": SCRAPER}) as (url, _proc):
         yield url
 
 
@@ -76,3 +79,15 @@ async def test_metrics(server: str) -> None:
         assert "13812345678" not in text
         await live.close()
         await ops.close()
+
+
+async def test_metrics_are_for_the_scraper_and_the_admin_only(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server, timeout=10) as client:
+        manager = (await client.post("/api/v1/tokens", json={"role": "manager", "center": C}, headers=AUTH)).json()["token"]
+        answers = {who: await client.get("/metrics", headers={"Authorization": f"Bearer {token}"} if token else {})
+                   for who, token in [("nobody", None), ("stranger", "qs_not-a-token"), ("manager", manager),
+                                      ("scraper", SCRAPER), ("admin", ADMIN_TOKEN)]}
+        assert {who: r.status_code for who, r in answers.items()} == {
+            "nobody": 401, "stranger": 401, "manager": 403, "scraper": 200, "admin": 200}
+        assert answers["manager"].headers["content-type"].startswith("application/problem+json")
+        assert "queue_operations_total" in answers["scraper"].text
