@@ -75,3 +75,14 @@ end
 
 local function is_at_window(status) return status == 'called' or status == 'serving' end
 local function is_final(status) return status == 'finished' or status == 'no_show' or status == 'cancelled' end
+
+-- The refusal for a window whose current ticket is still called or being served there; nil if free.
+local function busy(base, window, w)
+  if not w.current or w.current == '' then return nil end
+  local cur = redis.call('HGET', base .. 't:' .. w.current, 'status')
+  if cur and is_at_window(cur) then
+    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur,
+                {current_ticket = w.current, current_status = cur})
+  end
+  return nil
+end

@@ -6,13 +6,8 @@ local base, center, window, now, cycle = ARGV[1], ARGV[2], ARGV[3], tonumber(ARG
 if redis.call('EXISTS', KEYS[4]) == 0 then return fail('rebuilding', 'the queue of ' .. center .. ' is being restored; retry shortly') end
 local w = hgetall(KEYS[1])
 if w.state ~= 'open' then return fail('window_not_open', 'window ' .. window .. ' is ' .. (w.state or 'closed')) end
-if w.current and w.current ~= '' then
-  local cur = redis.call('HGET', base .. 't:' .. w.current, 'status')
-  if cur and is_at_window(cur) then
-    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur,
-                {current_ticket = w.current, current_status = cur})
-  end
-end
+local refused = busy(base, window, w)
+if refused then return refused end
 
 local function head(key, max_score)
   local r

@@ -4,12 +4,9 @@
 --       7 pause reason, 8 stream maxlen
 local base, center, window, state, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local w = hgetall(KEYS[1])
-if state == 'closed' and w.current and w.current ~= '' then
-  local cur = redis.call('HGET', base .. 't:' .. w.current, 'status')
-  if cur and is_at_window(cur) then
-    return fail('window_busy', 'window ' .. window .. ' still has ticket ' .. w.current .. ' ' .. cur,
-                {current_ticket = w.current, current_status = cur})
-  end
+if state == 'closed' then
+  local refused = busy(base, window, w)
+  if refused then return refused end
 end
 local staff = cjson.decode(ARGV[6])
 local fields = {'state', state, 'since', now, 'pause_reason', ARGV[7]}
