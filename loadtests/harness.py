@@ -5,30 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
 
-from queue_server.cli import uvicorn_flags
+from queue_server.cli import server_process
 from queue_server.engine.keys import Keys, drop_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "load-admin-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -88,34 +78,11 @@ def key_prefix(redis_url: str, stem: str) -> Iterator[str]:
 @contextlib.contextmanager
 def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_server.app:create_app",
            workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    port = free_port()
+    """A server process of the app (or the bare baseline ``app``) on the run's services and keys."""
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url, "QUEUE_KEY_PREFIX": prefix,
            "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN, "QUEUE_RATE_LIMIT_PER_MINUTE": "1000000", **(extra_env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-         *uvicorn_flags()],
-        env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("server did not become ready")
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with server_process(env, app=app, workers=workers) as running:
+        yield running
 
 
 def percentile(values: list[float], p: float) -> float:

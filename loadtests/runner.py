@@ -26,9 +26,11 @@ from typing import Any
 
 import psutil
 
+from queue_server.embedded import free_port
+
 from .city import city_catalog, staff_of
 from .engine_ops import session
-from .harness import ADMIN_TOKEN, ROOT, free_port, fresh_database, key_prefix, server, services
+from .harness import ADMIN_TOKEN, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid
 from .server_metrics import scrape

@@ -27,8 +27,9 @@ from evaluation.config import EvalConfig
 from evaluation.sms.outbox import Outbox
 from evaluation.sms.standin import TwilioStandin
 from evaluation.sms.twilio_client import TwilioSender
-from loadtests.harness import ROOT, free_port, fresh_database, services
+from loadtests.harness import ROOT, fresh_database, services
 from queue_server.clock import SystemClock
+from queue_server.embedded import free_port
 from queue_server.engine.keys import Keys, drop_keys
 from queue_server.record.catalog import load_catalog
 

@@ -8,7 +8,11 @@ import contextlib
 import json
 import logging
 import os
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,6 +67,44 @@ UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_pin
 def uvicorn_flags() -> list[str]:
     """``UVICORN_WS`` as uvicorn's command-line options."""
     return [a for k, v in UVICORN_WS.items() for a in ("--" + k.replace("_", "-"), str(v).lower())]
+
+
+@contextlib.contextmanager
+def server_process(env: dict[str, str], port: int | None = None, app: str = "queue_server.app:create_app",
+                   workers: int = 1, ready_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The app (or another ASGI ``app`` factory) served the same way as a child process on loopback,
+    yielded with its base URL once ``/readyz`` answers: the real server processes of tests and
+    benchmarks. ``env`` is the whole environment of the child."""
+    from .embedded import free_port
+
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", *uvicorn_flags()],
+        env=env, cwd=Path(__file__).resolve().parent.parent)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become ready")
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,8 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from queue_server import cli
 from queue_server.app import create_app
-from queue_server.cli import uvicorn_flags
 from queue_server.clock import Clock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys, drop_keys
@@ -75,47 +73,16 @@ async def running_app(settings: Settings, clock: Clock | None = None, run_persis
             yield app, client
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def server_process(settings: Settings, port: int | None = None, extra_env: dict[str, str] | None = None):
-    """A real uvicorn process of the app on loopback; yields its base URL."""
-    port = port or free_port()
+def server_process(settings: Settings, port: int | None = None,
+                   extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A real uvicorn process of the app on loopback, on this test's services and keys."""
     env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
            "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
            "QUEUE_PERSISTER_CLAIM_IDLE_MS": str(settings.persister_claim_idle_ms),
            "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute), **(extra_env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "queue_server.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log",
-         *uvicorn_flags()],
-        env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready")
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with cli.server_process(env, port, ready_s=30) as running:
+        yield running
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ROOT, free_port
+from queue_server.embedded import free_port
+from tests.support import ROOT
 
 pytestmark = pytest.mark.skipif(os.environ.get("QS_INSIDE_README_TEST") == "1", reason="already inside the README test")
 

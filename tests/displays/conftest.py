@@ -11,7 +11,8 @@ import pytest
 
 from queue_server.config import Settings
 from tests.browser import SHOTS, skip_without_chromium
-from tests.support import AUTH, free_port, server_process
+from queue_server.embedded import free_port
+from tests.support import AUTH, server_process
 
 CENTER = "jingansi"
 

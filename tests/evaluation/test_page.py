@@ -9,7 +9,8 @@ import httpx
 
 from queue_server.config import Settings
 from tests.browser import SHOTS, skip_without_chromium
-from tests.support import AUTH, free_port, server_process
+from queue_server.embedded import free_port
+from tests.support import AUTH, server_process
 
 C = "jingansi"
 
