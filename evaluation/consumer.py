@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 
 from queue_server.clock import Clock
 from queue_server.engine.keys import Keys
-from queue_server.record.persister import consumer_name
+from queue_server.record.persister import PRUNE_EVERY_S, consumer_name, prune_consumers
 
 from .config import EvalConfig
 from .served import from_event, save
@@ -93,7 +93,7 @@ class FinishedConsumer:
 
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
         loop = asyncio.get_running_loop()
-        next_claim = 0.0
+        next_claim = next_prune = 0.0
         started = False
         while not stop.is_set():
             try:
@@ -104,6 +104,9 @@ class FinishedConsumer:
                 if loop.time() >= next_claim:
                     await self.claim_abandoned()
                     next_claim = loop.time() + claim_every_s
+                if loop.time() >= next_prune:
+                    await prune_consumers(self.redis, [self.keys.events(c) for c in self.centers], GROUP, self.name)
+                    next_prune = loop.time() + PRUNE_EVERY_S
                 response = await self._read(">", self.cfg.consumer_block_ms)
                 await self._handle(response)
                 if sum(len(items) for _, items in response or []) < self.batch:

@@ -7,7 +7,7 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot")
+NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers")
 
 
 def _source(name: str) -> str:

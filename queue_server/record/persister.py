@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..engine.keys import Keys
+from ..engine.scripts import Scripts
 
 log = logging.getLogger("queue_server.persister")
 GROUP = "record"
@@ -33,8 +34,23 @@ def _split(stream_id: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
+GONE_MS = 3_600_000      # a consumer idle this long with nothing pending belongs to an ended process
+PRUNE_EVERY_S = 600.0
+
+
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def prune_consumers(redis: Redis, streams: list[str], group: str, me: str, idle_ms: int = GONE_MS) -> list[str]:
+    """Remove ended processes' consumers from ``group`` on every stream (prune_consumers.lua), so
+    XINFO CONSUMERS does not grow with every restart; a live one removed by mistake comes back with
+    its next read. Returns the names removed."""
+    script = Scripts(redis)["prune_consumers"]
+    gone: list[str] = []
+    for stream in streams:
+        gone += [n.decode() if isinstance(n, bytes) else n for n in await script(keys=[stream], args=[group, me, idle_ms])]
+    return gone
 
 
 async def ensure_groups(redis: Redis, keys: Keys, centers: list[str]) -> None:
@@ -180,12 +196,15 @@ class Persister:
         await ensure_groups(self.redis, self.keys, self.centers)
         await self.drain_own_pending()
         loop = asyncio.get_running_loop()
-        next_claim = loop.time()
+        next_claim = next_prune = loop.time()
         while not stop.is_set():
             try:
                 if loop.time() >= next_claim:
                     await self.claim_abandoned()
                     next_claim = loop.time() + claim_every_s
+                if loop.time() >= next_prune:
+                    await prune_consumers(self.redis, [self.keys.events(c) for c in self.centers], GROUP, self.name)
+                    next_prune = loop.time() + PRUNE_EVERY_S
                 if await self.step() < self.batch:
                     # Group commit: let a busy morning's events gather for a moment rather than pay a
                     # read over every stream, a transaction and the acks for each one or two of them.

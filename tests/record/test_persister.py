@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from queue_server.clock import SystemClock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
-from queue_server.record.persister import GROUP, Persister, ensure_groups, lag, record
+from queue_server.record.persister import GROUP, Persister, ensure_groups, lag, prune_consumers, record
 from tests.support import AUTH, engine_for, server_process, wait_recorded
 
 C = "jingansi"
@@ -44,6 +44,35 @@ async def test_a_consumer_dead_mid_batch_is_taken_over(settings: Settings) -> No
         await exactly_once(pool, redis, keys)
         assert await pool.fetchval("SELECT count(*) FROM tickets WHERE center = $1", C) == 120
         assert (await lag(redis, keys, [C]))[C] == {"pending": 0, "undelivered": 0, "lag_ms": 0}
+
+
+async def test_ended_consumers_are_forgotten_but_never_with_entries_pending(settings: Settings) -> None:
+    """Every restart adds a consumer name (host-pid) to the group; the idle ones holding nothing go,
+    a consumer with pending entries stays until someone has taken them over."""
+    async with engine_for(settings, SystemClock()) as engine:
+        keys, redis, pool = engine.keys, engine.redis, engine.pool
+        stream = keys.events(C)
+        await ensure_groups(redis, keys, [C])
+        for _ in range(4):
+            await engine.issue(C, "hrss-001", "kiosk")
+
+        async def read(name: str, ack: bool = True) -> None:
+            got = await redis.xreadgroup(GROUP, name, {stream: ">"}, count=1)
+            if ack:
+                await redis.xack(stream, GROUP, got[0][1][0][0])
+        await read("crashed", ack=False)           # holds its entry
+        await read("ended-1")
+        await read("ended-2")
+        await redis.xgroup_createconsumer(stream, GROUP, "me")
+        await asyncio.sleep(0.1)
+        await read("alive")                         # just read: not idle
+        assert sorted(await prune_consumers(redis, [stream], GROUP, "me", idle_ms=80)) == ["ended-1", "ended-2"]
+        left = {c["name"].decode(): c["pending"] for c in await redis.xinfo_consumers(stream, GROUP)}
+        assert left == {"crashed": 1, "me": 0, "alive": 0}
+        survivor = Persister(redis, pool, keys, [C], name="me", claim_idle_ms=50)
+        assert await survivor.claim_abandoned() == 1
+        assert await prune_consumers(redis, [stream], GROUP, "me", idle_ms=80) == ["crashed"]
+        assert await prune_consumers(redis, [keys.events("caojiadu")], GROUP, "me") == []   # no group there yet
 
 
 async def test_rows_only_move_forward_when_events_arrive_out_of_order(settings: Settings) -> None:
