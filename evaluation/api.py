@@ -53,7 +53,7 @@ async def _served(ev: Evaluation, ticket_id: str) -> served.Served:
     if center_of(ticket_id) not in ev.catalog.centers:
         raise Problem(404, "Not found", f"ticket {ticket_id!r} not found")
     try:
-        return await served.find(ev.engine, ev.pool, ticket_id)
+        return ev.recent.get(ticket_id) or await served.find(ev.engine, ev.pool, ticket_id)
     except served.NotServed as exc:
         if exc.status is None:
             raise Problem(404, "Not found", f"ticket {ticket_id!r} not found") from None
@@ -114,8 +114,8 @@ async def _web_rating(ev: Evaluation, who: Principal | None, body: NewRating, ne
     link = await _link(ev, body.link)
     if link.ticket_id != body.ticket_id:
         raise _invalid("ticket_id", "the link belongs to another ticket")
-    await _served(ev, body.ticket_id)
-    return await _record(ev, body.ticket_id, dataclasses.replace(new, round=link.round), body.link)
+    s = await _served(ev, body.ticket_id)
+    return await _record(ev, body.ticket_id, dataclasses.replace(new, round=link.round), body.link, known=s)
 
 
 async def _live_phone(ev: Evaluation, ticket_id: str) -> str | None:

@@ -62,6 +62,7 @@ class EvaluationComponent:
         cfg = EvalConfig.from_settings(state.settings)
         ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock)
         state.evaluation = ev
+        state.realtime.hub.listeners.append(ev.recent.take)
         reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
                                 connection_class=connection_class(state.settings.redis_url))
         consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock)

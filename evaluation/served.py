@@ -2,9 +2,12 @@
 
 Written by the evaluation consumer from each ``ticket.finished`` event. A rating can arrive before
 that consumer (or the persister) has caught up, so ``find`` falls back to Redis, which is
-authoritative for live tickets, and then to the record in PostgreSQL."""
+authoritative for live tickets, and then to the record in PostgreSQL. Each process also keeps the
+tickets it saw finish lately (``RecentlyFinished``): most ratings come from the tablet within
+seconds, and need none of that."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -13,12 +16,13 @@ import asyncpg
 import orjson
 
 from queue_server.engine.queue_engine import EngineError, QueueEngine
+from queue_server.realtime.events import LiveEvent
 
 _SCAN = 2000  # newest stream entries searched for a just-finished ticket's event
 _PAGE = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Served:
     ticket_id: str
     center: str
@@ -45,10 +49,31 @@ def _day(ticket: dict[str, Any]) -> date:
 
 
 def from_event(data: dict[str, Any]) -> Served:
-    """The served ticket from a ``ticket.finished`` event: the staff on duty is the window's."""
+    """The served ticket from a ``ticket.finished`` event, as recorded or as screens get it (the phone
+    masked): the staff on duty is the window's."""
     t, w = data["ticket"], data.get("window") or {}
     return Served(t["id"], t["center"], t.get("window") or w.get("id"), w.get("staff_id") or None, t["matter"], _day(t),
-                  int(t["finished_at"]), bool(t.get("phone")))
+                  int(t["finished_at"]), bool(t.get("phone") or t.get("phone_masked")))
+
+
+class RecentlyFinished:
+    """The last ``size`` tickets this process saw finish, as a listener on the realtime hub (which
+    hands it every center's events): a tablet rates within seconds of the finish, and its served
+    ticket found here costs no query. A ticket that fell out is found the usual way."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._served: OrderedDict[str, Served] = OrderedDict()
+
+    def take(self, event: LiveEvent) -> None:
+        if event.type == "ticket.finished":
+            served = from_event(event.data)
+            self._served[served.ticket_id] = served
+            if len(self._served) > self.size:
+                self._served.popitem(last=False)
+
+    def get(self, ticket_id: str) -> Served | None:
+        return self._served.get(ticket_id)
 
 
 def _ts(ms: int) -> datetime:

@@ -2,7 +2,7 @@
 one way to record a rating and announce it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
@@ -17,7 +17,7 @@ from queue_server.engine.queue_engine import QueueEngine
 from . import reviews
 from .config import EvalConfig
 from .reviews import NewReview, Recorded
-from .served import Served
+from .served import RecentlyFinished, Served, save
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Evaluation:
     settings: Settings
     cfg: EvalConfig
     clock: Clock
+    recent: RecentlyFinished = field(default_factory=RecentlyFinished)
 
     @property
     def catalog(self) -> Catalog:
@@ -40,12 +41,19 @@ class Evaluation:
 
     async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None,
                      served: Served | None = None) -> Recorded:
-        """Record a rating and announce it; a first one for a ``served`` ticket the caller looked up
-        takes the one-statement way."""
+        """Record a rating and announce it. A ``served`` ticket the caller found may not be recorded
+        yet (it came from ``recent``, ahead of the evaluation consumer): it is, before the general
+        way, or before trying a first rating's one statement again."""
         now = self.clock.now_ms()
         rec = None
-        if served is not None and reviews.is_first(new, link_token):
-            rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
+        if served is not None:
+            first = reviews.is_first(new, link_token)
+            if first:
+                rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
+            if rec is None:
+                await save(self.pool, [served])
+                if first:
+                    rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)

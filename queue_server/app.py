@@ -51,7 +51,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays, evaluation, live_screens, ops, long_lived]
+COMPONENTS: list[Component] = [displays, live_screens, evaluation, ops, long_lived]   # evaluation and ops listen to live_screens' hub
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:
