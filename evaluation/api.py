@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Doc, Endpoints, json, read_body
 from queue_server.api.problems import Problem
 from queue_server.api.tickets import limit_outsider
+from queue_server.clock import from_ms
 from queue_server.domain.numbering import center_of
 from queue_server.engine.queue_engine import EngineError
 from queue_server.record.people import Principal
@@ -294,7 +295,7 @@ async def _case(ev: Evaluation, case_id: int, who: Principal) -> dict:
 
 
 def _case_body(case: dict, ev: Evaluation, notes: list | None = None) -> dict:
-    now = datetime.fromtimestamp(ev.clock.now_ms() / 1000, tz=timezone.utc)
+    now = from_ms(ev.clock.now_ms())
     return {**public_case(case), "overdue": rectification.overdue_stages(case, now),
             "notes": [public_case(dict(n)) for n in notes or []]}
 

@@ -18,10 +18,12 @@ ratings and the cases bad ones opened. The definitions (each rate is null when i
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 import asyncpg
+
+from queue_server.clock import from_ms
 
 GROUPS = {"center": "s.center", "window": "s.window_code", "staff": "s.staff_id", "matter": "s.matter", "day": "s.day"}
 
@@ -99,6 +101,6 @@ async def figures(pool: asyncpg.Pool, since: date, until: date, center: str | No
         select_groups=", ".join(f'{GROUPS[g]} AS "{g}"' for g in groups), groups=", ".join(f'"{g}"' for g in groups),
         on_time=_ON_TIME,
         levels=", ".join(f"count(*) FILTER (WHERE rated AND level = {n}) AS level_{n}" for n in range(1, 6)))
-    now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    now = from_ms(now_ms)
     rows = await pool.fetch(sql, since, until, center, now)
     return [shape(dict(r), groups) for r in rows]

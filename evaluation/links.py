@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import asyncpg
 
+from queue_server.clock import from_ms
 from queue_server.record.people import token_hash
 
 PATH = "/review/"
@@ -27,7 +28,7 @@ def url(base: str, token: str) -> str:
 
 async def mint(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, round_: int, now_ms: int, ttl_h: int) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(24)
-    now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    now = from_ms(now_ms)
     expires = now + timedelta(hours=ttl_h)
     await conn.execute("INSERT INTO review_links (token_hash, ticket_id, round, created_at, expires_at)"
                        " VALUES ($1, $2, $3, $4, $5)", token_hash(token), ticket_id, round_, now, expires)

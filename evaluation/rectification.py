@@ -4,12 +4,13 @@ upholds or dismisses. Overdue stages are escalated once each, as events on the c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
 
+from queue_server.clock import from_ms
 from queue_server.engine.keys import Keys
 
 from .config import EvalConfig
@@ -69,9 +70,6 @@ def late_stages(case: dict[str, Any], now: datetime) -> list[str]:
     return out
 
 
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
 
 def deadlines(now: datetime, cfg: EvalConfig, tz: str) -> tuple[datetime, datetime, datetime]:
     """When a case opened ``now`` must be contacted, resolved and rectified: the 1-5-15 working days."""
@@ -92,7 +90,7 @@ async def act(conn: asyncpg.Connection, case_id: int, action: str, author: str, 
     if row is None:
         raise CaseError("not_found", f"no rectification case {case_id}")
     to = next_state(action, row["state"], row["appealed_from"])
-    now = _dt(now_ms)
+    now = from_ms(now_ms)
     sets, args = ["state = $2"], [case_id, to]
     if action == "appeal":
         sets.append(f"appealed_from = ${len(args) + 1}")
@@ -114,7 +112,7 @@ async def add_note(conn: asyncpg.Connection | asyncpg.Pool, case_id: int, author
     if not await conn.fetchval("SELECT 1 FROM rectifications WHERE id = $1", case_id):
         raise CaseError("not_found", f"no rectification case {case_id}")
     await conn.execute("INSERT INTO rectification_notes (case_id, at, author, note) VALUES ($1, $2, $3, $4)",
-                       case_id, _dt(now_ms), author, note)
+                       case_id, from_ms(now_ms), author, note)
 
 
 def public_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +127,7 @@ def public_case(case: dict[str, Any]) -> dict[str, Any]:
 async def escalate_overdue(pool: asyncpg.Pool, redis: Redis, keys: Keys, maxlen: int, now_ms: int, batch: int = 200) -> int:
     """Emit ``rectification.overdue`` once per overdue stage of each case. Several instances may run
     this: rows are taken with SKIP LOCKED and the stage is recorded in the same transaction."""
-    now = _dt(now_ms)
+    now = from_ms(now_ms)
     emitted = 0
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(

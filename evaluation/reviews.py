@@ -4,12 +4,12 @@ the center's stream after the commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
 
+from queue_server.clock import from_ms
 from queue_server.engine.keys import Keys
 
 from . import links
@@ -45,9 +45,6 @@ class Recorded:
     case_id: int | None
 
 
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
 
 async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
@@ -58,7 +55,7 @@ async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Re
 async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: str, new: NewReview, now_ms: int,
                 link_token: str | None = None) -> Recorded:
     """Record a rating in the caller's transaction; ``announce`` it once that commits."""
-    now = _dt(now_ms)
+    now = from_ms(now_ms)
     served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
     if served is None:
         raise ReviewError("not_found", f"ticket {ticket_id!r} was not served")
@@ -107,7 +104,7 @@ _RATE = (
 async def _rate(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
                 tz: str) -> Recorded | None:
     """The statement above; None when the served row is missing or was marked unrated."""
-    now = _dt(now_ms)
+    now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
     row = await conn.fetchrow(_RATE, served.ticket_id, new.round, new.level, new.channel, new.is_default,
                               [str(r) for r in new.reasons], new.comment, now,

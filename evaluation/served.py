@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any
 
 import asyncpg
 import orjson
 
+from queue_server.clock import from_ms
 from queue_server.engine.queue_engine import EngineError, QueueEngine
 from queue_server.realtime.events import LiveEvent
 
@@ -76,9 +77,6 @@ class RecentlyFinished:
         return self._served.get(ticket_id)
 
 
-def _ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
 
 async def save(conn: asyncpg.Connection | asyncpg.Pool, served: list[Served]) -> None:
     """Record served tickets (known ones are left as they are), a whole batch in one statement."""
@@ -90,7 +88,7 @@ async def save(conn: asyncpg.Connection | asyncpg.Pool, served: list[Served]) ->
         " $7::timestamptz[], $8::bool[]) ON CONFLICT (ticket_id) DO NOTHING",
         [s.ticket_id for s in served], [s.center for s in served], [s.window for s in served],
         [s.staff_id for s in served], [s.matter for s in served], [s.day for s in served],
-        [_ts(s.finished_at_ms) for s in served], [s.has_phone for s in served])
+        [from_ms(s.finished_at_ms) for s in served], [s.has_phone for s in served])
 
 
 def _row(r: asyncpg.Record) -> Served:

@@ -3,15 +3,17 @@ configured it is applied as a review marked ``is_default`` (channel ``default``)
 for a resident's rating."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import asyncpg
+
+from queue_server.clock import from_ms
 
 from .config import EvalConfig
 
 
 async def mark_unrated(pool: asyncpg.Pool, cfg: EvalConfig, now_ms: int, batch: int = 1000) -> int:
-    now = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc)
+    now = from_ms(now_ms)
     async with pool.acquire() as conn, conn.transaction():
         marked = await conn.fetch(
             "WITH due AS (SELECT s.ticket_id FROM eval_served s WHERE s.unrated_at IS NULL AND s.finished_at < $1"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import asyncpg
 from redis.asyncio import Redis
 
-from queue_server.clock import Clock
+from queue_server.clock import Clock, from_ms
 from queue_server.domain.catalog import Catalog
 from queue_server.engine.keys import Keys
 
@@ -27,9 +27,6 @@ log = logging.getLogger("evaluation.sms")
 HOUR_MS = 3_600_000
 
 
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
 
 async def opted_out(conn: asyncpg.Connection | asyncpg.Pool, number: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM sms_optouts WHERE number = $1", number))
@@ -42,9 +39,9 @@ async def enqueue_prompts(conn: asyncpg.Connection, finished: list[tuple[Served,
     rows: list[tuple[str, str, str, datetime]] = []
     for served, phone in finished:
         number = texts.e164(phone)
-        rows.append((served.ticket_id, "prompt", number, _dt(served.finished_at_ms + cfg.sms_delay_s * 1000)))
+        rows.append((served.ticket_id, "prompt", number, from_ms(served.finished_at_ms + cfg.sms_delay_s * 1000)))
         if cfg.reminder_days > 0:
-            rows.append((served.ticket_id, "reminder", number, _dt(served.finished_at_ms + cfg.reminder_days * 86_400_000)))
+            rows.append((served.ticket_id, "reminder", number, from_ms(served.finished_at_ms + cfg.reminder_days * 86_400_000)))
     if not rows:
         return 0
     status = await conn.execute(
@@ -68,7 +65,7 @@ async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int
     if number is None or await opted_out(conn, number):
         return False
     await conn.execute("INSERT INTO sms_messages (ticket_id, kind, to_number, due_at) VALUES ($1, 'followup', $2, $3)"
-                       " ON CONFLICT (ticket_id, kind) DO NOTHING", ticket_id, number, _dt(now_ms))
+                       " ON CONFLICT (ticket_id, kind) DO NOTHING", ticket_id, number, from_ms(now_ms))
     return True
 
 
@@ -88,7 +85,7 @@ class Outbox:
         self.sent = 0
 
     async def claim(self) -> list[asyncpg.Record]:
-        now = _dt(self.clock.now_ms())
+        now = from_ms(self.clock.now_ms())
         return await self.pool.fetch(
             "WITH due AS (SELECT id FROM sms_messages WHERE (state = 'queued' AND due_at <= $1)"
             "   OR (state = 'sending' AND lease_until < $1) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
@@ -144,7 +141,7 @@ class Outbox:
             return "skipped"
         if not await self._within_limit(number, now_ms):
             next_hour = (now_ms // HOUR_MS + 1) * HOUR_MS
-            await self._set(msg["id"], "queued", due_at=_dt(next_hour), attempts=msg["attempts"] - 1)
+            await self._set(msg["id"], "queued", due_at=from_ms(next_hour), attempts=msg["attempts"] - 1)
             return "deferred"
         try:
             sid, status = await self.sender.send(number, body)
@@ -159,9 +156,9 @@ class Outbox:
                 return "failed"
             delay = min(3600, self.cfg.sms_backoff_s * 2 ** (msg["attempts"] - 1))
             log.info("sms %s to %s failed (%s); retry in %d s", msg["id"], texts.number_hash(number), exc.summary, delay)
-            await self._set(msg["id"], "queued", due_at=_dt(now_ms + delay * 1000), last_error=exc.summary)
+            await self._set(msg["id"], "queued", due_at=from_ms(now_ms + delay * 1000), last_error=exc.summary)
             return "retry"
-        await self._set(msg["id"], "sent", twilio_sid=sid, twilio_status=status, sent_at=_dt(now_ms))
+        await self._set(msg["id"], "sent", twilio_sid=sid, twilio_status=status, sent_at=from_ms(now_ms))
         self.sent += 1
         return "sent"
 

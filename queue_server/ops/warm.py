@@ -3,13 +3,13 @@ PostgreSQL's ``events`` for whatever the stream no longer holds — trimmed, or 
 lost its data), the open rectification cases, and the live state the snapshot script reads."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from ..clock import from_ms
 from ..engine.keys import Keys
 
 PAGE = 1000
@@ -47,7 +47,7 @@ async def today_events(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str
     seen = {sid for sid, _ in stream}
     rows = await pool.fetch("SELECT stream_id, data FROM events WHERE center = $1 AND at >= $2"
                             " ORDER BY stream_ms, stream_seq", center,
-                            datetime.fromtimestamp(day_start_ms / 1000, tz=timezone.utc))
+                            from_ms(day_start_ms))
     older = [(r["stream_id"], orjson.loads(r["data"])) for r in rows if r["stream_id"] not in seen]
     return older + stream, tail
 

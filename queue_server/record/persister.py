@@ -7,7 +7,7 @@ import asyncio
 import logging
 import os
 import socket
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +16,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from ..clock import from_ms
 from ..engine.keys import Keys
 from ..engine.scripts import Scripts
 
@@ -26,7 +27,7 @@ Entry = tuple[str, str, dict[bytes, bytes]]  # center, stream id, fields
 
 
 def _ts(ms: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc) if ms not in (None, "") else None
+    return from_ms(int(ms)) if ms not in (None, "") else None
 
 
 def _split(stream_id: str) -> tuple[int, int]:
