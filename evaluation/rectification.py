@@ -70,7 +70,6 @@ def late_stages(case: dict[str, Any], now: datetime) -> list[str]:
     return out
 
 
-
 def deadlines(now: datetime, cfg: EvalConfig, tz: str) -> tuple[datetime, datetime, datetime]:
     """When a case opened ``now`` must be contacted, resolved and rectified: the 1-5-15 working days."""
     contact, resolve, rectify = (add_working_days(now, n, tz, cfg.holidays, cfg.makeup_workdays) for n in cfg.deadlines)

@@ -45,7 +45,6 @@ class Recorded:
     case_id: int | None
 
 
-
 async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT c.* FROM rectifications c JOIN reviews r ON r.id = c.review_id"
@@ -66,7 +65,7 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
     if new.round == 2 and followup is None:
         raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
-    rec = await _rate(conn, served, new, now_ms, cfg, tz)
+    rec = await insert(conn, served, new, now_ms, cfg, tz)
     if rec is None:   # cannot happen: the row is locked above and its unrated mark checked
         raise ReviewError("too_late", "the rating period for this ticket has ended")
     if followup is not None:
@@ -101,9 +100,12 @@ _RATE = (
     " FROM (SELECT 1) AS one LEFT JOIN rated ON true")
 
 
-async def _rate(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
-                tz: str) -> Recorded | None:
-    """The statement above; None when the served row is missing or was marked unrated."""
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
+                 tz: str) -> Recorded | None:
+    """The statement above: in the caller's transaction for the general way (``write``), or on the
+    pool, as its own transaction, for a first rating (``is_first``) — most ratings, which at the
+    city's peak queued for connections for seconds when they held one across several round trips.
+    None when the served row is missing or was marked unrated: the general way then says why."""
     now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
     row = await conn.fetchrow(_RATE, served.ticket_id, new.round, new.level, new.channel, new.is_default,
@@ -121,15 +123,6 @@ async def _rate(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: Ne
 def is_first(new: NewReview, link_token: str | None) -> bool:
     """A resident's first rating without a link: most ratings, bad ones included."""
     return new.round == 1 and link_token is None and not new.is_default
-
-
-async def write_first(pool: asyncpg.Pool, cfg: EvalConfig, tz: str, served: Served, new: NewReview,
-                      now_ms: int) -> Recorded | None:
-    """Record a first rating (``is_first``) in one statement, its own transaction: the general way
-    holds a pooled connection across several round trips, and at the city's peak ratings queued for
-    connections for seconds. None when the served row is missing or was marked unrated: the
-    general way then says why."""
-    return await _rate(pool, served, new, now_ms, cfg, tz)
 
 
 async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:

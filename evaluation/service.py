@@ -49,11 +49,11 @@ class Evaluation:
         if served is not None:
             first = reviews.is_first(new, link_token)
             if first:
-                rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
+                rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id))
             if rec is None:
                 await save(self.pool, [served])
                 if first:
-                    rec = await reviews.write_first(self.pool, self.cfg, self.tz(ticket_id), served, new, now)
+                    rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id))
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
