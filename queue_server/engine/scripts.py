@@ -2,6 +2,7 @@
 which calls them by SHA and reloads them after a Redis restart."""
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from redis.asyncio import Redis
@@ -10,6 +11,7 @@ from redis.commands.core import AsyncScript
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers")
 
 
+@cache   # read once per process: engines and the consumers' pruning make a Scripts each
 def _source(name: str) -> str:
     folder = resources.files("queue_server.engine") / "scripts"
     return (folder / "_lib.lua").read_text(encoding="utf-8") + "\n" + (folder / f"{name}.lua").read_text(encoding="utf-8")
