@@ -71,13 +71,15 @@ def settings(services: Services, database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def browser():  # type: ignore[no-untyped-def]
-    """One headless Chromium for the session; each test opens its own context."""
+    """One headless Chromium for the session; each test opens its own context. Only the tests that ask
+    for it depend on the browser: they skip without it, or fail in CI (tests.browser.chromium_or_skip)."""
     from playwright.async_api import async_playwright
 
-    from tests.browser import ARGS, CHROMIUM
+    from tests.browser import ARGS, chromium_or_skip
 
+    executable = chromium_or_skip()
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = await pw.chromium.launch(executable_path=executable, args=ARGS, headless=True)
         try:
             yield b
         finally:

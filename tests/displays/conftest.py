@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from queue_server.config import Settings
-from tests.browser import SHOTS, skip_without_chromium
+from tests.browser import SHOTS
 from queue_server.embedded import free_port
 from tests.support import AUTH, server_process
 
@@ -25,8 +25,6 @@ SIZES = {
     "status": {"width": 390, "height": 844},
     "staff": {"width": 1920, "height": 1080},
 }
-
-skip_without_chromium()
 
 
 @dataclass

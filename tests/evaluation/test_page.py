@@ -8,13 +8,11 @@ from typing import Any
 import httpx
 
 from queue_server.config import Settings
-from tests.browser import SHOTS, skip_without_chromium
+from tests.browser import SHOTS
 from queue_server.embedded import free_port
 from tests.support import AUTH, server_process
 
 C = "jingansi"
-
-skip_without_chromium()
 
 
 

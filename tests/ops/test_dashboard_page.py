@@ -11,12 +11,10 @@ import httpx
 import pytest
 
 from queue_server.config import Settings
-from tests.browser import SHOTS, skip_without_chromium
+from tests.browser import SHOTS
 from tests.support import ADMIN_TOKEN, AUTH, server_process
 
 C = "jingansi"
-
-skip_without_chromium()
 
 
 @pytest.fixture
