@@ -77,7 +77,7 @@ async def test_kiosk_ticket_appears_in_display_waiting_count(server: Server, ope
     await kiosk.page.emulate_media(media="print")
     await kiosk.page.locator("#ticket").screenshot(path=str(kiosk_print_path()))
 
-    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="1"]', timeout=2000)
+    await display.page.wait_for_selector('.queue-card[data-queue="comprehensive"] .count[data-count="1"]', timeout=15_000)
     await display.shot("-waiting")
 
     # The voice switch is remembered across a reload (a display restarts with the hall's choice).
@@ -129,10 +129,10 @@ async def test_staff_call_reaches_display_screen_and_tablet(server: Server, open
 
     await staff.page.click("#call-next")
     await asyncio.gather(
-        display.page.wait_for_selector('#now-number:text-is("A001")', timeout=1000),
-        screen.page.wait_for_selector('#number:text-is("A001")', timeout=1000),
-        tablet.page.wait_for_selector('#window-name:has-text("1号窗口")', timeout=1000),
-        staff.page.wait_for_selector('#current [data-ticket]', timeout=1000),
+        display.page.wait_for_selector('#now-number:text-is("A001")', timeout=15_000),
+        screen.page.wait_for_selector('#number:text-is("A001")', timeout=15_000),
+        tablet.page.wait_for_selector('#window-name:has-text("1号窗口")', timeout=15_000),
+        staff.page.wait_for_selector('#current [data-ticket]', timeout=15_000),
     )
     assert await announcements(display.page) == ["请A零零一号到1号窗口办理"]
     await until(display.page, "window.__spoken.length === 1", 20)
@@ -151,7 +151,7 @@ async def test_staff_call_reaches_display_screen_and_tablet(server: Server, open
     await screen.page.wait_for_selector("#caption >> text=正在办理")
     await staff.page.click('[data-action="finish"]')
 
-    await tablet.page.wait_for_selector("#view-rate:not([hidden])", timeout=1000)
+    await tablet.page.wait_for_selector("#view-rate:not([hidden])", timeout=15_000)
     assert "A001" in await tablet.page.text_content("#rate-for")
     await tablet.page.click('.level[data-level="2"]')
     await tablet.page.wait_for_selector("#bad:not([hidden])")
