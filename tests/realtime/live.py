@@ -8,9 +8,12 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from queue_server.config import Settings
+from queue_server.engine.keys import Keys
 from tests.support import ADMIN_TOKEN, AUTH
 
 C = "jingansi"
@@ -45,6 +48,24 @@ async def silent(ws: ClientConnection, wait: float = 0.3) -> bool:
     except asyncio.TimeoutError:
         return True
     return False
+
+
+async def reconcile(ws: ClientConnection, api: "Api", settings: Settings, after: str,
+                    received: list[dict[str, Any]]) -> None:
+    """Exactly once, shown against the stream rather than by a moment of silence: a marker event made
+    now must arrive, and everything a center-wide socket got after ``after`` up to that marker
+    (``received`` plus what follows it) must be the stream's own XRANGE over the same range —
+    every id once, none missing, in order."""
+    marker = await api.issue()
+    got = list(received)
+    while not (got and got[-1]["type"] == "ticket.issued" and got[-1]["ticket"]["id"] == marker["id"]):
+        got.append(await receive(ws))
+    r = Redis.from_url(settings.redis_url)
+    try:
+        entries = await r.xrange(Keys(settings.key_prefix).events(C), min=f"({after}", max=got[-1]["id"])
+    finally:
+        await r.aclose()
+    assert [e["id"] for e in got] == [sid.decode() for sid, _ in entries]
 
 
 async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
