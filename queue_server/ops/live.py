@@ -170,8 +170,7 @@ class CenterLive:
         self.cursor: str | None = None
         self.version = 0
         self.windows: dict[str, dict[str, Any]] = {
-            w.code: {"id": w.code, "name_zh": w.name_zh, "name_en": w.name_en, "kind": w.kind, "state": "closed",
-                     "queues": ",".join(w.queues)} for w in center.windows.values()}
+            code: {**self._catalog_window(code), "state": "closed"} for code in center.windows}
         self.marks: dict[str, _Mark] = {}
         self.waiting: dict[str, tuple[str, int]] = {}       # ticket id -> (queue, issued_at)
         self.cases: dict[int, dict[str, Any]] = {}          # open rectification cases
@@ -198,8 +197,15 @@ class CenterLive:
     # -- events ---------------------------------------------------------------------------------
 
     def window_view(self, view: dict[str, Any]) -> None:
+        """A window as an event or snapshot shows it now. The view is the window's whole state, and a
+        field left empty (no ticket at the window, no staff after closing) is absent from it: it
+        replaces what was known, over the catalog's name and kind, rather than being merged into it."""
         if view.get("id") and "state" in view:
-            self.windows[view["id"]] = {**self.windows.get(view["id"], {}), **view}
+            self.windows[view["id"]] = {**self._catalog_window(view["id"]), **view}
+
+    def _catalog_window(self, code: str) -> dict[str, Any]:
+        w = self.center.windows.get(code)
+        return {"id": code, "name_zh": w.name_zh, "name_en": w.name_en, "kind": w.kind} if w else {"id": code}
 
     def ticket(self, kind: str, t: dict[str, Any]) -> None:
         tid, tot = t["id"], self.totals
