@@ -80,10 +80,12 @@ class QueueEngine:
 
     def _position(self, result: dict[str, Any]) -> Position:
         ahead = int(result.get("ahead", 0))
+        matter = self.catalog.matters.get(result["ticket"].get("matter", ""))
         return Position(
             ticket=result["ticket"],
             ahead=ahead,
-            estimated_wait_s=estimate_wait_s(ahead, float(result.get("avg_handling_s", 0)), int(result.get("open_windows", 0))),
+            estimated_wait_s=estimate_wait_s(ahead, float(result.get("avg_handling_s", 0)), int(result.get("open_windows", 0)),
+                                             matter.typical_minutes * 60 if matter else 0),
             open_windows=int(result.get("open_windows", 0)),
             duplicate=bool(result.get("duplicate", False)),
         )
