@@ -32,7 +32,7 @@ from .figures import GROUPS, figures
 from .levels import LABELS, REASON_LABELS, is_bad
 from .rectification import DISTRICT_ONLY, CaseError, public_case
 from .reviews import NewReview, ReviewError
-from .schemas import Case, CaseList, CaseStep, Figures, LinkCreated, LinkInfo, NewLink, NewRating, Rating, Scale
+from .schemas import Case, CaseList, CaseStep, LinkCreated, LinkInfo, NewLink, NewRating, Rating, SatisfactionFigures, Scale
 from .service import Evaluation
 from .sms.outbox import enqueue_followup
 
@@ -245,7 +245,7 @@ async def _scope(request: Request, roles: set[str], device_kinds: set[str] | Non
 
 
 @api("GET", "/api/v1/reviews/figures", "Satisfaction figures; ?center=&since=&until=&by=center,window,staff,matter,day",
-     response=Figures, responses={403: "another center", 404: "unknown center", 422: "bad query parameter"})
+     response=SatisfactionFigures, responses={403: "another center", 404: "unknown center", 422: "bad query parameter"})
 async def figures_endpoint(request: Request) -> Response:
     ev = _ev(request)
     _, center = await _scope(request, {"manager", "device"}, {"dashboard"})

@@ -89,7 +89,9 @@ class Scale(BaseModel):
     reasons: list[ReasonInfo]
 
 
-class Figures(BaseModel):
+class SatisfactionFigures(BaseModel):
+    """Residents' ratings over days, grouped as asked (center, window, staff, matter, day)."""
+
     since: str
     until: str
     center: str | None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +19,12 @@ api = Endpoints("centers")
 def _summary(c: Center) -> dict:
     return {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
             "timezone": c.timezone, "hours": c.hours}
+
+
+def public_window(view: dict[str, Any]) -> dict[str, Any]:
+    """A window's live view as the API gives it: its queues a list, as in the center's detail (the
+    engine keeps them comma-joined in the window's hash)."""
+    return {**view, "queues": [q for q in str(view.get("queues") or "").split(",") if q]}
 
 
 def _center(request: Request) -> Center:
@@ -68,4 +75,5 @@ async def matters(request: Request) -> Response:
 async def queue(request: Request) -> Response:
     c = _center(request)
     snap = await request.app.state.engine.snapshot(c.code)
-    return json({"center": c.code, **snap, "tickets": [public_ticket(t) for t in snap["tickets"]]})
+    return json({"center": c.code, **snap, "windows": [public_window(w) for w in snap["windows"]],
+                 "tickets": [public_ticket(t) for t in snap["tickets"]]})

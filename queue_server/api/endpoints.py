@@ -47,10 +47,16 @@ class Endpoints:
 
 
 async def read_body(request: Request, model: type[M]) -> M:
-    """The request's JSON body as ``model``; an empty body means "all defaults"."""
+    """The request's JSON body as ``model``; an empty body means "all defaults". A body declared as
+    another media type (a form, ``text/plain``) is refused as such, not parsed and called malformed;
+    one without a content type is read as JSON."""
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise Problem(413, "Request too large", f"the body is over {MAX_BODY} bytes")
+    declared = request.headers.get("content-type")
+    if raw.strip() and declared is not None and not is_json(declared):
+        raise Problem(415, "Unsupported media type", "send the body as application/json",
+                      errors=[{"field": "content-type", "message": "must be application/json"}])
     try:
         data: Any = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError:
@@ -61,6 +67,12 @@ async def read_body(request: Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+
+
+def is_json(content_type: str) -> bool:
+    """``application/json`` or a ``+json`` type such as ``application/merge-patch+json``, any parameters."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -86,6 +86,7 @@ class Window(BaseModel):
     pause_reason: str | None = None
     current: str | None = None
     since: int | None = None
+    queues: list[str] = Field(default_factory=list, description="the queues this window serves")
 
 
 class Called(BaseModel):

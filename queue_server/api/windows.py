@@ -7,6 +7,7 @@ from starlette.responses import Response
 from ..domain.tickets import public_ticket
 from ..record.people import find_staff
 from .auth import principal, require
+from .centers import public_window
 from .endpoints import Endpoints, json, read_body
 from .problems import Problem
 from .schemas import CallNext, Called, StaffOnDuty, Window
@@ -49,7 +50,7 @@ async def _set_state(request: Request) -> Response:
         raise Problem(422, "Invalid request", "a reason is required to pause a window",
                       errors=[{"field": "reason", "message": "required"}])
     result = await request.app.state.engine.set_window(center, window, STATES[verb], staff, body.reason or "")
-    return json(result["window"])
+    return json(public_window(result["window"]))
 
 
 for _verb in STATES:
@@ -71,4 +72,4 @@ async def call_next(request: Request) -> Response:
     called = await request.app.state.engine.call_next(center, window, body.ticket, body.reason or "")
     if called is None:
         return Response(status_code=204)
-    return json({**called, "ticket": public_ticket(called["ticket"])})
+    return json({**called, "ticket": public_ticket(called["ticket"]), "window": public_window(called["window"])})

@@ -23,7 +23,9 @@ class Ratings(BaseModel):
     satisfaction_rate: float | None
 
 
-class Figures(BaseModel):
+class DashboardFigures(BaseModel):
+    """A center's (or the district's) live figures of the day, as the dashboard shows them."""
+
     model_config = ConfigDict(extra="allow")
 
     issued: int
@@ -55,8 +57,8 @@ class Figures(BaseModel):
 
 class LiveFigures(BaseModel):
     now: int
-    centers: dict[str, Figures]
-    district: Figures | None = Field(description="absent for a token scoped to one center")
+    centers: dict[str, DashboardFigures]
+    district: DashboardFigures | None = Field(description="absent for a token scoped to one center")
 
 
 class ReportRow(BaseModel):
