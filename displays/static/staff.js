@@ -29,6 +29,12 @@ function keep(t) {
   tickets.set(t.id, t);
 }
 
+// How long a ticket has waited, in whole minutes, Chinese first.
+function waitedText(ms) {
+  const min = Math.max(0, Math.round(ms / 60000));
+  return bi(`${min} 分钟`, `${min} min`);
+}
+
 function matterName(code) {
   const m = matters.get(code);
   return m ? bi(m.name_zh, m.name_en, "stack") : code;
@@ -91,7 +97,7 @@ function renderWaiting() {
     h("td", { class: "matter" }, matterName(t.matter)),
     h("td", {}, h("span", { class: `tag ${t.priority}` }, bi(...(PRIORITY[t.priority] || [t.priority, t.priority]))),
       t.target_window === windowId ? h("span", { class: "tag here" }, bi("转入", "to me")) : null),
-    h("td", {}, `${Math.max(0, Math.round((now - t.issued_at) / 60000))} min`),
+    h("td", { class: "waited" }, waitedText(now - t.issued_at)),
     h("td", {}, h("button", { type: "button", class: "btn", disabled: busy || !open, dataset: { call: t.id },
       onclick: () => callOne(t) }, bi("叫此号", "Call"))))) : [h("tr", { class: "empty-row" },
     h("td", { colspan: "5" }, bi("暂无等候", "Nobody waiting")))]));

@@ -54,7 +54,7 @@ function askFor(ticket) {
   $("rate-for").replaceChildren(bi(`号码 ${ticket.number}`, `Ticket ${ticket.number}`));
   $("comment").value = "";
   showBad(false);
-  $("rate-error").hidden = true;
+  clearErrors();
   renderLevels();
   renderReasons();
   show("rate");
@@ -100,10 +100,17 @@ function showBad(on) {
   $("view-rate").classList.toggle("bad-open", on);
 }
 
+// A bad rating's error sits beside its submit button, where the resident looks (and always on
+// screen); a good rating is sent on the tap, so its error goes under the levels.
 function fail(zh, en) {
-  const box = $("rate-error");
+  const box = $(prompt?.level <= 2 ? "rate-error" : "send-error");
   box.replaceChildren(bi(zh, en));
   box.hidden = false;
+}
+
+function clearErrors() {
+  $("rate-error").hidden = true;
+  $("send-error").hidden = true;
 }
 
 async function submit() {
@@ -113,7 +120,7 @@ async function submit() {
     return;
   }
   sending = true;
-  $("rate-error").hidden = true;
+  clearErrors();
   const body = { ticket_id: prompt.ticket.id, level: prompt.level, reasons: [...prompt.reasons],
     comment: prompt.level <= 2 ? $("comment").value.trim() : "", channel: "tablet" };
   try {
@@ -143,7 +150,7 @@ function onEvent(evt) {
 
 async function main() {
   $("bad-submit").addEventListener("click", submit);
-  $("bad-back").addEventListener("click", () => { if (prompt) { prompt.level = null; prompt.reasons.clear(); } showBad(false); renderLevels(); renderReasons(); });
+  $("bad-back").addEventListener("click", () => { if (prompt) { prompt.level = null; prompt.reasons.clear(); } clearErrors(); showBad(false); renderLevels(); renderReasons(); });
   try {
     const info = await centerInfo(center);
     $("center-name").replaceChildren(bi(info.name_zh, info.name_en));
