@@ -3,7 +3,6 @@ files: each reads its center, window or ticket from its own path and talks to th
 websockets; the routes here only refuse paths that name nothing, so a typo shows a clear 404."""
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from pathlib import Path
@@ -20,6 +19,7 @@ from queue_server.api.problems import Problem
 from queue_server.api.tickets import limit_outsider
 from queue_server.domain.catalog import Catalog
 from queue_server.domain.numbering import center_of
+from queue_server.supervisor import Supervisor
 
 HERE = Path(__file__).resolve().parent
 TICKET_ID = re.compile(r"^[a-z0-9_]{1,64}-\d{8}-[A-Z]{1,4}\d{1,6}$")
@@ -101,8 +101,8 @@ class Displays:
     ]
     docs: list[Doc] = api.docs
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
-        return []
+    async def start(self, app: Starlette, work: Supervisor) -> None:
+        """Pages run no background work."""
 
 
 component = Displays()

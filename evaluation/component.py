@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from queue_server.api.endpoints import Doc
 from queue_server.engine.connection import connection_class
+from queue_server.supervisor import Supervisor
 
 from .api import api
 from .config import EvalConfig
@@ -33,14 +34,10 @@ async def sweep(ev: Evaluation) -> None:
     await mark_unrated(ev.pool, ev.cfg, now)
 
 
-async def _every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]], what: str) -> None:
+async def _every(seconds: float, stop: asyncio.Event, step: Callable[[], Awaitable[object]]) -> None:
+    """``step`` once a period; a failing one ends the task, for the supervisor to start again."""
     while not stop.is_set():
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - a service away: try again next period
-            log.exception("%s failed; retrying", what)
+        await step()
         try:
             await asyncio.wait_for(stop.wait(), seconds)
         except asyncio.TimeoutError:
@@ -57,7 +54,7 @@ class EvaluationComponent:
                                 Doc("POST", inbound.STATUS, "Twilio message status callback (form post, signed)",
                                     None, None, 204, False, "evaluation", {403: "bad X-Twilio-Signature"})]
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+    async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         cfg = EvalConfig.from_settings(state.settings)
         ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock)
@@ -65,34 +62,21 @@ class EvaluationComponent:
         state.realtime.hub.listeners.append(ev.recent.take)
         reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
                                 connection_class=connection_class(state.settings.redis_url))
+        work.at_close(reader.aclose)
         consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock)
         state.evaluation_consumer = consumer
-
-        async def consume() -> None:
-            try:
-                await consumer.run(stop)
-            finally:
-                await reader.aclose()
-
-        tasks = [asyncio.create_task(consume(), name="evaluation-consumer"),
-                 asyncio.create_task(_every(cfg.tick_s, stop, lambda: sweep(ev), "evaluation sweep"), name="evaluation-sweep")]
+        work.run("evaluation-consumer", lambda: consumer.run(work.stop))
+        work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
                                   state.settings.public_base_url.rstrip("/") + inbound.STATUS)
             outbox = Outbox(state.pool, state.redis, state.keys, cfg, state.clock, ev.catalog,
                             state.settings.public_base_url, sender)
             state.sms_outbox = outbox
-
-            async def send() -> None:
-                try:
-                    await outbox.run(stop)
-                finally:
-                    await sender.close()
-
-            tasks.append(asyncio.create_task(send(), name="sms-outbox"))
+            work.at_close(sender.close)
+            work.run("sms-outbox", lambda: outbox.run(work.stop))
         else:
             log.warning("TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM not set: SMS prompts stay queued")
-        return tasks
 
 
 component = EvaluationComponent()

@@ -92,6 +92,8 @@ class FinishedConsumer:
                     break
 
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
+        """Handle finishes until ``stop``. A failure (PostgreSQL or Redis away) ends the run with the
+        entries still pending, for the app's supervisor to start it again after a backoff."""
         loop = asyncio.get_running_loop()
         next_claim = next_prune = 0.0
         started = False
@@ -111,14 +113,7 @@ class FinishedConsumer:
                 await self._handle(response)
                 if sum(len(items) for _, items in response or []) < self.batch:
                     await asyncio.sleep(PACE_S)
-            except asyncio.CancelledError:
-                raise
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # Redis lost its data underneath us
-                    started = False
-                else:
-                    log.exception("evaluation consumer step failed; retrying")
-                    await asyncio.sleep(1)
-            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: entries stay pending, retried
-                log.exception("evaluation consumer step failed; retrying")
-                await asyncio.sleep(1)
+                if "NOGROUP" not in str(exc):
+                    raise
+                started = False      # Redis lost its data underneath us: the groups again

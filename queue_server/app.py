@@ -2,7 +2,6 @@
 mounts the transports. Every instance is identical; none holds state another needs."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -36,18 +35,19 @@ from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
 from .record.rebuild import rebuild_if_lost
+from .supervisor import Supervisor
 
 log = logging.getLogger("queue_server")
 
 
 class Component(Protocol):
     """A part of the server beyond the core API (live screens, evaluation, dashboards): its routes,
-    their OpenAPI entries, and the background tasks it runs while the app lives."""
+    their OpenAPI entries, and the background tasks it runs while the app lives (under ``work``)."""
 
     routes: list[BaseRoute]
     docs: list[Doc]
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]: ...
+    async def start(self, app: Starlette, work: Supervisor) -> None: ...
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
@@ -97,24 +97,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         app.state.tokens = TokenCache(pool, settings.admin_token)
         await app.state.tokens.preload()
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-        stop = asyncio.Event()
-        tasks: list[asyncio.Task] = []
+        work = app.state.supervisor = Supervisor()
         reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
-        if run_persister:
-            persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
-                                  claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore)
-            app.state.persister = persister
-            tasks.append(asyncio.create_task(persister.run(stop), name="persister"))
-        for component in COMPONENTS:
-            tasks += await component.start(app, stop)
+        work.at_close(reader.aclose)
         try:
+            if run_persister:
+                persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
+                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore)
+                app.state.persister = persister
+                work.run("persister", lambda: persister.run(work.stop))
+            for component in COMPONENTS:
+                await component.start(app, work)
             yield
         finally:
-            stop.set()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await reader.aclose()
+            await work.close()
             await redis.aclose()
             await pool.close()
 

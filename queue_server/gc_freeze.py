@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .api.endpoints import Doc
+from .supervisor import Supervisor
 
 log = logging.getLogger("queue_server.gc")
 
@@ -25,10 +26,11 @@ class LongLived:
     routes: list[BaseRoute] = []
     docs: list[Doc] = []
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+    async def start(self, app: Starlette, work: Supervisor) -> None:
         freeze_s = float(os.environ.get("QUEUE_GC_FREEZE_S", "10"))
         full_s = float(os.environ.get("QUEUE_GC_FULL_S", "3600"))
-        return [asyncio.create_task(self.run(stop, freeze_s, full_s), name="gc-freeze")] if freeze_s > 0 else []
+        if freeze_s > 0:
+            work.run("gc-freeze", lambda: self.run(work.stop, freeze_s, full_s))
 
     @staticmethod
     async def run(stop: asyncio.Event, freeze_s: float, full_s: float) -> None:

@@ -177,14 +177,11 @@ class Outbox:
         return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Send what is due until ``stop``. A failure (PostgreSQL or Redis away) ends the run, for the
+        app's supervisor to start it again after a backoff; claimed rows come back after their lease."""
         while not stop.is_set():
-            try:
-                if await self.run_once() == self.cfg.sms_batch:
-                    continue  # more may be due: no pause
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: claimed rows come back after their lease
-                log.exception("sms outbox step failed; retrying")
+            if await self.run_once() == self.cfg.sms_batch:
+                continue  # more may be due: no pause
             try:
                 await asyncio.wait_for(stop.wait(), self.cfg.sms_poll_s)
             except asyncio.TimeoutError:

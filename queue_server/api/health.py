@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,9 +22,10 @@ async def healthz(request: Request) -> Response:
     return json({"status": "ok"})
 
 
-@api("GET", "/readyz", "Redis and PostgreSQL both answer", response=Health, auth=False, responses={503: "not ready"})
+@api("GET", "/readyz", "Redis and PostgreSQL both answer and no background task keeps failing", response=Health,
+     auth=False, responses={503: "not ready: checks names what is not ok (a service, or the failing tasks)"})
 async def readyz(request: Request) -> Response:
-    checks: dict[str, str] = {}
+    checks: dict[str, Any] = {}
     try:
         await asyncio.wait_for(request.app.state.redis.ping(), 2)
         checks["redis"] = "ok"
@@ -34,6 +36,8 @@ async def readyz(request: Request) -> Response:
         checks["postgres"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["postgres"] = type(exc).__name__
+    down = request.app.state.supervisor.down()
+    checks["tasks"] = down or "ok"
     ok = all(v == "ok" for v in checks.values())
     return json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
 

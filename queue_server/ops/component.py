@@ -3,7 +3,6 @@ dashboards' socket and its broadcaster, the poller of devices and lag, reports, 
 dashboard page."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,6 +15,7 @@ from ..clock import Clock
 from ..engine.keys import Keys
 from ..realtime.component import Realtime
 from ..record.persister import lag
+from ..supervisor import Supervisor
 from . import poll
 from .api import api, dashboard
 from .broadcast import Broadcaster
@@ -84,7 +84,7 @@ class OpsComponent:
         self.routes: list[BaseRoute] = [*api.routes, *socket_routes, Route("/dashboard", dashboard)]
         self.docs: list[Doc] = list(api.docs)
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+    async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         config = OpsConfig.from_settings(state.settings)
         metrics = Metrics()
@@ -98,10 +98,13 @@ class OpsComponent:
         state.ops = Ops(config, figures, broadcaster, feed, metrics, state.redis, state.pool, state.keys, state.clock,
                         state.realtime)
 
-        return [asyncio.create_task(broadcaster.run(stop), name="ops-broadcaster"),
-                asyncio.create_task(poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
-                                             config.poll_s, broadcaster.changed, stop), name="ops-poller"),
-                asyncio.create_task(feed.run(stop), name="ops-feed")]
+        metrics.count_from("background_task_restarts", "Restarts of each background task of this instance", ["task"],
+                           lambda: {(s.name,): s.restarts for s in work.tasks.values()})
+        work.at_close(feed.close)
+        work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
+        work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
+                                                config.poll_s, broadcaster.changed, work.stop))
+        work.run("ops-feed", lambda: feed.run(work.stop))
 
 
 component = OpsComponent()

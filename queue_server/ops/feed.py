@@ -85,17 +85,18 @@ class Feed:
                 delay = min(delay * 2, 10.0)
 
     async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
-        """Watch the reader's epochs; stop listening when the app stops."""
-        try:
-            while not stop.is_set():
-                for center, epoch in list(self.reader.epochs.items()):
-                    if self.epochs.get(center, epoch) != epoch:
-                        await self._rewarm(center)
-                    self.epochs[center] = epoch
-                try:
-                    await asyncio.wait_for(stop.wait(), every_s)
-                except asyncio.TimeoutError:
-                    pass
-        finally:
-            if self.take in self.hub.listeners:
-                self.hub.listeners.remove(self.take)
+        """Watch the reader's epochs."""
+        while not stop.is_set():
+            for center, epoch in list(self.reader.epochs.items()):
+                if self.epochs.get(center, epoch) != epoch:
+                    await self._rewarm(center)
+                self.epochs[center] = epoch
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Stop listening: the app stops."""
+        if self.take in self.hub.listeners:
+            self.hub.listeners.remove(self.take)

@@ -1,16 +1,34 @@
 """Prometheus metrics at ``/metrics``: request latency per route template (a small ASGI wrapper),
 queue operations by event type as this instance's reader saw them, live and ops websocket
-connections, the persister's stream lag, the SMS outbox, and each center's queue. Each app has its
-own registry, so several apps in one process (tests) never clash."""
+connections, the persister's stream lag, the SMS outbox, each center's queue, and the restarts of the
+background tasks. Each app has its own registry, so several apps in one process (tests) never clash."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+Tally = Callable[[], dict[tuple[str, ...], int]]   # label values -> count, as its owner keeps it
+
+
+class _Kept(Collector):
+    """A counter its owner keeps (the supervisor's restarts, the hub's listener failures), read at
+    each scrape rather than mirrored into a second count."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
+        self.name, self.documentation, self.labels, self.read = name, documentation, labels, read
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for values, n in self.read().items():
+            family.add_metric(list(values), n)
+        yield family
 
 
 class Metrics:
@@ -30,6 +48,9 @@ class Metrics:
         self.longest = Gauge("queue_longest_wait_seconds", "Time since the oldest waiting ticket was issued",
                              ["center"], registry=r)
         self._latency_by: dict[tuple[str, str, str], Any] = {}
+
+    def count_from(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
+        self.registry.register(_Kept(name, documentation, labels, read))
 
     def observe_latency(self, method: str, route: str, status: str, seconds: float) -> None:
         """Every request ends here: the labelled child is looked up once per (method, route, status),

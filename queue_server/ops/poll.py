@@ -3,19 +3,16 @@ sockets recorded as connected (``realtime/presence.py``) and the persister's lag
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from ..clock import Clock
 from ..engine.keys import Keys
 from ..record.persister import lag
 from .live import LiveFigures
 
-log = logging.getLogger("queue_server.ops")
 MAX_DEVICES = 200
 CENTERS_PER_READ = 20     # centers read and sorted between two yields to the event loop
 
@@ -81,13 +78,11 @@ async def refresh(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, 
 
 async def run(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int, every_s: float,
               on_change: Any, stop: asyncio.Event) -> None:
+    """Poll until ``stop``; a failure (Redis away) ends the run, for the app's supervisor to start again."""
     reader = DeviceReader()
     while not stop.is_set():
         before = figures.version
-        try:
-            await refresh(figures, redis, keys, clock, online_s, reader)
-        except (RedisError, OSError) as exc:
-            log.warning("ops: devices and persister lag not read: %s", exc)
+        await refresh(figures, redis, keys, clock, online_s, reader)
         if figures.version != before:
             on_change()
         try:

@@ -2,7 +2,6 @@
 background tasks (the stream reader, the sweeper for pings and stalled sockets, device presence)."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -15,6 +14,7 @@ from starlette.routing import BaseRoute
 from ..api.endpoints import Doc, Endpoints, json
 from ..api.ratelimit import RateLimiter
 from ..engine.connection import connection_class
+from ..supervisor import Supervisor
 from .config import RealtimeConfig
 from .endpoints import routes as socket_routes
 from .hub import Hub
@@ -62,7 +62,7 @@ class LiveScreens:
     routes: list[BaseRoute] = field(default_factory=lambda: [*socket_routes, *api.routes])
     docs: list[Doc] = field(default_factory=lambda: list(api.docs))
 
-    async def start(self, app: Starlette, stop: asyncio.Event) -> list[asyncio.Task]:
+    async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         config = RealtimeConfig.from_env()
         hub = Hub(config)
@@ -70,6 +70,7 @@ class LiveScreens:
         blocking = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=2,
                                   client_name=f"{state.settings.key_prefix}:realtime-reader",
                                   connection_class=connection_class(state.settings.redis_url))
+        work.at_close(blocking.aclose)
         reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
         await reader.prepare()
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
@@ -77,15 +78,9 @@ class LiveScreens:
         # A whole minute's allowance at once: a hall's screens behind one address come back together.
         state.realtime = Realtime(config, hub, reader, presence, RateLimiter(per_minute, burst=per_minute))
 
-        async def read() -> None:
-            try:
-                await reader.run(stop)
-            finally:
-                await blocking.aclose()
-
-        return [asyncio.create_task(read(), name="realtime-reader"),
-                asyncio.create_task(hub.run_sweeper(stop, state.clock), name="realtime-sweeper"),
-                asyncio.create_task(presence.run(stop), name="realtime-presence")]
+        work.run("realtime-reader", lambda: reader.run(work.stop))
+        work.run("realtime-sweeper", lambda: hub.run_sweeper(work.stop, state.clock))
+        work.run("realtime-presence", lambda: presence.run(work.stop))
 
 
 component = LiveScreens()

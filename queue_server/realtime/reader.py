@@ -9,7 +9,6 @@ import time
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..engine.keys import Keys
@@ -83,9 +82,6 @@ class StreamReader:
                 log.warning("stream reader lost Redis (%s); retrying in %.1f s", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-            except RedisError:
-                log.exception("stream reader: unexpected Redis reply")
-                await asyncio.sleep(1.0)
 
     async def _read_once(self) -> int:
         """Read and publish what is new; returns how many entries the read brought."""

@@ -139,6 +139,7 @@ class Persister:
         self.pace_s = pace_s
         self.recorded = 0
         self.on_lost = on_lost
+        self._restore_due = False    # a restore after NOGROUP failed: the next run starts with it
         self._by_key = {keys.events(c).encode(): c for c in centers}
 
     async def _handle(self, response: list) -> int:
@@ -194,6 +195,12 @@ class Persister:
         return await self._handle(response)
 
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
+        """Record until ``stop``. A failure (PostgreSQL or Redis away, a restore that failed) ends the
+        run with the entries still pending, for the app's supervisor to start it again after a backoff;
+        a Redis that lost its data (NOGROUP) is restored first, again on every start until that works."""
+        if self._restore_due and self.on_lost is not None:
+            await self.on_lost()
+        self._restore_due = False
         await ensure_groups(self.redis, self.keys, self.centers)
         await self.drain_own_pending()
         loop = asyncio.get_running_loop()
@@ -210,19 +217,15 @@ class Persister:
                     # Group commit: let a busy morning's events gather for a moment rather than pay a
                     # read over every stream, a transaction and the acks for each one or two of them.
                     await asyncio.sleep(self.pace_s)
-            except asyncio.CancelledError:
-                raise
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # Redis lost its data underneath us: restore, then go on
-                    if self.on_lost is not None:
-                        await self.on_lost()
-                    await ensure_groups(self.redis, self.keys, self.centers)
-                else:
-                    log.exception("persister step failed; retrying")
-                    await asyncio.sleep(1)
-            except Exception:  # noqa: BLE001 - PostgreSQL or Redis away: keep the entries pending, retry
-                log.exception("persister step failed; retrying")
-                await asyncio.sleep(1)
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis lost its data underneath us: restore (the hot state, then the groups), then go on
+                self._restore_due = True
+                if self.on_lost is not None:
+                    await self.on_lost()
+                self._restore_due = False
+                await ensure_groups(self.redis, self.keys, self.centers)
 
 
 async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:

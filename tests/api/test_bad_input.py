@@ -133,4 +133,4 @@ async def test_openapi_describes_every_route(settings: Settings) -> None:
         ref = issue["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
         assert "phone" in spec["components"]["schemas"][ref]["properties"]
         assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/readyz")).json()["checks"] == {"redis": "ok", "postgres": "ok"}
+        assert (await client.get("/readyz")).json()["checks"] == {"redis": "ok", "postgres": "ok", "tasks": "ok"}
