@@ -24,6 +24,7 @@ from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
 from queue_server.domain.numbering import center_of
 from queue_server.engine.queue_engine import EngineError
+from queue_server.record.exporter import BOM, excel_row, local_time
 from queue_server.record.people import Principal
 
 from . import links, rectification, served
@@ -262,7 +263,8 @@ EXPORT_COLUMNS = ("id", "ticket_id", "center", "window", "staff_id", "matter", "
 
 
 async def export(request: Request) -> Response:
-    """Every rating of the days given as CSV (UTF-8 with BOM for Excel); no resident data in it."""
+    """Every rating of the days given as CSV (UTF-8 with BOM for Excel), times in the center's timezone;
+    no resident data in it."""
     ev = _ev(request)
     _, center = await _scope(request, {"manager"})
     since, until = _days(request, ev, center)
@@ -272,11 +274,12 @@ async def export(request: Request) -> Response:
         " r.rated_at FROM reviews r JOIN eval_served s ON s.ticket_id = r.ticket_id"
         " WHERE s.day BETWEEN $1 AND $2 AND ($3::text IS NULL OR s.center = $3) ORDER BY s.day, r.id", since, until, center)
     out = io.StringIO()
-    out.write("\ufeff")
+    out.write(BOM)
     writer = csv.writer(out)
     writer.writerow(EXPORT_COLUMNS)
     for r in rows:
-        writer.writerow(["" if r[c] is None else r[c] for c in EXPORT_COLUMNS])
+        tz = ev.catalog.centers[r["center"]].timezone if r["center"] in ev.catalog.centers else ev.settings.timezone
+        writer.writerow(excel_row(local_time(r[c], tz) if c == "rated_at" else r[c] for c in EXPORT_COLUMNS))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="reviews-{since}-{until}.csv"'})
 

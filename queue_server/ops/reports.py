@@ -175,7 +175,7 @@ async def report_rows(conn: asyncpg.Connection, q: ReportQuery) -> AsyncIterator
     sql = _sql(q, await _has_reviews(conn))
     async for r in conn.cursor(sql, *_args(q), prefetch=500):
         row = shape(r, q)
-        yield ["" if row[k] is None else row[k] for k in q.header]
+        yield [row[k] for k in q.header]
 
 
 async def write_report(database_url: str, q: ReportQuery, out: TextIO, fmt: str = "csv", bom: bool = True) -> int:
