@@ -114,7 +114,17 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
                 log_level="warning", access_log=False, **UVICORN_WS)
 
 
+def _check_port(host: str, port: int) -> None:
+    """Say a taken port before anything starts (services, URLs), and how to choose another."""
+    from .embedded import port_taken
+
+    if port_taken(host, port):
+        sys.exit(f"queue-server: port {port} on {host} is already in use (another server, or an earlier demo still "
+                 f"running).\nChoose another port with --port, e.g. --port {port + 1}, or PORT={port + 1} in the environment.")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
+    _check_port(args.host, args.port)
     with services(Settings.from_env()) as settings:
         asyncio.run(_migrate(settings, demo=False))
         print(f"serving on http://{args.host}:{args.port}", flush=True)
@@ -122,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    _check_port(args.host, args.port)
     if not os.environ.get("QUEUE_ADMIN_TOKEN"):
         os.environ["QUEUE_ADMIN_TOKEN"] = "demo-admin-token"
     with services(Settings.from_env()) as settings:

@@ -4,21 +4,36 @@ next start."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("queue_server.embedded")
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a server could not listen on ``host:port`` now (something else holds it)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn binds: TIME_WAIT is not taken
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def redis_server_binary() -> Path:
@@ -35,7 +50,12 @@ def embedded_redis(folder: Path, port: int | None = None, persistent: bool = Tru
     args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder.resolve()),
             "--save", "", "--daemonize", "no", "--logfile", str((folder / "redis.log").resolve())]
     args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own session: Ctrl-C in a terminal signals the whole foreground process group, and a Redis
+    # that died with it would pull the store from under the app while the app is still stopping. It
+    # is stopped below, after the app (PostgreSQL's pg_ctl puts the server in its own session too);
+    # should this process die without stopping it, the kernel sends it SIGTERM.
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_terminate_with_parent)
     try:
         _wait_for_port(port, proc)
         yield f"redis://127.0.0.1:{port}/0"
@@ -45,6 +65,12 @@ def embedded_redis(folder: Path, port: int | None = None, persistent: bool = Tru
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
