@@ -23,6 +23,7 @@ from queue_server.supervisor import Supervisor
 
 HERE = Path(__file__).resolve().parent
 TICKET_ID = re.compile(r"^[a-z0-9_]{1,64}-\d{8}-[A-Z]{1,4}\d{1,6}$")
+REVIEW_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")   # a web review link's secret (evaluation.links)
 
 # Pages carry device tokens in their URL: keep them out of Referer headers, and let a page run
 # only its own scripts and talk only to its own origin.
@@ -73,17 +74,26 @@ def page(name: str):  # type: ignore[no-untyped-def]
 api = Endpoints("pages")
 
 
-@api("GET", "/api/v1/tickets/{id}/qr.svg", "QR code (SVG) of the ticket's status page, for the printed ticket",
-     auth=False, responses={404: "not a ticket id", 429: "rate limited"})
+@api("GET", "/api/v1/tickets/{id}/qr.svg", "QR code (SVG) of the ticket's status page, for the printed ticket;"
+     " `?review=TOKEN` (the secret of the ticket's web review link, which the kiosk makes) rides in the URL's"
+     " fragment, so the status page can offer the review once the ticket is finished",
+     auth=False, responses={404: "not a ticket id", 422: "review is not a review link's token", 429: "rate limited"})
 async def ticket_qr(request: Request) -> Response:
     limit_outsider(request, None)
     tid = request.path_params["id"]
     if not TICKET_ID.match(tid) or center_of(tid) not in _catalog(request).centers:
         raise Problem(404, "Not found", f"{tid!r} is not a ticket id")
+    review = request.query_params.get("review")
+    if review is not None and not REVIEW_TOKEN.match(review):
+        raise Problem(422, "Invalid request", "review: not a review link's token",
+                      errors=[{"field": "review", "message": "not a review link's token"}])
     base = request.app.state.settings.public_base_url.rstrip("/")
     out = io.BytesIO()
-    segno.make(f"{base}/status/{tid}", error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False)
-    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+    segno.make(f"{base}/status/{tid}" + (f"#review={review}" if review else ""), error="m").save(
+        out, kind="svg", scale=4, border=2, xmldecl=False)
+    # A QR that carries a review secret is the resident's alone: no shared cache keeps it.
+    cache = "no-store" if review else "public, max-age=86400"
+    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": cache})
 
 
 class Displays:

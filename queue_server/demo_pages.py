@@ -1,9 +1,15 @@
 """The links `queue-server demo` prints: every API entry point, and every page of one demo center
-with a token of its own so each link works as it is."""
+with a token of its own so each link works as it is; the demo ticket's status page carries its web
+review link, as the printed ticket's QR does."""
 from __future__ import annotations
 
 import asyncpg
 
+from evaluation import links
+from evaluation.config import EvalConfig
+
+from .clock import SystemClock
+from .config import Settings
 from .record.people import create_token
 
 DEMO_WINDOW = "w1"
@@ -17,7 +23,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("kiosk", "/kiosk/{center}", "kiosk"),
     ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
     ("staff console", "/staff/{center}/{window}", "staff"),
-    ("ticket status", "/status/{ticket}", None),
+    ("ticket status", "/status/{ticket}#review={review}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
 ]
 
@@ -32,8 +38,6 @@ async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) ->
 async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
     """A ticket for the status page link: issued once per service day (idempotent on the day)."""
     from .app import redis_client
-    from .clock import SystemClock
-    from .config import Settings
     from .domain.numbering import service_day
     from .engine.keys import Keys
     from .engine.queue_engine import QueueEngine
@@ -70,10 +74,16 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
     ]
     lines.append(f"Pages of {center} (window {DEMO_WINDOW})")
     ticket = await _demo_ticket(pool, center)
+    # One single-use review link for the demo ticket: what the kiosk puts in a printed ticket's QR.
+    ttl_h = EvalConfig.from_settings(Settings.from_env()).link_ttl_h
+    review, _ = await links.mint(pool, ticket, 1, SystemClock().now_ms(), ttl_h)
     for label, path, kind in PAGES:
-        url = base + path.format(center=center, window=DEMO_WINDOW, ticket=ticket)
+        url = base + path.format(center=center, window=DEMO_WINDOW, ticket=ticket, review=review)
         if kind:
             token = await _page_token(pool, kind, center, label)
             url += ("&" if "?" in url else "?") + f"token={token}"
         lines.append(f"  {label:<18}{url}")
+    lines.append(f"  {'web review':<18}{links.url(base, review)}")
+    lines.append(f"  {'':<18}(the demo ticket's; it rates once the ticket is finished: staff console 叫下一位 → 开始办理 → 办结,")
+    lines.append(f"  {'':<18} then the ticket status page offers it too)")
     return lines

@@ -104,7 +104,7 @@ async function issue() {
     // The key stays the same for every retry of this attempt: a lost answer never issues twice.
     const { data } = await api("POST", `/api/v1/centers/${encodeURIComponent(center)}/tickets`,
       { body, token, headers: { "Idempotency-Key": choice.key } });
-    showTicket(data, choice.matter);
+    showTicket(data, choice.matter, await reviewToken(data.id));
     closeConfirm();
   } catch (err) {
     showError(`取号失败：${err.detail || err.message}`, "The ticket could not be issued; please try again or ask staff");
@@ -114,7 +114,19 @@ async function issue() {
   }
 }
 
-function showTicket(t, m) {
+// The ticket's own web review link (single use, POST /api/v1/reviews/links with the kiosk's token):
+// its secret rides in the printed QR, so the status page it opens offers the review once finished.
+// Without it the QR still opens the status page.
+async function reviewToken(ticketId) {
+  try {
+    const { data } = await api("POST", "/api/v1/reviews/links", { body: { ticket_id: ticketId }, token });
+    return new URL(data.url).pathname.split("/").pop();
+  } catch {
+    return null;
+  }
+}
+
+function showTicket(t, m, review) {
   $("t-center").replaceChildren(bi(info?.name_zh || center, info?.name_en || center));
   $("t-number").textContent = t.number;
   $("t-matter").replaceChildren(bi(m.name_zh, m.name_en));
@@ -122,7 +134,7 @@ function showTicket(t, m) {
   const [wz, we] = waitText(t.estimated_wait_s);
   $("t-wait").replaceChildren(bi(wz, we));
   $("t-time").textContent = dayTimeText(t.issued_at || Date.now());
-  $("t-qr").src = `/api/v1/tickets/${encodeURIComponent(t.id)}/qr.svg`;
+  $("t-qr").src = `/api/v1/tickets/${encodeURIComponent(t.id)}/qr.svg${review ? `?review=${encodeURIComponent(review)}` : ""}`;
   $("ticket").dataset.ticket = t.id;
   $("view-choose").hidden = true;
   $("view-ticket").hidden = false;

@@ -53,6 +53,17 @@ export class LiveSocket {
     return this;
   }
 
+  // The page needs no more updates (its ticket has ended): close for good, no retries.
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      try { ws.close(1000, "done"); } catch { /* already closing */ }
+    }
+  }
+
   url() {
     const q = new URLSearchParams();
     if (this.token) q.set("token", this.token);

@@ -1,6 +1,8 @@
 // The resident's status page: position, estimated wait, and the window when called (with a
 // vibration). Live over WS /ws/tickets/{id}; GET /api/v1/tickets/{id} loads it first and polls
-// whenever the socket is down.
+// whenever the socket is down. Once the ticket has ended nothing is live any more; after a finish
+// the page offers the ticket's web review link when it was opened with one (`#review=TOKEN`, the
+// printed ticket's QR carries it).
 
 import { api, centerInfo } from "./api.js";
 import { bi, STATUS, waitText } from "./i18n.js";
@@ -11,12 +13,16 @@ const center = ticketId.split("-")[0];
 const POLL_MS = 15_000;
 const FINAL = ["finished", "no_show", "cancelled"];
 const $ = (id) => document.getElementById(id);
+const reviewToken = new URLSearchParams(location.hash.slice(1)).get("review");
+const REVIEW_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 
 let info = null;
 let matters = new Map();
 let current = null;     // latest ticket fields with ahead / estimated_wait_s
 let buzzedFor = null;   // the call (version) we already vibrated for
 let socketUp = false;
+let socket = null;
+let reviewAsked = false;
 
 function windowNames(msg) {
   const w = msg.window && typeof msg.window === "object" ? msg.window : null;
@@ -56,18 +62,53 @@ function render(msg) {
   if (t.status === "finished") ended.replaceChildren(bi("业务已办结，感谢您的耐心等候", "All done — thank you for your patience", "stack"));
   if (t.status === "no_show") ended.replaceChildren(bi("您的号码已过号，如需办理请重新取号", "Your number was missed; please take a new ticket", "stack"));
   if (t.status === "cancelled") ended.replaceChildren(bi("号码已取消", "This ticket was cancelled", "stack"));
+  if (FINAL.includes(t.status)) settle(t);
 }
 
+// An ended ticket changes no more: no live link and no "keep this page open".
+function settle(t) {
+  socket?.stop();
+  $("live").hidden = true;
+  $("hint").hidden = true;
+  if (t.status === "finished") offerReview();
+}
+
+// The review link is offered only while it can still be used (GET answers 200).
+async function offerReview() {
+  if (reviewAsked || !REVIEW_TOKEN.test(reviewToken || "")) return;
+  reviewAsked = true;
+  try {
+    await api("GET", `/api/v1/reviews/links/${encodeURIComponent(reviewToken)}`);
+  } catch {
+    return;
+  }
+  $("review-link").href = `/review/${encodeURIComponent(reviewToken)}`;
+  $("review").hidden = false;
+}
+
+// No such ticket: the page says only that (nothing is live, nothing to keep open).
+function unknown() {
+  $("error").replaceChildren(bi("未找到该号码，请核对链接或重新扫描号票上的二维码",
+    "This ticket was not found; check the link or scan the ticket's QR code again", "stack"));
+  $("error").hidden = false;
+  for (const id of ["head", "position", "called", "ended", "review", "live", "hint"]) $(id).hidden = true;
+}
+
+// Whether the ticket exists (a passing failure counts as yes: the page keeps trying).
 async function load() {
   try {
     const { data } = await api("GET", `/api/v1/tickets/${encodeURIComponent(ticketId)}`);
     $("error").hidden = true;
     render(data);
   } catch (err) {
-    $("error").replaceChildren(err.status === 404 ? bi("未找到该号码", "This ticket was not found")
-      : bi("暂时无法获取进度", `Status unavailable (${err.message})`));
+    if (err.status === 404) {
+      unknown();
+      return false;
+    }
+    $("error").replaceChildren(bi("暂时无法获取进度", `Status unavailable (${err.message})`));
     $("error").hidden = false;
   }
+  return true;
 }
 
 function liveState(up) {
@@ -84,8 +125,8 @@ async function main() {
     const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
     matters = new Map(all.map((m) => [m.code, m]));
   } catch { /* codes stand in for names */ }
-  await load();
-  new LiveSocket(`/ws/tickets/${encodeURIComponent(ticketId)}`, {
+  if (!(await load()) || FINAL.includes(current?.status)) return;
+  socket = new LiveSocket(`/ws/tickets/${encodeURIComponent(ticketId)}`, {
     onSnapshot: (msg) => render(msg),
     onEvent: (msg) => { if (msg.ticket?.id === ticketId) render(msg); },
     onMessage: (msg) => render(msg),

@@ -76,8 +76,14 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
     async with running_app(settings) as (app, client):
         pages = [line for line in lines if any(line.strip().startswith(label) for label, _, _ in PAGES)]
         assert len(pages) == len(PAGES)
-        status_of = [line.split()[-1] for line in pages if "/status/" in line]
-        assert status_of == [line.split()[-1] for line in again if "/status/" in line]   # one demo ticket a day
+        status_of = [line.split()[-1].split("#")[0] for line in pages if "/status/" in line]
+        assert status_of == [line.split()[-1].split("#")[0] for line in again if "/status/" in line]   # one demo ticket a day
+        review = next(line.split()[-1] for line in lines if line.strip().startswith("web review"))
+        assert (await client.get(review.removeprefix("http://demo"))).status_code == 200
+        review_token = review.rsplit("/", 1)[1]
+        assert [line for line in pages if "/status/" in line][0].endswith(f"#review={review_token}")
+        r = await client.get(f"/api/v1/reviews/links/{review_token}")   # the demo ticket's own link, not yet finished
+        assert r.status_code == 409 and r.json()["title"] == "Not finished"
         for line in pages:
             url = line.split()[-1].removeprefix("http://demo")
             path, _, query = url.partition("?")

@@ -3,7 +3,9 @@ the link from the SMS, picks a bad rating, is asked for a reason, submits, and c
 screenshots at phone, tablet and desktop sizes land in test-artifacts/screenshots."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -88,3 +90,29 @@ async def test_a_resident_rates_on_the_phone(settings: Settings, browser: Any) -
                 await p.screenshot(path=str(SHOTS / f"review-{name}.png"))
                 await ctx.close()
             await context.close()
+
+
+async def test_review_page_writes_shanghai_time_in_any_timezone(settings: Settings, browser: Any) -> None:
+    port = free_port()
+    with server_process(settings, port, extra_env={"QUEUE_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as http:
+            t = await finished_ticket(http)
+            made = (await http.post("/api/v1/reviews/links", json={"ticket_id": t["id"]})).json()
+            info = (await http.get("/api/v1/reviews/links/" + made["url"].rsplit("/", 1)[1])).json()
+            waiting = (await http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "mi-002"})).json()
+            early = (await http.post("/api/v1/reviews/links", json={"ticket_id": waiting["id"]})).json()["url"]
+        shanghai = datetime.fromtimestamp(info["finished_at"] / 1000, ZoneInfo("Asia/Shanghai"))
+        # A phone set to New York reads the center's time, written the Chinese way.
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                            timezone_id="America/New_York", is_mobile=True, has_touch=True)
+        page = await context.new_page()
+        await page.goto(made["url"])
+        await page.wait_for_selector("#form:not([hidden])")
+        finished = " ".join((await page.text_content("#finished")).split())
+        assert finished == (f"办结于 {shanghai.month}月{shanghai.day}日 {shanghai:%H:%M} "
+                            f"Finished {shanghai:%b} {shanghai.day}, {shanghai:%H:%M}")
+        await page.screenshot(path=str(SHOTS / "review-phone-new-york.png"))
+        await page.goto(early)   # a link made before the service ended says so, not "already used"
+        await page.wait_for_selector("#problem:not([hidden])")
+        assert "尚未办结" in await page.text_content("#problem-title")
+        await context.close()
