@@ -122,12 +122,34 @@ function renderWaiting() {
       h("small", {}, "人")))));
 }
 
+const VOICE_LABELS = {
+  on: ["语音播报 开", "Voice on"],
+  off: ["语音播报 关", "Voice off"],
+  blocked: ["点击开启语音", "Tap to enable voice"],
+};
+
+// What the switch says is what the hall hears: off (the hall's choice), blocked (wanted, but the
+// browser makes no sound before a first tap; a kiosk started with
+// --autoplay-policy=no-user-gesture-required never waits), or on.
+function voiceState() {
+  if (!announcer.enabled) return "off";
+  return announcer.blocked() ? "blocked" : "on";
+}
+
 function renderVoice() {
-  const on = announcer.enabled;
+  const state = voiceState();
   const btn = $("voice");
-  btn.setAttribute("aria-pressed", String(on));
-  btn.replaceChildren(bi(on ? "语音播报 开" : "语音播报 关", on ? "Voice on" : "Voice off"));
-  $("audio-hint").hidden = !(on && announcer.blocked());
+  btn.dataset.voice = state;
+  btn.setAttribute("aria-pressed", String(state === "on"));
+  btn.replaceChildren(bi(...VOICE_LABELS[state]));
+  $("audio-hint").hidden = state !== "blocked";
+}
+
+// A tap on a blocked switch is the one that lets the voice speak, not one that turns it off.
+function toggleVoice() {
+  if (voiceState() === "blocked") announcer.unlock();
+  else announcer.setEnabled(!announcer.enabled);
+  renderVoice();
 }
 
 function tick(socket) {
@@ -138,8 +160,9 @@ function tick(socket) {
 }
 
 async function main() {
-  $("voice").addEventListener("click", () => { announcer.setEnabled(!announcer.enabled); renderVoice(); });
-  document.addEventListener("pointerdown", () => { announcer.unlock(); setTimeout(renderVoice, 200); });
+  $("voice").addEventListener("click", toggleVoice);
+  document.addEventListener("pointerdown", () => announcer.unlock());
+  announcer.context()?.addEventListener("statechange", renderVoice);
   renderVoice();
   renderCalls(false);
   try {
