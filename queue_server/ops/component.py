@@ -100,6 +100,8 @@ class OpsComponent:
 
         metrics.count_from("background_task_restarts", "Restarts of each background task of this instance", ["task"],
                            lambda: {(s.name,): s.restarts for s in work.tasks.values()})
+        metrics.count_from("hub_listener_errors", "Events an in-process listener of the live hub raised on (skipped by it)",
+                           ["listener"], lambda: {(name,): n for name, n in state.realtime.hub.listener_errors.items()})
         work.at_close(feed.close)
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
         work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,

@@ -43,6 +43,7 @@ class Hub:
         self.published = 0
         self.dropped = 0
         self.listeners: list[Callable[[LiveEvent], None]] = []  # in-process consumers of every event (ops figures)
+        self.listener_errors: dict[str, int] = {}              # by listener: events it raised on (for /metrics)
 
     def add(self, sub: Subscriber) -> None:
         c = self._centers.setdefault(sub.center, _Center())
@@ -65,10 +66,15 @@ class Hub:
                     del c.by_window[sub.window]
 
     def publish(self, event: LiveEvent) -> None:
-        """Hand one event to every local socket that wants it; never waits."""
+        """Hand one event to every listener and every local socket that wants it; never waits. A
+        listener that raises is counted and skipped: the sockets and the other listeners still get
+        the event (one bad figure must not silence every screen of the process)."""
         self.published += 1
         for listen in self.listeners:
-            listen(event)
+            try:
+                listen(event)
+            except Exception:  # noqa: BLE001 - isolated: counted, logged, and the event goes on
+                self._listener_failed(listen, event)
         c = self._centers.get(event.center)
         if c is None:
             return
@@ -79,6 +85,13 @@ class Hub:
                 full += [s for s in tuple(group) if not s.offer(event)]
         for s in full:
             self.drop(s, 1013, "send queue overflow")
+
+    def _listener_failed(self, listen: Callable[[LiveEvent], None], event: LiveEvent) -> None:
+        name = getattr(listen, "__qualname__", type(listen).__name__)
+        n = self.listener_errors[name] = self.listener_errors.get(name, 0) + 1
+        if n & (n - 1) == 0:    # the 1st, 2nd, 4th, 8th... failure: a listener failing on every event logs rarely
+            log.exception("hub listener %s failed on %s %s of %s (%d failures so far)", name, event.type, event.id,
+                          event.center, n)
 
     def drop(self, sub: Subscriber, code: int, reason: str) -> None:
         self.remove(sub)

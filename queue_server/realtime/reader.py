@@ -97,7 +97,8 @@ class StreamReader:
                 continue
             for entry_id, fields in entries:
                 event = decode(center, entry_id, fields)
-                self.last[center] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                 if event is not None:
                     self.hub.publish(event)
+                # Only once handed on: a reader that fails mid-batch starts again at this event, not past it.
+                self.last[center] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         return read
