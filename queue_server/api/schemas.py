@@ -121,7 +121,7 @@ class TokenCreated(BaseModel):
 
 class StreamLag(BaseModel):
     pending: int = Field(description="delivered to a persister, not yet acknowledged")
-    undelivered: int = Field(description="not yet read by any persister")
+    undelivered: int = Field(description="not yet read by any persister (on Redis 6.2, counted up to 1,000)")
     lag_ms: int = Field(description="age of the oldest unrecorded event relative to the newest")
 
 

@@ -228,15 +228,24 @@ class Persister:
                 await ensure_groups(self.redis, self.keys, self.centers)
 
 
+UNDELIVERED_COUNT_MAX = 1_000   # Redis 6.2 keeps no count of a group's unread entries: they are counted up to this
+
+
 async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
-    """Per center: entries not yet recorded and how far behind the newest event the record is (ms).
-    Two pipelined rounds for all centers, whatever their number (the dashboard asks every few seconds)."""
+    """Per center: entries delivered to a persister but not yet recorded (pending), entries no persister
+    has read yet (undelivered), and how far behind the newest event the record is (ms). From the
+    group's own counters, never by reading the backlog: XINFO GROUPS gives the pending count and, on
+    Redis ≥ 7, the undelivered one (``lag``); the age needs only the id of the oldest pending entry
+    (XPENDING's summary) or of the first undelivered one (one entry after the last delivered). Two
+    pipelined rounds for all centers, whatever their number: the dashboard asks every few seconds, and
+    a backlog must not make the asking dearer. On Redis 6.2 (no ``lag``), or when Redis cannot tell,
+    undelivered entries are counted by reading at most UNDELIVERED_COUNT_MAX of them."""
     async with redis.pipeline(transaction=False) as pipe:
         for c in centers:
             pipe.xinfo_groups(keys.events(c))
             pipe.xrevrange(keys.events(c), count=1)
         replies = await pipe.execute(raise_on_error=False)
-    found: dict[str, tuple[str, str, int]] = {}       # center -> newest, last delivered, pending
+    found: dict[str, tuple[str, str, int, int | None]] = {}   # center -> newest, last delivered, pending, undelivered
     for i, c in enumerate(centers):
         groups, last = replies[2 * i], replies[2 * i + 1]
         if isinstance(groups, Exception) or isinstance(last, Exception) or not last:
@@ -246,25 +255,28 @@ async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
             continue
         delivered = group["last-delivered-id"]
         found[c] = (last[0][0].decode(), delivered.decode() if isinstance(delivered, bytes) else delivered,
-                    int(group["pending"]))
+                    int(group["pending"]), group.get("lag"))
     async with redis.pipeline(transaction=False) as pipe:
-        for c, (newest, delivered, pending) in found.items():
-            pipe.xpending(keys.events(c), GROUP)
-            if newest != delivered:
-                pipe.xrange(keys.events(c), min=f"({delivered}", count=10_000)
+        for c, (newest, delivered, pending, undelivered) in found.items():
+            if pending:
+                pipe.xpending(keys.events(c), GROUP)
             else:
                 pipe.echo("")               # keeps the replies two per center
+            if newest != delivered and (undelivered is None or not pending):
+                pipe.xrange(keys.events(c), min=f"({delivered}", count=1 if undelivered is not None else UNDELIVERED_COUNT_MAX)
+            else:
+                pipe.echo("")
         more = await pipe.execute(raise_on_error=False) if found else []
     out: dict[str, Any] = {}
-    for i, (c, (newest, delivered, pending)) in enumerate(found.items()):
+    for i, (c, (newest, delivered, pending, undelivered)) in enumerate(found.items()):
         summary, after = more[2 * i], more[2 * i + 1]
         low = summary.get("min") if pending and isinstance(summary, dict) else None
         after = after if isinstance(after, list) else []
-        undelivered = len(after)
         # From the oldest entry not yet recorded (pending, else the first undelivered): measuring from the
         # last delivered one instead counted a quiet stream's gap between two events as lag.
         oldest = low or (after[0][0] if after else None)
         oldest = oldest.decode() if isinstance(oldest, bytes) else oldest
         lag_ms = max(0, _split(newest)[0] - _split(oldest)[0]) if oldest else 0
-        out[c] = {"pending": pending, "undelivered": undelivered, "lag_ms": lag_ms}
+        out[c] = {"pending": pending, "undelivered": int(undelivered) if undelivered is not None else len(after),
+                  "lag_ms": lag_ms}
     return out
