@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from displays.component import component as displays
 from evaluation.component import component as evaluation
+from network.component import component as network
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
@@ -51,7 +52,7 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays, live_screens, evaluation, ops, long_lived]   # evaluation and ops listen to live_screens' hub
+COMPONENTS: list[Component] = [displays, live_screens, evaluation, ops, network, long_lived]   # evaluation and ops listen to live_screens' hub
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .network import Assignment
 from .routing import QueueRule, route
 
 
@@ -52,6 +53,9 @@ class ServicePoint:
     name_en: str
     kind: str
     address: str
+    lat: float | None = None
+    lng: float | None = None
+    status: str = "active"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Center:
     queues: dict[str, Queue] = field(default_factory=dict)
     windows: dict[str, Window] = field(default_factory=dict)
     service_points: dict[str, ServicePoint] = field(default_factory=dict)
+    assignments: tuple[Assignment, ...] = ()     # which remote window serves which point when (domain/network.py)
 
     def queue_for(self, matter: str, channel: str) -> Queue | None:
         rule = route([q.rule for q in self.queues.values()], matter, channel)

@@ -29,6 +29,12 @@ class Keys:
     def waiting(self, center: str, queue: str, cls: str) -> str:
         return f"{self.center_base(center)}w:{queue}:{cls}"
 
+    @staticmethod
+    def point_line(point: str) -> str:
+        """The line (in place of a queue code in ``waiting``) of a service point's tickets: the remote
+        windows assigned to the point at call time take from it (network, domain/network.py)."""
+        return f"@{point}"
+
     def window_waiting(self, center: str, window: str) -> str:
         return f"{self.center_base(center)}ww:{window}"
 
@@ -70,6 +76,10 @@ class Keys:
     def devices(self, center: str) -> str:
         """Hash of the center's connected devices and when each was last seen (realtime/)."""
         return f"{self.center_base(center)}devices"
+
+    def network_changes(self) -> str:
+        """Pub/sub channel: a service point or an assignment changed; every instance reloads its catalog."""
+        return f"{self.prefix}:network:changes"
 
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""

@@ -12,7 +12,8 @@ from redis.exceptions import ResponseError
 
 from ..clock import Clock
 from ..config import Settings
-from ..domain.catalog import Catalog, Center
+from ..domain.catalog import Catalog, Center, Matter
+from ..domain.network import local_minute, served_points, serving_windows
 from ..domain.numbering import center_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
@@ -105,8 +106,9 @@ class QueueEngine:
         m = self.catalog.matters.get(matter)
         if m is None:
             raise EngineError("unknown_matter", f"unknown matter {matter!r}")
-        if service_point is not None and service_point not in center.service_points:
-            raise EngineError("unknown_service_point", f"unknown service point {service_point!r}")
+        serving: tuple[str, ...] = ()
+        if service_point is not None:
+            serving = self._point_windows(center, service_point, m)
         queue = center.queue_for(matter, channel)
         if queue is None:
             raise EngineError("no_queue", f"center {center_code} has no queue for {matter} via {channel}")
@@ -115,13 +117,15 @@ class QueueEngine:
         cls = wait_class(priority)
         sort_at = appointment_at_ms if priority == Priority.APPOINTMENT and appointment_at_ms else now
         fields = {"matter": matter, "channel": channel, "priority": priority}
+        k = self.keys
         if phone:
             fields["phone"] = phone
+        line = queue.code
         if service_point:
             fields["service_point"] = service_point
+            line = fields["line"] = k.point_line(service_point)
         if appointment_at_ms:
             fields["appointment_at"] = str(appointment_at_ms)
-        k = self.keys
         result = await self._run(
             "issue",
             [
@@ -129,8 +133,9 @@ class QueueEngine:
                 k.idempotency(center_code, idempotency_key or "-"),
                 k.events(center_code),
                 k.live(center_code),
-                k.waiting(center_code, queue.code, cls),
+                k.waiting(center_code, line, cls),
                 k.alive(center_code),
+                *(k.window(center_code, w) for w in serving),
             ],
             [
                 k.center_base(center_code), center_code, day, queue.prefix, queue.code,
@@ -149,7 +154,11 @@ class QueueEngine:
         k = self.keys
         keys = [k.window(center_code, window), k.events(center_code), k.window_waiting(center_code, window),
                 k.alive(center_code)]
-        for q in w.queues:
+        lines = list(w.queues)
+        if w.kind == "remote":   # and the lines of the service points assigned to it now
+            minute = local_minute(self.clock.now_ms(), center.timezone)
+            lines += [k.point_line(p) for p in served_points(center.assignments, window, minute)]
+        for q in lines:
             keys += [k.waiting(center_code, q, "p"), k.waiting(center_code, q, "a"), k.waiting(center_code, q, "n")]
         result = await self._run(
             "call_next", keys,
@@ -157,6 +166,23 @@ class QueueEngine:
              self.settings.stream_maxlen, TICKET_TTL_S],
         )
         return result if result.get("ticket") else None
+
+    def _point_windows(self, center: Center, point: str, matter: Matter) -> tuple[str, ...]:
+        """The remote windows a ticket at ``point`` would wait for, or the refusal: an unknown or
+        inactive point, a matter not handled remotely, no window assigned now."""
+        p = center.service_points.get(point)
+        if p is None:
+            raise EngineError("unknown_service_point", f"unknown service point {point!r}")
+        if p.status != "active":
+            raise EngineError("point_not_active", f"service point {point} is {p.status}", {"point_status": p.status})
+        if not matter.remote_eligible:
+            raise EngineError("not_remote_eligible",
+                              f"matter {matter.code} ({matter.name_zh}) is not handled through a remote window",
+                              {"matter": matter.code})
+        serving = serving_windows(center.assignments, point, local_minute(self.clock.now_ms(), center.timezone))
+        if not serving:
+            raise EngineError("point_unserved", f"no remote window is assigned to service point {point} now")
+        return serving
 
     def _ticket_center(self, ticket_id: str) -> str:
         code = center_of(ticket_id)
@@ -203,6 +229,7 @@ class QueueEngine:
             raise EngineError("invalid", "give exactly one of to_queue or to_window")
         fields: dict[str, str] = {"target_window": ""}
         if to_queue is not None:
+            fields["line"] = ""   # out of a service point's line too
             if to_queue not in center.queues:
                 raise EngineError("unknown_queue", f"unknown queue {to_queue!r} at {c}")
             fields["queue"] = to_queue

@@ -1,11 +1,14 @@
-"""Reads the catalog (centers, queues, windows, service points, matters) from PostgreSQL."""
+"""Reads the catalog (centers, queues, windows, service points and their remote windows, matters)
+from PostgreSQL."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import asyncpg
 
 from ..domain.catalog import Catalog, Center, Matter, Queue, ServicePoint, Window
+from ..domain.network import Assignment
 
 
 async def load_catalog(pool: asyncpg.Pool) -> Catalog:
@@ -21,7 +24,13 @@ async def load_catalog(pool: asyncpg.Pool) -> Catalog:
             centers[r["center"]].windows[r["code"]] = Window(r["code"], r["name_zh"], r["name_en"], r["kind"], tuple(r["queues"]))
         for r in await conn.fetch("SELECT * FROM service_points ORDER BY center, code"):
             centers[r["center"]].service_points[r["code"]] = ServicePoint(
-                r["code"], r["name_zh"], r["name_en"], r["kind"], r["address"])
+                r["code"], r["name_zh"], r["name_en"], r["kind"], r["address"], r["lat"], r["lng"], r["status"])
+        assignments: dict[str, list[Assignment]] = {}
+        for r in await conn.fetch("SELECT * FROM remote_assignments ORDER BY center, starts_min, id"):
+            assignments.setdefault(r["center"], []).append(
+                Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"]))
+        for code, found in assignments.items():
+            centers[code] = replace(centers[code], assignments=tuple(found))
         matters = {
             r["code"]: Matter(r["code"], r["name_zh"], r["name_en"], r["bureau"], r["bureau_zh"], r["bureau_en"],
                               r["whole_city"], r["remote_eligible"], r["door_to_door_eligible"], tuple(r["materials"]),

@@ -319,6 +319,11 @@ def staff_for(center: str) -> list[dict[str, Any]]:
     return staff
 
 
+def demo_assignments(center: str) -> list[tuple[str, str]]:
+    """(remote window, point): r1 serves the first two points of a center all day, r2 the others."""
+    return [("r1" if i < 2 else "r2", p["code"]) for i, p in enumerate(SERVICE_POINTS[center])]
+
+
 async def load_demo(conn: asyncpg.Connection) -> None:
     """Insert everything; idempotent (ON CONFLICT DO NOTHING), in one transaction."""
     async with conn.transaction():
@@ -354,6 +359,12 @@ async def load_demo(conn: asyncpg.Connection) -> None:
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             [(c, p["code"], p["name_zh"], p["name_en"], p["kind"], p["address"])
              for c in _CENTER_CODES for p in SERVICE_POINTS[c]],
+        )
+        await conn.executemany(
+            "INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, created_by)"
+            " SELECT $1, $2, $3, 0, 1440, 'demo' WHERE NOT EXISTS"
+            " (SELECT 1 FROM remote_assignments WHERE center = $1 AND point = $3)",
+            [(c, window, point) for c in _CENTER_CODES for window, point in demo_assignments(c)],
         )
         await conn.executemany(
             "INSERT INTO staff (id, center, employee_no, name, photo_url)"

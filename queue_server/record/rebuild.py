@@ -75,7 +75,7 @@ async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: 
             pipe.sadd(keys.live(center), t["id"])
             if t["status"] == "waiting":
                 line = (keys.window_waiting(center, t["target_window"]) if t.get("target_window")
-                        else keys.waiting(center, t["queue"], t["class"]))
+                        else keys.waiting(center, t.get("line") or t["queue"], t["class"]))
                 pipe.zadd(line, {t["id"]: int(t["sort_at"])})
             elif t["status"] in ("called", "serving") and t.get("window"):
                 pipe.hset(keys.window(center, t["window"]), "current", t["id"])

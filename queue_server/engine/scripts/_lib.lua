@@ -36,9 +36,15 @@ local function emit(events, maxlen, kind, now, body)
   return redis.call('XADD', events, 'MAXLEN', '~', maxlen, '*', 'type', kind, 'data', cjson.encode(body))
 end
 
+-- The line a waiting ticket stands in: its queue's, or its service point's (keys.point_line).
+local function line_of(t)
+  if t.line and t.line ~= '' then return t.line end
+  return t.queue
+end
+
 local function wait_key(base, t)
   if t.target_window and t.target_window ~= '' then return base .. 'ww:' .. t.target_window end
-  return base .. 'w:' .. t.queue .. ':' .. t.class
+  return base .. 'w:' .. line_of(t) .. ':' .. t.class
 end
 
 local function window_view(base, window)
@@ -57,7 +63,7 @@ local function position(base, t, now, default_avg)
     if t.target_window and t.target_window ~= '' then
       ahead = redis.call('ZRANK', base .. 'ww:' .. t.target_window, id) or 0
     else
-      local q = base .. 'w:' .. t.queue .. ':'
+      local q = base .. 'w:' .. line_of(t) .. ':'
       local own = redis.call('ZRANK', q .. t.class, id) or 0
       if t.class == 'p' then
         ahead = own

@@ -1,5 +1,6 @@
 -- Issue a ticket: next daily number of the queue's prefix, join the waiting line, append the event.
--- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line, 6 alive marker
+-- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line, 6 alive marker,
+--       7.. (a service point's ticket) the hashes of the remote windows assigned to the point now
 -- ARGV: 1 base, 2 center, 3 day, 4 prefix, 5 queue, 6 class, 7 now, 8 sort_at, 9 fields json,
 --       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl, 13 default handling s
 local base, center, day, prefix, queue, class, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -11,6 +12,14 @@ if ARGV[10] ~= '0' then
     local ahead, open, avg = position(base, t, now, ARGV[13])
     return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = true})
   end
+end
+if #KEYS > 6 then
+  local staffed = false
+  for i = 7, #KEYS do
+    local state = redis.call('HGET', KEYS[i], 'state')
+    if state == 'open' or state == 'paused' then staffed = true end
+  end
+  if not staffed then return fail('point_unstaffed', 'no remote window assigned to this service point is open now') end
 end
 local seq = redis.call('HINCRBY', KEYS[1], prefix, 1)
 redis.call('EXPIRE', KEYS[1], 259200)

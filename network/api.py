@@ -1,0 +1,137 @@
+"""The service network's HTTP API: points (create, read, change status with a reason) and the
+remote windows' assignments. District admins manage every center; a center's manager its own."""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from queue_server.api.auth import principal, require
+from queue_server.api.endpoints import Endpoints, json, read_body
+from queue_server.api.problems import Problem
+from queue_server.domain.network import parse_hhmm
+from queue_server.record.people import Principal
+
+from . import store
+from .schemas import Assignment, AssignmentList, NewAssignment, NewPoint, Point, PointList, StatusChange
+
+api = Endpoints("service network")
+MANAGERS = {"manager"}
+
+
+def _by(who: Principal) -> str:
+    """Who made a change, as the history shows it."""
+    if who.role == "admin":
+        return "admin"
+    return f"{who.role}:{who.staff_id or who.label or who.center}"
+
+
+async def _manager_of(request: Request) -> tuple[Principal, str]:
+    center = request.path_params["center"]
+    who = await principal(request)
+    assert who is not None
+    require(who, center, MANAGERS)
+    if center not in request.app.state.engine.catalog.centers:
+        raise Problem(404, "Not found", f"unknown center {center!r}")
+    return who, center
+
+
+def _refused(exc: store.Refused) -> Problem:
+    title = {404: "Not found", 409: "Conflict"}.get(exc.status, "Invalid request")
+    extra = {"errors": [{"field": exc.field, "message": exc.message}]} if exc.field else {}
+    return Problem(exc.status, title, exc.message, **extra)
+
+
+@api("GET", "/api/v1/points", "Service points with status, history and assignments (?center=; a manager sees own)",
+     response=PointList, responses={403: "another center"})
+async def list_points(request: Request) -> Response:
+    who = await principal(request)
+    assert who is not None
+    center = request.query_params.get("center") or None
+    if who.role != "admin":
+        require(who, center or str(who.center), MANAGERS)
+        center = who.center
+    async with request.app.state.pool.acquire() as conn:
+        return json({"points": await store.points(conn, center, with_history=True)})
+
+
+@api("POST", "/api/v1/centers/{center}/points", "Create a service point (status planned)", body=NewPoint,
+     response=Point, status=201, responses={404: "unknown center", 409: "the code is taken", 422: "invalid field"})
+async def create_point(request: Request) -> Response:
+    who, center = await _manager_of(request)
+    body = await read_body(request, NewPoint)
+    async with request.app.state.pool.acquire() as conn:
+        try:
+            await store.create_point(conn, center, body.model_dump(), _by(who))
+            created = await store.point(conn, center, body.code)
+        except store.Refused as exc:
+            raise _refused(exc) from None
+    await request.app.state.network.changed({"center": center, "point": body.code})
+    return json(created, 201)
+
+
+@api("GET", "/api/v1/centers/{center}/points/{point}", "A service point with its history and assignments",
+     response=Point, responses={404: "unknown center or point"})
+async def get_point(request: Request) -> Response:
+    _, center = await _manager_of(request)
+    async with request.app.state.pool.acquire() as conn:
+        try:
+            return json(await store.point(conn, center, request.path_params["point"]))
+        except store.Refused as exc:
+            raise _refused(exc) from None
+
+
+@api("POST", "/api/v1/centers/{center}/points/{point}/status", "Change a point's status, with the reason",
+     body=StatusChange, response=Point,
+     responses={404: "unknown center or point", 409: "not a legal change from the current status", 422: "invalid field"})
+async def change_status(request: Request) -> Response:
+    who, center = await _manager_of(request)
+    code = request.path_params["point"]
+    body = await read_body(request, StatusChange)
+    async with request.app.state.pool.acquire() as conn:
+        try:
+            await store.change_status(conn, center, code, body.status, _by(who), body.reason)
+            changed = await store.point(conn, center, code)
+        except store.Refused as exc:
+            raise _refused(exc) from None
+    await request.app.state.network.changed({"center": center, "point": code})
+    return json(changed)
+
+
+@api("GET", "/api/v1/centers/{center}/assignments", "Which remote window serves which point, and when",
+     response=AssignmentList, responses={404: "unknown center"})
+async def list_assignments(request: Request) -> Response:
+    _, center = await _manager_of(request)
+    async with request.app.state.pool.acquire() as conn:
+        return json({"assignments": await store.assignments(conn, center)})
+
+
+@api("POST", "/api/v1/centers/{center}/assignments", "A remote window serves a point daily from starts to ends",
+     body=NewAssignment, response=Assignment, status=201,
+     responses={404: "unknown center", 422: "invalid field, not a remote window, or overlapping an assignment"})
+async def assign(request: Request) -> Response:
+    who, center = await _manager_of(request)
+    body = await read_body(request, NewAssignment)
+    async with request.app.state.pool.acquire() as conn:
+        try:
+            made = await store.assign(conn, center, body.window, body.point, parse_hhmm(body.starts),
+                                      parse_hhmm(body.ends, allow_end_of_day=True), _by(who))
+        except store.Refused as exc:
+            raise _refused(exc) from None
+    await request.app.state.network.changed({"center": center, "point": body.point})
+    return json(made, 201)
+
+
+@api("DELETE", "/api/v1/centers/{center}/assignments/{id}", "End an assignment", status=204,
+     responses={404: "no such assignment"})
+async def unassign(request: Request) -> Response:
+    _, center = await _manager_of(request)
+    raw = request.path_params["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise Problem(404, "Not found", f"no assignment {raw!r} at {center}")
+    async with request.app.state.pool.acquire() as conn:
+        try:
+            await store.unassign(conn, center, int(raw))
+        except store.Refused as exc:
+            raise _refused(exc) from None
+    await request.app.state.network.changed({"center": center})
+    return Response(status_code=204)

@@ -1,0 +1,25 @@
+"""The service network as a component of the app: its API and point sockets, and the listener that
+reloads the catalog when any instance changes the network."""
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from queue_server.api.endpoints import Doc
+from queue_server.supervisor import Supervisor
+
+from .api import api
+from .reload import CatalogReloader
+
+
+class NetworkComponent:
+    def __init__(self) -> None:
+        self.routes: list[BaseRoute] = [*api.routes]
+        self.docs: list[Doc] = [*api.docs]
+
+    async def start(self, app: Starlette, work: Supervisor) -> None:
+        reloader = app.state.network = CatalogReloader(app)
+        work.run("network-changes", lambda: reloader.listen(work))
+
+
+component = NetworkComponent()

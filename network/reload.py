@@ -1,0 +1,60 @@
+"""A network change reaches every running instance: the instance that made it publishes on
+``keys.network_changes()``; each instance, subscribed, reloads its catalog from PostgreSQL and swaps
+it into every holder at once (no await between the assignments, so no request sees a mix)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from queue_server.engine.connection import connection_class
+from queue_server.record.catalog import load_catalog
+from queue_server.supervisor import Supervisor
+
+log = logging.getLogger("network")
+
+
+class CatalogReloader:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._lock = asyncio.Lock()   # reloads one after another: a slow older load never lands after a newer one
+        self.reloads = 0
+        self.last_reload_at = 0.0
+
+    async def reload(self) -> None:
+        state = self.app.state
+        async with self._lock:
+            catalog = await load_catalog(state.pool)
+            state.engine.catalog = catalog               # the API, live sockets, evaluation and ops read it here
+            outbox = getattr(state, "sms_outbox", None)
+            if outbox is not None:
+                outbox.catalog = catalog
+            self.reloads += 1
+            self.last_reload_at = time.monotonic()
+
+    async def changed(self, what: dict[str, str]) -> None:
+        """This instance changed the network: take it at once, then tell the others."""
+        await self.reload()
+        await self.app.state.redis.publish(self.app.state.keys.network_changes(), orjson.dumps(what))
+
+    async def listen(self, work: Supervisor) -> None:
+        """Subscribed for as long as the app runs; a reload follows every (re)subscription, so a change
+        published while this instance was not listening is not missed."""
+        state = self.app.state
+        client = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=1,
+                                client_name=f"{state.settings.key_prefix}:network-changes",
+                                connection_class=connection_class(state.settings.redis_url))
+        try:
+            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(state.keys.network_changes())
+                await self.reload()
+                while not work.stop.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        await self.reload()
+        finally:
+            await client.aclose()
