@@ -5,6 +5,8 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import httpx
@@ -94,24 +96,72 @@ async def test_rows_only_move_forward_when_events_arrive_out_of_order(settings: 
 
 
 async def test_a_killed_server_process_loses_no_event(settings: Settings) -> None:
-    """SIGKILL a server while it persists under load; a second instance reclaims what it held."""
+    """SIGKILL a server while a batch it read is certainly pending (its write waits on a lock this test
+    holds on the events table); a second instance takes that batch over (XAUTOCLAIM) and records it."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     redis = Redis.from_url(settings.redis_url)
     keys = Keys(settings.key_prefix)
+    stream = keys.events(C)
+    blocker = await asyncpg.connect(settings.database_url)
     try:
         with server_process(settings, extra_env={"QUEUE_PERSISTER_BATCH": "7"}) as (url, proc):
+            tx = blocker.transaction()
+            await tx.start()
+            await blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
             async with httpx.AsyncClient(base_url=url, headers=AUTH) as client:
                 await asyncio.gather(*(client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
                                        for _ in range(300)))
+            held = await until(lambda: held_by_consumers(redis, stream), "the persister never read a batch")
+            [(dead, count)] = held.items()
+            held_ids = {sid for sid, _ in await pending_of(redis, stream, dead)}
+            assert count == len(held_ids) > 0
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+        # The dead process's write, still waiting on the lock, ends with it (PostgreSQL would notice the
+        # closed socket only at its next read); then the lock goes and a second instance starts.
+        await blocker.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        await tx.rollback()
+        assert await pool.fetchval("SELECT count(*) FROM events") == 0
+        assert await held_by_consumers(redis, stream) == {dead: count}
         with server_process(settings) as (url, _):
-            recorded = await wait_recorded(pool, settings.redis_url, settings, C)
+            recorded = await wait_recorded(pool, settings.redis_url, settings, C, timeout=60)
+            await until(lambda: nothing_pending(redis, stream), "the dead consumer's entries stayed pending")
         assert recorded == 300
+        assert await pending_of(redis, stream, dead) == []
+        rows = await pool.fetch("SELECT stream_id FROM events WHERE center = $1 AND stream_id = ANY($2::text[])",
+                                C, sorted(held_ids))
+        assert {r["stream_id"] for r in rows} == held_ids     # what it held was taken over and recorded
         await exactly_once(pool, redis, keys)
     finally:
+        await blocker.close()
         await redis.aclose()
         await pool.close()
+
+
+async def held_by_consumers(redis: Redis, stream: str) -> dict[str, int]:
+    """The record group's consumers holding pending entries, and how many each."""
+    summary = await redis.xpending(stream, GROUP)
+    return {c["name"].decode(): int(c["pending"]) for c in summary["consumers"] or []}
+
+
+async def nothing_pending(redis: Redis, stream: str) -> bool:
+    return (await redis.xpending(stream, GROUP))["pending"] == 0
+
+
+async def pending_of(redis: Redis, stream: str, consumer: str) -> list[tuple[str, int]]:
+    """The entries ``consumer`` holds: (id, times delivered)."""
+    got = await redis.xpending_range(stream, GROUP, min="-", max="+", count=10_000, consumername=consumer)
+    return [(e["message_id"].decode(), int(e["times_delivered"])) for e in got]
+
+
+async def until(check: Callable[[], Awaitable[Any]], failure: str, timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something truthy, which is returned; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (result := await check()):
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.05)
+    return result
 
 
 async def test_lag_counts_from_the_oldest_unrecorded_event_not_a_quiet_streams_gap(settings: Settings) -> None:
