@@ -19,6 +19,12 @@ REVIEW_OPS_PER_VISIT = (1 - NO_SHOW) * (TABLET_RATES + (1 - TABLET_RATES) * PHON
 OPS_PER_VISIT = 1 + CLERK_OPS_PER_VISIT + REVIEW_OPS_PER_VISIT   # + the issue: ~4.66
 
 
+def did_nothing(operation: str) -> str:
+    """The name an answer that did nothing (a call-next with nobody waiting: 204) is counted under,
+    apart from ``operation``: only operations that did something count towards ``ops_per_s``."""
+    return f"{operation} (empty)"
+
+
 @dataclass(frozen=True)
 class Targets:
     """Service levels; None means "reported, not judged" (the smoke run in CI judges only errors)."""

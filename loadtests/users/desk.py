@@ -12,7 +12,7 @@ from typing import Any
 from locust import task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
+from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER, did_nothing
 
 from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, worker_index
 
@@ -41,14 +41,18 @@ class Desk(FastHttpUser):
 
     def post(self, path: str, name: str, token: str, body: dict | None = None, ok: tuple[int, ...] = (200,),
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """POST, counted under ``name``; a status outside ``ok`` is a failure. Returns status and JSON."""
+        """POST, counted under ``name`` (a 204, which did nothing, apart under ``did_nothing(name)``);
+        a status outside ``ok`` is a failure. Returns status and JSON."""
         with self.client.post(path, json=body or {}, name=name, catch_response=True,
                               headers={"Authorization": f"Bearer {token}", **(headers or {})}) as r:
             if r.status_code not in ok:
                 self.last_problem = r.text or ""
                 r.failure(f"{r.status_code} {self.last_problem[:200]}")
                 return r.status_code, None
-            return r.status_code, (r.json() if r.status_code != 204 else None)
+            if r.status_code == 204:
+                r.request_meta["name"] = did_nothing(name)
+                return 204, None
+            return r.status_code, r.json()
 
 
 def next_phone(environment: Any) -> str:
