@@ -1,0 +1,116 @@
+"""The arithmetic that turns a run's files into summary.json and the verdict, on a small recorded run
+(tests/loadtests/recorded: Locust's JSON stats, failures and exceptions CSVs, the workers' tallies,
+the measured windows) whose answers were worked out by hand."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtests.city import CitySize
+from loadtests.profiles import Profile, Targets
+from loadtests.summary import (QUEUE_OPS, _hist_percentile, _merge, closed_loop, figures, judge, load_phase,
+                               read_exceptions, read_failures, read_stats, tallies, window)
+
+RUN = Path(__file__).parent / "recorded"
+# One center and one point (45 + 2 screens); 11 queue operations a second wanted.
+PROFILE = Profile("recorded", CitySize(1, 1), ops_per_s=11, measure_s=20,
+                  targets=Targets(ops_p99_ms=150, call_p99_ms=50, min_rate_share=0.9, min_baseline_ratio=0.3,
+                                  max_errors=4, min_held_share=0.99))
+
+
+@pytest.mark.parametrize("p, ms", [(50, 2), (95, 10), (99, 40), (100, 40), (1, 2)])
+def test_a_percentile_is_the_smallest_time_that_many_requests_took_at_most(p: float, ms: float) -> None:
+    hist = {2.0: 50, 3.0: 30, 10.0: 15, 40.0: 5}       # 100 requests
+    assert _hist_percentile(hist, p) == ms
+
+
+def test_no_requests_have_no_percentile() -> None:
+    assert _hist_percentile({}, 50) is None
+    assert figures([], 10.0) == {"count": 0, "per_s": 0.0, "failures": 0, "p50_ms": None, "p95_ms": None,
+                                 "p99_ms": None, "max_ms": None}
+
+
+def test_histograms_merge_by_time_whatever_the_key_type() -> None:
+    merged = _merge([{"response_times": {"3": 30, "10": 15}}, {"response_times": {"3.0": 20, "4": 1}}])
+    assert merged == {3.0: 50, 10.0: 15, 4.0: 1}
+
+
+def test_figures_of_several_operations_come_from_their_merged_histogram() -> None:
+    by_name = {e["name"]: e for e in read_stats(RUN, "load")}
+    f = figures([by_name["issue"], by_name["call-next"], by_name["start"]], 20.0)
+    # 180 requests: 2 ms ×50, 3 ×50, 4 ×30, 5 ×20, 10 ×15, 40 ×5, 120 ×10
+    assert f == {"count": 180, "per_s": 9.0, "failures": 1, "p50_ms": 3.0, "p95_ms": 120.0, "p99_ms": 120.0,
+                 "max_ms": 123}
+    assert figures([by_name["issue"]], 0.0)["per_s"] is None    # no measured window, no rate
+
+
+def test_the_measured_window_of_a_phase() -> None:
+    assert window(RUN, "load") == (1000.0, 1020.0)
+    assert window(RUN, "unfinished") is None      # the run never marked its end
+    assert window(RUN, "never") is None
+
+
+def test_failures_most_frequent_first_and_exceptions_counted() -> None:
+    assert read_failures(RUN, "load") == [
+        {"name": "dropped", "error": "closed 1013 send queue overflow", "count": 2},
+        {"name": "call-next", "error": '409 {"code": "window_busy"}', "count": 1}]
+    assert read_failures(RUN, "load", limit=1)[0]["name"] == "dropped"
+    assert read_exceptions(RUN, "load") == 1
+    assert read_failures(RUN, "capacity") == [] and read_exceptions(RUN, "capacity") == 0
+
+
+def test_the_workers_tallies_add_up_and_their_latencies_merge() -> None:
+    t = tallies(RUN, "load")
+    assert (t["held"], t["low"], t["peak"]) == (47, 45, 48)
+    assert t["counts"] == {"snapshots": 48, "events": 600, "call_next_empty": 40, "sms_replies": 3, "resumes": 2}
+    # every call: 5 10 15 20 25 30 40 ms
+    assert t["call_to_screen"] == {
+        "count": 7, "p50_ms": 20, "p99_ms": 40, "max_ms": 40,
+        "by_device": {"display": {"count": 3, "p50_ms": 20, "p99_ms": 30, "max_ms": 30},
+                      "screen": {"count": 1, "p50_ms": 15, "p99_ms": 15, "max_ms": 15},
+                      "tablet": {"count": 3, "p50_ms": 25, "p99_ms": 40, "max_ms": 40}}}
+
+
+def test_the_load_phase_counts_empty_call_nexts_apart() -> None:
+    load = load_phase(RUN, PROFILE)
+    q = load["queue_operations"]
+    assert load["seconds"] == 20.0
+    assert (q["count"], q["per_s"], q["failures"], q["worst_p99_ms"]) == (180, 9.0, 1, 120.0)
+    assert set(q["by_operation"]) == {"issue", "call-next", "start"}
+    assert q["by_operation"]["call-next"]["count"] == 60          # the 40 empty ones are not in it
+    assert (q["empty"]["count"], q["empty"]["per_s"]) == (40, 2.0)
+    assert load["reads"]["status page"]["per_s"] == 0.5
+    assert load["call_to_screen"]["p99_ms"] == 40
+    s = load["sockets"]
+    assert (s["planned"], s["held_at_end"], s["lowest"], s["peak"], s["dropped"]) == (47, 47, 45, 48, 2)
+    assert (s["opened"]["count"], s["opened"]["per_s"], s["snapshots"], s["resumes"], s["resets"]) == (6, 0.3, 48, 2, 0)
+    assert load["clerks"]["call_next_empty"] == 40 and load["sms_replies"] == 3
+    assert load["errors"] == 1 + 2 + 1        # call-next's failure, two drops, one exception in a user
+
+
+def test_closed_loop_phases_count_what_did_something() -> None:
+    capacity = closed_loop(RUN, "capacity", QUEUE_OPS)
+    assert (capacity["seconds"], capacity["count"], capacity["per_s"], capacity["failures"]) == (4.0, 76, 19.0, 0)
+    assert set(capacity["operations"]) == {"issue", "call-next"}
+    assert (capacity["empty"]["count"], capacity["empty"]["per_s"]) == (4, 1.0)
+    baseline = closed_loop(RUN, "baseline", ("baseline op",))
+    assert (baseline["per_s"], baseline["p50_ms"], baseline["p95_ms"], baseline["max_ms"]) == (50.0, 1.0, 2.0, 2)
+
+
+def test_the_verdict_judges_the_rate_of_operations_that_did_something() -> None:
+    capacity = closed_loop(RUN, "capacity", QUEUE_OPS)
+    baseline = closed_loop(RUN, "baseline", ("baseline op",))
+    capacity["ratio_to_baseline"] = round(capacity["per_s"] / baseline["per_s"], 2)
+    verdict = {v["target"]: v for v in judge(PROFILE, {"load": load_phase(RUN, PROFILE), "capacity": capacity,
+                                                        "baseline": baseline})}
+    assert {name: (v["got"], v["met"]) for name, v in verdict.items()} == {
+        "errors": (4, True),
+        "calls timed on screens": (7, True),
+        "sockets held at the end": (47, True),
+        "queue operation p99 (worst operation), ms": (120.0, True),
+        # 9.0/s did something; with the 2.0/s empty call-nexts it would have passed 90 % of 11
+        "queue operations/s (that did something)": (9.0, False),
+        "call->screen p99, ms": (40, True),
+        "capacity / bare baseline": (0.38, True),
+    }
