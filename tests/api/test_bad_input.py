@@ -119,18 +119,3 @@ async def test_rate_limit_for_kiosks(services, database_url) -> None:
         kiosk = bearer(await create_token(app.state.pool, "device", C, device_kind="kiosk"))
         codes = [(await client.post(T, headers=kiosk, json={"matter": "hrss-001"})).status_code for _ in range(20)]
         assert codes[:15] == [201] * 15 and codes[-1] == 429
-
-
-async def test_openapi_describes_every_route(settings: Settings) -> None:
-    async with running_app(settings) as (app, client):
-        spec = (await client.get("/openapi.json")).json()
-        paths = spec["paths"]
-        for p in ["/api/v1/centers/{center}/tickets", "/api/v1/centers/{center}/windows/{window}/call-next",
-                  "/api/v1/tickets/{id}/transfer", "/api/v1/centers/{center}/queue", "/healthz", "/readyz",
-                  "/api/v1/centers/{center}/windows/{window}/pause", "/api/v1/tokens", "/api/v1/matters"]:
-            assert p in paths
-        issue = paths["/api/v1/centers/{center}/tickets"]["post"]
-        ref = issue["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-        assert "phone" in spec["components"]["schemas"][ref]["properties"]
-        assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/readyz")).json()["checks"] == {"redis": "ok", "postgres": "ok", "tasks": "ok"}
