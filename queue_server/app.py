@@ -24,7 +24,7 @@ from .api.endpoints import Doc, json
 from .api.openapi import build as build_openapi
 from .api.problems import HANDLERS
 from .api.ratelimit import RateLimiter
-from .clock import Clock, SystemClock
+from .clock import Clock, ShiftedClock, SystemClock
 from .config import Settings
 from .engine.connection import connection_class
 from .engine.keys import Keys
@@ -73,7 +73,7 @@ async def keep_session(conn: asyncpg.Connection) -> None:
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None, run_persister: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
+    clock = clock or (ShiftedClock(settings.clock_offset_ms) if settings.clock_offset_ms else SystemClock())
     if not settings.redis_url or not settings.database_url:
         raise RuntimeError("REDIS_URL and DATABASE_URL must be set (queue-server demo/serve start embedded ones)")
 

@@ -29,6 +29,7 @@ class Settings:
     default_handling_s: int = 600
     public_base_url: str = "http://127.0.0.1:8000"
     rate_limit_per_minute: int = 120
+    clock_offset_ms: int = 0   # tests only: the processes of a test share a service day (clock.ShiftedClock)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -49,4 +50,5 @@ class Settings:
             persister_claim_idle_ms=_int("QUEUE_PERSISTER_CLAIM_IDLE_MS", 30_000),
             public_base_url=env.get("QUEUE_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             rate_limit_per_minute=_int("QUEUE_RATE_LIMIT_PER_MINUTE", 120),
+            clock_offset_ms=_int("QUEUE_CLOCK_OFFSET_MS", 0),
         )

@@ -10,9 +10,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -20,7 +22,7 @@ from redis.asyncio import Redis
 
 from queue_server import cli
 from queue_server.app import create_app
-from queue_server.clock import Clock
+from queue_server.clock import Clock, ShiftedClock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys, drop_keys
 
@@ -58,6 +60,20 @@ class Services:
         return replace(base, **overrides)
 
 
+def on_a_service_day(settings: Settings) -> Settings:
+    """The same settings with every process's clock (in-process apps and server processes alike) moved
+    to 10:00 of today's Shanghai date and running on from there, so a test that runs across 16:00 UTC
+    (Shanghai midnight, when numbering and the day's figures reset) still sees one service day."""
+    morning = datetime.now(ZoneInfo(settings.timezone)).replace(hour=10, minute=0, second=0, microsecond=0)
+    return replace(settings, clock_offset_ms=ShiftedClock.starting_at(morning).offset_ms)
+
+
+def service_day(settings: Settings) -> str:
+    """The service day (YYYYMMDD, as in ticket ids) the processes of these settings live on now."""
+    ms = ShiftedClock(settings.clock_offset_ms).now_ms()
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo(settings.timezone)).strftime("%Y%m%d")
+
+
 def lose_redis_data(settings: Settings) -> None:
     """What a Redis that lost its data looks like, for one test's keys only."""
     drop_keys(settings.redis_url, Keys(settings.key_prefix).everything)
@@ -80,7 +96,8 @@ def server_process(settings: Settings, port: int | None = None,
     env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
            "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
            "QUEUE_PERSISTER_CLAIM_IDLE_MS": str(settings.persister_claim_idle_ms),
-           "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute), **(extra_env or {})}
+           "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
+           "QUEUE_CLOCK_OFFSET_MS": str(settings.clock_offset_ms), **(extra_env or {})}
     with cli.server_process(env, port, ready_s=30) as running:
         yield running
 

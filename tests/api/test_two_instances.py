@@ -6,12 +6,19 @@ import itertools
 
 import asyncpg
 import httpx
+import pytest
 
 from queue_server.config import Settings
-from tests.support import AUTH, server_process, wait_recorded
+from tests.support import AUTH, on_a_service_day, server_process, service_day, wait_recorded
 
 C = "jingansi"
 WINDOWS = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every process of these tests on one service day: a run across Shanghai midnight changes nothing."""
+    return on_a_service_day(settings)
 
 
 async def test_two_instances_keep_every_invariant(settings: Settings) -> None:
@@ -30,6 +37,7 @@ async def test_two_instances_keep_every_invariant(settings: Settings) -> None:
             assert len(ids) == 350  # the 50 repeated keys gave the first ticket again, whichever instance saw them
             numbers = [i.rsplit("-", 1)[1] for i in ids]
             assert len(set(numbers)) == len(numbers)
+            assert {i.split("-")[1] for i in ids} == {service_day(settings)}   # both processes on the test's day
 
             called: list[str] = []
 

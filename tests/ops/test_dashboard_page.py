@@ -12,9 +12,15 @@ import pytest
 
 from queue_server.config import Settings
 from tests.browser import SHOTS
-from tests.support import ADMIN_TOKEN, AUTH, server_process
+from tests.support import ADMIN_TOKEN, AUTH, on_a_service_day, server_process
 
 C = "jingansi"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every process of these tests on one service day: a run across Shanghai midnight changes nothing."""
+    return on_a_service_day(settings)
 
 
 @pytest.fixture

@@ -12,9 +12,15 @@ import pytest
 
 from queue_server.config import Settings
 from tests.realtime.live import close_code, open_live, receive, silent
-from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process, settled, wait_recorded
+from tests.support import ADMIN_TOKEN, AUTH, on_a_service_day, running_app, server_process, settled, wait_recorded
 
 C, OTHER = "jingansi", "caojiadu"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every process of these tests on one service day: a run across Shanghai midnight changes nothing."""
+    return on_a_service_day(settings)
 
 
 def bearer(token: str) -> dict[str, str]:
