@@ -84,6 +84,6 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
             url += ("&" if "?" in url else "?") + f"token={token}"
         lines.append(f"  {label:<18}{url}")
     lines.append(f"  {'web review':<18}{links.url(base, review)}")
-    lines.append(f"  {'':<18}(the demo ticket's; it rates once the ticket is finished: staff console 叫下一位 → 开始办理 → 办结,")
-    lines.append(f"  {'':<18} then the ticket status page offers it too)")
+    lines.append(f"  {'':<18}(the demo ticket's review: it opens once the ticket is finished at the staff console,")
+    lines.append(f"  {'':<18} 开窗 → 叫下一位 → 开始办理 → 办结; the ticket status page then offers it too)")
     return lines

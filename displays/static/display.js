@@ -3,7 +3,7 @@
 
 import { centerInfo, pageToken } from "./api.js";
 import { Announcer } from "./announcer.js";
-import { bi, dateText, h, spokenNumber, timeText } from "./i18n.js";
+import { bi, dateText, h, spokenNumber, timeText, useTimeZone } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
 
 const center = decodeURIComponent(location.pathname.split("/")[2]);
@@ -167,6 +167,7 @@ async function main() {
   renderCalls(false);
   try {
     state.info = await centerInfo(center);
+    useTimeZone(state.info.timezone);
     $("center-zh").textContent = state.info.name_zh;
     $("center-en").textContent = state.info.name_en;
     document.title = `${state.info.name_zh} 叫号屏 Call display`;

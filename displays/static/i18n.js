@@ -64,26 +64,45 @@ export function waitText(seconds) {
 }
 
 const pad = (n) => String(n).padStart(2, "0");
+const WEEKDAYS_ZH = "日一二三四五六";
+const WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+// Times people read are on the center's wall clock (Asia/Shanghai), whatever the device's own
+// timezone; a page that knows its center's timezone passes it here.
+let zone = "Asia/Shanghai";
+let wallFormat = null;
+
+export function useTimeZone(timeZone) {
+  if (timeZone && timeZone !== zone) {
+    zone = timeZone;
+    wallFormat = null;
+  }
+}
+
+function wall(ms) {
+  wallFormat ||= new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", weekday: "short",
+    year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
+  const p = Object.fromEntries(wallFormat.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return { year: Number(p.year), month: Number(p.month), day: Number(p.day), hour: Number(p.hour),
+    minute: Number(p.minute), second: Number(p.second), weekday: WEEKDAYS_EN.indexOf(p.weekday) };
+}
 
 export function timeText(ms, seconds = false) {
-  const d = new Date(ms);
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return seconds ? `${hm}:${pad(d.getSeconds())}` : hm;
+  const w = wall(ms);
+  const hm = `${pad(w.hour)}:${pad(w.minute)}`;
+  return seconds ? `${hm}:${pad(w.second)}` : hm;
 }
 
 // "11-29 14:55": the issue time on a printed ticket.
 export function dayTimeText(ms) {
-  const d = new Date(ms);
-  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${timeText(ms)}`;
+  const w = wall(ms);
+  return `${pad(w.month)}-${pad(w.day)} ${timeText(ms)}`;
 }
 
-const WEEKDAYS_ZH = "日一二三四五六";
-const WEEKDAYS_EN = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
 export function dateText(ms) {
-  const d = new Date(ms);
-  return [`${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日 星期${WEEKDAYS_ZH[d.getDay()]}`,
-    `${WEEKDAYS_EN[d.getDay()]} ${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`];
+  const w = wall(ms);
+  return [`${w.year}年${w.month}月${w.day}日 星期${WEEKDAYS_ZH[w.weekday]}`,
+    `${WEEKDAYS_EN[w.weekday]} ${w.year}-${pad(w.month)}-${pad(w.day)}`];
 }
 
 // Initials for an avatar when there is no photo: the surname of a Chinese name, else two letters.

@@ -3,7 +3,7 @@
 // all-in-one, issuing service_point tickets for remote-eligible matters.
 
 import { api, centerInfo, pageToken, query, randomKey } from "./api.js";
-import { bi, dayTimeText, h, waitText } from "./i18n.js";
+import { bi, dayTimeText, h, useTimeZone, waitText } from "./i18n.js";
 
 const center = decodeURIComponent(location.pathname.split("/")[2]);
 const servicePoint = query("service_point");
@@ -195,6 +195,7 @@ async function main() {
   touched();
   try {
     info = await centerInfo(center);
+    useTimeZone(info.timezone);
     $("center-name").replaceChildren(bi(info.name_zh, info.name_en));
     const sp = servicePoint ? info.service_points.find((p) => p.code === servicePoint) : null;
     $("place").replaceChildren(sp ? bi(`${sp.name_zh} · 远程服务点`, `${sp.name_en} · remote service point`, "stack")

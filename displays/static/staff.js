@@ -3,7 +3,7 @@
 // shown with the server's own words (problem+json `detail`).
 
 import { api, centerInfo, pageToken } from "./api.js";
-import { bi, h, PRIORITY, STATUS, timeText, WINDOW_STATE } from "./i18n.js";
+import { bi, h, PRIORITY, STATUS, timeText, useTimeZone, WINDOW_STATE } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
 
 const [, , centerRaw, windowRaw] = location.pathname.split("/");
@@ -20,7 +20,7 @@ let tickets = new Map();
 let socket = null;
 let busy = false;
 
-const myQueues = () => info?.windows.find((w) => w.code === windowId)?.queues || win?.queues?.split?.(",") || [];
+const myQueues = () => info?.windows.find((w) => w.code === windowId)?.queues || win?.queues || [];
 
 function keep(t) {
   if (!t?.id) return;
@@ -236,6 +236,7 @@ async function main() {
   for (const b of $("ticket-actions").querySelectorAll("button")) b.addEventListener("click", () => ticketAction(b.dataset.action));
   try {
     info = await centerInfo(center);
+    useTimeZone(info.timezone);
     const w = info.windows.find((x) => x.code === windowId);
     if (w && !win) win = { id: windowId, name_zh: w.name_zh, name_en: w.name_en, state: "closed" };
     document.title = `${w?.name_zh || windowId} 工作台 Staff console`;
