@@ -10,11 +10,12 @@ from queue_server.supervisor import Supervisor
 
 from .api import api
 from .reload import CatalogReloader
+from .sockets import routes as socket_routes
 
 
 class NetworkComponent:
     def __init__(self) -> None:
-        self.routes: list[BaseRoute] = [*api.routes]
+        self.routes: list[BaseRoute] = [*socket_routes, *api.routes]
         self.docs: list[Doc] = [*api.docs]
 
     async def start(self, app: Starlette, work: Supervisor) -> None:

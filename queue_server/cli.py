@@ -168,7 +168,8 @@ def cmd_token(args: argparse.Namespace) -> None:
     async def make() -> str:
         pool = await asyncpg.create_pool(Settings.from_env().database_url, min_size=1, max_size=2)
         try:
-            return await create_token(pool, args.role, args.center, args.window, args.staff, args.device, args.label)
+            return await create_token(pool, args.role, args.center, args.window, args.staff, args.device, args.label,
+                                      args.point)
         finally:
             await pool.close()
 
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--staff")
     p.add_argument("--device", choices=["kiosk", "display", "screen", "tablet", "dashboard"])
     p.add_argument("--label", default="")
+    p.add_argument("--point", help="a service point's code: the device belongs to that point (its screen or tablet)")
     p.set_defaults(fn=cmd_token)
     p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, staff)")
     p.add_argument("file")

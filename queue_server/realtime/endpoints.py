@@ -124,7 +124,7 @@ async def listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
             return
 
 
-async def _serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heartbeat: Callable[[], None]) -> None:
+async def serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heartbeat: Callable[[], None]) -> None:
     """Subscribe first, then open (snapshot or resume), then deliver live events until the end."""
     rt = ws.app.state.realtime
     rt.hub.add(sub)
@@ -167,7 +167,7 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
                                  q.get("epoch") or None, rt.reader.epochs.get(center), rt.config.replay_max, send)
 
     try:
-        await _serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
+        await serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
     finally:
         rt.presence.seen(center, device, online=False)
         if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
@@ -212,7 +212,7 @@ async def ticket(ws: WebSocket) -> None:
         return ZERO
 
     try:
-        await _serve(ws, watcher, opening, lambda: None)
+        await serve(ws, watcher, opening, lambda: None)
     finally:
         if ws.application_state == WebSocketState.CONNECTED and watcher.closed is None:
             await refuse(ws, 1000, "")

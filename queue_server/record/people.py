@@ -17,6 +17,7 @@ class Principal:
     staff_id: str | None = None
     device_kind: str | None = None
     label: str = ""          # what the token was made for ("hall display 2"): device presence shows it
+    point: str | None = None  # a device of a service point (its code within the center)
 
     def may_act_in(self, center: str) -> bool:
         return self.role == "admin" or self.center == center
@@ -27,30 +28,31 @@ def token_hash(token: str) -> str:
 
 
 async def create_token(pool: asyncpg.Pool, role: str, center: str, window: str | None = None, staff_id: str | None = None,
-                       device_kind: str | None = None, label: str = "") -> str:
+                       device_kind: str | None = None, label: str = "", point: str | None = None) -> str:
     token = f"qs_{secrets.token_urlsafe(24)}"
     await pool.execute(
-        "INSERT INTO tokens (token_hash, role, center, window_code, staff_id, device_kind, label)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        token_hash(token), role, center, window, staff_id, device_kind, label)
+        "INSERT INTO tokens (token_hash, role, center, window_code, staff_id, device_kind, label, point)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        token_hash(token), role, center, window, staff_id, device_kind, label, point)
     return token
 
 
 async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
     row = await pool.fetchrow(
-        "SELECT role, center, window_code, staff_id, device_kind, label FROM tokens"
+        "SELECT role, center, window_code, staff_id, device_kind, label, point FROM tokens"
         " WHERE token_hash = $1 AND revoked_at IS NULL", token_hash(token))
     if row is None:
         return None
-    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"])
+    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"],
+                     row["point"])
 
 
 async def valid_tokens(pool: asyncpg.Pool) -> dict[str, Principal]:
     """Every token not revoked, by its hash."""
-    rows = await pool.fetch("SELECT token_hash, role, center, window_code, staff_id, device_kind, label FROM tokens"
+    rows = await pool.fetch("SELECT token_hash, role, center, window_code, staff_id, device_kind, label, point FROM tokens"
                             " WHERE revoked_at IS NULL")
     return {r["token_hash"]: Principal(r["role"], r["center"], r["window_code"], r["staff_id"], r["device_kind"],
-                                       r["label"]) for r in rows}
+                                       r["label"], r["point"]) for r in rows}
 
 
 async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[list[str], datetime]:

@@ -32,3 +32,6 @@ CREATE TABLE remote_assignments (
   FOREIGN KEY (center, point) REFERENCES service_points (center, code)
 );
 CREATE INDEX remote_assignments_center ON remote_assignments (center);
+
+-- A device token may be bound to one service point (its screen, tablet or kiosk).
+ALTER TABLE tokens ADD COLUMN point text;
