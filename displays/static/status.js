@@ -54,7 +54,7 @@ function render(msg) {
       if (navigator.vibrate && navigator.userActivation?.hasBeenActive) navigator.vibrate([400, 150, 400, 150, 400]);
     }
   }
-  $("ahead").replaceChildren(t.ahead !== undefined ? bi(`${t.ahead} 人`, `${t.ahead} people`) : "—");
+  $("ahead").replaceChildren(t.ahead !== undefined ? bi(`${t.ahead} 人`, `${t.ahead} ${t.ahead === 1 ? "person" : "people"}`) : "—");
   const [wz, we] = waitText(t.estimated_wait_s);
   $("wait").replaceChildren(bi(wz, we));
   const ended = $("ended");
