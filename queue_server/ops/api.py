@@ -20,6 +20,7 @@ from ..api.auth import bearer, principal
 from ..api.endpoints import Endpoints, json
 from ..api.problems import Problem
 from ..api.tickets import limit_outsider
+from ..clock import from_ms
 from ..record.exporter import COLUMNS, csv_chunks, ticket_rows
 from .live import local_day
 from .reports import ReportError, ReportQuery, report, report_rows
@@ -70,7 +71,7 @@ async def _report_query(request: Request) -> ReportQuery:
     by = tuple(b.strip() for b in q.get("by", "center").split(",") if b.strip())
     try:
         return ReportQuery(since, until, by, q.get("period", "day"), center, request.app.state.ops.config.service_level_s,
-                           request.app.state.settings.timezone)
+                           request.app.state.settings.timezone, from_ms(request.app.state.clock.now_ms()))
     except ReportError as exc:
         raise _invalid(exc.field, exc.message) from None
 

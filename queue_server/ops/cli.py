@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 
 from ..config import Settings
 from .config import OpsConfig
@@ -19,7 +19,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         try:
             q = ReportQuery(date.fromisoformat(args.since), date.fromisoformat(args.until),
                             tuple(b.strip() for b in args.by.split(",") if b.strip()), args.period, args.center,
-                            OpsConfig.from_settings(settings).service_level_s, settings.timezone)
+                            OpsConfig.from_settings(settings).service_level_s, settings.timezone,
+                            datetime.now(timezone.utc))
         except (ReportError, ValueError) as exc:
             sys.exit(f"queue-server report: {exc}")
         out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8", newline="")
@@ -32,7 +33,8 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="volumes, waits (p50/p90), handling, no-shows, transfers and ratings from the record")
+    p = sub.add_parser("report", help="volumes, waits (p50/p90), handling, no-shows, transfers and ratings from the record;"
+                                      " by staff also each clerk's time on duty, serving, idle and paused")
     p.add_argument("--since", required=True, help="YYYY-MM-DD")
     p.add_argument("--until", required=True, help="YYYY-MM-DD (inclusive)")
     p.add_argument("--by", default="center", help=f"comma-separated, among {', '.join(DIMENSIONS)} (empty: the district)")

@@ -85,11 +85,18 @@ class ReportRow(BaseModel):
     handling_avg_s: float | None
     handling_p50_s: float | None
     handling_p90_s: float | None
+    handling_total_s: float | None
     no_show_rate: float | None
     rated: int | None
     satisfaction_rate: float | None
     rating_avg: float | None
     bad_reviews: int | None
+    staff_name: str | None = Field(default=None, description="by staff: the clerk's name")
+    on_duty_s: float | None = Field(default=None, description="by staff: window open or paused with the clerk on it")
+    serving_s: float | None = Field(default=None, description="by staff: open with a ticket at the window")
+    idle_s: float | None = Field(default=None, description="by staff: open with no ticket at the window")
+    paused_s: float | None = Field(default=None, description="by staff: paused, all reasons")
+    paused_by_reason: dict[str, float] | None = Field(default=None, description="by staff: paused seconds per reason")
 
 
 class Report(BaseModel):
