@@ -126,11 +126,11 @@ export function histogramChart(container, hist, targetS) {
     const level = hi !== undefined && hi <= targetMin ? "ok" : lo < targetMin * 2 ? "warn" : "bad";
     const label = hi === undefined ? `${lo}+` : slot < 48 ? String(lo) : `${lo}–${hi}`;
     svg.append(s("rect", { class: `bar ${level}`, x: x + slot * 0.1, width: slot * 0.8, y: top, height: box.bottom - top,
-      rx: 3, "data-bin": i, "data-count": v }, s("title", {}, `${label} 分钟 min: ${v}`)));
+      rx: 3, "data-bin": i, "data-count": v }, s("title", {}, `${label} min: ${v}`)));
     if (v) svg.append(s("text", { class: "value", x: x + slot / 2, y: top - 6, "text-anchor": "middle" }, v));
     svg.append(s("text", { class: "tick", x: x + slot / 2, y: box.bottom + 20, "text-anchor": "middle" }, label));
   });
-  svg.append(s("text", { class: "unit", x: box.right, y: H - 4, "text-anchor": "end" }, "分钟 min"));
+  svg.append(s("text", { class: "unit", x: box.right, y: H - 4, "text-anchor": "end" }, "min"));
   svg.append(s("line", { class: "axis", x1: box.left, x2: box.right, y1: box.bottom, y2: box.bottom }));
   container.replaceChildren(svg, legend([["ok", `目标内 ≤${targetMin} 分钟`, `within ${targetMin} min`],
     ["warn", "超出目标", "over target"], ["bad", "超出两倍", "over twice"]]));

@@ -1,35 +1,38 @@
 // The ops dashboard: the district's centers as tiles coloured by their longest current wait, and a
-// center's drill-down (windows, queues, devices, today's curve, wait distribution, ratings). One
+// center's drill-down (windows, queues, devices, staff, today's curve, wait distribution, ratings). One
 // socket (/ws/ops) gives a snapshot of the figures, then only the keys that changed, merged here.
 
-import { pageToken } from "./api.js";
+import { api, pageToken } from "./api.js";
 import { bi, dateText, h, timeText, WINDOW_STATE } from "./i18n.js";
 import { bindBanner, LiveSocket } from "./live.js";
 import { curveChart, histogramChart, ratingsChart } from "./dashboard-charts.js";
 
 const $ = (id) => document.getElementById(id);
 const token = pageToken();
-const state = { scope: null, home: null, centers: {}, district: null, sort: "wait", rendered: false };
+const state = { scope: null, home: null, centers: {}, district: null, sort: "wait", rendered: false,
+  staff: { key: null, at: 0 } };
+const STAFF_REFRESH_MS = 60_000;
 let socket = null;
 let renderQueued = false;
 
 // -- formatting ----------------------------------------------------------------------------------
 
-// A duration as [number, unit zh, unit en], in the unit a manager reads at a glance.
+// A duration as [number, unit], in the unit a manager reads at a glance. One unit, the symbol both
+// languages read (s, min, h): the label above the figure already says what it is in both.
 function duration(seconds) {
-  if (seconds === null || seconds === undefined) return ["—", "", ""];
+  if (seconds === null || seconds === undefined) return ["—", ""];
   const s = Math.max(0, seconds);
-  if (s < 60) return [String(Math.round(s)), "秒", "s"];
-  if (s < 3600) return [(s / 60).toFixed(s < 600 ? 1 : 0), "分钟", "min"];
-  return [(s / 3600).toFixed(1), "小时", "h"];
+  if (s < 60) return [String(Math.round(s)), "s"];
+  if (s < 3600) return [(s / 60).toFixed(s < 600 ? 1 : 0), "min"];
+  return [(s / 3600).toFixed(1), "h"];
 }
 
 function percent(rate) {
-  return rate === null || rate === undefined ? ["—", "", ""] : [(rate * 100).toFixed(1), "%", ""];
+  return rate === null || rate === undefined ? ["—", ""] : [(rate * 100).toFixed(1), "%"];
 }
 
 function count(n) {
-  return [String(n ?? 0), "", ""];
+  return [String(n ?? 0), ""];
 }
 
 // How worrying a wait is, relative to the service-level target.
@@ -51,9 +54,8 @@ function shortName(f) {
 }
 
 function value(parts, extra = {}) {
-  const [num, zh, en] = parts;
-  return h("span", { class: "value", ...extra }, h("span", { class: "num" }, num),
-    zh || en ? h("span", { class: "unit" }, [zh, en].filter(Boolean).join(" ")) : null);
+  const [num, unit] = parts;
+  return h("span", { class: "value", ...extra }, h("span", { class: "num" }, num), unit ? h("span", { class: "unit" }, unit) : null);
 }
 
 // -- KPIs ----------------------------------------------------------------------------------------
@@ -71,12 +73,12 @@ function kpiCards(f) {
     ["sl", `${Math.round(target / 60)}分钟内叫号率`, `Called within ${Math.round(target / 60)} min`, percent(f.service_level)],
     ["noshow", "过号率", "No-show rate", percent(f.no_show_rate)],
     ["satisfaction", "今日满意率", "Satisfaction today", percent(f.ratings?.satisfaction_rate)],
-    ["bad", "差评待整改 / 超期", "Bad reviews open / overdue",
-      [`${f.bad_reviews?.open ?? 0} / ${f.bad_reviews?.overdue ?? 0}`, "", ""], {}, f.bad_reviews?.overdue ? "over" : ""],
-    ["windows", "窗口 开/停/关", "Windows open/paused/closed",
-      [`${f.windows?.open ?? 0} / ${f.windows?.paused ?? 0} / ${f.windows?.closed ?? 0}`, "", ""]],
-    ["devices", "设备在线 / 离线", "Devices online / offline",
-      [`${f.devices?.online ?? 0} / ${f.devices?.offline ?? 0}`, "", ""], {}, f.devices?.offline ? "long" : ""],
+    ["bad", "差评待整改 / 超期", "Bad reviews open/late",
+      [`${f.bad_reviews?.open ?? 0} / ${f.bad_reviews?.overdue ?? 0}`, ""], {}, f.bad_reviews?.overdue ? "over" : ""],
+    ["windows", "窗口 开/停/关", "Open/paused/closed",
+      [`${f.windows?.open ?? 0} / ${f.windows?.paused ?? 0} / ${f.windows?.closed ?? 0}`, ""]],
+    ["devices", "设备在线 / 离线", "Devices online/offline",
+      [`${f.devices?.online ?? 0} / ${f.devices?.offline ?? 0}`, ""], {}, f.devices?.offline ? "long" : ""],
     ["lag", "记录延迟", "Record lag", duration((f.persister?.lag_ms ?? 0) / 1000), {}, (f.persister?.lag_ms ?? 0) > 5000 ? "long" : ""],
   ];
   return cards.map(([key, zh, en, parts, attrs = {}, level = ""]) =>
@@ -109,7 +111,7 @@ function tile(f) {
     h("div", {}, h("dt", {}, bi("取号/办结", "Issued/served")), h("dd", {}, `${f.issued ?? 0}/${f.served ?? 0}`)),
     h("div", {}, h("dt", {}, bi("窗口开放", "Windows open")),
       h("dd", {}, `${f.windows?.open ?? 0}/${(f.windows?.open ?? 0) + (f.windows?.paused ?? 0) + (f.windows?.closed ?? 0)}`)),
-    h("div", {}, h("dt", {}, bi("满意率", "Satisfied")), h("dd", {}, percent(f.ratings?.satisfaction_rate).slice(0, 2).join(""))),
+    h("div", {}, h("dt", {}, bi("满意率", "Satisfied")), h("dd", {}, percent(f.ratings?.satisfaction_rate).join(""))),
   ));
 }
 
@@ -165,9 +167,41 @@ function renderCenter(code) {
   histogramChart($("center-hist"), f.wait_histogram, f.service_level_target_s);
   const rate = f.ratings?.satisfaction_rate;
   ratingsChart($("center-ratings"), f.ratings || {});
+  loadStaff(code, f.day);
   $("center-ratings").prepend(h("div", { class: "rating-head" },
     h("span", { class: "big" }, rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)}%`),
     bi(`满意率 · ${f.ratings?.rated ?? 0} 条评价`, `satisfied · ${f.ratings?.rated ?? 0} ratings`, "stack")));
+}
+
+// Each clerk's day so far (served, handling, idle, paused by reason), from the reports by staff:
+// the record's figures, refreshed every minute while the center is shown. A token that may not read
+// reports (a dashboard device) hides the panel.
+function staffRow(r) {
+  const reasons = Object.entries(r.paused_by_reason || {}).map(([why, s]) => `${why || "—"} ${duration(s).join(" ")}`);
+  return h("tr", { dataset: { staff: r.staff, served: String(r.finished ?? 0) } },
+    h("td", { class: "name" }, r.staff_name || r.staff),
+    h("td", {}, value(count(r.finished))),
+    h("td", {}, value(duration(r.handling_avg_s))),
+    h("td", {}, value(duration(r.idle_s))),
+    h("td", {}, value(duration(r.paused_s)), reasons.length ? h("div", { class: "reasons" }, reasons.join(" · ")) : null));
+}
+
+async function loadStaff(code, day) {
+  const key = `${code}/${day}`;
+  if (!day || (state.staff.key === key && Date.now() - state.staff.at < STAFF_REFRESH_MS)) return;
+  state.staff = { key, at: Date.now() };
+  const date = `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`;
+  try {
+    const { data } = await api("GET", `/api/v1/ops/reports?by=staff&period=day&center=${encodeURIComponent(code)}`
+      + `&since=${date}&until=${date}`, { token });
+    const rows = (data.rows || []).filter((r) => r.staff).sort((a, b) => (b.on_duty_s ?? 0) - (a.on_duty_s ?? 0));
+    $("staff-panel").hidden = false;
+    $("staff-rows").replaceChildren(...(rows.length ? rows.map(staffRow)
+      : [h("tr", {}, h("td", { class: "muted", colspan: 5 }, bi("今日暂无工作人员上岗", "Nobody on duty yet today")))]));
+  } catch (err) {
+    if (err.status === 403) $("staff-panel").hidden = true;
+    else state.staff.at = 0;          // try again at the next render
+  }
 }
 
 // Which 15-minute bucket of the figures' day "now" falls in (the server's clock).
@@ -212,10 +246,10 @@ function tick() {
   $("clock-date").replaceChildren(bi(zh, en, "stack"));
   document.querySelectorAll("[data-oldest]").forEach((el) => {
     const oldest = Number(el.dataset.oldest);
-    const [num, uzh, uen] = duration(oldest ? (now - oldest) / 1000 : 0);
+    const [num, unit] = duration(oldest ? (now - oldest) / 1000 : 0);
     el.querySelector(".num").textContent = num;
-    const unit = el.querySelector(".unit");
-    if (unit) unit.textContent = [uzh, uen].filter(Boolean).join(" ");
+    const unitEl = el.querySelector(".unit");
+    if (unitEl) unitEl.textContent = unit;
   });
 }
 
@@ -263,6 +297,7 @@ function start() {
     onStatus: (status, info) => { banner(status, info); showLive(status); } }).start();
   tick();
   setInterval(tick, 1000);
+  setInterval(() => { if (focus()) scheduleRender(); }, STAFF_REFRESH_MS);
 }
 
 start();
