@@ -23,7 +23,9 @@ def settings(settings: Settings) -> Settings:
 
 async def test_two_instances_keep_every_invariant(settings: Settings) -> None:
     with server_process(settings) as (url_a, _), server_process(settings) as (url_b, _):
-        async with httpx.AsyncClient(base_url=url_a, headers=AUTH) as a, httpx.AsyncClient(base_url=url_b, headers=AUTH) as b:
+        # generous timeouts: 400 concurrent requests on a busy 2-core machine; speed is the benchmarks' business
+        async with httpx.AsyncClient(base_url=url_a, headers=AUTH, timeout=60) as a, \
+                httpx.AsyncClient(base_url=url_b, headers=AUTH, timeout=60) as b:
             clients = itertools.cycle([a, b])
             for i, w in enumerate(WINDOWS):
                 r = await next(clients).post(f"/api/v1/centers/{C}/windows/{w}/open", json={"staff_id": f"{C}-s0{i + 1}"})

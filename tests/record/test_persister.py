@@ -108,7 +108,7 @@ async def test_a_killed_server_process_loses_no_event(settings: Settings) -> Non
             tx = blocker.transaction()
             await tx.start()
             await blocker.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
-            async with httpx.AsyncClient(base_url=url, headers=AUTH) as client:
+            async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=60) as client:   # a busy machine
                 await asyncio.gather(*(client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
                                        for _ in range(300)))
             held = await until(lambda: held_by_consumers(redis, stream), "the persister never read a batch")
