@@ -123,7 +123,7 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
         await pool.close()
 
 
-async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, center: str, timeout: float = 20.0) -> int:
+async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, center: str, timeout: float = 60.0) -> int:
     """Wait until PostgreSQL holds every event of the center's stream; returns that count."""
     r = Redis.from_url(redis_url)
     try:
@@ -138,7 +138,7 @@ async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, 
         await r.aclose()
 
 
-async def settled(app: Any, centers: list[str], timeout: float = 10.0) -> None:
+async def settled(app: Any, centers: list[str], timeout: float = 30.0) -> None:
     """Wait until the ops figures have taken every event the centers' streams hold."""
     state = app.state
     deadline = time.monotonic() + timeout
