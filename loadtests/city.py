@@ -78,7 +78,8 @@ def city_catalog(size: CitySize) -> dict[str, list[dict[str, Any]]]:
         center, ordinal = codes[i % len(codes)], i // len(codes) + 1
         points.append({"center": center, "code": f"sp{ordinal}", "name_zh": f"第{ordinal}居民区服务点",
                        "name_en": f"Neighborhood service point {ordinal}", "kind": POINT_KINDS[ordinal % len(POINT_KINDS)],
-                       "address": f"上海市 {center} 服务点 {ordinal}"})
+                       "address": f"上海市 {center} 服务点 {ordinal}",
+                       "lat": round(30.9 + (i * 7919 % 6000) / 10_000, 5), "lng": round(121.1 + (i * 104_729 % 8000) / 10_000, 5)})
     staff = [{"id": f"{c}-s{n:02d}", "center": c, "employee_no": f"SH{k:04d}{n:02d}", "name": f"工作人员{k}-{n}",
               "photo_url": ""} for k, c in enumerate(codes, start=1) for n in range(1, ONSITE_WINDOWS + REMOTE_WINDOWS + 1)]
     return {
@@ -88,6 +89,8 @@ def city_catalog(size: CitySize) -> dict[str, list[dict[str, Any]]]:
         "queues": [{"center": c, **q} for c in codes for q in QUEUES],
         "windows": windows,
         "service_points": points,
+        "remote_assignments": [{"center": p["center"], "window": remote_window_of(int(p["code"][2:])), "point": p["code"],
+                                "starts": "00:00", "ends": "24:00"} for p in points],
         "staff": staff,
     }
 

@@ -181,21 +181,31 @@ def cmd_import(args: argparse.Namespace) -> None:
     from .record.importer import import_catalog
 
     with services(Settings.from_env()) as settings:
-        counts = asyncio.run(import_catalog(settings.database_url, Path(args.file)))  # type: ignore[arg-type]
+        try:
+            counts = asyncio.run(import_catalog(settings.database_url, Path(args.file)))  # type: ignore[arg-type]
+        except (ValueError, asyncpg.PostgresError) as exc:
+            sys.exit(f"nothing imported: {exc}")
         print(json.dumps(counts, ensure_ascii=False))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .record.exporter import export_tickets
+    from .record.exporter import export_points, export_tickets
 
+    if not args.points and not (args.since and args.until):
+        sys.exit("export tickets needs --since and --until (or --points for the service points)")
+    fmt = args.format or ("json" if args.out.endswith(".json") else "csv")
     with services(Settings.from_env()) as settings:
-        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8-sig", newline="")
+        out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8",
+                                                      newline="")
         try:
-            n = asyncio.run(export_tickets(settings.database_url, args.since, args.until, args.center, out))  # type: ignore[arg-type]
+            if args.points:
+                n = asyncio.run(export_points(settings.database_url, args.center, out, fmt))  # type: ignore[arg-type]
+            else:
+                n = asyncio.run(export_tickets(settings.database_url, args.since, args.until, args.center, out))  # type: ignore[arg-type]
         finally:
             if out is not sys.stdout:
                 out.close()
-        print(f"exported {n} tickets", file=sys.stderr)
+        print(f"exported {n} {'service points' if args.points else 'tickets'}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,12 +234,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--label", default="")
     p.add_argument("--point", help="a service point's code: the device belongs to that point (its screen or tablet)")
     p.set_defaults(fn=cmd_token)
-    p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, staff)")
+    p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, service"
+                                      " points, remote assignments, staff) or a CSV file of service points")
     p.add_argument("file")
     p.set_defaults(fn=cmd_import)
-    p = sub.add_parser("export", help="export tickets as CSV (UTF-8 with BOM)")
-    p.add_argument("--since", required=True, help="YYYY-MM-DD")
-    p.add_argument("--until", required=True, help="YYYY-MM-DD (inclusive)")
+    p = sub.add_parser("export", help="export tickets as CSV (UTF-8 with BOM), or --points: the service points")
+    p.add_argument("--since", help="YYYY-MM-DD")
+    p.add_argument("--until", help="YYYY-MM-DD (inclusive)")
+    p.add_argument("--points", action="store_true", help="the service points (CSV, or JSON with their assignments)")
+    p.add_argument("--format", choices=["csv", "json"], help="for --points; by default from --out's suffix, else csv")
     p.add_argument("--center")
     p.add_argument("--out", default="-")
     p.set_defaults(fn=cmd_export)

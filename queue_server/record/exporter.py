@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TextIO
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from ..domain.network import format_hhmm
 from ..domain.tickets import mask_phone
 
 COLUMNS = ("id", "center", "day", "number", "queue", "matter", "channel", "priority", "status", "window_code",
@@ -95,3 +97,32 @@ async def export_tickets(database_url: str, since: str, until: str, center: str 
     finally:
         await conn.close()
     return n
+
+
+POINT_COLUMNS = ("center", "code", "name_zh", "name_en", "kind", "address", "lat", "lng", "status")
+
+
+async def export_points(database_url: str, center: str | None, out: TextIO, fmt: str) -> int:
+    """Service points as CSV (POINT_COLUMNS; what ``import`` reads back) or as the catalog JSON's
+    ``service_points`` with the ``remote_assignments`` that serve them."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        points = await conn.fetch(f"SELECT {', '.join(POINT_COLUMNS)} FROM service_points"
+                                  " WHERE $1::text IS NULL OR center = $1 ORDER BY center, code", center)
+        assigned = await conn.fetch(
+            "SELECT center, window_code, point, starts_min, ends_min FROM remote_assignments"
+            " WHERE $1::text IS NULL OR center = $1 ORDER BY center, window_code, starts_min, point", center)
+    finally:
+        await conn.close()
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(POINT_COLUMNS)
+        for r in points:
+            writer.writerow(excel_row(r[c] for c in POINT_COLUMNS))
+    else:
+        out.write(json.dumps({
+            "service_points": [dict(r) for r in points],
+            "remote_assignments": [{"center": r["center"], "window": r["window_code"], "point": r["point"],
+                                    "starts": format_hhmm(r["starts_min"]), "ends": format_hhmm(r["ends_min"])} for r in assigned],
+        }, ensure_ascii=False, indent=1) + "\n")
+    return len(points)
