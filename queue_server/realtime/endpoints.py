@@ -7,14 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import asyncpg
 import orjson
 from redis.exceptions import RedisError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..api.auth import bearer, require
-from ..api.problems import Problem
+from ..api.problems import Problem, Unavailable
 from ..domain.numbering import center_of
 from ..engine.queue_engine import EngineError
 from ..record.people import Principal
@@ -77,7 +76,7 @@ async def socket_principal(ws: WebSocket) -> tuple[Principal, str]:
         raise Refused(BAD_TOKEN, "a device token is required")
     try:
         who = await ws.app.state.tokens.resolve(token)
-    except (asyncpg.PostgresError, OSError):  # the record is away: screens come back when it is
+    except Unavailable:  # the record is away and the token is not in the cache: screens come back when it is
         raise Refused(TRY_LATER, "tokens cannot be checked right now") from None
     if who is None:
         raise Refused(BAD_TOKEN, "the token is not valid or was revoked")

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+LOOKUP_S = 5.0   # longest a token look-up may wait for a connection, and then for its answer
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -38,9 +40,12 @@ async def create_token(pool: asyncpg.Pool, role: str, center: str, window: str |
 
 
 async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
-    row = await pool.fetchrow(
-        "SELECT role, center, window_code, staff_id, device_kind, label, point FROM tokens"
-        " WHERE token_hash = $1 AND revoked_at IS NULL", token_hash(token))
+    """The token's principal; a busy or unreachable database raises TimeoutError within seconds
+    rather than holding the request (the caller answers 503)."""
+    async with pool.acquire(timeout=LOOKUP_S) as conn:
+        row = await conn.fetchrow(
+            "SELECT role, center, window_code, staff_id, device_kind, label, point FROM tokens"
+            " WHERE token_hash = $1 AND revoked_at IS NULL", token_hash(token), timeout=LOOKUP_S)
     if row is None:
         return None
     return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"],
@@ -58,9 +63,10 @@ async def valid_tokens(pool: asyncpg.Pool) -> dict[str, Principal]:
 async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[list[str], datetime]:
     """Hashes of the tokens revoked at or after ``since`` (none on the first call), and the database's
     clock now, less a second, for the next call: a revocation is never missed between two calls."""
-    row = await pool.fetchrow(
-        "SELECT now() - interval '1 second' AS at, CASE WHEN $1::timestamptz IS NULL THEN '{}'::text[]"
-        " ELSE array(SELECT token_hash FROM tokens WHERE revoked_at >= $1) END AS hashes", since)
+    async with pool.acquire(timeout=LOOKUP_S) as conn:
+        row = await conn.fetchrow(
+            "SELECT now() - interval '1 second' AS at, CASE WHEN $1::timestamptz IS NULL THEN '{}'::text[]"
+            " ELSE array(SELECT token_hash FROM tokens WHERE revoked_at >= $1) END AS hashes", since, timeout=LOOKUP_S)
     return list(row["hashes"]), row["at"]
 
 

@@ -34,7 +34,7 @@ async def test_tokens_known_at_start_are_preloaded_and_still_revocable(settings:
         token = await create_token(app.state.pool, "device", C, "w1", device_kind="tablet", label="w1 tablet")
     async with running_app(settings) as (app, client):
         cache = app.state.tokens
-        assert any(who.label == "w1 tablet" for _, who in cache._cache.values())   # in the cache before any request
+        assert any(who.label == "w1 tablet" for _, who in cache._known.values())   # in the cache before any request
         await app.state.pool.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'w1 tablet'")
         deadline = time.monotonic() + 15
         while await cache.resolve(token) is not None:
