@@ -36,6 +36,64 @@ export function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// A server whose Redis or PostgreSQL is restarting answers 503 (and a busy one 429) with Retry-After:
+// wait as told, with a little jitter, and try again. Quiet at first; if it lasts, a calm
+// "正在重新连接 Reconnecting" notice shows until it is back, and only after RETRY_FOR_MS does the
+// page get an error — the same calm words, never the server's details.
+const RETRYABLE = new Set([429, 503]);
+const QUIET_MS = 2000;
+const RETRY_FOR_MS = 20000;
+const RECONNECTING = ["正在重新连接，请稍候", "Reconnecting — please wait"];
+let retrying = 0;
+let notice = null;
+
+function reconnecting(on) {
+  retrying += on ? 1 : -1;
+  if (retrying > 0 && !notice) {
+    notice = document.createElement("div");
+    notice.className = "reconnecting";
+    notice.setAttribute("role", "status");
+    const en = document.createElement("span");
+    en.className = "en";
+    en.textContent = RECONNECTING[1];
+    notice.append(RECONNECTING[0] + " ", en);
+    document.body.append(notice);
+  } else if (retrying === 0 && notice) {
+    notice.remove();
+    notice = null;
+  }
+}
+
+function retryDelayMs(res, attempt) {
+  const told = Number(res.headers.get("Retry-After"));
+  const base = Number.isFinite(told) && told > 0 ? told * 1000 : 500 * 2 ** attempt;
+  return Math.min(base, 5000) * (0.8 + Math.random() * 0.4);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function fetchRetrying(path, init) {
+  const started = Date.now();
+  let shown = false;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(path, init);
+      if (!RETRYABLE.has(res.status)) return res;
+      const wait = retryDelayMs(res, attempt);
+      if (Date.now() + wait - started > RETRY_FOR_MS) {
+        throw new ApiError(res.status, "Reconnecting", `${RECONNECTING[0]} ${RECONNECTING[1]}`);
+      }
+      if (!shown && Date.now() + wait - started >= QUIET_MS) {
+        shown = true;
+        reconnecting(true);
+      }
+      await sleep(wait);
+    }
+  } finally {
+    if (shown) reconnecting(false);
+  }
+}
+
 export async function api(method, path, { body, token, headers = {} } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers } };
   if (token) init.headers.Authorization = `Bearer ${token}`;
@@ -45,8 +103,9 @@ export async function api(method, path, { body, token, headers = {} } = {}) {
   }
   let res;
   try {
-    res = await fetch(path, init);
-  } catch {
+    res = await fetchRetrying(path, init);
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
     throw new ApiError(0, "Network error", "无法连接服务器 Cannot reach the server");
   }
   if (res.status === 204) return { status: 204, data: null };

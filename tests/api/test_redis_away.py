@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from typing import Any
 
 import httpx
 
@@ -44,5 +45,33 @@ async def test_requests_while_redis_restarts_answer_503_with_retry_after(setting
                            ).status_code != 201:
                         assert r.status_code == 503 and time.monotonic() < deadline, r.text
                         await asyncio.sleep(float(r.headers["retry-after"]))
+        finally:
+            redis.close()
+
+
+async def test_a_page_waits_out_a_redis_restart_calmly(settings: Settings, browser: Any) -> None:
+    """The resident's status page opened while Redis restarts: api.js retries the 503s as told, shows
+    "正在重新连接 Reconnecting" while it lasts, no error, and the ticket once Redis is back."""
+    with scratch_folder() as folder:
+        redis = OwnRedis(folder / "redis")
+        redis.start()
+        try:
+            with server_process(dataclasses.replace(settings, redis_url=redis.url)) as (url, _):
+                async with Api(url) as api:
+                    ticket = await api.issue()
+                await asyncio.to_thread(redis.kill)
+                context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+                try:
+                    page = await context.new_page()
+                    await page.goto(f"{url}/status/{ticket['id']}")
+                    notice = await page.wait_for_selector(".reconnecting", timeout=30_000)
+                    assert "正在重新连接" in await notice.text_content() and "Reconnecting" in await notice.text_content()
+                    assert await page.is_hidden("#error")
+                    await asyncio.to_thread(redis.restart)
+                    await page.wait_for_selector(f'#number:text-is("{ticket["number"]}")', timeout=30_000)
+                    await page.wait_for_selector(".reconnecting", state="detached", timeout=30_000)
+                    assert await page.is_hidden("#error")
+                finally:
+                    await context.close()
         finally:
             redis.close()
