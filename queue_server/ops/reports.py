@@ -90,15 +90,17 @@ _STAFF_CTE = """, st AS (
   ORDER BY e.ticket_id, e.stream_ms DESC, e.stream_seq DESC
 )"""
 _STAFF_TIME_SQL = """
-WITH v AS (
-  SELECT e.center, e.data->'window'->>'id' AS win, e.at, e.stream_ms, e.stream_seq, e.data->'window' AS w
+WITH v AS MATERIALIZED (   -- the few fields a span needs, so the window sort does not carry each event's JSON
+  SELECT e.center, e.window_code AS win, e.at, e.stream_ms, e.stream_seq, e.data->'window'->>'state' AS state,
+    nullif(e.data->'window'->>'staff_id', '') AS staff, coalesce(e.data->'window'->>'current', '') <> '' AS busy,
+    e.data->'window'->>'pause_reason' AS pause_reason
   FROM events e
-  WHERE e.at >= $1 AND e.at < $2 AND ($3::text IS NULL OR e.center = $3) AND jsonb_typeof(e.data->'window') = 'object'
+  WHERE e.at >= $1 AND e.at < $2 AND ($3::text IS NULL OR e.center = $3) AND e.window_code IS NOT NULL
+    AND jsonb_typeof(e.data->'window') = 'object'
 ), spans AS (
-  SELECT center, win, w->>'state' AS state, nullif(w->>'staff_id', '') AS staff,
-    w->>'state' = 'open' AND coalesce(w->>'current', '') <> '' AS serving,
-    CASE WHEN w->>'state' = 'paused' THEN coalesce(nullif(w->>'pause_reason', ''), '') END AS reason,
-    at AS start_at, coalesce(lead(at) OVER (PARTITION BY center, win ORDER BY stream_ms, stream_seq), $4) AS end_at
+  SELECT center, win, state, staff, state = 'open' AND busy AS serving,
+    CASE WHEN state = 'paused' THEN coalesce(pause_reason, '') END AS reason, at AS start_at,
+    coalesce(lead(at) OVER (PARTITION BY center, win ORDER BY stream_ms, stream_seq), $4) AS end_at
   FROM v
 ), days AS (
   SELECT d::date AS day, d::timestamp AT TIME ZONE $5 AS day_start, (d + interval '1 day')::timestamp AT TIME ZONE $5 AS day_end
