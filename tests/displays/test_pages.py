@@ -92,6 +92,7 @@ async def test_kiosk_ticket_appears_in_display_waiting_count(server: Server, ope
     assert stored["priority"] == "priority" and stored["channel"] == "kiosk"
     assert stored["phone_masked"] == "138****5678"
 
+    await open_window(server, "r1", f"{CENTER}-s09")   # a point issues only while a remote window serving it is open
     point = await open_page("service_point", f"{server.url}/kiosk/{CENTER}?service_point=sp1&token={await server.token('kiosk')}")
     await point.page.wait_for_selector('[data-matter="hrss-001"]')
     await point.page.click('[data-matter="hrss-001"]')
