@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 
 from queue_server.clock import Clock
 from queue_server.engine.keys import Keys
-from queue_server.record.persister import PRUNE_EVERY_S, consumer_name, prune_consumers
+from queue_server.record.persister import PRUNE_EVERY_S, consumer_name, prune_consumers, stream_vanished
 
 from .config import EvalConfig
 from .served import from_event, save
@@ -114,6 +114,6 @@ class FinishedConsumer:
                 if sum(len(items) for _, items in response or []) < self.batch:
                     await asyncio.sleep(PACE_S)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not stream_vanished(exc):
                     raise
                 started = False      # Redis lost its data underneath us: the groups again

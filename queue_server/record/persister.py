@@ -54,6 +54,13 @@ async def prune_consumers(redis: Redis, streams: list[str], group: str, me: str,
     return gone
 
 
+def stream_vanished(exc: ResponseError) -> bool:
+    """Redis lost the stream under a consumer group: NOGROUP on the next read, or, on Redis 7, the
+    blocked read itself answered UNBLOCKED when the key went away."""
+    text = str(exc)
+    return "NOGROUP" in text or text.startswith("UNBLOCKED")
+
+
 async def ensure_groups(redis: Redis, keys: Keys, centers: list[str]) -> None:
     for c in centers:
         try:
@@ -139,7 +146,6 @@ class Persister:
         self.pace_s = pace_s
         self.recorded = 0
         self.on_lost = on_lost
-        self._restore_due = False    # a restore after NOGROUP failed: the next run starts with it
         self._by_key = {keys.events(c).encode(): c for c in centers}
 
     async def _handle(self, response: list) -> int:
@@ -197,10 +203,10 @@ class Persister:
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
         """Record until ``stop``. A failure (PostgreSQL or Redis away, a restore that failed) ends the
         run with the entries still pending, for the app's supervisor to start it again after a backoff;
-        a Redis that lost its data (NOGROUP) is restored first, again on every start until that works."""
-        if self._restore_due and self.on_lost is not None:
+        every start first restores whatever Redis lost (a no-op when nothing was), so a restore that
+        failed, or a loss noticed as another error, is retried with the run."""
+        if self.on_lost is not None:
             await self.on_lost()
-        self._restore_due = False
         await ensure_groups(self.redis, self.keys, self.centers)
         await self.drain_own_pending()
         loop = asyncio.get_running_loop()
@@ -218,13 +224,11 @@ class Persister:
                     # read over every stream, a transaction and the acks for each one or two of them.
                     await asyncio.sleep(self.pace_s)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not stream_vanished(exc):
                     raise
                 # Redis lost its data underneath us: restore (the hot state, then the groups), then go on
-                self._restore_due = True
                 if self.on_lost is not None:
                     await self.on_lost()
-                self._restore_due = False
                 await ensure_groups(self.redis, self.keys, self.centers)
 
 
