@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
             await migrate(conn)
         catalog = await load_catalog(pool)
         keys = Keys(settings.key_prefix)
-        engine = QueueEngine(redis, catalog, settings, clock)
+        engine = QueueEngine(redis, catalog, settings, clock, pool)
 
         async def restore() -> None:
             """Bring back from PostgreSQL whatever hot state Redis lost, before answering."""
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
                                       claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore)
                 app.state.persister = persister
                 work.run("persister", lambda: persister.run(work.stop))
+            work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
             for component in COMPONENTS:
                 await component.start(app, work)
             yield

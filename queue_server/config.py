@@ -10,6 +10,15 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+DURABILITY_MODES = ("redis", "record")
+
+
+def _durability(value: str) -> str:
+    if value not in DURABILITY_MODES:
+        raise ValueError(f"QUEUE_DURABILITY must be one of {', '.join(DURABILITY_MODES)}, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -30,6 +39,13 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     rate_limit_per_minute: int = 120
     clock_offset_ms: int = 0   # tests only: the processes of a test share a service day (clock.ShiftedClock)
+    # When an operation is acknowledged (docs/durability.md): "redis" once its script ran, "record"
+    # once its event and ticket row are in PostgreSQL too.
+    durability: str = "redis"
+    # Ticket numbers reserved in PostgreSQL ahead of use, per center, day and prefix: at least this
+    # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
+    number_reserve_min: int = 100
+    number_reserve_runway_s: int = 300
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,4 +67,7 @@ class Settings:
             public_base_url=env.get("QUEUE_PUBLIC_BASE_URL", "http://127.0.0.1:8000"),
             rate_limit_per_minute=_int("QUEUE_RATE_LIMIT_PER_MINUTE", 120),
             clock_offset_ms=_int("QUEUE_CLOCK_OFFSET_MS", 0),
+            durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
+            number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
+            number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
         )

@@ -52,7 +52,7 @@ async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
         # What the server does on start: a Redis without the hot state gets it back (or is marked
         # fresh) before any ticket is numbered.
         await rebuild_if_lost(redis, pool, Keys(settings.key_prefix), catalog, clock)
-        engine = QueueEngine(redis, catalog, settings, clock)
+        engine = QueueEngine(redis, catalog, settings, clock, pool)
         day = service_day(clock.now_ms(), engine.center(center).timezone)
         pos = await engine.issue(center, DEMO_MATTER, "kiosk", idempotency_key=f"demo-status-{day}")
         return pos.ticket["id"]

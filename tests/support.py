@@ -113,10 +113,9 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
     redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=4)
     try:
-        engine = QueueEngine(redis, catalog or await load_catalog(pool), settings, clock)
+        engine = QueueEngine(redis, catalog or await load_catalog(pool), settings, clock, pool)
         await rebuild_if_lost(redis, pool, engine.keys, engine.catalog, clock)
         await engine.sync_catalog()
-        engine.pool = pool  # type: ignore[attr-defined]
         yield engine
     finally:
         await redis.aclose()

@@ -40,6 +40,9 @@ ENGINE_STATUS = {
     "other_window": 403,
     "not_served_here": 409,
     "rebuilding": 503,
+    "numbers_exhausted": 503,     # the number reserve ran out and PostgreSQL could not top it up
+    "numbers_unverified": 503,
+    "record_unavailable": 503,    # PostgreSQL away where the operation needs it (docs/durability.md)
 }
 
 

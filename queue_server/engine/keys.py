@@ -47,6 +47,11 @@ class Keys:
     def sequence(self, center: str, day: str) -> str:
         return f"{self.center_base(center)}seq:{day}"
 
+    def number_reserve(self, center: str, day: str) -> str:
+        """Per prefix, the highest number of the day PostgreSQL has reserved (the sequence may not pass
+        it), and under ``_run`` the Redis server (run id) that resumed the day's sequences."""
+        return f"{self.center_base(center)}numres:{day}"
+
     def idempotency(self, center: str, key: str) -> str:
         return f"{self.center_base(center)}idem:{key}"
 

@@ -1,11 +1,21 @@
 """The queue operations, each one Lua script call: thin Python that picks keys and arguments and
-turns script errors into domain errors. Nothing here decides policy; domain/ and the scripts do."""
+turns script errors into domain errors. Nothing here decides policy; domain/ and the scripts do.
+
+With ``Settings.durability == "record"`` an operation returns only once its event and ticket row
+are in PostgreSQL too (docs/durability.md): the request writes them itself through the persister's
+idempotent ``record()``, keyed on the event's stream id, so the persister writing them again later
+changes nothing. PostgreSQL away then means 503 *after* the Redis change: the operation happened in
+the hot state (screens show it) but was not acknowledged; it becomes durable when the persister
+catches up, and a client that retries finds it done (the same ticket for the same Idempotency-Key,
+window_busy naming the called ticket, illegal_transition for a finish already made)."""
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -18,10 +28,18 @@ from ..domain.numbering import center_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
 from ..domain.wait import estimate_wait_s
+from ..record.numbers import NumberReserve, as_date
+from ..record.persister import record
 from .keys import Keys
 from .scripts import Scripts
 
 TICKET_TTL_S = 2 * 86_400
+RECORD_TIMEOUT_S = 5.0
+SHORT_OF_NUMBERS_RETRIES = 8   # a burst that outruns each top-up gets a reserve twice as large each time
+# PostgreSQL away (stopped, restarting, unreachable, out of connections): the operation answers 503.
+RECORD_AWAY = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+               asyncpg.exceptions.CannotConnectNowError, asyncpg.exceptions.AdminShutdownError,
+               asyncpg.exceptions.CrashShutdownError, asyncpg.exceptions.TooManyConnectionsError)
 _FIELDS = json.JSONDecoder()   # raw_decode: the fields end where their JSON does
 
 
@@ -49,19 +67,34 @@ def _parse(raw: bytes | str) -> dict[str, Any]:
     return orjson.loads(raw)
 
 
+def record_away(doing: str) -> EngineError:
+    return EngineError("record_unavailable", f"PostgreSQL is not answering ({doing}); retry shortly")
+
+
 class QueueEngine:
-    def __init__(self, redis: Redis, catalog: Catalog, settings: Settings, clock: Clock) -> None:
+    """``pool`` (PostgreSQL) numbers tickets from the reserve (record/numbers.py), answers for
+    tickets Redis no longer holds, and makes operations durable in the ``record`` mode."""
+
+    def __init__(self, redis: Redis, catalog: Catalog, settings: Settings, clock: Clock,
+                 pool: asyncpg.Pool | None = None) -> None:
         self.redis = redis
         self.catalog = catalog
         self.settings = settings
         self.clock = clock
+        self.pool = pool
         self.keys = Keys(settings.key_prefix)
         self.scripts = Scripts(redis)
         self.cycle = ratio_cycle(settings.priority_ratio_normal, settings.priority_ratio_priority)
+        self.numbers = None if pool is None else NumberReserve(
+            redis, pool, self.keys, catalog, clock, settings.number_reserve_min, settings.number_reserve_runway_s)
+        self.durable = settings.durability == "record"
+        if self.durable and pool is None:
+            raise ValueError("durability 'record' needs the PostgreSQL pool")
 
-    async def _run(self, name: str, keys: list[str], args: list[Any]) -> dict[str, Any]:
+    async def _run(self, name: str, keys: list[str], args: list[Any], center: str = "") -> dict[str, Any]:
+        """One script; an event it appended is made durable first in the ``record`` mode."""
         try:
-            return _parse(await self.scripts[name](keys=keys, args=args))
+            result = _parse(await self.scripts[name](keys=keys, args=args))
         except ResponseError as exc:
             text = str(exc)
             if text.startswith("QS:"):
@@ -72,6 +105,21 @@ class QueueEngine:
                     message = message[end + 1:]
                 raise EngineError(code, message, fields) from None
             raise
+        event_id = result.pop("event_id", None)
+        if self.durable and event_id is not None:
+            await self._record(center, event_id)
+        return result
+
+    async def _record(self, center: str, event_id: str) -> None:
+        """Write one event (and its ticket or window row) to PostgreSQL as the persister would."""
+        entries = await self.redis.xrange(self.keys.events(center), min=event_id, max=event_id)
+        if not entries:   # trimmed already: only possible far behind the stream's length limit
+            raise EngineError("record_unavailable", f"event {event_id} is gone from the stream")
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                await record(self.pool, [(center, event_id, entries[0][1])])  # type: ignore[arg-type]
+        except RECORD_AWAY:
+            raise record_away("recording the operation; it took effect and will be recorded") from None
 
     def center(self, code: str) -> Center:
         try:
@@ -126,25 +174,48 @@ class QueueEngine:
             line = fields["line"] = k.point_line(service_point)
         if appointment_at_ms:
             fields["appointment_at"] = str(appointment_at_ms)
-        result = await self._run(
-            "issue",
-            [
-                k.sequence(center_code, day),
-                k.idempotency(center_code, idempotency_key or "-"),
-                k.events(center_code),
-                k.live(center_code),
-                k.waiting(center_code, line, cls),
-                k.alive(center_code),
-                *(k.window(center_code, w) for w in serving),
-            ],
-            [
-                k.center_base(center_code), center_code, day, queue.prefix, queue.code,
-                cls, now, sort_at, orjson.dumps(fields).decode(),
-                self.settings.idempotency_ttl_s if idempotency_key else 0,
-                self.settings.stream_maxlen, TICKET_TTL_S, m.typical_minutes * 60,
-            ],
-        )
+        keys = [
+            k.sequence(center_code, day),
+            k.idempotency(center_code, idempotency_key or "-"),
+            k.events(center_code),
+            k.live(center_code),
+            k.waiting(center_code, line, cls),
+            k.alive(center_code),
+            k.number_reserve(center_code, day),
+            *(k.window(center_code, w) for w in serving),
+        ]
+        args = [
+            k.center_base(center_code), center_code, day, queue.prefix, queue.code,
+            cls, now, sort_at, orjson.dumps(fields).decode(),
+            self.settings.idempotency_ttl_s if idempotency_key else 0,
+            self.settings.stream_maxlen, TICKET_TTL_S, m.typical_minutes * 60,
+        ]
+        for attempt in range(SHORT_OF_NUMBERS_RETRIES + 1):
+            try:
+                result = await self._run("issue", keys, args, center_code)
+                break
+            except EngineError as exc:
+                if exc.code not in ("numbers_exhausted", "numbers_unverified") or self.numbers is None \
+                        or attempt == SHORT_OF_NUMBERS_RETRIES:
+                    raise
+            try:   # the reserve ran out between two top-ups, or this Redis server has not resumed the day
+                async with asyncio.timeout(RECORD_TIMEOUT_S):
+                    await self.numbers.ensure(center_code, day, queue.prefix)
+            except RECORD_AWAY:
+                raise record_away("reserving ticket numbers; the reserve ran out") from None
+        if self.durable and result.get("duplicate"):
+            await self._recorded(result["ticket"]["id"])
         return self._position(result)
+
+    async def _recorded(self, ticket_id: str) -> None:
+        """The ``record`` mode's answer to a repeated issue: the first ticket, once it is recorded."""
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                found = await self.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1", ticket_id)  # type: ignore[union-attr]
+        except RECORD_AWAY:
+            raise record_away("checking the ticket is recorded") from None
+        if not found:
+            raise record_away(f"ticket {ticket_id} is issued but not recorded yet")
 
     async def call_next(self, center_code: str, window: str, ticket_id: str | None = None, reason: str = "") -> dict[str, Any] | None:
         center = self.center(center_code)
@@ -163,7 +234,7 @@ class QueueEngine:
         result = await self._run(
             "call_next", keys,
             [k.center_base(center_code), center_code, window, self.clock.now_ms(), self.cycle, ticket_id or "", reason,
-             self.settings.stream_maxlen, TICKET_TTL_S],
+             self.settings.stream_maxlen, TICKET_TTL_S], center_code,
         )
         return result if result.get("ticket") else None
 
@@ -196,7 +267,7 @@ class QueueEngine:
         return await self._run(
             "recall", [k.ticket(c, ticket_id), k.events(c), k.live(c)],
             [k.center_base(c), self.clock.now_ms(), self.settings.recall_limit, acting_window or "",
-             self.settings.stream_maxlen, TICKET_TTL_S, c],
+             self.settings.stream_maxlen, TICKET_TTL_S, c], c,
         )
 
     async def act(
@@ -215,7 +286,7 @@ class QueueEngine:
             "transition", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.stats(c)],
             [k.center_base(c), ",".join(sorted(allowed)), to, EVENT_OF_ACTION[action], self.clock.now_ms(),
              acting_window or "", orjson.dumps(fields or {}).decode(), self.settings.stream_maxlen, TICKET_TTL_S,
-             orjson.dumps(extra or {}).decode(), c, action],
+             orjson.dumps(extra or {}).decode(), c, action], c,
         )
 
     async def transfer(
@@ -251,7 +322,7 @@ class QueueEngine:
         return await self._run(
             "window_state", keys,
             [k.center_base(center_code), center_code, window, state, self.clock.now_ms(),
-             orjson.dumps(staff or {}).decode(), reason, self.settings.stream_maxlen],
+             orjson.dumps(staff or {}).decode(), reason, self.settings.stream_maxlen], center_code,
         )
 
     async def ticket(self, ticket_id: str) -> Position:
@@ -260,8 +331,30 @@ class QueueEngine:
         result = await self._run("ticket_status", [k.ticket(c, ticket_id)],
                                  [k.center_base(c), self.clock.now_ms(), self.settings.default_handling_s])
         if not result.get("ticket"):
-            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+            return await self._recorded_position(c, ticket_id)
         return self._position(result)
+
+    async def _recorded_position(self, center: str, ticket_id: str) -> Position:
+        """A ticket Redis no longer holds (a rebuild brings back only the live ones) answers from the
+        record for as long as Redis would have kept it: its day and the next."""
+        parts = ticket_id.split("-")
+        if self.pool is None or len(parts) != 3 or len(parts[1]) != 8 or not parts[1].isascii() or not parts[1].isdigit():
+            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+        today = service_day(self.clock.now_ms(), self.catalog.centers[center].timezone)
+        try:
+            age = (as_date(today) - as_date(parts[1])).days
+        except ValueError:
+            age = -1
+        if not 0 <= age < TICKET_TTL_S // 86_400:
+            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+        try:
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                data = await self.pool.fetchval("SELECT data FROM tickets WHERE id = $1", ticket_id)
+        except RECORD_AWAY:
+            raise record_away("looking the ticket up in the record") from None
+        if data is None:
+            raise EngineError("not_found", f"ticket {ticket_id!r} not found")
+        return Position(ticket=orjson.loads(data), ahead=0, estimated_wait_s=0, open_windows=0)
 
     async def snapshot(self, center_code: str, window: str | None = None) -> dict[str, Any]:
         """The center's live state and the stream id it is valid at, read atomically; with ``window``,

@@ -8,7 +8,8 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers")
+NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
+         "number_reserve")
 
 
 @cache   # read once per process: engines and the consumers' pruning make a Scripts each

@@ -1,5 +1,7 @@
 """Rebuilding the hot state from the record when Redis comes back empty: today's live tickets in
-their lines and original order, each center's daily sequences, and the windows' states."""
+their lines and original order, the windows' states, and each center's daily sequences resumed
+above every number that may have been handed out (record/numbers.py: the recorded reservation,
+not the highest recorded ticket, which misses those the persister had not written yet)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,6 +16,7 @@ from ..clock import Clock
 from ..domain.catalog import Catalog
 from ..domain.numbering import service_day
 from ..engine.keys import Keys
+from .numbers import NumberReserve
 
 log = logging.getLogger("queue_server.rebuild")
 TICKET_TTL_S = 2 * 86_400
@@ -34,9 +37,11 @@ async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog:
             return None
     try:
         restored = 0
+        numbers = NumberReserve(redis, pool, keys, catalog, clock)
         for code in await lost():
-            center = catalog.centers[code]
-            restored += await _rebuild_center(redis, pool, keys, code, service_day(clock.now_ms(), center.timezone))
+            day = service_day(clock.now_ms(), catalog.centers[code].timezone)
+            restored += await _rebuild_center(redis, pool, keys, code, day)
+            await numbers.resume(code, day)
             await redis.set(keys.alive(code), "1")
         log.info("rebuilt the hot state from PostgreSQL: %d live tickets", restored)
         return restored
@@ -50,14 +55,8 @@ async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: 
         live = await conn.fetch(
             "SELECT data FROM tickets WHERE center = $1 AND day = $2 AND status IN ('waiting','called','serving','paused')",
             center, d)
-        sequences = await conn.fetch(
-            "SELECT left(number, 1) AS prefix, max(substring(number from 2)::int) AS seq FROM tickets"
-            " WHERE center = $1 AND day = $2 GROUP BY 1", center, d)
         windows = await conn.fetch("SELECT window_code, data FROM window_states WHERE center = $1", center)
     async with redis.pipeline(transaction=False) as pipe:
-        if sequences:
-            pipe.hset(keys.sequence(center, day), mapping={r["prefix"]: r["seq"] for r in sequences})
-            pipe.expire(keys.sequence(center, day), 259_200)
         for r in windows:
             w = orjson.loads(r["data"])
             fields = {k: str(v) for k, v in w.items() if k != "id" and v is not None}

@@ -38,8 +38,8 @@ async def test_waiting_tickets_come_back_in_order(settings: Settings) -> None:
         restored = await client.get(f"/api/v1/tickets/{ids[5]}")
         assert restored.json()["phone_masked"] == "139****1111"
         new = (await client.post(f"/api/v1/centers/{C}/tickets", headers=AUTH, json={"matter": "hrss-001"})).json()
-        issued_numbers = {i.rsplit("-", 1)[1] for i in ids}
-        assert new["number"] not in issued_numbers and new["number"] == "A010"  # 9 A and 3 B were issued
+        issued_a = [int(i.rsplit("-", 1)[1][1:]) for i in ids if i.rsplit("-", 1)[1][0] == "A"]
+        assert new["number"][0] == "A" and int(new["number"][1:]) > max(issued_a)  # above the reservation
         await client.post(f"/api/v1/tickets/{at_window}/start", headers=AUTH)
         await client.post(f"/api/v1/tickets/{at_window}/finish", headers=AUTH)
         order = []
@@ -73,5 +73,5 @@ async def test_redis_losing_its_data_while_running_pauses_numbering_then_restore
             assert r.status_code == 503 and r.headers["retry-after"] == "1"
             assert r.headers["content-type"].startswith("application/problem+json")
             await asyncio.sleep(0.1)
-        assert r.status_code == 201 and r.json()["number"] == "A004"
+        assert r.status_code == 201 and int(r.json()["number"][1:]) > 3
         assert {t["id"] for t in (await client.get(f"/api/v1/centers/{C}/queue")).json()["tickets"]} >= {t["id"] for t in first}

@@ -71,5 +71,5 @@ redis.call('EXPIRE', key, ARGV[9])
 redis.call('HSET', KEYS[1], 'current', chosen, 'since', now)
 local body = {center = center, ticket = view(t), window = window_view(base, window)}
 if named ~= '' then body.reason = ARGV[7] end
-emit(KEYS[2], ARGV[8], 'ticket.called', now, body)
+body.event_id = emit(KEYS[2], ARGV[8], 'ticket.called', now, body)
 return cjson.encode(body)

@@ -1,6 +1,10 @@
 -- Issue a ticket: next daily number of the queue's prefix, join the waiting line, append the event.
+-- A number is handed out only below the day's reservation recorded in PostgreSQL (record/numbers.py),
+-- and only by the Redis server that resumed the day's sequences above it: a Redis restarted from an
+-- older AOF or RDB, or a promoted replica, has another run id, so its sequences are not trusted
+-- until they have been lifted again.
 -- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line, 6 alive marker,
---       7.. (a service point's ticket) the hashes of the remote windows assigned to the point now
+--       7 number reserve hash, 8.. (a service point's ticket) the hashes of the remote windows assigned to the point now
 -- ARGV: 1 base, 2 center, 3 day, 4 prefix, 5 queue, 6 class, 7 now, 8 sort_at, 9 fields json,
 --       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl, 13 default handling s
 local base, center, day, prefix, queue, class, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -13,15 +17,23 @@ if ARGV[10] ~= '0' then
     return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = true})
   end
 end
-if #KEYS > 6 then
+if #KEYS > 7 then
   local staffed = false
-  for i = 7, #KEYS do
+  for i = 8, #KEYS do
     local state = redis.call('HGET', KEYS[i], 'state')
     if state == 'open' or state == 'paused' then staffed = true end
   end
   if not staffed then return fail('point_unstaffed', 'no remote window assigned to this service point is open now') end
 end
-local seq = redis.call('HINCRBY', KEYS[1], prefix, 1)
+local reserve = redis.call('HMGET', KEYS[7], '_run', prefix)
+if reserve[1] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') then
+  return fail('numbers_unverified', 'the numbers of ' .. center .. ' are being resumed; retry shortly')
+end
+local seq = tonumber(redis.call('HGET', KEYS[1], prefix) or '0') + 1
+if not reserve[2] or seq > tonumber(reserve[2]) then
+  return fail('numbers_exhausted', 'no ' .. prefix .. ' number of ' .. center .. ' is reserved; retry shortly')
+end
+redis.call('HSET', KEYS[1], prefix, seq)
 redis.call('EXPIRE', KEYS[1], 259200)
 local number = prefix .. string.format('%03d', seq)
 local id = center .. '-' .. day .. '-' .. number
@@ -35,6 +47,7 @@ redis.call('ZADD', KEYS[5], ARGV[8], id)
 redis.call('SADD', KEYS[4], id)
 if ARGV[10] ~= '0' then redis.call('SET', KEYS[2], id, 'EX', ARGV[10]) end
 t = hgetall(key)
-emit(KEYS[3], ARGV[11], 'ticket.issued', now, {center = center, ticket = view(t)})
+local event_id = emit(KEYS[3], ARGV[11], 'ticket.issued', now, {center = center, ticket = view(t)})
 local ahead, open, avg = position(base, t, now, ARGV[13])
-return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = false})
+return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = false,
+                     event_id = event_id})

@@ -23,5 +23,5 @@ t.version = tonumber(t.version) + 1
 hsetall(KEYS[1], t)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 body.ticket = view(t); body.window = window_view(base, t.window)
-emit(KEYS[2], ARGV[5], kind, now, body)
+body.event_id = emit(KEYS[2], ARGV[5], kind, now, body)
 return cjson.encode(body)

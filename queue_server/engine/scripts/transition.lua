@@ -44,5 +44,5 @@ redis.call('EXPIRE', KEYS[1], ARGV[9])
 local body = cjson.decode(ARGV[10])
 body.center = ARGV[11]; body.ticket = view(t); body.from = from
 if at_window ~= '' then body.window = window_view(base, at_window) end
-emit(KEYS[2], ARGV[8], kind, now, body)
+body.event_id = emit(KEYS[2], ARGV[8], kind, now, body)
 return cjson.encode(body)

@@ -23,5 +23,5 @@ for i = 3, #KEYS do
 end
 local kinds = {open = 'window.opened', paused = 'window.paused', closed = 'window.closed'}
 local body = {center = center, window = window_view(base, window)}
-emit(KEYS[2], ARGV[8], kinds[state], now, body)
+body.event_id = emit(KEYS[2], ARGV[8], kinds[state], now, body)
 return cjson.encode(body)
