@@ -25,6 +25,7 @@ background task, whichever comes first — resumes the day from the record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date
@@ -183,15 +184,9 @@ class NumberReserve:
             await self.top_up((center, day, prefix))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep every center's reserve topped up; PostgreSQL or Redis away only delays it."""
+        """Keep every center's reserve topped up. A backing service away ends this with its error and
+        the app's supervisor starts it again after a backoff; the reserve lasts meanwhile."""
         while not stop.is_set():
-            try:
-                await self.top_up()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a backing service away: the reserve lasts meanwhile
-                log.warning("could not top up the number reserve; retrying", exc_info=True)
-            try:
+            await self.top_up()
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)
-            except asyncio.TimeoutError:
-                pass
