@@ -15,8 +15,9 @@ if ARGV[1] == 'raise' then
   end
 else
   for i = 2, #ARGV, 2 do
-    local seq = math.max(tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0'), tonumber(ARGV[i + 1]))
-    redis.call('HSET', KEYS[2], ARGV[i], seq)
+    local current = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+    local seq = math.max(current, tonumber(ARGV[i + 1]))
+    if seq > current then redis.call('HSET', KEYS[2], ARGV[i], seq) end   -- no sequence while none is used
     redis.call('HSET', KEYS[1], ARGV[i], seq)
   end
   redis.call('HSET', KEYS[1], '_run', run)
