@@ -106,6 +106,7 @@ class Displays:
         Route("/kiosk/{center}", page("kiosk")),
         Route("/status/{ticket_id}", page("status")),
         Route("/staff/{center}/{window}", page("staff")),
+        Route("/network/{center}", page("network")),
         Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         *api.routes,
     ]

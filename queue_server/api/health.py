@@ -64,6 +64,9 @@ async def new_token(request: Request) -> Response:
         raise Problem(422, "Invalid request", f"unknown center {body.center!r}", errors=[{"field": "center", "message": "unknown"}])
     if body.window is not None and body.window not in center.windows:
         raise Problem(422, "Invalid request", f"unknown window {body.window!r}", errors=[{"field": "window", "message": "unknown"}])
+    if body.point is not None and (body.role != "device" or body.point not in center.service_points):
+        raise Problem(422, "Invalid request", f"a point belongs to devices, and {body.point!r} must be a point of {body.center}",
+                      errors=[{"field": "point", "message": "unknown, or not a device token"}])
     if body.role == "device" and body.device_kind is None:
         raise Problem(422, "Invalid request", "device tokens need a device_kind",
                       errors=[{"field": "device_kind", "message": "required for devices"}])
@@ -72,5 +75,5 @@ async def new_token(request: Request) -> Response:
         if person is None or person["center"] != body.center:
             raise Problem(422, "Invalid request", f"unknown staff {body.staff_id!r}", errors=[{"field": "staff_id", "message": "unknown"}])
     token = await create_token(request.app.state.pool, body.role, body.center, body.window, body.staff_id,
-                               body.device_kind, body.label)
+                               body.device_kind, body.label, body.point)
     return json({"token": token, "role": body.role, "center": body.center, "window": body.window}, 201)

@@ -110,6 +110,7 @@ class NewToken(Body):
     staff_id: Code | None = None
     device_kind: Literal["kiosk", "display", "screen", "tablet", "dashboard"] | None = None
     label: ShortText = ""
+    point: Code | None = Field(default=None, description="a service point's code: the device belongs to that point")
 
 
 class TokenCreated(BaseModel):

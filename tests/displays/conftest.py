@@ -24,6 +24,7 @@ SIZES = {
     "service_point": {"width": 1920, "height": 1080},
     "status": {"width": 390, "height": 844},
     "staff": {"width": 1920, "height": 1080},
+    "network": {"width": 1366, "height": 768},     # a manager's desk
 }
 
 
