@@ -145,10 +145,14 @@ function renderVoice() {
   $("audio-hint").hidden = state !== "blocked";
 }
 
-// A tap on a blocked switch is the one that lets the voice speak, not one that turns it off.
+// A tap on a blocked switch is the one that lets the voice speak, not one that turns it off: what
+// counts is the state when the finger came down (audio may start before the click arrives).
+let tapUnlocks = false;
+
 function toggleVoice() {
-  if (voiceState() === "blocked") announcer.unlock();
+  if (tapUnlocks || voiceState() === "blocked") announcer.unlock();
   else announcer.setEnabled(!announcer.enabled);
+  tapUnlocks = false;
   renderVoice();
 }
 
@@ -161,7 +165,10 @@ function tick(socket) {
 
 async function main() {
   $("voice").addEventListener("click", toggleVoice);
-  document.addEventListener("pointerdown", () => announcer.unlock());
+  document.addEventListener("pointerdown", (e) => {
+    tapUnlocks = Boolean(e.target.closest?.("#voice")) && voiceState() === "blocked";
+    announcer.unlock();
+  });
   announcer.context()?.addEventListener("statechange", renderVoice);
   renderVoice();
   renderCalls(false);
