@@ -45,9 +45,12 @@ class TicketWatcher(SocketSubscriber):
     async def send_position(self) -> None:
         try:
             position = await self.engine.ticket(self.ticket_id)
-        except EngineError:
+        except EngineError as exc:
             self.final = True
-            self.kill(4404, "ticket not found", hard=False)
+            if exc.code == "not_found":
+                self.kill(4404, "ticket not found", hard=False)
+            else:   # the record is away and Redis no longer holds the ticket: try again later
+                self.kill(1013, "temporarily unavailable", hard=False)
             return
         body = position_message(self.engine, self.center, position)
         self.final = body.get("status") in FINAL

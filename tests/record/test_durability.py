@@ -12,8 +12,9 @@ import pytest
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.engine import queue_engine
+from tests.realtime.live import open_live, receive
 from tests.record.test_numbers import locked, no_repeats
-from tests.support import AUTH, lose_redis_data, running_app, wait_recorded
+from tests.support import AUTH, lose_redis_data, running_app, server_process, wait_recorded
 
 C = "jingansi"
 MORNING = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
@@ -113,3 +114,20 @@ async def test_a_finished_ticket_answers_from_the_record_after_a_rebuild(
             assert r.status_code == 503 and r.headers["retry-after"]
         clock.advance(2 * 86_400)   # Redis would have let it go by now: so does the record
         assert (await client.get(f"/api/v1/tickets/{mine['id']}")).status_code == 404
+
+
+async def test_the_status_page_socket_follows_a_finished_ticket_from_the_record_after_a_rebuild(settings: Settings) -> None:
+    async with running_app(settings) as (app, client):
+        await post(client, f"/api/v1/centers/{C}/windows/w1/open", {"staff_id": f"{C}-s01"})
+        mine = await post(client, f"/api/v1/centers/{C}/tickets", {"matter": "hrss-001"}, 201)
+        await post(client, f"/api/v1/centers/{C}/windows/w1/call-next")
+        await post(client, f"/api/v1/tickets/{mine['id']}/no-show")
+        await wait_recorded(app.state.pool, settings.redis_url, settings, C)
+
+    lose_redis_data(settings)
+
+    with server_process(settings) as (url, _):
+        ws = await open_live(url, f"/ws/tickets/{mine['id']}", token=None)
+        position = await receive(ws)
+        assert (position["type"], position["id"], position["status"]) == ("position", mine["id"], "no_show")
+        await ws.close()
