@@ -3,15 +3,18 @@ remote windows' assignments. District admins manage every center; a center's man
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, json, read_body
 from queue_server.api.problems import Problem
-from queue_server.domain.network import parse_hhmm
+from queue_server.api.tickets import limit_outsider
+from queue_server.domain.network import KINDS, parse_hhmm
+from queue_server.record.exporter import csv_chunks, excel_row
 from queue_server.record.people import Principal
 
 from . import store
+from .map import geojson
 from .schemas import Assignment, AssignmentList, NewAssignment, NewPoint, Point, PointList, StatusChange
 
 api = Endpoints("service network")
@@ -135,3 +138,58 @@ async def unassign(request: Request) -> Response:
             raise _refused(exc) from None
     await request.app.state.network.changed({"center": center})
     return Response(status_code=204)
+
+
+MAP_CSV_COLUMNS = ("type", "center", "code", "name_zh", "name_en", "kind_zh", "kind_en", "address", "lat", "lng",
+                   "status", "served_now", "waiting", "predicted_wait_min")
+
+
+def _map_filters(request: Request) -> tuple[str | None, str | None]:
+    center = request.query_params.get("center") or None
+    kind = request.query_params.get("kind") or None
+    if center is not None and center not in request.app.state.engine.catalog.centers:
+        raise Problem(422, "Invalid request", f"unknown center {center[:64]!r}",
+                      errors=[{"field": "center", "message": "unknown center"}])
+    if kind is not None and kind not in KINDS:
+        raise Problem(422, "Invalid request", f"kind must be one of {', '.join(KINDS)}",
+                      errors=[{"field": "kind", "message": "unknown kind"}])
+    return center, kind
+
+
+@api("GET", "/api/v1/map.geojson", "Every center and active service point with kind, live waiting and predicted"
+     " wait (GeoJSON; ?center=, ?kind=); ETag, If-None-Match answers 304", auth=False,
+     responses={304: "unchanged since the ETag given", 422: "unknown center or kind", 429: "rate limited"})
+async def map_geojson(request: Request) -> Response:
+    limit_outsider(request, None)
+    center, kind = _map_filters(request)
+    view = geojson(await request.app.state.network_map.features(request.app.state), center, kind)
+    headers = {"ETag": view.etag, "Cache-Control": "public, max-age=5"}
+    if view.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(view.body, media_type="application/geo+json", headers=headers)
+
+
+@api("GET", "/api/v1/map.csv", "Centers and service points (every status) with live waiting, for the district"
+     " office (CSV, UTF-8 with BOM; a manager gets own center)", responses={403: "not a manager", 422: "unknown center"})
+async def map_csv(request: Request) -> Response:
+    who = await principal(request)
+    assert who is not None
+    center, kind = _map_filters(request)
+    if who.role != "admin":
+        require(who, center or str(who.center), MANAGERS)
+        center = who.center
+    features = await request.app.state.network_map.features(request.app.state)
+
+    async def rows():  # type: ignore[no-untyped-def]
+        for f in features:
+            p = f["properties"]
+            if (center and p["center"] != center) or (kind and p.get("kind") != kind):
+                continue
+            lng, lat = (f["geometry"] or {}).get("coordinates", (None, None))
+            yield excel_row([p["type"], p["center"], p.get("code", ""), p["name_zh"], p["name_en"], p.get("kind_zh", ""),
+                             p.get("kind_en", ""), p["address"], lat, lng, p.get("status", "active"),
+                             "yes" if p.get("served_now") else ("" if p["type"] == "center" else "no"),
+                             p["waiting"], round(p["predicted_wait_s"] / 60)])
+
+    return StreamingResponse(csv_chunks(MAP_CSV_COLUMNS, rows()), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="service-network.csv"'})

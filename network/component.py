@@ -9,6 +9,7 @@ from queue_server.api.endpoints import Doc
 from queue_server.supervisor import Supervisor
 
 from .api import api
+from .map import MapCache
 from .reload import CatalogReloader
 from .sockets import routes as socket_routes
 
@@ -20,6 +21,7 @@ class NetworkComponent:
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         reloader = app.state.network = CatalogReloader(app)
+        app.state.network_map = MapCache()
         work.run("network-changes", lambda: reloader.listen(work))
 
 

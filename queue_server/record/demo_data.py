@@ -319,6 +319,23 @@ def staff_for(center: str) -> list[dict[str, Any]]:
     return staff
 
 
+# Approximate positions (WGS-84) of each sub-district's area, for the demo's map: a point sits a few
+# hundred metres from its center's, not at its real address.
+_AREAS: dict[str, tuple[float, float]] = {
+    "jingansi": (31.2236, 121.4457), "caojiadu": (31.2317, 121.4334), "jiangninglu": (31.2402, 121.4471),
+    "shimenerlu": (31.2368, 121.4590), "nanjingxilu": (31.2297, 121.4573), "tianmuxilu": (31.2475, 121.4563),
+    "beizhan": (31.2475, 121.4722), "baoshanlu": (31.2558, 121.4771), "zhijiangxilu": (31.2589, 121.4578),
+    "gonghexinlu": (31.2703, 121.4530), "daninglu": (31.2806, 121.4567), "pengpuxincun": (31.3021, 121.4477),
+    "linfenlu": (31.2921, 121.4410), "pengpuzhen": (31.3122, 121.4406),
+}
+
+
+def demo_position(center: str, ordinal: int) -> tuple[float, float]:
+    """Where the demo puts a center's ``ordinal``-th point: around its area, ~400 m apart."""
+    lat, lng = _AREAS[center]
+    return round(lat + 0.004 * ((ordinal % 3) - 1), 5), round(lng + 0.004 * ((ordinal // 3 % 3) - 1 + ordinal % 2), 5)
+
+
 def demo_assignments(center: str) -> list[tuple[str, str]]:
     """(remote window, point): r1 serves the first two points of a center all day, r2 the others."""
     return [("r1" if i < 2 else "r2", p["code"]) for i, p in enumerate(SERVICE_POINTS[center])]
@@ -355,10 +372,10 @@ async def load_demo(conn: asyncpg.Connection) -> None:
              for c in _CENTER_CODES for w in WINDOWS],
         )
         await conn.executemany(
-            "INSERT INTO service_points (center, code, name_zh, name_en, kind, address)"
-            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            [(c, p["code"], p["name_zh"], p["name_en"], p["kind"], p["address"])
-             for c in _CENTER_CODES for p in SERVICE_POINTS[c]],
+            "INSERT INTO service_points (center, code, name_zh, name_en, kind, address, lat, lng)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            [(c, p["code"], p["name_zh"], p["name_en"], p["kind"], p["address"], *demo_position(c, i))
+             for c in _CENTER_CODES for i, p in enumerate(SERVICE_POINTS[c])],
         )
         await conn.executemany(
             "INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, created_by)"

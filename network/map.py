@@ -1,0 +1,111 @@
+"""The network on a map: every center and active service point with its live waiting count and
+predicted wait, as GeoJSON for the city app and as CSV for the district office. Read from Redis in
+one pipeline and kept a few seconds per instance: a city of map clients costs one read per period,
+and an unchanged map keeps its ETag."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from queue_server.config import Settings
+from queue_server.domain.catalog import Catalog
+from queue_server.domain.network import KINDS, local_minute, point_id, serving_windows
+from queue_server.domain.wait import estimate_wait_s
+from queue_server.engine.keys import Keys
+
+FRESH_S = 5.0          # how long one read of the live figures serves every map request of an instance
+CLASSES = ("p", "a", "n")
+CENTER_LINE = "comprehensive"   # a center's predicted wait is that of a walk-in at its main line
+REMOTE_LINE = "remote"
+
+
+@dataclass(frozen=True)
+class MapView:
+    features: list[dict[str, Any]]
+    etag: str
+    body: bytes
+
+
+async def live_features(redis: Redis, keys: Keys, catalog: Catalog, settings: Settings, now_ms: int) -> list[dict[str, Any]]:
+    """One feature per center (no geometry: centers carry no position yet) and per service point
+    (active or not: the caller filters), each with its waiting count and predicted wait."""
+    plan: list[tuple[str, str, Any]] = []
+    async with redis.pipeline(transaction=False) as pipe:
+        for c in catalog.centers.values():
+            for q in c.queues:
+                for cls in CLASSES:
+                    pipe.zcard(keys.waiting(c.code, q, cls))
+            pipe.scard(keys.open_windows(c.code, CENTER_LINE))
+            pipe.hmget(keys.stats(c.code), [f"h:{CENTER_LINE}", f"h:{REMOTE_LINE}"])
+            remote = [w for w in c.windows.values() if w.kind == "remote"]
+            for w in remote:
+                pipe.hget(keys.window(c.code, w.code), "state")
+            for p in c.service_points:
+                for cls in CLASSES:
+                    pipe.zcard(keys.waiting(c.code, keys.point_line(p), cls))
+        replies = iter(await pipe.execute())
+    default = float(settings.default_handling_s)
+    features: list[dict[str, Any]] = []
+    for c in catalog.centers.values():
+        waiting = sum(int(next(replies)) for _ in range(len(c.queues) * len(CLASSES)))
+        open_onsite = int(next(replies))
+        center_avg, remote_avg = (float(v) if v is not None else default for v in next(replies))
+        states = {w.code: (s.decode() if isinstance(s, bytes) else s)
+                  for w, s in ((w, next(replies)) for w in c.windows.values() if w.kind == "remote")}
+        features.append({"type": "Feature", "id": f"center:{c.code}", "geometry": None, "properties": {
+            "type": "center", "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
+            "waiting": waiting, "predicted_wait_s": estimate_wait_s(waiting, center_avg, open_onsite)}})
+        minute = local_minute(now_ms, c.timezone)
+        for p in c.service_points.values():
+            at_point = sum(int(next(replies)) for _ in CLASSES)
+            on_duty = [w for w in serving_windows(c.assignments, p.code, minute) if states.get(w) in ("open", "paused")]
+            zh, en = KINDS.get(p.kind, (p.kind, p.kind))
+            geometry = {"type": "Point", "coordinates": [p.lng, p.lat]} if p.lat is not None and p.lng is not None else None
+            features.append({"type": "Feature", "id": point_id(c.code, p.code), "geometry": geometry, "properties": {
+                "type": "service_point", "center": c.code, "code": p.code, "name_zh": p.name_zh, "name_en": p.name_en,
+                "kind": p.kind, "kind_zh": zh, "kind_en": en, "address": p.address, "status": p.status,
+                "served_now": p.status == "active" and bool(on_duty), "waiting": at_point,
+                "predicted_wait_s": estimate_wait_s(at_point, remote_avg, len(on_duty))}})
+    return features
+
+
+class MapCache:
+    """The last read of the live figures, refreshed at most every FRESH_S and whenever the catalog was
+    swapped (a point opened or closed shows at once); concurrent requests share one read."""
+
+    def __init__(self) -> None:
+        self._at = -FRESH_S
+        self._catalog: Catalog | None = None
+        self._features: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+
+    def _fresh(self, catalog: Catalog) -> bool:
+        return catalog is self._catalog and time.monotonic() - self._at < FRESH_S
+
+    async def features(self, state: Any) -> list[dict[str, Any]]:
+        if self._fresh(state.engine.catalog):
+            return self._features
+        async with self._lock:
+            catalog = state.engine.catalog
+            if not self._fresh(catalog):
+                self._features = await live_features(state.redis, state.keys, catalog, state.settings,
+                                                     state.clock.now_ms())
+                self._catalog, self._at = catalog, time.monotonic()
+        return self._features
+
+
+def geojson(features: list[dict[str, Any]], center: str | None, kind: str | None) -> MapView:
+    """The public map: every center and every ACTIVE point, filtered; the ETag is the content's."""
+    chosen = [f for f in features
+              if (center is None or f["properties"]["center"] == center)
+              and (f["properties"]["type"] == "center" and kind is None
+                   or f["properties"]["type"] == "service_point" and f["properties"]["status"] == "active"
+                   and (kind is None or f["properties"]["kind"] == kind))]
+    body = orjson.dumps({"type": "FeatureCollection", "features": chosen})
+    return MapView(chosen, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)
