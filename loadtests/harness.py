@@ -40,6 +40,7 @@ def services() -> Iterator[tuple[str, str]]:
 async def fresh_database(dsn: str, catalog: Path | None = None):
     """A new database with the schema and the Jing'an demo catalog (or ``catalog``, a file for
     ``queue_server.record.importer``); dropped afterwards."""
+    from queue_server.record.calendar import open_all_hours
     from queue_server.record.demo_data import load_demo
     from queue_server.record.importer import import_catalog
     from queue_server.record.migrate import migrate
@@ -57,6 +58,11 @@ async def fresh_database(dsn: str, catalog: Path | None = None):
         await conn.close()
     if catalog is not None:
         await import_catalog(url, catalog)
+    conn = await asyncpg.connect(url)
+    try:
+        await open_all_hours(conn)   # a benchmark issues at whatever hour it runs
+    finally:
+        await conn.close()
     try:
         yield url
     finally:

@@ -20,6 +20,7 @@ from network.component import component as network
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
+from .api.calendar import component as opening_calendar
 from .api.endpoints import Doc, json
 from .api.openapi import build as build_openapi
 from .api.problems import HANDLERS
@@ -52,7 +53,8 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-COMPONENTS: list[Component] = [displays, live_screens, evaluation, ops, network, long_lived]   # evaluation and ops listen to live_screens' hub
+# evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days
+COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -1,5 +1,5 @@
 """``queue-server``: serve (production), demo (embedded services + Jing'an data + page URLs),
-migrate, import, export, report, token."""
+migrate, import, export, calendar, report, token."""
 from __future__ import annotations
 
 import argparse
@@ -140,6 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         base = f"http://{args.host}:{args.port}"
         os.environ.setdefault("QUEUE_PUBLIC_BASE_URL", base)
         asyncio.run(_print_demo_urls(settings, base, args.center))
+        print(asyncio.run(_demo_hours(settings, args.center, args.open_all_hours)), flush=True)
         _run_server(Settings.from_env(), args.host, args.port, 1)
 
 
@@ -155,6 +156,52 @@ async def _print_demo_urls(settings: Settings, base: str, center: str) -> None:
     for line in lines:
         print(line, flush=True)
     print("\nCtrl-C stops the server and the embedded services.\n", flush=True)
+
+
+async def _demo_hours(settings: Settings, center: str, all_hours: bool) -> str:
+    """The demo centers' real hours, or (``--open-all-hours``) around the clock, and what that means
+    now: at night the kiosk rightly says it is closed, so the demo says how to try it anyway."""
+    from .clock import SystemClock, from_ms
+    from .domain.calendar import opening_text
+    from .record.calendar import load_calendar, open_all_hours
+    from .record.demo_data import CENTERS
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        codes = [c["code"] for c in CENTERS]
+        if all_hours:
+            await open_all_hours(conn, codes)
+        else:
+            await conn.executemany("UPDATE centers SET hours = $2::jsonb WHERE code = $1",
+                                   [(c["code"], json.dumps(c["hours"])) for c in CENTERS])
+        opening = (await load_calendar(conn)).opening(center, from_ms(SystemClock().now_ms()))
+    finally:
+        await conn.close()
+    if opening.open:
+        return f"Opening hours: {center} is open now" + (" (--open-all-hours: around the clock)" if all_hours else "")
+    when = opening_text(opening.next_opening) if opening.next_opening else "not within a year"
+    return (f"Opening hours: {center} is closed now; it opens {when}. The kiosk shows 暂停取号 / Closed;\n"
+            "  staff may still issue tickets (POST .../tickets with \"channel\": \"staff\" and a staff or admin token),\n"
+            "  or restart with `./dev demo --open-all-hours` to try every page at any hour (docs/calendar.md).")
+
+
+def cmd_calendar(args: argparse.Namespace) -> None:
+    from .domain.calendar import HoursError
+    from .record.calendar import store_calendar_file
+
+    async def store(database_url: str) -> dict[str, int]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await store_calendar_file(conn, Path(args.file))
+        finally:
+            await conn.close()
+
+    with services(Settings.from_env()) as settings:
+        try:
+            counts = asyncio.run(store(settings.database_url))  # type: ignore[arg-type]
+        except HoursError as exc:
+            sys.exit(f"{args.file}: {exc.field}: {exc.message} (nothing stored)")
+        print(json.dumps(counts), "- running servers take it within 30 s", flush=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -222,6 +269,8 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--workers", type=int, default=1)
         else:
             p.add_argument("--center", default="jingansi", help="the center whose page URLs are printed")
+            p.add_argument("--open-all-hours", action="store_true",
+                           help="open the demo centers around the clock (else their real hours: closed at night)")
     p = sub.add_parser("migrate")
     p.add_argument("--demo", action="store_true", help="also load the Jing'an demo catalog")
     p.set_defaults(fn=cmd_migrate)
@@ -238,6 +287,9 @@ def main(argv: list[str] | None = None) -> None:
                                       " points, remote assignments, staff) or a CSV file of service points")
     p.add_argument("file")
     p.set_defaults(fn=cmd_import)
+    p = sub.add_parser("calendar", help="store the operator's calendar file (closures, special hours, official days)")
+    p.add_argument("file", help="a TOML file; see docs/calendar.md")
+    p.set_defaults(fn=cmd_calendar)
     p = sub.add_parser("export", help="export tickets as CSV (UTF-8 with BOM), or --points: the service points")
     p.add_argument("--since", help="YYYY-MM-DD")
     p.add_argument("--until", help="YYYY-MM-DD (inclusive)")

@@ -15,6 +15,7 @@ import pytest
 
 from queue_server.config import Settings
 from queue_server.engine.keys import drop_keys
+from queue_server.record.calendar import open_all_hours
 from queue_server.record.demo_data import load_demo
 from queue_server.record.migrate import migrate
 from tests.support import Services, with_database
@@ -49,6 +50,7 @@ async def services(service_urls: tuple[str, str]) -> AsyncIterator[Services]:
         try:
             await migrate(tconn)
             await load_demo(tconn)
+            await open_all_hours(tconn)   # tests issue at whatever hour CI runs; calendar tests set hours
         finally:
             await tconn.close()
         yield svc

@@ -1,6 +1,7 @@
 // Kiosk: matters by bureau line with search, priority and optional phone, then a printable ticket
 // with a QR code to the resident's status page. `?service_point=CODE` makes it a service point's
-// all-in-one, issuing service_point tickets for remote-eligible matters.
+// all-in-one, issuing service_point tickets for remote-eligible matters. Outside the place's opening
+// hours it says so, with the next opening, and looks again when that time comes.
 
 import { api, centerInfo, pageToken, query, randomKey } from "./api.js";
 import { bi, dayTimeText, h, useTimeZone, waitText } from "./i18n.js";
@@ -10,6 +11,7 @@ const servicePoint = query("service_point");
 const token = pageToken();
 const PHONE = /^(\+?86)?1[3-9]\d{9}$/;
 const IDLE_MS = 90_000;        // an abandoned choice goes back to the start
+const RECHECK_MAX_MS = 3_600_000;  // hours are looked at again at the latest hourly (an operator's closure)
 const TICKET_MS = 30_000;      // the ticket view returns to the start by itself
 const $ = (id) => document.getElementById(id);
 
@@ -20,6 +22,8 @@ let choice = null;             // {matter, priority, key}
 let issuing = false;
 let idleTimer = null;
 let countdown = null;
+let closed = false;
+let openingTimer = null;
 
 function matterText(m) {
   return `${m.code} ${m.name_zh} ${m.name_en} ${m.bureau_zh} ${m.bureau_en}`.toLowerCase();
@@ -107,6 +111,7 @@ async function issue() {
     showTicket(data, choice.matter, await reviewToken(data.id));
     closeConfirm();
   } catch (err) {
+    if (err.status === 409 && !(await checkOpening())) { closeConfirm(); return; }
     showError(`取号失败：${err.detail || err.message}`, "The ticket could not be issued; please try again or ask staff");
   } finally {
     issuing = false;
@@ -149,11 +154,47 @@ function showTicket(t, m, review) {
   }, 1000);
 }
 
+// Open now? Shows the closed view with the next opening when not, and looks again when the place
+// opens or closes (at the latest hourly). Returns whether it is open.
+async function checkOpening() {
+  clearTimeout(openingTimer);
+  const point = servicePoint ? `?point=${encodeURIComponent(servicePoint)}` : "";
+  let o;
+  try {
+    o = (await api("GET", `/api/v1/centers/${encodeURIComponent(center)}/opening${point}`)).data;
+  } catch {
+    openingTimer = setTimeout(checkOpening, 60_000);
+    return !closed;
+  }
+  closed = !o.open;
+  if (closed) {
+    if (o.next_opening) {
+      const [zh, en] = o.next_opening.split(" / ");
+      $("closed-when").replaceChildren(bi(`开放时间：${zh}`, `Opens ${en}`, "stack"));
+    } else {
+      $("closed-when").replaceChildren(bi("暂无开放安排，请咨询工作人员", "No opening is scheduled; please ask staff", "stack"));
+    }
+    $("closed-reason").textContent = o.reason;
+    $("closed-reason").hidden = !o.reason;
+    closeConfirm();
+  }
+  if ($("view-ticket").hidden) showStart();
+  const at = Date.parse(o.open ? o.closes_at : o.next_opening_at);
+  const wait = Number.isNaN(at) ? RECHECK_MAX_MS : Math.min(Math.max(at - Date.now() + 1000, 5000), RECHECK_MAX_MS);
+  openingTimer = setTimeout(checkOpening, wait);
+  return o.open;
+}
+
+function showStart() {
+  $("view-closed").hidden = !closed;
+  $("view-choose").hidden = closed;
+}
+
 function reset() {
   clearInterval(countdown);
   closeConfirm();
   $("view-ticket").hidden = true;
-  $("view-choose").hidden = false;
+  showStart();
   $("search").value = "";
   bureau = "";
   renderBureaus();
@@ -209,6 +250,7 @@ async function main() {
   }
   renderBureaus();
   renderMatters();
+  await checkOpening();
 }
 
 main();

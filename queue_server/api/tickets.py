@@ -10,6 +10,7 @@ from ..domain.tickets import public_ticket
 from ..engine.queue_engine import Position
 from ..record.people import Principal
 from .auth import principal, require
+from .calendar import require_open
 from .endpoints import Doc, Endpoints, json, read_body
 from .problems import Problem
 from .schemas import IssueTicket, Ticket, TicketAction, TicketPosition, Transfer
@@ -31,7 +32,8 @@ def limit_outsider(request: Request, who: Principal | None) -> None:
 
 @api("POST", "/api/v1/centers/{center}/tickets", "Issue a ticket", body=IssueTicket, response=TicketPosition, status=201,
      responses={200: "the same Idempotency-Key was seen before: the first ticket again", 404: "unknown center",
-                422: "invalid field", 429: "rate limited"})
+                409: "outside the place's opening hours: next_opening_at says when it opens", 422: "invalid field",
+                429: "rate limited"})
 async def issue(request: Request) -> Response:
     center = request.path_params["center"]
     who = await principal(request)
@@ -49,6 +51,7 @@ async def issue(request: Request) -> Response:
     if (body.channel == "service_point") != (body.service_point is not None):
         raise Problem(422, "Invalid request", "service_point goes with, and only with, channel service_point",
                       errors=[{"field": "service_point", "message": "required with channel service_point, else absent"}])
+    require_open(request, who, center, body.channel, body.service_point)
     appointment_ms = int(body.appointment_at.timestamp() * 1000) if body.appointment_at else None
     pos = await engine.issue(center, body.matter, body.channel, body.priority, body.phone, body.service_point,
                              appointment_ms, key)
