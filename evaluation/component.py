@@ -57,7 +57,7 @@ class EvaluationComponent:
     async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         cfg = EvalConfig.from_settings(state.settings)
-        ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock)
+        ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock, state.calendar)
         state.evaluation = ev
         state.realtime.hub.listeners.append(ev.recent.take)
         reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date
 
 from queue_server.config import Settings
 
@@ -18,8 +17,6 @@ class EvalConfig:
     default_level: int | None = None      # level applied to unrated tickets (None: none applied)
     link_ttl_h: int = 168                 # web review links expire after this
     deadlines: tuple[int, int, int] = (1, 5, 15)  # working days to contact, resolve, rectify
-    holidays: frozenset[date] = frozenset()
-    makeup_workdays: frozenset[date] = frozenset()  # weekend days worked in lieu (调休)
     tick_s: float = 15.0                  # period of the deadline / unrated sweep
     sms_poll_s: float = 1.0               # how often the outbox looks for due messages
     sms_batch: int = 50
@@ -46,9 +43,6 @@ class EvalConfig:
             raw = env.get(name, "")
             return float(raw) if raw.strip() else default
 
-        def days(name: str) -> frozenset[date]:
-            return frozenset(date.fromisoformat(d.strip()) for d in env.get(name, "").split(",") if d.strip())
-
         level = env.get("QUEUE_REVIEW_DEFAULT_LEVEL", "").strip()
         deadlines = tuple(int(x) for x in env.get("QUEUE_RECTIFICATION_DEADLINES", "1-5-15").split("-"))
         if len(deadlines) != 3 or not 0 < deadlines[0] <= deadlines[1] <= deadlines[2]:
@@ -63,8 +57,6 @@ class EvalConfig:
             default_level=int(level) if level else None,
             link_ttl_h=int(num("QUEUE_REVIEW_LINK_TTL_H", 168)),
             deadlines=deadlines,  # type: ignore[arg-type]
-            holidays=days("QUEUE_HOLIDAYS"),
-            makeup_workdays=days("QUEUE_MAKEUP_WORKDAYS"),
             tick_s=num("QUEUE_EVAL_TICK_S", 15.0),
             sms_poll_s=num("QUEUE_SMS_POLL_S", 1.0),
             sms_batch=int(num("QUEUE_SMS_BATCH", 50)),

@@ -11,11 +11,11 @@ import asyncpg
 from redis.asyncio import Redis
 
 from queue_server.clock import from_ms
+from queue_server.domain.calendar import Calendar
 from queue_server.engine.keys import Keys
 
 from .config import EvalConfig
 from .events import emit
-from .workdays import add_working_days
 
 # action -> (states it may start from, state it leads to; None: back to the state before the appeal)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
@@ -70,9 +70,10 @@ def late_stages(case: dict[str, Any], now: datetime) -> list[str]:
     return out
 
 
-def deadlines(now: datetime, cfg: EvalConfig, tz: str) -> tuple[datetime, datetime, datetime]:
-    """When a case opened ``now`` must be contacted, resolved and rectified: the 1-5-15 working days."""
-    contact, resolve, rectify = (add_working_days(now, n, tz, cfg.holidays, cfg.makeup_workdays) for n in cfg.deadlines)
+def deadlines(now: datetime, cfg: EvalConfig, tz: str, calendar: Calendar) -> tuple[datetime, datetime, datetime]:
+    """When a case opened ``now`` must be contacted, resolved and rectified: the 1-5-15 working days
+    of the opening calendar (the State Council's holidays and adjusted workdays, and the file's)."""
+    contact, resolve, rectify = (calendar.add_working_days(now, n, tz) for n in cfg.deadlines)
     return contact, resolve, rectify
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from queue_server.clock import from_ms
+from queue_server.domain.calendar import Calendar
 from queue_server.engine.keys import Keys
 
 from . import links
@@ -51,8 +52,8 @@ async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Re
         " WHERE r.ticket_id = $1 AND r.round = 1 AND c.state = 'rectified' FOR UPDATE OF c", ticket_id)
 
 
-async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: str, new: NewReview, now_ms: int,
-                link_token: str | None = None) -> Recorded:
+async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Calendar, ticket_id: str, new: NewReview,
+                now_ms: int, link_token: str | None = None) -> Recorded:
     """Record a rating in the caller's transaction; ``announce`` it once that commits."""
     now = from_ms(now_ms)
     served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
@@ -65,7 +66,7 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, ticket_id: s
     followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
     if new.round == 2 and followup is None:
         raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
-    rec = await insert(conn, served, new, now_ms, cfg, tz)
+    rec = await insert(conn, served, new, now_ms, cfg, tz, calendar)
     if rec is None:   # cannot happen: the row is locked above and its unrated mark checked
         raise ReviewError("too_late", "the rating period for this ticket has ended")
     if followup is not None:
@@ -101,7 +102,7 @@ _RATE = (
 
 
 async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
-                 tz: str) -> Recorded | None:
+                 tz: str, calendar: Calendar) -> Recorded | None:
     """The statement above: in the caller's transaction for the general way (``write``), or on the
     pool, as its own transaction, for a first rating (``is_first``) — most ratings, which at the
     city's peak queued for connections for seconds when they held one across several round trips.
@@ -112,7 +113,7 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: N
                               [str(r) for r in new.reasons], new.comment, now,
                               ["prompt", "reminder"] if new.round == 1 else ["followup"],
                               served.center, served.window, served.staff_id,
-                              *(deadlines(now, cfg, tz) if opens_case else (None, None, None)), opens_case)
+                              *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case)
     if not row["served_rows"]:
         return None
     if row["id"] is None:

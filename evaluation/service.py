@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from queue_server.clock import Clock
 from queue_server.config import Settings
+from queue_server.domain.calendar import Calendar
 from queue_server.domain.catalog import Catalog
 from queue_server.domain.numbering import center_of
 from queue_server.engine.keys import Keys
@@ -29,6 +30,7 @@ class Evaluation:
     settings: Settings
     cfg: EvalConfig
     clock: Clock
+    calendar: Calendar                  # one source of working days: the opening calendar
     recent: RecentlyFinished = field(default_factory=RecentlyFinished)
 
     @property
@@ -49,14 +51,14 @@ class Evaluation:
         if served is not None:
             first = reviews.is_first(new, link_token)
             if first:
-                rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id))
+                rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
             if rec is None:
                 await save(self.pool, [served])
                 if first:
-                    rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id))
+                    rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
-                rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), ticket_id, new, now, link_token)
+                rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), self.calendar, ticket_id, new, now, link_token)
         await self.announce(rec, now)
         return rec
 

@@ -107,7 +107,7 @@ async def _rate(ev: Evaluation, conn: asyncpg.Connection, prompt: asyncpg.Record
     new = NewReview(level=level, channel="sms", round=2 if prompt["kind"] == "followup" else 1)
     try:
         async with conn.transaction():  # a savepoint: a refused rating leaves the rest of the reply intact
-            recorded = await reviews.write(conn, ev.cfg, ev.tz(prompt["ticket_id"]), prompt["ticket_id"], new, now)
+            recorded = await reviews.write(conn, ev.cfg, ev.tz(prompt["ticket_id"]), ev.calendar, prompt["ticket_id"], new, now)
     except ReviewError as exc:
         await conn.execute("UPDATE sms_messages SET conversation = 'done' WHERE id = $1", prompt["id"])
         reply = {"too_late": texts.TOO_LATE, "not_found": texts.NOTHING_TO_RATE}.get(exc.code, texts.ALREADY_RATED)

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import asyncpg
 
 from evaluation.sms.standin import TwilioStandin
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
+from queue_server.record.calendar import store_calendar_file
 from tests.evaluation.conftest import C, PHONE, PHONE_E164, PUBLIC, desk_for, eval_settings, eventually, inbound
 from tests.support import AUTH, running_app
 
@@ -30,9 +34,16 @@ async def bad_review(desk, window: str = "w2", phone: str | None = None) -> tupl
     return t, r.json()["case_id"]
 
 
-async def test_a_bad_review_opens_a_case_with_working_day_deadlines(settings: Settings) -> None:
+async def test_a_bad_review_opens_a_case_with_working_day_deadlines(settings: Settings, tmp_path: Path) -> None:
     clock = FixedClock(FRIDAY)
-    async with desk_for(eval_settings(settings, QUEUE_HOLIDAYS="2026-12-14"), clock) as desk:
+    calendar_file = tmp_path / "calendar.toml"
+    calendar_file.write_text('[official]\nholidays = ["2026-12-14"]\n', encoding="utf-8")  # the one calendar's day off
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await store_calendar_file(conn, calendar_file)
+    finally:
+        await conn.close()
+    async with desk_for(eval_settings(settings), clock) as desk:
         t, case_id = await bad_review(desk)
         manager = await desk.token("manager")
         case = (await desk.client.get(f"/api/v1/rectifications/{case_id}", headers=manager)).json()

@@ -10,7 +10,7 @@ from evaluation.levels import Reason, is_bad, parse_reasons, review_level
 from evaluation.rectification import CaseError, next_state, overdue_stages
 from evaluation.sms.conversation import interpret
 from evaluation.sms.texts import e164
-from evaluation.workdays import add_working_days
+from queue_server.domain.calendar import Calendar
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -56,17 +56,20 @@ def local(y: int, m: int, d: int, h: int = 10) -> datetime:
 
 
 def test_working_days() -> None:
+    """Deadlines count the opening calendar's working days: the official schedule, and the calendar
+    file's days where it says otherwise (tests/calendar has the library's holidays and 调休)."""
     friday = local(2026, 12, 4, 15)
-    assert add_working_days(friday, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)  # end of Monday
-    assert add_working_days(friday, 5, "Asia/Shanghai") == local(2026, 12, 12, 0)
+    plain = Calendar()
+    assert plain.add_working_days(friday, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)  # end of Monday
+    assert plain.add_working_days(friday, 5, "Asia/Shanghai") == local(2026, 12, 12, 0)
     saturday = local(2026, 12, 5)
-    assert add_working_days(saturday, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)
-    holiday = frozenset({date(2026, 12, 7)})
-    assert add_working_days(friday, 1, "Asia/Shanghai", holiday) == local(2026, 12, 9, 0)
-    makeup = frozenset({date(2026, 12, 5)})  # a Saturday worked in lieu
-    assert add_working_days(friday, 1, "Asia/Shanghai", frozenset(), makeup) == local(2026, 12, 6, 0)
+    assert plain.add_working_days(saturday, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)
+    holiday = Calendar(official={date(2026, 12, 7): False})
+    assert holiday.add_working_days(friday, 1, "Asia/Shanghai") == local(2026, 12, 9, 0)
+    makeup = Calendar(official={date(2026, 12, 5): True})  # a Saturday worked in lieu
+    assert makeup.add_working_days(friday, 1, "Asia/Shanghai") == local(2026, 12, 6, 0)
     late_utc = datetime(2026, 12, 3, 17, tzinfo=timezone.utc)  # already Friday 01:00 in Shanghai
-    assert add_working_days(late_utc, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)
+    assert plain.add_working_days(late_utc, 1, "Asia/Shanghai") == local(2026, 12, 8, 0)
 
 
 def test_case_life_cycle() -> None:
