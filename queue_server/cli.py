@@ -139,12 +139,12 @@ def cmd_demo(args: argparse.Namespace) -> None:
         asyncio.run(_migrate(settings, demo=True))
         base = f"http://{args.host}:{args.port}"
         os.environ.setdefault("QUEUE_PUBLIC_BASE_URL", base)
-        asyncio.run(_print_demo_urls(settings, base, args.center))
-        print(asyncio.run(_demo_hours(settings, args.center, args.open_all_hours)), flush=True)
+        hours = asyncio.run(_demo_hours(settings, args.center, args.open_all_hours))
+        asyncio.run(_print_demo_urls(settings, base, args.center, hours))
         _run_server(Settings.from_env(), args.host, args.port, 1)
 
 
-async def _print_demo_urls(settings: Settings, base: str, center: str) -> None:
+async def _print_demo_urls(settings: Settings, base: str, center: str, hours: str) -> None:
     from .demo_pages import demo_links
 
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
@@ -155,6 +155,7 @@ async def _print_demo_urls(settings: Settings, base: str, center: str) -> None:
     print("\nJing'an Neighborhood Assistance queue server (demo)\n", flush=True)
     for line in lines:
         print(line, flush=True)
+    print(f"\n{hours}", flush=True)
     print("\nCtrl-C stops the server and the embedded services.\n", flush=True)
 
 

@@ -55,7 +55,7 @@ def test_ctrl_c_stops_the_demo_quietly_app_first_then_its_services(tmp_path: Pat
     """Ctrl-C in a terminal is SIGINT to the whole process group, embedded services included: the
     app must still be the first to stop (no consumer loses Redis under it), then the services."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "demo", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "demo", "--port", str(port), "--open-all-hours"],
                             env=_demo_env(tmp_path / "data"), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

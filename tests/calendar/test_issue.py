@@ -5,6 +5,7 @@ workday opens, the operator's file closes a day, a 24-hour point takes tickets a
 that cannot be are refused without a write."""
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -165,8 +166,7 @@ async def test_hours_that_end_before_they_begin_are_refused_and_nothing_written(
         assert r.json()["errors"][0]["field"] == field
     conn = await asyncpg.connect(settings.database_url)
     try:
-        assert await conn.fetchval("SELECT hours FROM centers WHERE code = $1", C) == \
-            '{"weekdays": ["08:30", "16:30"], "weekends_holidays": ["08:30", "11:30"]}'
+        assert json.loads(await conn.fetchval("SELECT hours FROM centers WHERE code = $1", C)) == REAL_HOURS
         assert await conn.fetchval("SELECT count(*) FROM point_hours") == 0
     finally:
         await conn.close()
