@@ -190,19 +190,28 @@ def cmd_calendar(args: argparse.Namespace) -> None:
     from .domain.calendar import HoursError
     from .record.calendar import store_calendar_file
 
-    async def store(database_url: str) -> dict[str, int]:
-        conn = await asyncpg.connect(database_url)
+    async def store(settings: Settings) -> dict[str, int]:
+        from .app import redis_client
+        from .engine.keys import Keys
+
+        conn = await asyncpg.connect(settings.database_url)
         try:
-            return await store_calendar_file(conn, Path(args.file))
+            counts = await store_calendar_file(conn, Path(args.file))
         finally:
             await conn.close()
+        redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+        try:   # every running server reloads its calendar on this
+            await redis.publish(Keys(settings.key_prefix).calendar_changes(), b"file")
+        finally:
+            await redis.aclose()
+        return counts
 
     with services(Settings.from_env()) as settings:
         try:
-            counts = asyncio.run(store(settings.database_url))  # type: ignore[arg-type]
+            counts = asyncio.run(store(settings))
         except HoursError as exc:
             sys.exit(f"{args.file}: {exc.field}: {exc.message} (nothing stored)")
-        print(json.dumps(counts), "- running servers take it within 30 s", flush=True)
+        print(json.dumps(counts), "- running servers take it at once", flush=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

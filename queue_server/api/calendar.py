@@ -1,13 +1,13 @@
-"""The opening calendar as a component: read whole from PostgreSQL at start and every
-``RELOAD_S`` (so the operator's calendar file and hours set on another instance take effect without a
-restart), the endpoints that show and set hours, and the check that refuses a resident's ticket
-outside them."""
+"""The opening calendar as a component: read whole from PostgreSQL at start and again whenever hours
+or the operator's calendar file change anywhere (published on ``keys.calendar_changes()``, so every
+instance takes it within a second, without a restart), the endpoints that show and set hours, and the
+check that refuses a resident's ticket outside them."""
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ..clock import from_ms
 from ..domain.calendar import Calendar, Hours, HoursError, Opening, opening_text
 from ..domain.tickets import Channel
+from ..engine.connection import connection_class
 from ..record.calendar import load_calendar, store_hours
 from ..record.people import Principal
 from ..supervisor import Supervisor
@@ -22,8 +23,6 @@ from .auth import principal, require
 from .endpoints import Endpoints, json, read_body
 from .problems import Problem
 from .schemas import Body
-
-RELOAD_S = 30.0
 
 api = Endpoints("calendar")
 
@@ -109,7 +108,7 @@ async def _set_hours(request: Request) -> Response:
     except HoursError as exc:
         raise Problem(422, "Invalid request", exc.message, errors=[{"field": exc.field, "message": exc.message}]) from None
     await store_hours(request.app.state.pool, center, point, hours)
-    await reload(request.app)
+    await changed(request.app)
     return _opening_of(request, center, point)
 
 
@@ -125,22 +124,37 @@ async def reload(app: Starlette) -> None:
     app.state.calendar.take(await load_calendar(app.state.pool))
 
 
+async def changed(app: Starlette) -> None:
+    """This instance changed the calendar: take it at once, then tell the others."""
+    await reload(app)
+    await app.state.redis.publish(app.state.keys.calendar_changes(), b"hours")
+
+
+async def listen(app: Starlette, work: Supervisor) -> None:
+    """Reload on every message of the calendar channel, and on every (re)subscription, so a change
+    published while this instance was not listening is not missed."""
+    state = app.state
+    client = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=1,
+                            client_name=f"{state.settings.key_prefix}:calendar-changes",
+                            connection_class=connection_class(state.settings.redis_url))
+    try:
+        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.subscribe(state.keys.calendar_changes())
+            await reload(app)
+            while not work.stop.is_set():
+                if await pubsub.get_message(timeout=1.0) is not None:
+                    await reload(app)
+    finally:
+        await client.aclose()
+
+
 class CalendarComponent:
     routes = api.routes
     docs = api.docs
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         app.state.calendar = await load_calendar(app.state.pool)
-
-        async def keep_fresh() -> None:
-            """A failed reload (PostgreSQL away) keeps the last calendar; the supervisor starts this again."""
-            while not work.stop.is_set():
-                try:
-                    await asyncio.wait_for(work.stop.wait(), RELOAD_S)
-                except asyncio.TimeoutError:
-                    await reload(app)
-
-        work.run("calendar", keep_fresh)
+        work.run("calendar-changes", lambda: listen(app, work))
 
 
 component = CalendarComponent()

@@ -86,6 +86,10 @@ class Keys:
         """Pub/sub channel: a service point or an assignment changed; every instance reloads its catalog."""
         return f"{self.prefix}:network:changes"
 
+    def calendar_changes(self) -> str:
+        """Pub/sub channel: hours or the calendar file changed; every instance reloads its calendar."""
+        return f"{self.prefix}:calendar:changes"
+
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
         return f"{self.prefix}:sms:rate:{number_hash}:{hour}"

@@ -15,7 +15,8 @@ from tests.support import ROOT
 
 
 def store(settings: Settings, path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or ""}
+    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
+           "QUEUE_KEY_PREFIX": settings.key_prefix}
     return subprocess.run([sys.executable, "-m", "queue_server", "calendar", str(path)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
