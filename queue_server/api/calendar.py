@@ -62,16 +62,20 @@ def opening_body(o: Opening) -> dict:
             "next_opening": opening_text(o.next_opening) if o.next_opening else None, "reason": o.reason}
 
 
-def require_open(request: Request, who: Principal, center: str, channel: str, point: str | None) -> None:
+async def require_open(request: Request, who: Principal, center: str, channel: str, point: str | None,
+                       idempotency_key: str | None) -> None:
     """Refuse a resident's ticket outside the place's hours (409 with when it opens), before anything
-    is written. Staff issuing on the staff channel are not held to the hours."""
+    is written. Staff issuing on the staff channel are not held to the hours; nor is the retry of an
+    issue that got its ticket before closing time (its key is known): it gets that ticket again."""
     if channel == Channel.STAFF and who.role != "device":
         return
-    opening = request.app.state.calendar.opening(center, from_ms(request.app.state.clock.now_ms()), point)
-    if not opening.open:
-        when = f"; opens {opening_text(opening.next_opening)}" if opening.next_opening else ""
-        raise Problem(409, "Closed", f"{center}{'/' + point if point else ''} is closed now{when}",
-                      code="closed", **opening_body(opening))
+    state = request.app.state
+    opening = state.calendar.opening(center, from_ms(state.clock.now_ms()), point)
+    if opening.open or (idempotency_key and await state.redis.exists(state.keys.idempotency(center, idempotency_key))):
+        return
+    when = f"; opens {opening_text(opening.next_opening)}" if opening.next_opening else ""
+    raise Problem(409, "Closed", f"{center}{'/' + point if point else ''} is closed now{when}",
+                  code="closed", **opening_body(opening))
 
 
 def _place(request: Request) -> tuple[str, str | None]:

@@ -51,7 +51,7 @@ async def issue(request: Request) -> Response:
     if (body.channel == "service_point") != (body.service_point is not None):
         raise Problem(422, "Invalid request", "service_point goes with, and only with, channel service_point",
                       errors=[{"field": "service_point", "message": "required with channel service_point, else absent"}])
-    require_open(request, who, center, body.channel, body.service_point)
+    await require_open(request, who, center, body.channel, body.service_point, key)
     appointment_ms = int(body.appointment_at.timestamp() * 1000) if body.appointment_at else None
     pos = await engine.issue(center, body.matter, body.channel, body.priority, body.phone, body.service_point,
                              appointment_ms, key)

@@ -62,8 +62,9 @@ async def hall(settings: Settings) -> AsyncIterator[Hall]:
 
 
 async def test_outside_hours_409_with_the_next_opening_and_nothing_written(hall: Hall) -> None:
-    first = await kiosk(hall.client)                                  # Tuesday 10:00: open
-    assert first.status_code == 201, first.text
+    first = await hall.client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"},
+                                   headers={**AUTH, "Idempotency-Key": "before-closing"})
+    assert first.status_code == 201, first.text                      # Tuesday 10:00: open
     assert (await hall.client.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"},
                                    headers=AUTH)).status_code == 200
     hall.clock.set(at(12, 1, 21, 58))                                 # the 21:58 ticket
@@ -81,6 +82,10 @@ async def test_outside_hours_409_with_the_next_opening_and_nothing_written(hall:
     assert again.status_code == 409
     assert await hall.written("20261201") == before                  # no number taken, no event
     assert await hall.redis.exists(hall.keys.idempotency(C, "late-1")) == 0
+    retry = await hall.client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"},
+                                   headers={**AUTH, "Idempotency-Key": "before-closing"})
+    assert (retry.status_code, retry.json()["id"]) == (200, first.json()["id"])   # a lost answer's retry: its ticket
+    assert await hall.written("20261201") == before
 
     called = await hall.client.post(f"/api/v1/centers/{C}/windows/w1/call-next", headers=AUTH)
     assert called.status_code == 200 and called.json()["ticket"]["id"] == first.json()["id"]   # staff still call
