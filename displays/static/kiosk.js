@@ -108,8 +108,9 @@ async function issue() {
     // The key stays the same for every retry of this attempt: a lost answer never issues twice.
     const { data } = await api("POST", `/api/v1/centers/${encodeURIComponent(center)}/tickets`,
       { body, token, headers: { "Idempotency-Key": choice.key } });
-    showTicket(data, choice.matter, await reviewToken(data.id));
+    showTicket(data, choice.matter);
     closeConfirm();
+    addReviewLink(data.id).then(() => { if (query("autoprint") === "1") setTimeout(() => window.print(), 300); });
   } catch (err) {
     if (err.status === 409 && !(await checkOpening())) { closeConfirm(); return; }
     showError(`取号失败：${err.detail || err.message}`, "The ticket could not be issued; please try again or ask staff");
@@ -119,19 +120,27 @@ async function issue() {
   }
 }
 
+function qrPath(ticketId, review = null) {
+  return `/api/v1/tickets/${encodeURIComponent(ticketId)}/qr.svg${review ? `?review=${encodeURIComponent(review)}` : ""}`;
+}
+
 // The ticket's own web review link (single use, POST /api/v1/reviews/links with the kiosk's token):
 // its secret rides in the printed QR, so the status page it opens offers the review once finished.
-// Without it the QR still opens the status page.
-async function reviewToken(ticketId) {
+// Made after the ticket is shown, so a slow or absent record never holds a ticket back; without it
+// the QR still opens the status page.
+async function addReviewLink(ticketId) {
+  let url;
   try {
-    const { data } = await api("POST", "/api/v1/reviews/links", { body: { ticket_id: ticketId }, token });
-    return new URL(data.url).pathname.split("/").pop();
+    url = (await api("POST", "/api/v1/reviews/links", { body: { ticket_id: ticketId }, token })).data.url;
   } catch {
-    return null;
+    return;
+  }
+  if ($("ticket").dataset.ticket === ticketId && !$("view-ticket").hidden) {
+    $("t-qr").src = qrPath(ticketId, new URL(url).pathname.split("/").pop());
   }
 }
 
-function showTicket(t, m, review) {
+function showTicket(t, m) {
   $("t-center").replaceChildren(bi(info?.name_zh || center, info?.name_en || center));
   $("t-number").textContent = t.number;
   $("t-matter").replaceChildren(bi(m.name_zh, m.name_en));
@@ -139,11 +148,10 @@ function showTicket(t, m, review) {
   const [wz, we] = waitText(t.estimated_wait_s);
   $("t-wait").replaceChildren(bi(wz, we));
   $("t-time").textContent = dayTimeText(t.issued_at || Date.now());
-  $("t-qr").src = `/api/v1/tickets/${encodeURIComponent(t.id)}/qr.svg${review ? `?review=${encodeURIComponent(review)}` : ""}`;
+  $("t-qr").src = qrPath(t.id);
   $("ticket").dataset.ticket = t.id;
   $("view-choose").hidden = true;
   $("view-ticket").hidden = false;
-  if (query("autoprint") === "1") setTimeout(() => window.print(), 300);
   let left = Math.round(TICKET_MS / 1000);
   clearInterval(countdown);
   $("countdown").textContent = `(${left})`;

@@ -36,6 +36,7 @@ async def test_finished_ticket_status_page_says_done_and_offers_the_review_link(
     await kiosk.page.click("#issue")
     await kiosk.page.wait_for_selector("#view-ticket:not([hidden])")
     ticket_id = await kiosk.page.get_attribute("#ticket", "data-ticket")
+    await until(kiosk.page, "document.querySelector('#t-qr').src.includes('review=')")   # made just after the ticket shows
     qr = urlparse(await kiosk.page.get_attribute("#t-qr", "src"))
     review = parse_qs(qr.query)["review"][0]   # the printed QR opens the status page with the ticket's review link
     await until(kiosk.page, "document.querySelector('#t-qr').complete && document.querySelector('#t-qr').naturalWidth > 0")
