@@ -51,6 +51,10 @@ def _known(request: Request) -> str | None:
     if "ticket_id" in params:
         tid = params["ticket_id"]
         return None if TICKET_ID.match(tid) and center_of(tid) in catalog.centers else f"ticket {tid}"
+    if "point" in params:
+        code, _, point = params["point"].partition("-")
+        found = catalog.centers.get(code)
+        return None if found is not None and point in found.service_points else f"service point {params['point']}"
     center = catalog.centers.get(params["center"])
     if center is None:
         return f"center {params['center']}"
@@ -107,6 +111,7 @@ class Displays:
         Route("/status/{ticket_id}", page("status")),
         Route("/staff/{center}/{window}", page("staff")),
         Route("/network/{center}", page("network")),
+        Route("/point/{point}", page("point")),
         Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         *api.routes,
     ]

@@ -14,7 +14,6 @@ from queue_server.record.exporter import csv_chunks, excel_row
 from queue_server.record.people import Principal
 
 from . import store
-from .map import geojson
 from .schemas import Assignment, AssignmentList, NewAssignment, NewPoint, Point, PointList, StatusChange
 
 api = Endpoints("service network")
@@ -162,7 +161,7 @@ def _map_filters(request: Request) -> tuple[str | None, str | None]:
 async def map_geojson(request: Request) -> Response:
     limit_outsider(request, None)
     center, kind = _map_filters(request)
-    view = geojson(await request.app.state.network_map.features(request.app.state), center, kind)
+    view = await request.app.state.network_map.view(request.app.state, center, kind)
     headers = {"ETag": view.etag, "Cache-Control": "public, max-age=5"}
     if view.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)

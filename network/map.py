@@ -18,6 +18,7 @@ from queue_server.domain.catalog import Catalog
 from queue_server.domain.network import KINDS, local_minute, point_id, serving_windows
 from queue_server.domain.wait import estimate_wait_s
 from queue_server.engine.keys import Keys
+from queue_server.engine.scripts import Scripts
 
 FRESH_S = 5.0          # how long one read of the live figures serves every map request of an instance
 CLASSES = ("p", "a", "n")
@@ -27,43 +28,38 @@ REMOTE_LINE = "remote"
 
 @dataclass(frozen=True)
 class MapView:
-    features: list[dict[str, Any]]
+    source: list[dict[str, Any]]     # the read it was built from
     etag: str
     body: bytes
 
 
-async def live_features(redis: Redis, keys: Keys, catalog: Catalog, settings: Settings, now_ms: int) -> list[dict[str, Any]]:
+async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Catalog, settings: Settings,
+                        now_ms: int) -> list[dict[str, Any]]:
     """One feature per center (no geometry: centers carry no position yet) and per service point
-    (active or not: the caller filters), each with its waiting count and predicted wait."""
-    plan: list[tuple[str, str, Any]] = []
+    (active or not: the caller filters), each with its waiting count and predicted wait. One
+    ``map_counts`` script per center, all in one pipeline: a JSON reply each, cheap to parse."""
+    script = scripts["map_counts"]
     async with redis.pipeline(transaction=False) as pipe:
         for c in catalog.centers.values():
-            for q in c.queues:
-                for cls in CLASSES:
-                    pipe.zcard(keys.waiting(c.code, q, cls))
-            pipe.scard(keys.open_windows(c.code, CENTER_LINE))
-            pipe.hmget(keys.stats(c.code), [f"h:{CENTER_LINE}", f"h:{REMOTE_LINE}"])
-            remote = [w for w in c.windows.values() if w.kind == "remote"]
-            for w in remote:
-                pipe.hget(keys.window(c.code, w.code), "state")
-            for p in c.service_points:
-                for cls in CLASSES:
-                    pipe.zcard(keys.waiting(c.code, keys.point_line(p), cls))
-        replies = iter(await pipe.execute())
+            remote = [w.code for w in c.windows.values() if w.kind == "remote"]
+            lines = [keys.waiting(c.code, q, cls) for q in c.queues for cls in CLASSES]
+            points = [keys.waiting(c.code, keys.point_line(p), cls) for p in c.service_points for cls in CLASSES]
+            await script(keys=[keys.open_windows(c.code, CENTER_LINE), keys.stats(c.code), *lines,
+                               *(keys.window(c.code, w) for w in remote), *points],
+                         args=[len(lines), len(remote), CENTER_LINE, REMOTE_LINE], client=pipe)
+        replies = await pipe.execute()
     default = float(settings.default_handling_s)
     features: list[dict[str, Any]] = []
-    for c in catalog.centers.values():
-        waiting = sum(int(next(replies)) for _ in range(len(c.queues) * len(CLASSES)))
-        open_onsite = int(next(replies))
-        center_avg, remote_avg = (float(v) if v is not None else default for v in next(replies))
-        states = {w.code: (s.decode() if isinstance(s, bytes) else s)
-                  for w, s in ((w, next(replies)) for w in c.windows.values() if w.kind == "remote")}
+    for c, raw in zip(catalog.centers.values(), replies):
+        live = orjson.loads(raw)
+        states = dict(zip((w.code for w in c.windows.values() if w.kind == "remote"), live["states"] or []))
+        center_avg = float(live["center_avg"] or default)
+        remote_avg = float(live["remote_avg"] or default)
         features.append({"type": "Feature", "id": f"center:{c.code}", "geometry": None, "properties": {
             "type": "center", "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
-            "waiting": waiting, "predicted_wait_s": estimate_wait_s(waiting, center_avg, open_onsite)}})
+            "waiting": live["waiting"], "predicted_wait_s": estimate_wait_s(live["waiting"], center_avg, live["open"])}})
         minute = local_minute(now_ms, c.timezone)
-        for p in c.service_points.values():
-            at_point = sum(int(next(replies)) for _ in CLASSES)
+        for p, at_point in zip(c.service_points.values(), live["points"] or []):
             on_duty = [w for w in serving_windows(c.assignments, p.code, minute) if states.get(w) in ("open", "paused")]
             zh, en = KINDS.get(p.kind, (p.kind, p.kind))
             geometry = {"type": "Point", "coordinates": [p.lng, p.lat]} if p.lat is not None and p.lng is not None else None
@@ -83,6 +79,7 @@ class MapCache:
         self._at = -FRESH_S
         self._catalog: Catalog | None = None
         self._features: list[dict[str, Any]] = []
+        self._views: dict[tuple[str | None, str | None], MapView] = {}   # built once per read and filter
         self._lock = asyncio.Lock()
 
     def _fresh(self, catalog: Catalog) -> bool:
@@ -94,10 +91,18 @@ class MapCache:
         async with self._lock:
             catalog = state.engine.catalog
             if not self._fresh(catalog):
-                self._features = await live_features(state.redis, state.keys, catalog, state.settings,
+                self._features = await live_features(state.redis, state.engine.scripts, state.keys, catalog, state.settings,
                                                      state.clock.now_ms())
                 self._catalog, self._at = catalog, time.monotonic()
+                self._views = {}
         return self._features
+
+    async def view(self, state: Any, center: str | None, kind: str | None) -> MapView:
+        features = await self.features(state)
+        found = self._views.get((center, kind))
+        if found is None or found.source is not features:
+            found = self._views[(center, kind)] = geojson(features, center, kind)
+        return found
 
 
 def geojson(features: list[dict[str, Any]], center: str | None, kind: str | None) -> MapView:
@@ -108,4 +113,4 @@ def geojson(features: list[dict[str, Any]], center: str | None, kind: str | None
                    or f["properties"]["type"] == "service_point" and f["properties"]["status"] == "active"
                    and (kind is None or f["properties"]["kind"] == kind))]
     body = orjson.dumps({"type": "FeatureCollection", "features": chosen})
-    return MapView(chosen, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)
+    return MapView(features, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', body)

@@ -25,6 +25,7 @@ SIZES = {
     "status": {"width": 390, "height": 844},
     "staff": {"width": 1920, "height": 1080},
     "network": {"width": 1366, "height": 768},     # a manager's desk
+    "point": {"width": 1920, "height": 1080},       # a service point's notice screen
 }
 
 
