@@ -63,7 +63,8 @@ class EvaluationComponent:
         reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
                                 connection_class=connection_class(state.settings.redis_url))
         work.at_close(reader.aclose)
-        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock)
+        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock,
+                                    losses=state.losses)
         state.evaluation_consumer = consumer
         work.run("evaluation-consumer", lambda: consumer.run(work.stop))
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))

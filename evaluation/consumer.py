@@ -5,7 +5,6 @@ crash and takes over entries a dead consumer left (``XAUTOCLAIM``)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import asyncpg
 import orjson
 from redis.asyncio import Redis
@@ -14,12 +13,12 @@ from redis.exceptions import ResponseError
 from queue_server.clock import Clock
 from queue_server.engine.keys import Keys
 from queue_server.record.persister import PRUNE_EVERY_S, consumer_name, prune_consumers, stream_vanished
+from queue_server.record.trim import Losses
 
 from .config import EvalConfig
 from .served import from_event, save
 from .sms.outbox import enqueue_prompts
 
-log = logging.getLogger("evaluation.consumer")
 GROUP = "evaluation"
 STALE_MS = 3_600_000  # a finish older than the SMS delay plus this gets no prompt (a group created late)
 PACE_S = 0.1         # after a short read, let events gather: one read over every stream per batch, not per event
@@ -27,8 +26,10 @@ PACE_S = 0.1         # after a short read, let events gather: one read over ever
 
 class FinishedConsumer:
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], cfg: EvalConfig, clock: Clock,
-                 name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000) -> None:
+                 name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000, losses: Losses | None = None) -> None:
         self.redis, self.pool, self.keys, self.centers, self.cfg, self.clock = redis, pool, keys, centers, cfg, clock
+        self.losses = losses or Losses()
+        self._center_of = {keys.events(c): c for c in centers}
         self.name = name or consumer_name()
         self.batch, self.claim_idle_ms = batch, claim_idle_ms
         self.handled = 0
@@ -45,10 +46,15 @@ class FinishedConsumer:
         finished, acks = [], {}
         for key, items in response or []:
             stream = key.decode() if isinstance(key, bytes) else key
+            gone = 0
             for sid, fields in items:
                 acks.setdefault(stream, []).append(sid)
-                if fields and fields.get(b"type") == b"ticket.finished":
+                if not fields:  # trimmed away while pending (redis-py reads it as {})
+                    gone += 1
+                elif fields.get(b"type") == b"ticket.finished":
                     finished.append(orjson.loads(fields[b"data"]))
+            if gone:
+                self.losses.add(self._center_of[stream], GROUP, gone, "trimmed away while pending")
         if finished:
             served = [from_event(data) for data in finished]
             oldest = self.clock.now_ms() - self.cfg.sms_delay_s * 1000 - STALE_MS
@@ -83,8 +89,12 @@ class FinishedConsumer:
         for c in self.centers:
             start = "0-0"
             while True:
-                start, claimed, *_ = await self.redis.xautoclaim(self.keys.events(c), GROUP, self.name,
-                                                                 self.claim_idle_ms, start, count=self.batch)
+                start, claimed, *deleted = await self.redis.xautoclaim(self.keys.events(c), GROUP, self.name,
+                                                                       self.claim_idle_ms, start, count=self.batch)
+                if deleted and deleted[0]:  # Redis 7 drops pending entries trimmed away and names them here
+                    self.losses.add(c, GROUP, len(deleted[0]), "trimmed away while pending")
+                # Redis 6.2 hands them over without even their id: the trimmer acknowledges and counts them.
+                claimed = [e for e in claimed if e[0] is not None]
                 if claimed:
                     await self._handle([(self.keys.events(c), claimed)])
                 start = start.decode() if isinstance(start, bytes) else start

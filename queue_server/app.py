@@ -33,10 +33,12 @@ from .engine.queue_engine import QueueEngine
 from .gc_freeze import component as long_lived
 from .ops.component import component as ops
 from .realtime.component import component as live_screens
+from .realtime.config import RealtimeConfig
 from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
 from .record.rebuild import rebuild_if_lost
+from .record.trim import Losses, Trimmer
 from .supervisor import Supervisor
 
 log = logging.getLogger("queue_server")
@@ -103,10 +105,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         work = app.state.supervisor = Supervisor()
         reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
         work.at_close(reader.aclose)
+        losses = app.state.losses = Losses()
+        trimmer = Trimmer(redis, keys, list(catalog.centers), keep=RealtimeConfig.from_env().replay_max,
+                          cap=settings.stream_maxlen // 2, losses=losses)
         try:
+            work.run("stream-trimmer", lambda: trimmer.run(work.stop))
             if run_persister:
                 persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
-                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore)
+                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore, losses=losses)
                 app.state.persister = persister
                 work.run("persister", lambda: persister.run(work.stop))
             work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]

@@ -31,7 +31,7 @@ class Settings:
     recall_limit: int = 3
     priority_ratio_normal: int = 2
     priority_ratio_priority: int = 1
-    stream_maxlen: int = 200_000
+    stream_maxlen: int = 200_000        # XADD's last-resort cap; the trimmer keeps to half of it (record/trim.py)
     idempotency_ttl_s: int = 86_400
     persister_batch: int = 500
     persister_claim_idle_ms: int = 30_000

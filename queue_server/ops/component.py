@@ -102,6 +102,8 @@ class OpsComponent:
                            lambda: {(s.name,): s.restarts for s in work.tasks.values()})
         metrics.count_from("hub_listener_errors", "Events an in-process listener of the live hub raised on (skipped by it)",
                            ["listener"], lambda: {(name,): n for name, n in state.realtime.hub.listener_errors.items()})
+        metrics.count_from("stream_events_lost", "Events a consumer group will never read: trimmed from the stream"
+                           " before it did (see record/trim.py)", ["center", "group"], lambda: dict(state.losses.counts))
         work.at_close(feed.close)
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
         work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,

@@ -4,7 +4,6 @@ record: events are keyed by (center, stream id) and rows only move forward by ve
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from datetime import date, datetime
@@ -19,8 +18,8 @@ from redis.exceptions import ResponseError
 from ..clock import from_ms
 from ..engine.keys import Keys
 from ..engine.scripts import Scripts
+from .trim import Losses
 
-log = logging.getLogger("queue_server.persister")
 GROUP = "record"
 
 Entry = tuple[str, str, dict[bytes, bytes]]  # center, stream id, fields
@@ -138,7 +137,8 @@ class Persister:
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
                  batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000,
-                 on_lost: Callable[[], Awaitable[object]] | None = None, pace_s: float = 0.1) -> None:
+                 on_lost: Callable[[], Awaitable[object]] | None = None, pace_s: float = 0.1,
+                 losses: Losses | None = None) -> None:
         self.redis, self.pool, self.keys = redis, pool, keys
         self.centers = centers
         self.name = name or consumer_name()
@@ -146,6 +146,7 @@ class Persister:
         self.pace_s = pace_s
         self.recorded = 0
         self.on_lost = on_lost
+        self.losses = losses or Losses()
         self._by_key = {keys.events(c).encode(): c for c in centers}
 
     async def _handle(self, response: list) -> int:
@@ -153,12 +154,15 @@ class Persister:
         acks: dict[str, list[bytes]] = {}
         for key, items in response or []:
             center = self._by_key[key if isinstance(key, bytes) else key.encode()]
+            gone = 0
             for sid, fields in items:
-                if fields is None:  # trimmed away while pending: nothing left to record
-                    acks.setdefault(center, []).append(sid)
-                    continue
-                entries.append((center, sid.decode(), fields))
                 acks.setdefault(center, []).append(sid)
+                if not fields:  # trimmed away while pending (redis-py reads it as {}): nothing to record
+                    gone += 1
+                else:
+                    entries.append((center, sid.decode(), fields))
+            if gone:
+                self.losses.add(center, GROUP, gone, "trimmed away while pending")
         if entries:
             await record(self.pool, entries)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -186,8 +190,12 @@ class Persister:
         for c in self.centers:
             start = "0-0"
             while True:
-                nxt, claimed, *_ = await self.redis.xautoclaim(
+                nxt, claimed, *deleted = await self.redis.xautoclaim(
                     self.keys.events(c), GROUP, self.name, self.claim_idle_ms, start, count=self.batch)
+                if deleted and deleted[0]:  # Redis 7 drops pending entries trimmed away and names them here
+                    self.losses.add(c, GROUP, len(deleted[0]), "trimmed away while pending")
+                # Redis 6.2 hands them over without even their id: the trimmer acknowledges and counts them.
+                claimed = [e for e in claimed if e[0] is not None]
                 if claimed:
                     total += await self._handle([(self.keys.events(c).encode(), claimed)])
                 start = nxt.decode() if isinstance(nxt, bytes) else nxt

@@ -30,6 +30,9 @@ local function fail(code, message, fields)
   return redis.error_reply('QS:' .. code .. ':' .. message)
 end
 
+-- The stream is trimmed by what its readers still need (trim_events.lua, every few seconds); the
+-- MAXLEN ~ here (QUEUE_STREAM_MAXLEN, twice the trimmer's own cap) is only the last resort should
+-- no trimmer run, and what it drops unread is counted where it is found (record/trim.py).
 local function emit(events, maxlen, kind, now, body)
   body.type = kind
   body.at = tonumber(now)
