@@ -25,15 +25,17 @@ async def test_the_persister_survives_a_failing_restore_after_redis_lost_its_dat
     async with engine_for(settings, clock) as engine:
         keys, redis, pool = engine.keys, engine.redis, engine.pool
         restores: list[str] = []
+        lost = asyncio.Event()
 
         async def restore() -> None:
-            """PostgreSQL is away for the first two attempts."""
-            if len(restores) < 2:
+            """Once Redis has lost its data, PostgreSQL is away for the first two attempts."""
+            if lost.is_set() and len(restores) < 2:
                 restores.append("failed")
                 raise OSError("PostgreSQL away")
             await rebuild_if_lost(redis, pool, keys, engine.catalog, clock)
             await engine.sync_catalog()
-            restores.append("done")
+            if lost.is_set():
+                restores.append("done")
 
         await ensure_groups(redis, keys, [C])
         persister = Persister(redis, pool, keys, [C], name="p", block_ms=100, on_lost=restore)
@@ -46,6 +48,7 @@ async def test_the_persister_survives_a_failing_restore_after_redis_lost_its_dat
                 assert time.monotonic() < deadline, "the first ticket was never recorded"
                 await asyncio.sleep(0.05)
 
+            lost.set()
             lose_redis_data(settings)
             deadline = time.monotonic() + 20
             while "done" not in restores:
