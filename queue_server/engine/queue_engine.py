@@ -265,7 +265,7 @@ class QueueEngine:
         c = self._ticket_center(ticket_id)
         k = self.keys
         return await self._run(
-            "recall", [k.ticket(c, ticket_id), k.events(c), k.live(c)],
+            "recall", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.alive(c)],
             [k.center_base(c), self.clock.now_ms(), self.settings.recall_limit, acting_window or "",
              self.settings.stream_maxlen, TICKET_TTL_S, c], c,
         )
@@ -283,7 +283,7 @@ class QueueEngine:
         c = self._ticket_center(ticket_id)
         k = self.keys
         return await self._run(
-            "transition", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.stats(c)],
+            "transition", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.stats(c), k.alive(c)],
             [k.center_base(c), ",".join(sorted(allowed)), to, EVENT_OF_ACTION[action], self.clock.now_ms(),
              acting_window or "", orjson.dumps(fields or {}).decode(), self.settings.stream_maxlen, TICKET_TTL_S,
              orjson.dumps(extra or {}).decode(), c, action], c,

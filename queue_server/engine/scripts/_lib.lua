@@ -30,6 +30,15 @@ local function fail(code, message, fields)
   return redis.error_reply('QS:' .. code .. ':' .. message)
 end
 
+-- A ticket that is not there: gone, or not restored yet after Redis lost its data (the center's
+-- alive marker is missing until the rebuild ran) — then the client is told to retry, not "not found".
+local function missing(alive_key, center)
+  if redis.call('EXISTS', alive_key) == 0 then
+    return fail('rebuilding', 'the queue of ' .. center .. ' is being restored; retry shortly')
+  end
+  return fail('not_found', 'ticket not found')
+end
+
 -- The stream is trimmed by what its readers still need (trim_events.lua, every few seconds); the
 -- MAXLEN ~ here (QUEUE_STREAM_MAXLEN, twice the trimmer's own cap) is only the last resort should
 -- no trimmer run, and what it drops unread is counted where it is found (record/trim.py).

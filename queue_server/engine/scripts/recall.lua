@@ -1,9 +1,9 @@
 -- Call the same ticket again; past the recall limit it becomes a no-show and frees the window.
--- KEYS: 1 ticket hash, 2 events, 3 live set
+-- KEYS: 1 ticket hash, 2 events, 3 live set, 4 alive marker
 -- ARGV: 1 base, 2 now, 3 recall limit, 4 acting window ('' = any), 5 stream maxlen, 6 ticket ttl, 7 center
 local base, now = ARGV[1], ARGV[2]
 local t = hgetall(KEYS[1])
-if not t.id then return fail('not_found', 'ticket not found') end
+if not t.id then return missing(KEYS[4], ARGV[7]) end
 if t.status ~= 'called' then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status .. '; only a called ticket can be recalled') end
 if ARGV[4] ~= '' and t.window ~= ARGV[4] then return fail('other_window', 'ticket ' .. t.number .. ' is at window ' .. t.window) end
 local recalls = tonumber(t.recalls or '0') + 1

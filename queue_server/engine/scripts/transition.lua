@@ -1,12 +1,12 @@
 -- Move one ticket along its life cycle (start, finish, no-show, pause, resume, cancel, transfer);
 -- the allowed moves come from domain/tickets.py so the rules live in one place.
--- KEYS: 1 ticket hash, 2 events, 3 live set, 4 stats
+-- KEYS: 1 ticket hash, 2 events, 3 live set, 4 stats, 5 alive marker
 -- ARGV: 1 base, 2 allowed-from csv, 3 to, 4 event type, 5 now, 6 acting window ('' = any),
 --       7 fields to set (json), 8 stream maxlen, 9 ticket ttl, 10 extra event fields (json), 11 center,
 --       12 action name (for messages)
 local base, to, kind, now, acting = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local t = hgetall(KEYS[1])
-if not t.id then return fail('not_found', 'ticket not found') end
+if not t.id then return missing(KEYS[5], ARGV[11]) end
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == t.status then allowed = true end end
 if not allowed then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status .. '; cannot ' .. ARGV[12]) end
