@@ -61,6 +61,7 @@ def as_date(day: str) -> date:
 
 @dataclass
 class _Pace:
+    """A prefix's sequence at the last top-up, and the recent peak of numbers handed out a second."""
     seq: int
     at: float
     per_s: float = 0.0
@@ -94,7 +95,7 @@ class NumberReserve:
     async def resume(self, center: str, day: str) -> None:
         """Lift the day's sequences above every number that may have been handed out (the recorded
         reservation, and the highest recorded ticket for days numbered before reservations), and
-        trust them on this Redis server from now on. Nothing is reserved beyond that until ``refill``."""
+        trust them on this Redis server from now on. Nothing is reserved beyond that until the next top-up."""
         rows = await self.pool.fetch(_HANDED_OUT, center, as_date(day))
         high = {p: 0 for p in self._prefixes(center)} | {r["prefix"]: r["n"] for r in rows}
         args = ["resume"] + [x for p, n in sorted(high.items()) for x in (p, n)]
