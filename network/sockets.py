@@ -82,12 +82,12 @@ class PointSubscriber(SocketSubscriber):
 
 
 def _admit(who: Principal, center: str, point: str, device: str) -> None:
+    if who.role == "device" and who.point is None:
+        raise Refused(OTHER_SCOPE, "the token belongs to the center's hall, not to this service point")
     try:
-        require(who, center, {"manager", "device"}, device_kinds={device})
+        require(who, center, {"manager", "device"}, device_kinds={device}, point=point)
     except Problem as exc:
         raise Refused(OTHER_SCOPE, str(exc)) from None
-    if who.role == "device" and who.point != point:
-        raise Refused(OTHER_SCOPE, "the token belongs to another place than this service point")
 
 
 async def point_socket(ws: WebSocket, device: str) -> None:

@@ -181,10 +181,14 @@ async def principal(conn: HTTPConnection, required: bool = True) -> Principal | 
     return found
 
 
-def require(who: Principal, center: str, roles: set[str], window: str | None = None, device_kinds: set[str] | None = None) -> None:
-    """Refuse unless ``who`` has one of ``roles`` at ``center`` (and, for a window-bound token, that window)."""
+def require(who: Principal, center: str, roles: set[str], window: str | None = None, device_kinds: set[str] | None = None,
+            point: str | None = None) -> None:
+    """Refuse unless ``who`` has one of ``roles`` at ``center`` (and, for a window-bound token, that window;
+    a device of a service point may act only where ``point`` is its own)."""
     if who.role == "admin":
         return
+    if who.point is not None and who.point != point:
+        raise Problem(403, "Forbidden", f"the token belongs to service point {who.point}")
     if who.role not in roles:
         raise Problem(403, "Forbidden", f"a {who.role} token may not do this")
     if who.center != center:

@@ -38,9 +38,11 @@ async def issue(request: Request) -> Response:
     center = request.path_params["center"]
     who = await principal(request)
     assert who is not None
-    require(who, center, {"manager", "staff", "device"}, device_kinds={"kiosk"})
+    require(who, center, {"manager", "staff", "device"}, device_kinds={"kiosk"}, point=who.point)
     limit_outsider(request, who)
     body = await read_body(request, IssueTicket)
+    if who.point is not None and body.service_point != who.point:   # a point's kiosk issues at its point only
+        raise Problem(403, "Forbidden", f"the token belongs to service point {who.point}")
     key = request.headers.get("idempotency-key")
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
         raise Problem(422, "Invalid request", "Idempotency-Key must be 1-128 printable characters",

@@ -151,3 +151,17 @@ async def test_malformed_body_and_a_manager_of_another_center(settings: Settings
         assert r.status_code == 200 and r.json()["history"][-1]["changed_by"] == "manager:站长"
         r = await client.post(T, json={"matter": "hrss-001", "channel": "service_point", "service_point": "sp1"}, headers=AUTH)
         assert r.status_code == 409 and r.json()["code"] == "point_not_active"
+
+
+async def test_a_points_kiosk_issues_only_at_its_own_point(settings: Settings) -> None:
+    from queue_server.record.people import create_token
+    async with running_app(settings) as (app, client):
+        await client.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": f"{C}-s01"}, headers=AUTH)
+        kiosk = {"Authorization": f"Bearer {await create_token(app.state.pool, 'device', C, device_kind='kiosk', point='sp1')}"}
+        body = {"matter": "hrss-001", "channel": "service_point", "service_point": "sp2"}
+        r = await client.post(T, json=body, headers=kiosk)
+        assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+        assert (await client.post(T, json={"matter": "hrss-001"}, headers=kiosk)).status_code == 403   # not a hall kiosk
+        assert (await client.post(T, json={**body, "service_point": "sp1"}, headers=kiosk)).status_code == 201
+        r = await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=kiosk)
+        assert r.status_code == 403

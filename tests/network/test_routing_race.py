@@ -112,7 +112,9 @@ async def test_a_point_socket_refuses_another_points_device_and_unknown_points(s
         for path, token, code in [(f"/ws/points/{C}-sp1/screen", tokens["sp3"], 4403),
                                   (f"/ws/points/{C}-sp1/tablet", tokens["sp1"], 4403),
                                   (f"/ws/points/{C}-sp99/screen", tokens["sp1"], 4404),
-                                  (f"/ws/points/{C}-sp1/screen", "nope", 4401)]:
+                                  (f"/ws/points/{C}-sp1/screen", "nope", 4401),
+                                  (f"/ws/centers/{C}/windows/r1/screen", tokens["sp1"], 4403),   # a point's, not the hall's
+                                  (f"/ws/centers/{C}/display", tokens["sp1"], 4403)]:
             ws = await open_live(url, path, token=token)
             with pytest.raises(ConnectionClosed) as exc:
                 await receive(ws)
