@@ -140,7 +140,7 @@ async def unassign(request: Request) -> Response:
 
 
 MAP_CSV_COLUMNS = ("type", "center", "code", "name_zh", "name_en", "kind_zh", "kind_en", "address", "lat", "lng",
-                   "status", "served_now", "waiting", "predicted_wait_min")
+                   "status", "open_now", "served_now", "waiting", "predicted_wait_min")
 
 
 def _map_filters(request: Request) -> tuple[str | None, str | None]:
@@ -155,8 +155,8 @@ def _map_filters(request: Request) -> tuple[str | None, str | None]:
     return center, kind
 
 
-@api("GET", "/api/v1/map.geojson", "Every center and active service point with kind, live waiting and predicted"
-     " wait (GeoJSON; ?center=, ?kind=); ETag, If-None-Match answers 304", auth=False,
+@api("GET", "/api/v1/map.geojson", "Every center and active service point with kind, hours, open now, live waiting"
+     " and predicted wait (GeoJSON; ?center=, ?kind=); ETag, If-None-Match answers 304", auth=False,
      responses={304: "unchanged since the ETag given", 422: "unknown center or kind", 429: "rate limited"})
 async def map_geojson(request: Request) -> Response:
     limit_outsider(request, None)
@@ -187,7 +187,7 @@ async def map_csv(request: Request) -> Response:
             lng, lat = (f["geometry"] or {}).get("coordinates", (None, None))
             yield excel_row([p["type"], p["center"], p.get("code", ""), p["name_zh"], p["name_en"], p.get("kind_zh", ""),
                              p.get("kind_en", ""), p["address"], lat, lng, p.get("status", "active"),
-                             "yes" if p.get("served_now") else ("" if p["type"] == "center" else "no"),
+                             "yes" if p["open_now"] else "no", "yes" if p.get("served_now") else ("" if p["type"] == "center" else "no"),
                              p["waiting"], round(p["predicted_wait_s"] / 60)])
 
     return StreamingResponse(csv_chunks(MAP_CSV_COLUMNS, rows()), media_type="text/csv; charset=utf-8",

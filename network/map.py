@@ -1,5 +1,5 @@
-"""The network on a map: every center and active service point with its live waiting count and
-predicted wait, as GeoJSON for the city app and as CSV for the district office. Read from Redis in
+"""The network on a map: every center and active service point with its hours, whether it is open
+now, its live waiting count and predicted wait, as GeoJSON for the city app and as CSV for the district office. Read from Redis in
 one pipeline and kept a few seconds per instance: a city of map clients costs one read per period,
 and an unchanged map keeps its ETag."""
 from __future__ import annotations
@@ -8,12 +8,15 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
+from queue_server.clock import from_ms
 from queue_server.config import Settings
+from queue_server.domain.calendar import Calendar
 from queue_server.domain.catalog import Catalog
 from queue_server.domain.network import KINDS, local_minute, point_id, serving_windows
 from queue_server.domain.wait import estimate_wait_s
@@ -33,11 +36,31 @@ class MapView:
     body: bytes
 
 
-async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Catalog, settings: Settings,
-                        now_ms: int) -> list[dict[str, Any]]:
+def _opening(calendar: Calendar, center: str, point: str | None, now: datetime) -> dict[str, Any]:
+    """Hours, open now, and (when closed) the next opening, from the opening calendar."""
+    opening = calendar.opening(center, now, point)
+    return {"hours": calendar.hours_of(center, point).to_json(), "open_now": opening.open,
+            "next_opening_at": opening.next_opening.isoformat() if opening.next_opening and not opening.open else None}
+
+
+async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Catalog, calendar: Calendar,
+                        settings: Settings, now_ms: int) -> list[dict[str, Any]]:
     """One feature per center (no geometry: centers carry no position yet) and per service point
-    (active or not: the caller filters), each with its waiting count and predicted wait. One
-    ``map_counts`` script per center, all in one pipeline: a JSON reply each, cheap to parse."""
+    (active or not: the caller filters), each with its hours, whether open now, its waiting count and
+    predicted wait. One ``map_counts`` script per center, all in one pipeline: a JSON reply each."""
+    now = from_ms(now_ms)
+    # A point with neither hours of its own nor a line of the calendar file naming it opens as every
+    # such point of its center does: worked out once per center, not per point (6,000 of them).
+    named = {(e.center, e.point) for e in calendar.entries if e.point is not None}
+    openings: dict[tuple[str, str | None], dict[str, Any]] = {}
+
+    def opening_of(center: str, point: str | None) -> dict[str, Any]:
+        own = point is None or (center, point) in calendar.points or (center, point) in named or (None, point) in named
+        key = (center, point if own else "*")
+        if key not in openings:
+            openings[key] = _opening(calendar, center, point, now)
+        return openings[key]
+
     script = scripts["map_counts"]
     async with redis.pipeline(transaction=False) as pipe:
         for c in catalog.centers.values():
@@ -57,6 +80,7 @@ async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Cat
         remote_avg = float(live["remote_avg"] or default)
         features.append({"type": "Feature", "id": f"center:{c.code}", "geometry": None, "properties": {
             "type": "center", "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
+            **opening_of(c.code, None),
             "waiting": live["waiting"], "predicted_wait_s": estimate_wait_s(live["waiting"], center_avg, live["open"])}})
         minute = local_minute(now_ms, c.timezone)
         for p, at_point in zip(c.service_points.values(), live["points"] or []):
@@ -66,6 +90,7 @@ async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Cat
             features.append({"type": "Feature", "id": point_id(c.code, p.code), "geometry": geometry, "properties": {
                 "type": "service_point", "center": c.code, "code": p.code, "name_zh": p.name_zh, "name_en": p.name_en,
                 "kind": p.kind, "kind_zh": zh, "kind_en": en, "address": p.address, "status": p.status,
+                **opening_of(c.code, p.code),
                 "served_now": p.status == "active" and bool(on_duty), "waiting": at_point,
                 "predicted_wait_s": estimate_wait_s(at_point, remote_avg, len(on_duty))}})
     return features
@@ -91,7 +116,7 @@ class MapCache:
         async with self._lock:
             catalog = state.engine.catalog
             if not self._fresh(catalog):
-                self._features = await live_features(state.redis, state.engine.scripts, state.keys, catalog, state.settings,
+                self._features = await live_features(state.redis, state.engine.scripts, state.keys, catalog, state.calendar, state.settings,
                                                      state.clock.now_ms())
                 self._catalog, self._at = catalog, time.monotonic()
                 self._views = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from queue_server.config import Settings
 from tests.support import AUTH, running_app
@@ -15,6 +17,11 @@ T = f"/api/v1/centers/{C}/tickets"
 async def test_the_map_shows_live_waiting_at_points_and_keeps_its_etag(settings: Settings) -> None:
     async with running_app(settings) as (app, client):
         await client.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": f"{C}-s01"}, headers=AUTH)
+        hour = (datetime.fromtimestamp(app.state.clock.now_ms() / 1000, ZoneInfo("Asia/Shanghai")).hour + 2) % 24
+        later = [f"{hour:02d}:00", f"{hour:02d}:30"]      # sp2 opens only later today (or tomorrow)
+        r = await client.put(f"/api/v1/centers/{C}/points/sp2/hours", json={"weekdays": later, "weekends_holidays": later},
+                             headers=AUTH)
+        assert r.status_code == 200, r.text
         for _ in range(2):
             r = await client.post(T, json={"matter": "hrss-001", "channel": "service_point", "service_point": "sp1"},
                                   headers=AUTH)
@@ -30,6 +37,9 @@ async def test_the_map_shows_live_waiting_at_points_and_keeps_its_etag(settings:
         assert sp1["properties"]["predicted_wait_s"] > 0 and sp1["properties"]["kind_zh"] == "居委会"
         assert sp1["geometry"]["type"] == "Point" and 121 < sp1["geometry"]["coordinates"][0] < 122
         assert sp3["properties"]["waiting"] == 0 and sp3["properties"]["served_now"] is False
+        assert sp1["properties"]["open_now"] is True and sp1["properties"]["next_opening_at"] is None
+        sp2 = by_id[f"{C}-sp2"]["properties"]
+        assert sp2["open_now"] is False and sp2["hours"]["weekdays"] == later and sp2["next_opening_at"]
         etag = r.headers["etag"]
         again = await client.get("/api/v1/map.geojson", headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.headers["etag"] == etag
