@@ -1,7 +1,8 @@
 """The dashboard's words at the sizes of the managers' screens (1920×1080 wall screen, 1366×768
 laptop), in real Chromium against a real server process: no label wraps (a lone "open" on a line of
 its own), every figure has one unit (``35 s``, not ``35 秒 s``), and the center view lists each
-clerk's day (served, handling, idle, paused by reason) from the reports by staff."""
+clerk's day (served, handling, idle, paused by reason) from the reports by staff; a ticket done at a
+window leaves its card."""
 from __future__ import annotations
 
 import re
@@ -63,7 +64,7 @@ async def test_labels_fit_units_once_and_the_clerks_day(server: tuple[str, Setti
         await api.post(f"/api/v1/tickets/{t['id']}/start")
         await api.post(f"/api/v1/tickets/{t['id']}/finish")
         await api.post(f"/api/v1/centers/{C}/windows/w2/pause", json={"reason": "午休 lunch"})
-        await api.post(f"/api/v1/centers/{C}/windows/w1/call-next")
+        second = (await api.post(f"/api/v1/centers/{C}/windows/w1/call-next")).json()["ticket"]
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
         try:
             await wait_recorded(pool, settings.redis_url, settings, C)
@@ -87,4 +88,9 @@ async def test_labels_fit_units_once_and_the_clerks_day(server: tuple[str, Setti
         await labels_on_one_line(page, f"center {width}")
         await one_unit_each(page, f"center {width}")
         await shot(page, f"dashboard-wording-center-{width}")
+
+        # the ticket at a window leaves its card once it is done (a no-show here)
+        await page.wait_for_selector(f'.window-card[data-window="w1"] .current[data-number="{second["number"]}"]')
+        await api.post(f"/api/v1/tickets/{second['id']}/no-show")
+        await page.wait_for_selector('.window-card[data-window="w1"] .current[data-number=""]', timeout=15_000)
         assert not errors, errors
