@@ -16,6 +16,7 @@ import asyncpg
 import redis
 
 from queue_server.embedded import embedded_postgres, embedded_redis, free_port
+from queue_server.record.calendar import open_all_hours
 from queue_server.record.demo_data import load_demo
 from queue_server.record.migrate import migrate
 from tests.support import Services, with_database
@@ -115,7 +116,8 @@ class OwnPostgres:
 
 
 async def migrated_template(admin_dsn: str, run_id: str) -> str:
-    """A database with the schema and the demo data, to clone for each test (as tests/conftest.py does)."""
+    """A database with the schema and the demo data, open around the clock, to clone for each test
+    (as tests/conftest.py makes its own)."""
     template = f"qs_{run_id}_template"
     conn = await asyncpg.connect(admin_dsn)
     try:
@@ -126,6 +128,7 @@ async def migrated_template(admin_dsn: str, run_id: str) -> str:
     try:
         await migrate(conn)
         await load_demo(conn)
+        await open_all_hours(conn)
     finally:
         await conn.close()
     return template
