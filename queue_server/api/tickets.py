@@ -33,7 +33,10 @@ def limit_outsider(request: Request, who: Principal | None) -> None:
 @api("POST", "/api/v1/centers/{center}/tickets", "Issue a ticket", body=IssueTicket, response=TicketPosition, status=201,
      responses={200: "the same Idempotency-Key was seen before: the first ticket again", 404: "unknown center",
                 409: "outside the place's opening hours: next_opening_at says when it opens", 422: "invalid field",
-                429: "rate limited"})
+                429: "rate limited",
+                503: "Redis away or restoring; or the number reserve ran out while PostgreSQL is away; or, with "
+                     "QUEUE_DURABILITY=record, not recorded yet (the ticket may exist: retry with the same "
+                     "Idempotency-Key) — Retry-After says when"})
 async def issue(request: Request) -> Response:
     center = request.path_params["center"]
     who = await principal(request)
@@ -61,7 +64,9 @@ async def issue(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/tickets/{id}", "A ticket with its live position (public: the resident's status page)",
-     response=TicketPosition, auth=False, responses={404: "no such ticket"})
+     response=TicketPosition, auth=False,
+     responses={404: "no such ticket (or one of an earlier day)",
+                503: "Redis no longer holds the ticket and the record (PostgreSQL) is away: Retry-After"})
 async def get_ticket(request: Request) -> Response:
     limit_outsider(request, None)
     pos = await request.app.state.engine.ticket(request.path_params["id"])
