@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..domain.calendar import Calendar
 from ..domain.catalog import Center
 from ..domain.tickets import public_ticket
 from .endpoints import Endpoints, json
@@ -16,9 +17,10 @@ from .schemas import CenterDetail, CenterList, MatterList, QueueSnapshot
 api = Endpoints("centers")
 
 
-def _summary(c: Center) -> dict:
+def _summary(c: Center, calendar: Calendar) -> dict:
+    """The hours are the calendar's (current the moment they are set), not the catalog's copy."""
     return {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
-            "timezone": c.timezone, "hours": c.hours}
+            "timezone": c.timezone, "hours": calendar.hours_of(c.code).to_json()}
 
 
 def public_window(view: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +39,8 @@ def _center(request: Request) -> Center:
 
 @api("GET", "/api/v1/centers", "The centers", response=CenterList, auth=False)
 async def centers(request: Request) -> Response:
-    return json({"centers": [_summary(c) for c in request.app.state.engine.catalog.centers.values()]})
+    calendar = request.app.state.calendar
+    return json({"centers": [_summary(c, calendar) for c in request.app.state.engine.catalog.centers.values()]})
 
 
 @api("GET", "/api/v1/centers/{center}", "A center with its queues, windows and service points", response=CenterDetail,
@@ -45,7 +48,7 @@ async def centers(request: Request) -> Response:
 async def center(request: Request) -> Response:
     c = _center(request)
     return json({
-        **_summary(c),
+        **_summary(c, request.app.state.calendar),
         "queues": [{"code": q.code, "prefix": q.prefix, "name_zh": q.name_zh, "name_en": q.name_en} for q in c.queues.values()],
         "windows": [{**asdict(w), "queues": list(w.queues)} for w in c.windows.values()],
         "service_points": [asdict(p) for p in c.service_points.values()],

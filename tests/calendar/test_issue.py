@@ -101,6 +101,7 @@ async def test_outside_hours_409_with_the_next_opening_and_nothing_written(hall:
 
     shown = (await hall.client.get(f"/api/v1/centers/{C}/opening")).json()
     assert (shown["open"], shown["next_opening_at"], shown["hours"]) == (False, "2026-12-02T08:30:00+08:00", REAL_HOURS)
+    assert (await hall.client.get(f"/api/v1/centers/{C}")).json()["hours"] == REAL_HOURS   # the hours just set
     hall.clock.set(at(12, 2, 8, 30))
     assert (await kiosk(hall.client)).status_code == 201
 
