@@ -131,3 +131,11 @@ async def test_the_status_page_socket_follows_a_finished_ticket_from_the_record_
         position = await receive(ws)
         assert (position["type"], position["id"], position["status"]) == ("position", mine["id"], "no_show")
         await ws.close()
+
+
+def test_an_unknown_durability_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUEUE_DURABILITY", "fsync")
+    with pytest.raises(ValueError, match="QUEUE_DURABILITY must be one of redis, record"):
+        Settings.from_env()
+    monkeypatch.setenv("QUEUE_DURABILITY", "record")
+    assert Settings.from_env().durability == "record"
