@@ -15,7 +15,8 @@ from .record.people import create_token
 DEMO_WINDOW = "w1"
 DEMO_MATTER = "hrss-001"
 
-# (label, path template, token kind: a device kind, "staff", or None for a public page)
+# (label, path template, token kind: a device kind, "staff", "manager", "point screen" (sp1's), or None
+# for a public page)
 PAGES: list[tuple[str, str, str | None]] = [
     ("call display", "/display/{center}", "display"),
     ("window screen", "/screen/{center}/{window}", "screen"),
@@ -23,6 +24,8 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("kiosk", "/kiosk/{center}", "kiosk"),
     ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
     ("staff console", "/staff/{center}/{window}", "staff"),
+    ("point screen", "/point/{center}-sp1", "point screen"),
+    ("service points", "/network/{center}", "manager"),
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
 ]
@@ -31,6 +34,10 @@ PAGES: list[tuple[str, str, str | None]] = [
 async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) -> str:
     if kind == "staff":
         return await create_token(pool, "staff", center, DEMO_WINDOW, f"{center}-s01", None, f"demo {label}")
+    if kind == "manager":
+        return await create_token(pool, "manager", center, label=f"demo {label}")
+    if kind == "point screen":
+        return await create_token(pool, "device", center, None, None, "screen", f"demo {label}", point="sp1")
     window = DEMO_WINDOW if kind in ("screen", "tablet") else None
     return await create_token(pool, "device", center, window, None, kind, f"demo {label}")
 
@@ -69,6 +76,7 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
         f"  center            {base}/api/v1/centers/{center}",
         f"  matters           {base}/api/v1/matters?center={center}",
         f"  live queue        {base}/api/v1/centers/{center}/queue",
+        f"  network map       {base}/api/v1/map.geojson   {base}/api/v1/map.csv (admin token)",
         f"  persister lag     {base}/api/v1/ops/persister",
         f"  admin token       Authorization: Bearer {admin_token}",
     ]
