@@ -361,11 +361,19 @@ class QueueEngine:
         only that window and its tickets (the waiting counts stay the center's)."""
         center = self.center(center_code)
         k = self.keys
-        return await self._run(
+        points = [k.point_line(p) for p in center.service_points]
+        snap = await self._run(
             "snapshot", [k.events(center_code), k.live(center_code)],
             [k.center_base(center_code), self.clock.now_ms(), window or ",".join(center.windows),
-             ",".join(center.queues), window or ""],
+             ",".join([*center.queues, *points]), window or ""],
         )
+        # Service points' lines count in the queue their tickets belong to (the remote one).
+        waiting = snap.get("waiting") or {}
+        at_points = sum(waiting.pop(line, 0) for line in points)
+        remote = center.queue_for("", "service_point")
+        if remote is not None and points:
+            waiting[remote.code] = waiting.get(remote.code, 0) + at_points
+        return snap
 
     async def sync_catalog(self) -> None:
         """Give every window's hash its name and lines; its live state is left as it is."""

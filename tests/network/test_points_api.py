@@ -55,6 +55,8 @@ async def test_tickets_at_a_point_wait_for_the_remote_window_assigned_to_it_now(
                                  headers=AUTH)).json()
         at1 = (await client.post(T, json={"matter": "hrss-001", "channel": "service_point", "service_point": "sp1"},
                                  headers=AUTH)).json()
+        queue = (await client.get(f"/api/v1/centers/{C}/queue", headers=AUTH)).json()
+        assert queue["waiting"]["remote"] == 2 and not any(q.startswith("@") for q in queue["waiting"])
         r = await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=AUTH)
         assert r.json()["ticket"]["id"] == at1["id"]
         assert (await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=AUTH)).status_code == 409  # busy
