@@ -32,10 +32,10 @@ async def test_a_point_screen_shows_its_call_and_its_clerk_and_never_another_poi
 
     other = await _issue_at(server, "sp3")
     mine = await _issue_at(server, "sp1")
-    await screen.page.wait_for_function("document.querySelector('#waiting').innerText.includes('1')")
+    await screen.page.locator("#waiting:has-text('本服务点等候 1 人')").wait_for()   # (no eval: the page's CSP forbids it)
     await server.act("POST", f"/api/v1/centers/{CENTER}/windows/r2/call-next")   # sp3's resident, at r2
     await staff.page.click("#call-next")
-    await screen.page.wait_for_function(f"document.querySelector('#number').innerText === '{mine['number']}'")
+    await screen.page.locator(f"#number:text-is('{mine['number']}')").wait_for()
     text = await screen.page.locator("body").inner_text()
     assert "远程1号窗口" in text and other["number"] not in text
     name = await screen.page.locator("#staff-name").inner_text()
