@@ -3,6 +3,8 @@ point's tickets to the remote windows assigned to it now, and bad input answered
 with nothing written."""
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -167,3 +169,18 @@ async def test_a_points_kiosk_issues_only_at_its_own_point(settings: Settings) -
         assert (await client.post(T, json={**body, "service_point": "sp1"}, headers=kiosk)).status_code == 201
         r = await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=kiosk)
         assert r.status_code == 403
+
+
+async def test_overlapping_assignments_sent_at_once_leave_exactly_one(settings: Settings) -> None:
+    """What must hold: however requests interleave, a window never gets two overlapping ranges for
+    one point (the window's row is locked while the overlap is checked)."""
+    async with running_app(settings) as (app, client):
+        ranges = [(f"{9 + i % 3:02d}:00", f"{11 + i % 3:02d}:30") for i in range(12)]   # every pair overlaps
+        answers = await asyncio.gather(*(
+            client.post(f"/api/v1/centers/{C}/assignments", headers=AUTH,
+                        json={"window": "r2", "point": "sp1", "starts": s, "ends": e}) for s, e in ranges))
+        assert sorted(r.status_code for r in answers) == [201] + [422] * 11
+        rows = await _counts(settings)
+        demo = sum(len(c.service_points) for c in app.state.engine.catalog.centers.values())   # one each, all day
+        assert rows[2] == demo + 1
+        assert len([a for a in app.state.engine.catalog.centers[C].assignments if a.window == "r2" and a.point == "sp1"]) == 1
