@@ -9,6 +9,7 @@ from queue_server.api.endpoints import Doc
 from queue_server.supervisor import Supervisor
 
 from .api import api
+from .assistant import api as assistant_api
 from .map import MapCache
 from .reload import CatalogReloader
 from .sockets import routes as socket_routes
@@ -16,8 +17,8 @@ from .sockets import routes as socket_routes
 
 class NetworkComponent:
     def __init__(self) -> None:
-        self.routes: list[BaseRoute] = [*socket_routes, *api.routes]
-        self.docs: list[Doc] = [*api.docs]
+        self.routes: list[BaseRoute] = [*socket_routes, *api.routes, *assistant_api.routes]
+        self.docs: list[Doc] = [*api.docs, *assistant_api.docs]
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         reloader = app.state.network = CatalogReloader(app)

@@ -1,7 +1,8 @@
-"""A service point's own live devices: ``WS /ws/points/{point}/screen`` and ``.../tablet``. They ride
-the live screens' hub and openings (realtime/) as a center-wide subscriber that keeps only its
-point's tickets and the remote windows assigned to the point, with the window's current ticket left
-out: a point's screen shows the clerk on duty and never another point's resident."""
+"""A service point's own live devices: ``WS /ws/points/{point}/screen``, ``.../tablet`` and the
+assistant's ``.../assistant``. They ride the live screens' hub and openings (realtime/) as a
+center-wide subscriber that keeps only its point's tickets and the remote windows assigned to the
+point, with the window's current ticket left out: a point's screen shows the clerk on duty and never
+another point's resident."""
 from __future__ import annotations
 
 import dataclasses
@@ -82,6 +83,12 @@ class PointSubscriber(SocketSubscriber):
 
 
 def _admit(who: Principal, center: str, point: str, device: str) -> None:
+    if device == "assistant":   # the assistant's own view: the point's assistant, or a manager
+        try:
+            require(who, center, {"manager", "assistant"}, point=point)
+        except Problem as exc:
+            raise Refused(OTHER_SCOPE, str(exc)) from None
+        return
     if who.role == "device" and who.point is None:
         raise Refused(OTHER_SCOPE, "the token belongs to the center's hall, not to this service point")
     try:
@@ -145,7 +152,12 @@ async def tablet(ws: WebSocket) -> None:
     await point_socket(ws, "tablet")
 
 
+async def assistant(ws: WebSocket) -> None:
+    await point_socket(ws, "assistant")
+
+
 routes = [
     WebSocketRoute("/ws/points/{point}/screen", screen),
     WebSocketRoute("/ws/points/{point}/tablet", tablet),
+    WebSocketRoute("/ws/points/{point}/assistant", assistant),
 ]

@@ -222,6 +222,9 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_token(args: argparse.Namespace) -> None:
     from .record.people import create_token
 
+    if args.role == "assistant" and not args.point:
+        sys.exit("an assistant token needs --point: the service point the assistant works at")
+
     async def make() -> str:
         pool = await asyncpg.create_pool(Settings.from_env().database_url, min_size=1, max_size=2)
         try:
@@ -284,14 +287,15 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("migrate")
     p.add_argument("--demo", action="store_true", help="also load the Jing'an demo catalog")
     p.set_defaults(fn=cmd_migrate)
-    p = sub.add_parser("token", help="create a manager, staff or device token")
-    p.add_argument("role", choices=["manager", "staff", "device"])
+    p = sub.add_parser("token", help="create a manager, staff, device or service point assistant token")
+    p.add_argument("role", choices=["manager", "staff", "device", "assistant"])
     p.add_argument("center")
     p.add_argument("--window")
     p.add_argument("--staff")
     p.add_argument("--device", choices=["kiosk", "display", "screen", "tablet", "dashboard"])
     p.add_argument("--label", default="")
-    p.add_argument("--point", help="a service point's code: the device belongs to that point (its screen or tablet)")
+    p.add_argument("--point", help="a service point's code: the device (its screen or tablet) or the assistant belongs"
+                                   " to that point (required for an assistant)")
     p.set_defaults(fn=cmd_token)
     p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, service"
                                       " points, remote assignments, staff) or a CSV file of service points")

@@ -40,6 +40,11 @@ function matterName(code) {
   return m ? bi(m.name_zh, m.name_en, "stack") : code;
 }
 
+// The assistant at the resident's service point marked them present at the video terminal.
+function presentTag(t) {
+  return t.present_at ? h("span", { class: "tag present", title: timeText(t.present_at) }, bi("在场", "present")) : null;
+}
+
 function current() {
   const t = win?.current ? tickets.get(win.current) : null;
   return t && (t.status === "called" || t.status === "serving") ? t : null;
@@ -62,6 +67,7 @@ function render() {
     const [sz, se] = STATUS[cur.status] || [cur.status, cur.status];
     box.replaceChildren(
       h("div", { class: "number", dataset: { ticket: cur.id } }, cur.number),
+      cur.present_at ? h("div", { class: "presence" }, presentTag(cur)) : null,
       h("div", { class: "matter" }, matterName(cur.matter)),
       h("div", { class: `status ${cur.status}` }, bi(sz, se)),
       h("div", { class: "meta" }, bi(`叫号 ${timeText(cur.called_at)}${cur.recalls ? ` · 重呼 ${cur.recalls} 次` : ""}`,
@@ -96,7 +102,7 @@ function renderWaiting() {
     h("td", { class: "num" }, t.number),
     h("td", { class: "matter" }, matterName(t.matter)),
     h("td", {}, h("span", { class: `tag ${t.priority}` }, bi(...(PRIORITY[t.priority] || [t.priority, t.priority]))),
-      t.target_window === windowId ? h("span", { class: "tag here" }, bi("转入", "to me")) : null),
+      t.target_window === windowId ? h("span", { class: "tag here" }, bi("转入", "to me")) : null, presentTag(t)),
     h("td", { class: "waited" }, waitedText(now - t.issued_at)),
     h("td", {}, h("button", { type: "button", class: "btn", disabled: busy || !open, dataset: { call: t.id },
       onclick: () => callOne(t) }, bi("叫此号", "Call"))))) : [h("tr", { class: "empty-row" },

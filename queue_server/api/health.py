@@ -49,7 +49,7 @@ async def persister_lag(request: Request) -> Response:
     return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
 
 
-@api("POST", "/api/v1/tokens", "Create a manager, staff or device token (shown once)", body=NewToken,
+@api("POST", "/api/v1/tokens", "Create a manager, staff, device or service point assistant token (shown once)", body=NewToken,
      response=TokenCreated, status=201, responses={403: "only admins and the center's manager"})
 async def new_token(request: Request) -> Response:
     who = await principal(request)
@@ -64,9 +64,13 @@ async def new_token(request: Request) -> Response:
         raise Problem(422, "Invalid request", f"unknown center {body.center!r}", errors=[{"field": "center", "message": "unknown"}])
     if body.window is not None and body.window not in center.windows:
         raise Problem(422, "Invalid request", f"unknown window {body.window!r}", errors=[{"field": "window", "message": "unknown"}])
-    if body.point is not None and (body.role != "device" or body.point not in center.service_points):
-        raise Problem(422, "Invalid request", f"a point belongs to devices, and {body.point!r} must be a point of {body.center}",
-                      errors=[{"field": "point", "message": "unknown, or not a device token"}])
+    if body.role == "assistant" and (body.point is None or body.window is not None or body.device_kind is not None):
+        raise Problem(422, "Invalid request", "an assistant token belongs to one service point (point), no window or device",
+                      errors=[{"field": "point", "message": "required for an assistant, with no window or device_kind"}])
+    if body.point is not None and (body.role not in ("device", "assistant") or body.point not in center.service_points):
+        raise Problem(422, "Invalid request", f"a point belongs to devices and assistants, and {body.point!r} must be a"
+                                              f" point of {body.center}",
+                      errors=[{"field": "point", "message": "unknown, or not a device or assistant token"}])
     if body.role == "device" and body.device_kind is None:
         raise Problem(422, "Invalid request", "device tokens need a device_kind",
                       errors=[{"field": "device_kind", "message": "required for devices"}])

@@ -46,6 +46,8 @@ class Ticket(BaseModel):
     finished_at: int | None = None
     ended_at: int | None = None
     called_out_of_order: str | None = None
+    present_at: int | None = Field(default=None, description="ms since epoch: the assistant at the service point"
+                                                              " marked the resident present (在场)")
     version: int
 
 
@@ -104,13 +106,15 @@ class QueueSnapshot(BaseModel):
 
 
 class NewToken(Body):
-    role: Literal["manager", "staff", "device"]
+    role: Literal["manager", "staff", "device", "assistant"] = Field(
+        description="assistant: the assistant at a service point (帮办员), bound to its point")
     center: Code
     window: Code | None = None
     staff_id: Code | None = None
     device_kind: Literal["kiosk", "display", "screen", "tablet", "dashboard"] | None = None
     label: ShortText = ""
-    point: Code | None = Field(default=None, description="a service point's code: the device belongs to that point")
+    point: Code | None = Field(default=None, description="a service point's code: the device or assistant belongs to"
+                                                        " that point (required for an assistant)")
 
 
 class TokenCreated(BaseModel):

@@ -22,6 +22,7 @@ from redis.exceptions import ResponseError
 
 from ..clock import Clock
 from ..config import Settings
+from ..domain.assistant import PRESENT_FROM
 from ..domain.catalog import Catalog, Center, Matter
 from ..domain.network import local_minute, served_points, serving_windows
 from ..domain.numbering import center_of, service_day
@@ -268,6 +269,17 @@ class QueueEngine:
             "recall", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.alive(c)],
             [k.center_base(c), self.clock.now_ms(), self.settings.recall_limit, acting_window or "",
              self.settings.stream_maxlen, TICKET_TTL_S, c], c,
+        )
+
+    async def mark_present(self, ticket_id: str, point: str, by: str) -> dict[str, Any]:
+        """The resident of a ticket taken at ``point`` is there for the remote clerk: a
+        ``ticket.present`` event the first time, the ticket unchanged (``duplicate``) after."""
+        c = self._ticket_center(ticket_id)
+        k = self.keys
+        return await self._run(
+            "mark_present", [k.ticket(c, ticket_id), k.events(c), k.alive(c)],
+            [k.center_base(c), self.clock.now_ms(), point, ",".join(sorted(PRESENT_FROM)), self.settings.stream_maxlen,
+             TICKET_TTL_S, c, by], c,
         )
 
     async def act(

@@ -13,13 +13,13 @@ LOOKUP_S = 5.0   # longest a token look-up may wait for a connection, and then f
 
 @dataclass(frozen=True)
 class Principal:
-    role: str  # admin | manager | staff | device
+    role: str  # admin | manager | staff | device | assistant
     center: str | None = None
     window: str | None = None
     staff_id: str | None = None
     device_kind: str | None = None
     label: str = ""          # what the token was made for ("hall display 2"): device presence shows it
-    point: str | None = None  # a device of a service point (its code within the center)
+    point: str | None = None  # a device or the assistant of a service point (its code within the center)
 
     def may_act_in(self, center: str) -> bool:
         return self.role == "admin" or self.center == center

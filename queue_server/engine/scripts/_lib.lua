@@ -1,7 +1,8 @@
 -- Shared helpers, prepended to every script. All keys a script builds start with the
 -- center's base (ARGV[1]), which carries the center's hash tag.
 local NUMERIC = {issued_at=true, sort_at=true, called_at=true, started_at=true, finished_at=true,
-  ended_at=true, paused_at=true, recalls=true, version=true, appointment_at=true, since=true}
+  ended_at=true, paused_at=true, recalls=true, version=true, appointment_at=true, since=true,
+  present_at=true}
 
 local function hgetall(key)
   local flat = redis.call('HGETALL', key)
