@@ -123,11 +123,11 @@ class TokenCache:
                 raise self.record.unavailable(now)
         try:
             principal = await find_token(self._pool, token)
-        except RECORD_AWAY as exc:
-            self.record.failed(now, exc)
+        except RECORD_AWAY as exc:   # a look-up may have waited seconds: the outage counts from now
+            self.record.failed(time.monotonic(), exc)
             if known is not None:
                 return known[1]
-            raise self.record.unavailable(now) from None
+            raise self.record.unavailable(time.monotonic()) from None
         self.record.back()
         if principal is None:
             self._known.pop(key, None)
