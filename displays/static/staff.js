@@ -22,6 +22,16 @@ let busy = false;
 
 const myQueues = () => info?.windows.find((w) => w.code === windowId)?.queues || win?.queues || [];
 
+// A remote window takes a service point's tickets only while it is assigned to that point (daily
+// ranges in the center's time, "HH:MM" strings compare as times); the server refuses the others.
+function servesNow(t, now) {
+  if (!t.service_point) return true;
+  const serves = info?.windows.find((w) => w.code === windowId)?.serves;
+  if (!serves) return true;
+  const hm = timeText(now);
+  return serves.some((a) => a.point === t.service_point && a.starts <= hm && hm < a.ends);
+}
+
 function keep(t) {
   if (!t?.id) return;
   const old = tickets.get(t.id);
@@ -86,7 +96,7 @@ function renderWaiting() {
   const queues = myQueues();
   const now = socket ? socket.now() : Date.now();
   const mine = [...tickets.values()].filter((t) => t.status === "waiting"
-    && (t.target_window ? t.target_window === windowId : queues.includes(t.queue)));
+    && (t.target_window ? t.target_window === windowId : queues.includes(t.queue) && servesNow(t, now)));
   const rank = { priority: 0, appointment: 1, normal: 2 };
   mine.sort((a, b) => (b.target_window === windowId) - (a.target_window === windowId)
     || (rank[a.priority] ?? 2) - (rank[b.priority] ?? 2) || (a.sort_at || a.issued_at) - (b.sort_at || b.issued_at));

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ..domain.calendar import Calendar
 from ..domain.catalog import Center
+from ..domain.network import format_hhmm
 from ..domain.tickets import public_ticket
 from .endpoints import Endpoints, json
 from .problems import Problem
@@ -50,7 +51,9 @@ async def center(request: Request) -> Response:
     return json({
         **_summary(c, request.app.state.calendar),
         "queues": [{"code": q.code, "prefix": q.prefix, "name_zh": q.name_zh, "name_en": q.name_en} for q in c.queues.values()],
-        "windows": [{**asdict(w), "queues": list(w.queues)} for w in c.windows.values()],
+        "windows": [{**asdict(w), "queues": list(w.queues), "serves": [
+            {"point": a.point, "starts": format_hhmm(a.starts), "ends": format_hhmm(a.ends)}
+            for a in c.assignments if a.window == w.code]} for w in c.windows.values()],
         "service_points": [asdict(p) for p in c.service_points.values()],
     })
 

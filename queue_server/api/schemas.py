@@ -146,12 +146,20 @@ class QueueInfo(BaseModel):
     name_en: str
 
 
+class WindowServes(BaseModel):
+    point: str
+    starts: str = Field(description="HH:MM, the center's local time")
+    ends: str = Field(description="HH:MM (24:00 = end of day), excluded")
+
+
 class WindowInfo(BaseModel):
     code: str
     name_zh: str
     name_en: str
     kind: str
     queues: list[str]
+    serves: list[WindowServes] = Field(default_factory=list, description="a remote window: the service points"
+                                       " it serves daily, and when")
 
 
 class ServicePointInfo(BaseModel):
@@ -160,6 +168,9 @@ class ServicePointInfo(BaseModel):
     name_en: str
     kind: str
     address: str
+    lat: float | None = None
+    lng: float | None = None
+    status: str = Field(description="planned, active, suspended or closed; only an active point takes tickets")
 
 
 class CenterSummary(BaseModel):

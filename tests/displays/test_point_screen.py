@@ -1,6 +1,6 @@
 """A service point's screen in Chromium, with the remote clerk on the staff console of the window
 assigned to the point: the point's number and the clerk on duty appear; another point's resident,
-called meanwhile by another remote window, never does."""
+called meanwhile by another remote window, never does, nor is listed on this clerk's console."""
 from __future__ import annotations
 
 from typing import Any
@@ -33,6 +33,8 @@ async def test_a_point_screen_shows_its_call_and_its_clerk_and_never_another_poi
     other = await _issue_at(server, "sp3")
     mine = await _issue_at(server, "sp1")
     await screen.page.locator("#waiting:has-text('本服务点等候 1 人')").wait_for()   # (no eval: the page's CSP forbids it)
+    await staff.page.locator(f"#waiting tr[data-ticket='{mine['id']}']").wait_for()
+    assert await staff.page.locator(f"#waiting tr[data-ticket='{other['id']}']").count() == 0   # r2's point, not r1's
     await server.act("POST", f"/api/v1/centers/{CENTER}/windows/r2/call-next")   # sp3's resident, at r2
     await staff.page.click("#call-next")
     await screen.page.locator(f"#number:text-is('{mine['number']}')").wait_for()
