@@ -1,6 +1,7 @@
 """A network change reaches every running instance: the instance that made it publishes on
 ``keys.network_changes()``; each instance, subscribed, reloads its catalog from PostgreSQL and swaps
-it into every holder at once (no await between the assignments, so no request sees a mix)."""
+it into every holder at once (no await between the assignments, so no request sees a mix). Each
+also reloads on every (re)subscription and once a minute, so a lost message only delays a change."""
 from __future__ import annotations
 
 import asyncio
@@ -11,11 +12,13 @@ import orjson
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
+from queue_server.api.problems import REDIS_AWAY
 from queue_server.engine.connection import connection_class
 from queue_server.record.catalog import load_catalog
 from queue_server.supervisor import Supervisor
 
 log = logging.getLogger("network")
+SAFETY_RELOAD_S = 60   # a reload this often anyway: a change whose message was lost still arrives
 
 
 class CatalogReloader:
@@ -37,9 +40,15 @@ class CatalogReloader:
             self.last_reload_at = time.monotonic()
 
     async def changed(self, what: dict[str, str]) -> None:
-        """This instance changed the network: take it at once, then tell the others."""
+        """This instance changed the network: take it at once, then tell the others. The change is
+        already recorded, so a Redis that cannot take the message only delays the others (they also
+        reload every SAFETY_RELOAD_S) and is not the caller's error."""
         await self.reload()
-        await self.app.state.redis.publish(self.app.state.keys.network_changes(), orjson.dumps(what))
+        try:
+            await self.app.state.redis.publish(self.app.state.keys.network_changes(), orjson.dumps(what))
+        except REDIS_AWAY as exc:
+            log.warning("network change %s not published (%s); other instances take it within %d s",
+                        what, exc, SAFETY_RELOAD_S)
 
     async def listen(self, work: Supervisor) -> None:
         """Subscribed for as long as the app runs; a reload follows every (re)subscription, so a change
@@ -54,7 +63,7 @@ class CatalogReloader:
                 await self.reload()
                 while not work.stop.is_set():
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    if message is not None or time.monotonic() - self.last_reload_at > SAFETY_RELOAD_S:
                         await self.reload()
         finally:
             await client.aclose()
