@@ -112,6 +112,7 @@ class Displays:
         Route("/staff/{center}/{window}", page("staff")),
         Route("/network/{center}", page("network")),
         Route("/point/{point}", page("point")),
+        Route("/assistant/{point}", page("assistant")),
         Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         *api.routes,
     ]

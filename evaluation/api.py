@@ -156,7 +156,8 @@ async def new_link(request: Request) -> Response:
     center = center_of(body.ticket_id)
     if center not in ev.catalog.centers:
         raise Problem(404, "Not found", f"ticket {body.ticket_id!r} not found")
-    require(who, center, {"manager", "staff", "device"}, device_kinds={"tablet", "kiosk"})
+    # a service point's kiosk or assistant makes links for its own point's tickets (checked below)
+    require(who, center, {"manager", "staff", "device", "assistant"}, device_kinds={"tablet", "kiosk"}, point=who.point)
     if body.round == 2:
         require(who, center, {"manager"})
         if not await ev.pool.fetchval("SELECT 1 FROM rectifications c JOIN reviews r ON r.id = c.review_id"
@@ -164,10 +165,14 @@ async def new_link(request: Request) -> Response:
             raise Problem(409, "No follow-up", "a follow-up link needs a rectified bad review")
     else:
         try:
-            await ev.engine.ticket(body.ticket_id)
+            point = (await ev.engine.ticket(body.ticket_id)).ticket.get("service_point")
         except EngineError:  # gone from Redis: the record must know it
-            if not await ev.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1", body.ticket_id):
+            row = await ev.pool.fetchrow("SELECT service_point FROM tickets WHERE id = $1", body.ticket_id)
+            if row is None:
                 raise Problem(404, "Not found", f"ticket {body.ticket_id!r} not found") from None
+            point = row["service_point"]
+        if who.point is not None and point != who.point:
+            raise Problem(403, "Forbidden", f"the token belongs to service point {who.point}")
     token, expires = await links.mint(ev.pool, body.ticket_id, body.round, ev.clock.now_ms(), ev.cfg.link_ttl_h)
     return json({"url": links.url(request.app.state.settings.public_base_url, token), "ticket_id": body.ticket_id,
                  "round": body.round, "expires_at": int(expires.timestamp() * 1000)}, 201)

@@ -15,8 +15,8 @@ from .record.people import create_token
 DEMO_WINDOW = "w1"
 DEMO_MATTER = "hrss-001"
 
-# (label, path template, token kind: a device kind, "staff", "manager", "point screen" (sp1's), or None
-# for a public page)
+# (label, path template, token kind: a device kind, "staff", "manager", "point screen" or "point assistant"
+# (sp1's), or None for a public page)
 PAGES: list[tuple[str, str, str | None]] = [
     ("call display", "/display/{center}", "display"),
     ("window screen", "/screen/{center}/{window}", "screen"),
@@ -25,6 +25,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
     ("staff console", "/staff/{center}/{window}", "staff"),
     ("point screen", "/point/{center}-sp1", "point screen"),
+    ("point assistant", "/assistant/{center}-sp1", "point assistant"),
     ("service points", "/network/{center}", "manager"),
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
@@ -36,6 +37,8 @@ async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) ->
         return await create_token(pool, "staff", center, DEMO_WINDOW, f"{center}-s01", None, f"demo {label}")
     if kind == "manager":
         return await create_token(pool, "manager", center, label=f"demo {label}")
+    if kind == "point assistant":
+        return await create_token(pool, "assistant", center, label=f"demo {label}", point="sp1")
     if kind == "point screen":
         return await create_token(pool, "device", center, None, None, "screen", f"demo {label}", point="sp1")
     window = DEMO_WINDOW if kind in ("screen", "tablet") else None

@@ -26,6 +26,7 @@ SIZES = {
     "staff": {"width": 1920, "height": 1080},
     "network": {"width": 1366, "height": 768},     # a manager's desk
     "point": {"width": 1920, "height": 1080},       # a service point's notice screen
+    "assistant": {"width": 1920, "height": 1080},   # the operator half of a point's dual-screen all-in-one
 }
 
 

@@ -16,10 +16,11 @@ from tests.support import running_app
 
 PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "/kiosk/jingansi",
             "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8",
-            "/point/jingansi-sp1", "/network/jingansi"]
+            "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
-                 "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere"]
+                 "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
+                 "/assistant/jingansi-sp99", "/assistant/jingansi"]
 
 
 async def test_pages_are_served_with_their_headers(settings: Settings) -> None:
@@ -106,6 +107,9 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
             elif "/point/" in path:
                 who = await app.state.tokens.resolve(token)
                 assert who is not None and (who.device_kind, who.point) == ("screen", "sp1")
+            elif "/assistant/" in path:
+                r = await client.get("/api/v1/points/jingansi-sp1/queue", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200 and r.json()["point"]["code"] == "sp1", r.text
             elif "/network/" in path:
                 r = await client.get("/api/v1/points?center=jingansi", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and len(r.json()["points"]) == 4

@@ -187,3 +187,23 @@ async def test_bad_input_is_problem_json_naming_the_field_and_writes_nothing(set
         assert (await client.get(f"/api/v1/points/{SP1}/queue")).status_code == 401
         assert await app.state.redis.xlen(app.state.keys.events(C)) == length
         assert await app.state.redis.hget(app.state.keys.ticket(C, t["id"]), "present_at") is None
+
+
+async def test_a_points_printed_ticket_gets_its_review_link_and_another_points_does_not(settings: Settings) -> None:
+    async with running_app(settings) as (app, client):
+        await _open_remote_windows(client)
+        mine = await _assistant(client)
+        r = await client.post("/api/v1/tokens", headers=AUTH,
+                              json={"role": "device", "center": C, "device_kind": "kiosk", "point": "sp1"})
+        kiosk = {"Authorization": f"Bearer {r.json()['token']}"}
+        own = (await client.post(f"/api/v1/points/{SP1}/tickets", json={"matter": "hrss-001"}, headers=mine)).json()
+        theirs = await _issue(client, "sp2")
+        hall = await _issue(client, None)
+        links = await app.state.pool.fetchval("SELECT count(*) FROM review_links")
+        for headers in (mine, kiosk):   # the point's assistant and the point's own kiosk print its tickets
+            r = await client.post("/api/v1/reviews/links", json={"ticket_id": own["id"]}, headers=headers)
+            assert r.status_code == 201, r.text
+            for other in (theirs, hall):
+                r = await client.post("/api/v1/reviews/links", json={"ticket_id": other["id"]}, headers=headers)
+                assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, r.text
+        assert await app.state.pool.fetchval("SELECT count(*) FROM review_links") == links + 2
