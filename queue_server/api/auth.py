@@ -104,7 +104,7 @@ class TokenCache:
     async def resolve(self, token: str) -> Principal | None:
         """The token's principal, None for no such (or a revoked) token; ``Unavailable`` when only
         PostgreSQL could say and it is away."""
-        if self._admin and hmac.compare_digest(token, self._admin):
+        if self._admin and hmac.compare_digest(token.encode(), self._admin.encode()):
             return ADMIN
         now = time.monotonic()
         if now >= self._next_check and self._checking is None:

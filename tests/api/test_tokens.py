@@ -7,7 +7,8 @@ import time
 
 from queue_server.config import Settings
 from queue_server.record.people import create_token
-from tests.support import running_app
+from tests.realtime.live import close_code, open_live
+from tests.support import running_app, server_process
 
 C = "jingansi"
 
@@ -40,3 +41,20 @@ async def test_tokens_known_at_start_are_preloaded_and_still_revocable(settings:
         while await cache.resolve(token) is not None:
             assert time.monotonic() < deadline, "a revoked preloaded token kept working"
             await asyncio.sleep(0.2)
+
+
+async def test_a_token_that_is_not_ascii_is_refused_not_a_server_error(settings: Settings) -> None:
+    """``?token=%C3%A9`` used to reach ``hmac.compare_digest`` as a non-ASCII str: 500 on every route."""
+    async with running_app(settings) as (app, client):
+        for query in ("token=%C3%A9", "token=%E2%80%8B%F0%9F%98%80"):
+            r = await client.post(f"/api/v1/centers/{C}/windows/w1/open?{query}", json={})
+            assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", r.text
+        r = await client.post(f"/api/v1/centers/{C}/windows/w1/open", json={},
+                              headers={"Authorization": "Bearer é".encode()})
+        assert r.status_code == 401, r.text
+
+
+async def test_a_socket_with_a_token_that_is_not_ascii_closes_4401(settings: Settings) -> None:
+    with server_process(settings) as (url, _):
+        ws = await open_live(url, f"/ws/centers/{C}/display", token="é")
+        assert await close_code(ws) == 4401
