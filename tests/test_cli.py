@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -38,6 +39,22 @@ async def test_cli_migrate_and_token(settings: Settings) -> None:
         assert (await client.post("/api/v1/centers/jingansi/windows/w3/call-next", headers=staff)).status_code == 204
         assert (await client.post("/api/v1/centers/jingansi/windows/w4/call-next", headers=staff)).status_code == 403
 
+
+
+async def test_cli_assistant_token_is_bound_to_its_point(settings: Settings) -> None:
+    env = {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url}
+    run = [sys.executable, "-m", "queue_server", "token", "assistant", "jingansi"]
+    refused = subprocess.run(run, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "--point" in refused.stderr
+    made = subprocess.run([*run, "--point", "sp1", "--label", "华山 帮办员"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assistant = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    async with running_app(settings) as (app, client):
+        assert (await client.get("/api/v1/points/jingansi-sp1/queue", headers=assistant)).status_code == 200
+        assert (await client.get("/api/v1/points/jingansi-sp2/queue", headers=assistant)).status_code == 403
+        with pytest.raises(asyncpg.CheckViolationError):   # the record itself keeps an assistant at a point
+            await app.state.pool.execute("INSERT INTO tokens (token_hash, role, center) VALUES ('x', 'assistant', 'jingansi')")
 
 def _demo_env(data: Path, **extra: str) -> dict[str, str]:
     """The environment of ``queue-server demo`` on a fresh machine: no service URLs, its own data folder."""

@@ -11,7 +11,7 @@ import httpx
 import orjson
 
 from queue_server.config import Settings
-from tests.support import AUTH, running_app
+from tests.support import AUTH, lose_redis_data, running_app, wait_recorded
 
 C = "jingansi"
 SP1, SP2 = f"{C}-sp1", f"{C}-sp2"     # demo: r1 serves both all day; r2 serves sp3 and the others
@@ -207,3 +207,26 @@ async def test_a_points_printed_ticket_gets_its_review_link_and_another_points_d
                 r = await client.post("/api/v1/reviews/links", json={"ticket_id": other["id"]}, headers=headers)
                 assert r.status_code == 403 and r.headers["content-type"] == PROBLEM, r.text
         assert await app.state.pool.fetchval("SELECT count(*) FROM review_links") == links + 2
+
+
+async def test_a_resident_marked_present_stays_present_when_redis_loses_its_data(settings: Settings) -> None:
+    """The mark is recorded with its one event; the queue rebuilt from the record keeps it, and
+    marking again afterwards still emits nothing."""
+    async with running_app(settings) as (app, client):
+        await _open_remote_windows(client)
+        mine = await _assistant(client)
+        t = (await client.post(f"/api/v1/points/{SP1}/tickets", json={"matter": "hrss-001"}, headers=mine)).json()
+        marked = (await client.post(f"/api/v1/points/{SP1}/tickets/{t['id']}/present", json={}, headers=mine)).json()
+        await wait_recorded(app.state.pool, settings.redis_url, settings, C)
+        row = await app.state.pool.fetchrow(
+            "SELECT (data->>'present_at')::bigint AS present_at, (SELECT count(*) FROM events"
+            " WHERE ticket_id = $1 AND type = 'ticket.present') AS events FROM tickets WHERE id = $1", t["id"])
+        assert (row["present_at"], row["events"]) == (marked["present_at"], 1)
+    lose_redis_data(settings)
+    async with running_app(settings) as (app, client):
+        assert (await client.get(f"/api/v1/tickets/{t['id']}")).json()["present_at"] == marked["present_at"]
+        again = await client.post(f"/api/v1/points/{SP1}/tickets/{t['id']}/present", json={}, headers=mine)
+        assert again.status_code == 200 and again.json()["present_at"] == marked["present_at"]
+        assert await _events(app, "ticket.present") == []
+        queue = (await client.get(f"/api/v1/points/{SP1}/queue", headers=mine)).json()
+        assert [x["present_at"] for x in queue["tickets"]] == [marked["present_at"]]
