@@ -9,9 +9,12 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from queue_server.config import Settings
-from tests.support import AUTH, lose_redis_data, running_app, wait_recorded
+from queue_server.record.people import create_token
+from tests.realtime.live import open_live, receive
+from tests.support import AUTH, lose_redis_data, running_app, server_process, wait_recorded
 
 C = "jingansi"
 SP1, SP2 = f"{C}-sp1", f"{C}-sp2"     # demo: r1 serves both all day; r2 serves sp3 and the others
@@ -230,3 +233,25 @@ async def test_a_resident_marked_present_stays_present_when_redis_loses_its_data
         assert await _events(app, "ticket.present") == []
         queue = (await client.get(f"/api/v1/points/{SP1}/queue", headers=mine)).json()
         assert [x["present_at"] for x in queue["tickets"]] == [marked["present_at"]]
+
+
+async def test_the_assistant_socket_opens_for_its_point_only(settings: Settings) -> None:
+    from websockets.exceptions import ConnectionClosed
+    async with running_app(settings) as (app, _):
+        pool = app.state.pool
+        sp1 = await create_token(pool, "assistant", C, label="sp1 帮办员", point="sp1")
+        sp2 = await create_token(pool, "assistant", C, label="sp2 帮办员", point="sp2")
+        screen = await create_token(pool, "device", C, device_kind="screen", label="sp1 screen", point="sp1")
+        staff = await create_token(pool, "staff", C, "r1", f"{C}-s01")
+    with server_process(settings) as (url, _):
+        ws = await open_live(url, f"/ws/points/{SP1}/assistant", token=sp1)
+        first = await receive(ws)
+        assert first["type"] == "snapshot" and first["point"]["code"] == "sp1"
+        await ws.close()
+        for path, token in [(f"/ws/points/{SP1}/assistant", sp2), (f"/ws/points/{SP1}/assistant", screen),
+                            (f"/ws/points/{SP1}/assistant", staff), (f"/ws/points/{SP1}/screen", sp1),
+                            (f"/ws/centers/{C}/display", sp1), (f"/ws/centers/{C}/windows/r1/staff", sp1)]:
+            ws = await open_live(url, path, token=token)
+            with pytest.raises(ConnectionClosed) as exc:
+                await receive(ws)
+            assert exc.value.rcvd is not None and exc.value.rcvd.code == 4403, path
