@@ -8,8 +8,8 @@ from starlette.routing import Route
 from ..domain.numbering import center_of
 from ..domain.tickets import public_ticket
 from ..engine.queue_engine import Position
-from ..record.people import Principal
-from .auth import principal, require
+from ..record.people import Principal, token_hash
+from .auth import bearer, principal, require
 from .calendar import require_open
 from .endpoints import Doc, Endpoints, json, read_body
 from .problems import Problem
@@ -24,10 +24,13 @@ def position_body(p: Position) -> dict:
 
 
 def limit_outsider(request: Request, who: Principal | None) -> None:
-    """Devices and anonymous callers are rate-limited; staff and managers are trusted."""
-    if who is None or who.role == "device":
-        client = f"dev:{request.headers.get('authorization')}" if who else f"ip:{request.client.host if request.client else '-'}"
-        request.app.state.limiter.check(client)
+    """Devices and anonymous callers are rate-limited; staff and managers are trusted. A device is
+    keyed on its token's hash, not on how the token was sent: every spelling of the header and
+    ``?token=`` are one device, and devices sending ``?token=`` each have their own bucket."""
+    if who is None:
+        request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}")
+    elif who.role == "device":
+        request.app.state.limiter.check(f"dev:{token_hash(bearer(request) or '')}")
 
 
 @api("POST", "/api/v1/centers/{center}/tickets", "Issue a ticket", body=IssueTicket, response=TicketPosition, status=201,
