@@ -96,6 +96,7 @@ async def figures(request: Request) -> Response:
     center = await _scope(request, devices=True)
     state = request.app.state
     now = state.clock.now_ms()
+    state.ops.figures.set_catalog(state.engine.catalog.centers)
     return json({"now": now, **state.ops.figures.all(now, only=center)})
 
 

@@ -107,7 +107,8 @@ class OpsComponent:
         work.at_close(feed.close)
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
         work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
-                                                config.poll_s, broadcaster.changed, work.stop))
+                                                config.poll_s, broadcaster.changed, work.stop,
+                                                lambda: state.engine.catalog.centers))
         work.run("ops-feed", lambda: feed.run(work.stop))
 
 

@@ -14,7 +14,13 @@ Definitions (the reports in ``reports.py`` use the same ones over any range of d
   the time since the oldest of them was issued;
 - **ratings** of the day: residents' own first ratings given that day (not defaults);
 - **bad reviews open**: rectification cases not closed; **overdue**: open cases with a stage the
-  evaluation escalated as past its deadline and not yet done.
+  evaluation escalated as past its deadline and not yet done;
+- **remote** service: tickets issued at a neighborhood service point (the ticket's ``service_point``),
+  served by a remote window; **hall**: every other ticket. Issued, served (finished) and waiting now
+  are counted for each, per center and for the district (remote + hall = the totals);
+- a **service point's** figures: tickets issued from it today, served today, waiting now; the remote
+  windows assigned to it at this minute of the local day (``domain/network.py``) with their state
+  now; its devices online where the presence record names the point.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain.catalog import Center
+from ..domain.network import local_minute, serving_windows
 
 BUCKET_MS = 15 * 60_000
 HOUR_MS = 3_600_000
@@ -100,6 +107,9 @@ class Totals:
     lag_ms: int = 0
     pending: int = 0
     undelivered: int = 0
+    remote_issued: int = 0
+    remote_served: int = 0
+    remote_waiting: int = 0
 
     def __post_init__(self) -> None:
         self.issued_curve = self.issued_curve or [0] * self.buckets
@@ -108,7 +118,8 @@ class Totals:
     def add(self, o: "Totals") -> None:
         for name in ("issued", "served", "no_shows", "cancelled", "transfers", "called", "within", "wait_sum",
                      "handling_sum", "handling_n", "wait_1h_sum", "wait_1h_n", "handling_1h_sum", "handling_1h_n",
-                     "cases_open", "cases_overdue", "devices_online", "devices_offline", "pending", "undelivered"):
+                     "cases_open", "cases_overdue", "devices_online", "devices_offline", "pending", "undelivered",
+                     "remote_issued", "remote_served", "remote_waiting"):
             setattr(self, name, getattr(self, name) + getattr(o, name))
         for q, n in o.waiting.items():
             self.waiting[q] = self.waiting.get(q, 0) + n
@@ -126,10 +137,11 @@ class Totals:
         rated = sum(self.levels)
         good = self.levels[3] + self.levels[4]
         bad = self.levels[0] + self.levels[1]
+        waiting_total = sum(self.waiting.values())
         return {
             "issued": self.issued, "served": self.served, "no_shows": self.no_shows, "cancelled": self.cancelled,
             "transfers": self.transfers, "called": self.called,
-            "waiting": dict(sorted(self.waiting.items())), "waiting_total": sum(self.waiting.values()),
+            "waiting": dict(sorted(self.waiting.items())), "waiting_total": waiting_total,
             "oldest_waiting_at": self.oldest_waiting_at,
             "longest_wait_s": round(max(0, now_ms - self.oldest_waiting_at) / 1000, 1) if self.oldest_waiting_at else 0,
             "wait_avg_s": _avg(self.wait_sum, self.called),
@@ -146,6 +158,9 @@ class Totals:
             "bad_reviews": {"open": self.cases_open, "overdue": self.cases_overdue},
             "devices": {"online": self.devices_online, "offline": self.devices_offline},
             "persister": {"lag_ms": self.lag_ms, "pending": self.pending, "undelivered": self.undelivered},
+            "remote": {"issued": self.remote_issued, "served": self.remote_served, "waiting": self.remote_waiting},
+            "hall": {"issued": self.issued - self.remote_issued, "served": self.served - self.remote_served,
+                     "waiting": waiting_total - self.remote_waiting},
         }
 
 
@@ -158,6 +173,14 @@ class _Mark:
     status: str
     called_at: int | None = None
     wait_s: float | None = None
+    point: str | None = None
+
+
+@dataclass(slots=True)
+class PointDay:
+    """A service point's counts of the day."""
+    issued: int = 0
+    served: int = 0
 
 
 class CenterLive:
@@ -172,7 +195,7 @@ class CenterLive:
         self.windows: dict[str, dict[str, Any]] = {
             code: {**self._catalog_window(code), "state": "closed"} for code in center.windows}
         self.marks: dict[str, _Mark] = {}
-        self.waiting: dict[str, tuple[str, int]] = {}       # ticket id -> (queue, issued_at)
+        self.waiting: dict[str, tuple[str, int, str | None]] = {}   # ticket id -> (queue, issued_at, point)
         self.cases: dict[int, dict[str, Any]] = {}          # open rectification cases
         self.devices: list[dict[str, Any]] = []
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
@@ -186,6 +209,7 @@ class CenterLive:
         self.calls: deque[tuple[int, str, float]] = deque()      # (called_at, ticket id, wait s) of the day
         self.finishes: deque[tuple[int, float]] = deque()        # (finished_at, handling s) of the day
         self.superseded: set[tuple[str, int]] = set()           # calls replaced by a later call of the ticket
+        self.points: dict[str, PointDay] = {}                    # service point code -> its counts of the day
         for tid in [t for t, m in self.marks.items() if m.day != day and m.wait_s is not None]:
             self.marks[tid].wait_s = None
         self.version += 1
@@ -214,14 +238,21 @@ class CenterLive:
         if mark is None:
             mark = self.marks[tid] = _Mark(t["queue"], t.get("day", ""), int(t["issued_at"]), t["status"])
         mark.queue, mark.status = t["queue"], t["status"]
+        point = mark.point = t.get("service_point") or mark.point
         if today:
             if kind == "ticket.issued":
                 tot.issued += 1
                 self._count(tot.issued_curve, int(t["issued_at"]))
+                if point:
+                    tot.remote_issued += 1
+                    self.points.setdefault(point, PointDay()).issued += 1
             elif kind == "ticket.called":
                 self._called(tid, mark, int(t["called_at"]))
             elif kind == "ticket.finished":
                 tot.served += 1
+                if point:
+                    tot.remote_served += 1
+                    self.points.setdefault(point, PointDay()).served += 1
                 finished = int(t["finished_at"])
                 self._count(tot.served_curve, finished)
                 if t.get("started_at"):
@@ -236,7 +267,7 @@ class CenterLive:
             elif kind == "ticket.transferred":
                 tot.transfers += 1
         if t["status"] == "waiting":
-            self.waiting[tid] = (t["queue"], int(t["issued_at"]))
+            self.waiting[tid] = (t["queue"], int(t["issued_at"]), point)
         else:
             self.waiting.pop(tid, None)
         if t["status"] in ("finished", "no_show", "cancelled"):
@@ -305,8 +336,9 @@ class CenterLive:
                 tot.handling_1h_sum += took
                 tot.handling_1h_n += 1
         tot.waiting = dict.fromkeys(self.center.queues, 0)
-        for queue, issued_at in self.waiting.values():
+        for queue, issued_at, point in self.waiting.values():
             tot.waiting[queue] = tot.waiting.get(queue, 0) + 1
+            tot.remote_waiting += point is not None
             if tot.oldest_waiting_at is None or issued_at < tot.oldest_waiting_at:
                 tot.oldest_waiting_at = issued_at
         tot.windows = dict.fromkeys(STATES, 0)
@@ -330,7 +362,32 @@ class CenterLive:
                        for q in c.queues.values()],
             "window_list": [_window(w) for w in self.windows.values()],
             "device_list": list(self.devices),
+            "points": self.point_list(now_ms),
         })
+        return out
+
+    def point_list(self, now_ms: int) -> list[dict[str, Any]]:
+        """Every service point of the center with its figures (see the module's definitions)."""
+        c = self.center
+        waiting: dict[str, int] = {}
+        for _, _, point in self.waiting.values():
+            if point is not None:
+                waiting[point] = waiting.get(point, 0) + 1
+        minute = local_minute(now_ms, c.timezone)
+        out = []
+        for code, p in c.service_points.items():
+            day = self.points.get(code) or PointDay()
+            windows = []
+            for w in serving_windows(c.assignments, code, minute):
+                view = _window(self.windows.get(w) or {**self._catalog_window(w), "state": "closed"})
+                windows.append({k: view[k] for k in ("id", "name_zh", "name_en", "state", "staff_name", "current_number")}
+                               | {"open": view["state"] == "open"})
+            known = [d for d in self.devices if d.get("point") == code]
+            out.append({"code": code, "name_zh": p.name_zh, "name_en": p.name_en, "kind": p.kind, "status": p.status,
+                        "issued": day.issued, "served": day.served, "waiting": waiting.get(code, 0),
+                        "windows": windows,
+                        "devices": {"online": sum(1 for d in known if d["online"]),
+                                    "offline": sum(1 for d in known if not d["online"])} if known else None})
         return out
 
 
@@ -415,10 +472,11 @@ class LiveFigures:
             live.window_view(w)
         for t in snapshot.get("tickets") or []:
             if t["id"] not in live.marks and t.get("status") not in ("finished", "no_show", "cancelled"):
+                point = t.get("service_point") or None
                 live.marks[t["id"]] = _Mark(t["queue"], t.get("day", ""), int(t["issued_at"]), t["status"],
-                                            t.get("called_at"))
+                                            t.get("called_at"), point=point)
                 if t["status"] == "waiting":
-                    live.waiting[t["id"]] = (t["queue"], int(t["issued_at"]))
+                    live.waiting[t["id"]] = (t["queue"], int(t["issued_at"]), point)
         live.cursor = tail
         self.version += 1
 
@@ -428,6 +486,16 @@ class LiveFigures:
             live.devices = devices
             live.version += 1
             self.version += 1
+
+    def set_catalog(self, centers: dict[str, Center]) -> None:
+        """Take a reloaded catalog (a network change: a point's status, its assignments): each center's
+        figures read its points and windows from it from now on; the counts stay."""
+        for code, c in centers.items():
+            live = self.centers.get(code)
+            if live is not None and live.center is not c:
+                live.center = c
+                live.version += 1
+                self.version += 1
 
     def set_persister(self, center: str, lag: dict[str, int]) -> None:
         live = self.centers.get(center)

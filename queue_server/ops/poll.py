@@ -1,14 +1,17 @@
 """What the figures take from outside the event streams, read every few seconds: the devices the live
-sockets recorded as connected (``realtime/presence.py``) and the persister's lag."""
+sockets recorded as connected (``realtime/presence.py``), the persister's lag, and the catalog as the
+network last reloaded it (a point's status and its remote windows)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from ..clock import Clock
+from ..domain.catalog import Center
 from ..engine.keys import Keys
 from ..record.persister import lag
 from .live import LiveFigures
@@ -60,14 +63,15 @@ class DeviceReader:
                     continue
                 seen = int(d.get("last_seen") or 0)
                 found.append({"id": field.decode() if isinstance(field, bytes) else field, "kind": d.get("kind"),
-                              "window": d.get("window"), "label": d.get("label"), "last_seen": seen,
+                              "window": d.get("window"), "point": d.get("point"), "label": d.get("label"), "last_seen": seen,
                               "online": bool(d.get("online")) and now_ms - seen <= online_s * 1000})
             found.sort(key=lambda d: (not d["online"], str(d["kind"]), str(d["window"] or ""), str(d["label"])))
             out[c] = found[:MAX_DEVICES]
 
 
 async def refresh(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int,
-                  reader: DeviceReader) -> None:
+                  reader: DeviceReader, catalog: Callable[[], dict[str, Center]]) -> None:
+    figures.set_catalog(catalog())
     centers = list(figures.centers)
     for c, found in (await reader.read(redis, keys, centers, clock.now_ms(), online_s)).items():
         figures.set_devices(c, found)
@@ -77,12 +81,12 @@ async def refresh(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, 
 
 
 async def run(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int, every_s: float,
-              on_change: Any, stop: asyncio.Event) -> None:
+              on_change: Any, stop: asyncio.Event, catalog: Callable[[], dict[str, Center]]) -> None:
     """Poll until ``stop``; a failure (Redis away) ends the run, for the app's supervisor to start again."""
     reader = DeviceReader()
     while not stop.is_set():
         before = figures.version
-        await refresh(figures, redis, keys, clock, online_s, reader)
+        await refresh(figures, redis, keys, clock, online_s, reader, catalog)
         if figures.version != before:
             on_change()
         try:

@@ -23,6 +23,36 @@ class Ratings(BaseModel):
     satisfaction_rate: float | None
 
 
+class Channel(BaseModel):
+    issued: int = Field(description="tickets issued today")
+    served: int = Field(description="tickets finished today")
+    waiting: int = Field(description="tickets waiting now")
+
+
+class PointWindow(BaseModel):
+    id: str
+    name_zh: str | None
+    name_en: str | None
+    state: str = Field(description="open, paused or closed, now")
+    open: bool
+    staff_name: str | None
+    current_number: str | None
+
+
+class PointFigures(BaseModel):
+    """A service point of the center, as the center view shows it."""
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    status: str = Field(description="planned, active, suspended or closed")
+    issued: int = Field(description="tickets issued from the point today")
+    served: int = Field(description="its tickets finished today")
+    waiting: int = Field(description="its tickets waiting now")
+    windows: list[PointWindow] = Field(description="the remote windows assigned to serve it at this minute")
+    devices: dict[str, int] | None = Field(description="its devices online/offline; null where the presence names none")
+
+
 class DashboardFigures(BaseModel):
     """A center's (or the district's) live figures of the day, as the dashboard shows them."""
 
@@ -52,6 +82,9 @@ class DashboardFigures(BaseModel):
     bad_reviews: dict[str, int]
     devices: dict[str, int]
     persister: dict[str, int]
+    remote: Channel = Field(description="tickets issued at service points, served by remote windows")
+    hall: Channel = Field(description="every other ticket: remote + hall = the totals")
+    points: list[PointFigures] | None = Field(default=None, description="a center's service points (not the district's)")
     day: str
 
 
