@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..realtime.endpoints import OTHER_SCOPE, UNKNOWN, Refused, admit_ip, listen, socket_principal, refuse
+from ..realtime.endpoints import OTHER_SCOPE, UNKNOWN, Refused, listen, socket_principal, refuse
 from .broadcast import OpsSocket
 from .scope import ScopeError, ops_scope
 
@@ -16,7 +16,6 @@ async def ops_socket(ws: WebSocket) -> None:
     state = ws.app.state
     await ws.accept()
     try:
-        admit_ip(ws)
         who, token = await socket_principal(ws)
         try:
             scope = ops_scope(who, ws.query_params.get("center") or None, state.engine.catalog.centers)

@@ -41,7 +41,8 @@ class Realtime:
     hub: Hub
     reader: StreamReader
     presence: Presence
-    limiter: RateLimiter
+    limiter: RateLimiter     # opening attempts without a valid token, per address
+    anonymous: dict[str, int] = field(default_factory=dict)   # tokenless sockets open now, per address
 
 
 @api("GET", "/api/v1/ops/realtime", "Live sockets on this instance per center, events fanned out, sockets dropped",
@@ -75,7 +76,8 @@ class LiveScreens:
         await reader.prepare()
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
         per_minute = state.settings.rate_limit_per_minute
-        # A whole minute's allowance at once: a hall's screens behind one address come back together.
+        # A whole minute's allowance at once. Sockets with a valid token are not counted against their
+        # address at all: a hall's screens behind one NAT come back together, whatever else it sends.
         state.realtime = Realtime(config, hub, reader, presence, RateLimiter(per_minute, burst=per_minute))
 
         work.run("realtime-reader", lambda: reader.run(work.stop))

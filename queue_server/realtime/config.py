@@ -23,6 +23,7 @@ class RealtimeConfig:
     abuse_limit: int = 20           # invalid client messages tolerated before closing with 1008
     presence_flush_s: float = 2.0   # device presence is written to Redis in batches this often
     send_buffer: int = 128 * 1024   # kernel send buffer per socket (SO_SNDBUF), so a frozen client stalls soon
+    anonymous_per_address: int = 20  # tokenless sockets (status pages) open at once from one address
 
     @classmethod
     def from_env(cls) -> "RealtimeConfig":
@@ -36,4 +37,5 @@ class RealtimeConfig:
             epoch_check_s=_float("QUEUE_WS_EPOCH_CHECK_S", d.epoch_check_s),
             replay_max=int(_float("QUEUE_WS_REPLAY_MAX", d.replay_max)),
             send_buffer=int(_float("QUEUE_WS_SEND_BUFFER", d.send_buffer)),
+            anonymous_per_address=int(_float("QUEUE_WS_ANONYMOUS_PER_ADDRESS", d.anonymous_per_address)),
         )

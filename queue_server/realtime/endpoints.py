@@ -62,23 +62,46 @@ async def refuse(ws: WebSocket, code: int, reason: str) -> None:
 
 
 def admit_ip(ws: WebSocket) -> None:
-    """The per-address limit on opening sockets."""
+    """The per-address rate of opening attempts that show no valid token."""
     try:
         ws.app.state.realtime.limiter.check(f"ws:{_client_ip(ws)}")
     except Problem:
         raise Refused(TRY_LATER, "too many connections; retry later") from None
 
 
+def admit_anonymous(ws: WebSocket) -> str:
+    """Take one of the address's places for a tokenless socket (a cap on those open at once, not only
+    a rate, so they cannot pile up); returns the address, for ``release_anonymous`` when it ends."""
+    rt = ws.app.state.realtime
+    address = _client_ip(ws)
+    if rt.anonymous.get(address, 0) >= rt.config.anonymous_per_address:
+        raise Refused(TRY_LATER, "too many open sockets from this address; retry later")
+    admit_ip(ws)
+    rt.anonymous[address] = rt.anonymous.get(address, 0) + 1
+    return address
+
+
+def release_anonymous(ws: WebSocket, address: str) -> None:
+    anonymous = ws.app.state.realtime.anonymous
+    left = anonymous.pop(address) - 1
+    if left:
+        anonymous[address] = left
+
+
 async def socket_principal(ws: WebSocket) -> tuple[Principal, str]:
-    """Who the socket's token is (and the token), or Refused with the close code to use."""
+    """Who the socket's token is (and the token), or Refused with the close code to use. The token is
+    checked first: only an attempt without a valid one counts against its address's rate, so devices
+    behind one address are never refused for what anonymous clients there did."""
     token = bearer(ws)
     if token is None or len(token) > 200:
+        admit_ip(ws)
         raise Refused(BAD_TOKEN, "a device token is required")
     try:
         who = await ws.app.state.tokens.resolve(token)
     except Unavailable:  # the record is away and the token is not in the cache: screens come back when it is
         raise Refused(TRY_LATER, "tokens cannot be checked right now") from None
     if who is None:
+        admit_ip(ws)
         raise Refused(BAD_TOKEN, "the token is not valid or was revoked")
     return who, token
 
@@ -148,7 +171,6 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
     window: str | None = ws.path_params.get("window")
     await ws.accept()
     try:
-        admit_ip(ws)
         who, token = await socket_principal(ws)
         _check_scope(ws, who, kind, center, window)
     except Refused as exc:
@@ -196,25 +218,29 @@ async def ticket(ws: WebSocket) -> None:
     ticket_id: str = ws.path_params["ticket_id"]
     await ws.accept()
     try:
-        admit_ip(ws)
-        center = center_of(ticket_id)
-        if len(ticket_id) > 100 or center not in engine.catalog.centers:
-            raise Refused(UNKNOWN, "no such ticket")
+        address = admit_anonymous(ws)
     except Refused as exc:
         await refuse(ws, exc.code, exc.reason)
         return
-    limit_send_buffer(ws, rt.config.send_buffer)
-    watcher = TicketWatcher(ws, engine, center, ticket_id)
-
-    async def opening(send: Send) -> StreamKey:
-        await watcher.send_position()
-        return ZERO
-
     try:
-        await serve(ws, watcher, opening, lambda: None)
+        center = center_of(ticket_id)
+        if len(ticket_id) > 100 or center not in engine.catalog.centers:
+            await refuse(ws, UNKNOWN, "no such ticket")
+            return
+        limit_send_buffer(ws, rt.config.send_buffer)
+        watcher = TicketWatcher(ws, engine, center, ticket_id)
+
+        async def opening(send: Send) -> StreamKey:
+            await watcher.send_position()
+            return ZERO
+
+        try:
+            await serve(ws, watcher, opening, lambda: None)
+        finally:
+            if ws.application_state == WebSocketState.CONNECTED and watcher.closed is None:
+                await refuse(ws, 1000, "")
     finally:
-        if ws.application_state == WebSocketState.CONNECTED and watcher.closed is None:
-            await refuse(ws, 1000, "")
+        release_anonymous(ws, address)
 
 
 routes = [

@@ -122,18 +122,46 @@ async def test_client_messages_heartbeats_and_presence(settings: Settings) -> No
             assert await close_code(ws) == 1008
 
 
-async def test_connects_are_rate_limited_per_address(settings: Settings) -> None:
+async def _first(ws) -> str | int | None:  # type: ignore[no-untyped-def]
+    """The socket's first message type, or the code it was closed with."""
+    try:
+        return (await receive(ws, 5))["type"]
+    except Exception:  # noqa: BLE001 - closed by the server
+        return ws.close_code
+
+
+async def test_tokenless_attempts_are_rate_limited_per_address_but_never_devices(settings: Settings) -> None:
+    """The address's bucket was shared with devices: after a flood, valid screens there got 1013."""
     with server_process(replace(settings, rate_limit_per_minute=5)) as (url, _):
-        codes = []
-        for _ in range(7):
-            ws = await open_live(url, f"/ws/centers/{C}/display")
-            try:
-                msg = await receive(ws, 5)
-                codes.append(msg["type"])
-                await ws.close()
-            except Exception:  # noqa: BLE001 - closed by the server
-                codes.append(ws.close_code)
-        assert codes[:5] == ["snapshot"] * 5 and codes[5:] == [1013, 1013]
+        async with Api(url) as api:
+            display = await api.token("device", device="display")
+        codes = [await _first(await open_live(url, f"/ws/centers/{C}/display", token=None)) for _ in range(7)]
+        assert codes[:5] == [4401] * 5 and codes[5:] == [1013, 1013]
+        screens = [await open_live(url, f"/ws/centers/{C}/display", token=display) for _ in range(12)]
+        assert [await _first(ws) for ws in screens] == ["snapshot"] * 12
+        for ws in screens:
+            await ws.close()
+
+
+async def test_tokenless_sockets_are_capped_per_address(settings: Settings) -> None:
+    """A rate let anonymous sockets pile up (239 held open and growing): at most N are open at once."""
+    with server_process(settings, extra_env={"QUEUE_WS_ANONYMOUS_PER_ADDRESS": "5"}) as (url, _):
+        async with Api(url) as api:
+            mine = await api.issue()
+            display = await api.token("device", device="display")
+        path = f"/ws/tickets/{mine['id']}"
+        held = [await open_live(url, path, token=None) for _ in range(5)]
+        assert [await _first(ws) for ws in held] == ["position"] * 5
+        assert await _first(await open_live(url, path, token=None)) == 1013
+        screens = [await open_live(url, f"/ws/centers/{C}/display", token=display) for _ in range(8)]
+        assert [await _first(ws) for ws in screens] == ["snapshot"] * 8
+        await held.pop().close()
+        deadline = asyncio.get_running_loop().time() + 20
+        while (code := await _first(again := await open_live(url, path, token=None))) != "position":
+            assert code == 1013 and asyncio.get_running_loop().time() < deadline, code
+            await asyncio.sleep(0.2)
+        for ws in [*held, *screens, again]:
+            await ws.close()
 
 
 async def test_silence_is_broken_by_pings(settings: Settings) -> None:
