@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.displays.conftest import CENTER, SIZES, Server
 from tests.displays.test_pages import issue, open_window
+from tests.support import AUTH
 
 STAFF = f"{CENTER}-s01"
 
@@ -102,3 +103,26 @@ async def test_staff_console_fits_a_1366x768_clerk_monitor(server: Server, open_
 
 async def test_staff_console_still_fits_1920x1080(server: Server, open_page: Any) -> None:
     await staff_console_fits(server, open_page, SIZES["staff"], "staff-1920")
+
+
+async def test_the_assistant_page_fits_a_1366x768_all_in_one_with_a_long_queue(server: Server, open_page: Any) -> None:
+    """Take ticket, the queue's head and the printed ticket's buttons stay on screen; the page never scrolls."""
+    await server.act("POST", f"/api/v1/centers/{CENTER}/windows/r1/open", {"staff_id": STAFF})
+    token = (await server.http.post("/api/v1/tokens", json={"role": "assistant", "center": CENTER, "point": "sp1"},
+                                    headers=AUTH)).json()["token"]
+    for _ in range(12):
+        await server.act("POST", f"/api/v1/centers/{CENTER}/tickets",
+                         {"matter": "hrss-001", "channel": "service_point", "service_point": "sp1"})
+    size = SIZES["network"]
+    page = await open_page("assistant", f"{server.url}/assistant/{CENTER}-sp1?token={token}", size="network")
+    await page.page.locator("#queue tr[data-ticket] >> nth=11").wait_for()
+    await page.page.click("[data-matter='hrss-001']")
+    for selector in ("#issue", "#phone", ".queue h2", "#clerks"):
+        assert inside(await box(page.page, selector), size), selector
+    assert await no_document_scroll(page.page)
+    await page.page.click("#issue")
+    await page.page.locator("#ticket-view").wait_for()
+    for selector in ("#t-number", "#t-qr", "#print", "#ticket-done"):
+        assert inside(await box(page.page, selector), size), selector
+    await page.shot("-1366")
+    page.assert_clean()
