@@ -5,12 +5,16 @@ pressed. Bad input is problem+json naming the field."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
 import pytest
+from websockets.exceptions import ConnectionClosed
 
+from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.record.people import create_token
 from tests.realtime.live import open_live, receive
@@ -236,7 +240,6 @@ async def test_a_resident_marked_present_stays_present_when_redis_loses_its_data
 
 
 async def test_the_assistant_socket_opens_for_its_point_only(settings: Settings) -> None:
-    from websockets.exceptions import ConnectionClosed
     async with running_app(settings) as (app, _):
         pool = app.state.pool
         sp1 = await create_token(pool, "assistant", C, label="sp1 帮办员", point="sp1")
@@ -255,3 +258,31 @@ async def test_the_assistant_socket_opens_for_its_point_only(settings: Settings)
             with pytest.raises(ConnectionClosed) as exc:
                 await receive(ws)
             assert exc.value.rcvd is not None and exc.value.rcvd.code == 4403, path
+
+
+async def test_the_assistant_is_held_to_the_points_hours(settings: Settings) -> None:
+    """The issue's 21:58 ticket: an assistant outside the point's hours gets 409 with the next opening,
+    and nothing is written; the clerk may still call the resident already waiting, who can be marked."""
+    sh = ZoneInfo("Asia/Shanghai")
+    clock = FixedClock(datetime(2026, 12, 1, 16, 0, tzinfo=sh))
+    async with running_app(settings, clock) as (app, client):
+        hours = {"weekdays": ["08:30", "16:30"], "weekends_holidays": ["08:30", "11:30"]}
+        assert (await client.put(f"/api/v1/centers/{C}/hours", json=hours, headers=AUTH)).status_code == 200
+        await _open_remote_windows(client)
+        mine = await _assistant(client)
+        before_closing = await client.post(f"/api/v1/points/{SP1}/tickets", json={"matter": "hrss-001"}, headers=mine)
+        assert before_closing.status_code == 201, before_closing.text
+        clock.set(datetime(2026, 12, 1, 21, 58, tzinfo=sh))
+        written = (await app.state.redis.xlen(app.state.keys.events(C)),
+                   await app.state.redis.hgetall(app.state.keys.sequence(C, "20261201")))
+        r = await client.post(f"/api/v1/points/{SP1}/tickets", json={"matter": "hrss-001"},
+                              headers={**mine, "Idempotency-Key": "late"})
+        assert r.status_code == 409 and r.headers["content-type"] == PROBLEM, r.text
+        assert (r.json()["code"], r.json()["next_opening_at"]) == ("closed", "2026-12-02T08:30:00+08:00")
+        assert (await app.state.redis.xlen(app.state.keys.events(C)),
+                await app.state.redis.hgetall(app.state.keys.sequence(C, "20261201"))) == written
+        called = await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=AUTH)
+        assert called.json()["ticket"]["id"] == before_closing.json()["id"]
+        marked = await client.post(f"/api/v1/points/{SP1}/tickets/{before_closing.json()['id']}/present", json={},
+                                   headers=mine)
+        assert marked.status_code == 200 and marked.json()["present_at"] == clock.now_ms()
