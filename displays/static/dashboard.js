@@ -1,9 +1,11 @@
 // The ops dashboard: the district's centers as tiles coloured by their longest current wait, and a
-// center's drill-down (windows, queues, devices, staff, today's curve, wait distribution, ratings). One
+// center's drill-down (service points, windows, queues, devices, staff, today's curve, wait
+// distribution, ratings). Remote service (tickets issued at service points) is counted apart from the
+// hall's, for the district, each center's tile and the center view. One
 // socket (/ws/ops) gives a snapshot of the figures, then only the keys that changed, merged here.
 
 import { api, pageToken } from "./api.js";
-import { bi, dateText, h, timeText, WINDOW_STATE } from "./i18n.js";
+import { bi, dateText, h, POINT_KIND, POINT_STATUS, timeText, WINDOW_STATE } from "./i18n.js";
 import { bindBanner, LiveSocket } from "./live.js";
 import { curveChart, histogramChart, ratingsChart } from "./dashboard-charts.js";
 
@@ -112,7 +114,19 @@ function tile(f) {
     h("div", {}, h("dt", {}, bi("窗口开放", "Windows open")),
       h("dd", {}, `${f.windows?.open ?? 0}/${(f.windows?.open ?? 0) + (f.windows?.paused ?? 0) + (f.windows?.closed ?? 0)}`)),
     h("div", {}, h("dt", {}, bi("满意率", "Satisfied")), h("dd", {}, percent(f.ratings?.satisfaction_rate).join(""))),
+    h("div", { class: "remote", dataset: { issued: String(f.remote?.issued ?? 0), waiting: String(f.remote?.waiting ?? 0) } },
+      h("dt", {}, bi("服务点 取号/等候", "Points issued/waiting")), h("dd", {}, `${f.remote?.issued ?? 0}/${f.remote?.waiting ?? 0}`)),
   ));
+}
+
+// Issued / served / waiting via service points and in the hall, side by side.
+function channels(f) {
+  const row = (key, zh, en, c) => h("div", { class: `channel ${key}`, dataset: { channel: key, issued: String(c?.issued ?? 0),
+    served: String(c?.served ?? 0), waiting: String(c?.waiting ?? 0) } },
+  h("div", { class: "channel-name" }, bi(zh, en, "stack")),
+  ...[["今日取号", "Issued", c?.issued], ["已办结", "Served", c?.served], ["正在等候", "Waiting", c?.waiting]].map(([z, e, n]) =>
+    h("div", { class: "channel-stat" }, h("span", { class: "label" }, bi(z, e, "stack")), h("span", { class: "num" }, n ?? 0))));
+  return [row("remote", "经服务点（远程）", "Via service points", f.remote), row("hall", "中心大厅", "In the hall", f.hall)];
 }
 
 function renderLegend(target) {
@@ -126,6 +140,7 @@ function renderDistrict() {
   const d = state.district;
   if (!d) return;
   $("district-kpis").replaceChildren(...kpiCards(d));
+  $("district-channels").replaceChildren(...channels(d));
   const list = Object.values(state.centers).sort(SORTS[state.sort] || SORTS.wait);
   $("tiles").replaceChildren(...list.map(tile));
   document.querySelectorAll(".sorter .chip").forEach((b) => b.classList.toggle("selected", b.dataset.sort === state.sort));
@@ -147,6 +162,29 @@ function windowCard(w) {
     w.since ? h("div", { class: "since" }, bi("自", "since"), " ", timeText(w.since)) : null);
 }
 
+function pointCard(p) {
+  const [szh, sen] = POINT_STATUS[p.status] || [p.status, p.status];
+  const [kzh, ken] = POINT_KIND[p.kind] || [p.kind, p.kind];
+  const stat = (key, zh, en, n) => h("div", { class: `point-stat ${key}` }, h("span", { class: "label" }, bi(zh, en, "stack")),
+    h("span", { class: "num" }, n));
+  const windows = p.windows.length ? p.windows.map((w) => {
+    const [wzh, wen] = WINDOW_STATE[w.state] || [w.state, w.state];
+    return h("span", { class: `point-window state-${w.state}`, dataset: { window: w.id, open: String(w.open) } },
+      h("i"), h("b", {}, w.name_zh || w.id), " ", bi(wzh, wen), w.staff_name ? h("span", { class: "who" }, w.staff_name) : null);
+  }) : [h("span", { class: "point-window none" }, bi("此刻无远程窗口", "No remote window now"))];
+  const dev = p.devices;
+  return h("div", { class: `point-card status-${p.status}`, dataset: { point: p.code, status: p.status,
+    issued: String(p.issued), waiting: String(p.waiting), served: String(p.served) } },
+  h("div", { class: "point-head" }, bi(p.name_zh, p.name_en, "stack"),
+    h("span", { class: "pill" }, bi(szh, sen))),
+  h("div", { class: "point-kind" }, bi(kzh, ken)),
+  h("div", { class: "point-stats" }, stat("issued", "今日取号", "Issued", p.issued), stat("waiting", "正在等候", "Waiting", p.waiting),
+    stat("served", "已办结", "Served", p.served)),
+  h("div", { class: "point-windows" }, h("span", { class: "label" }, bi("远程窗口", "Remote windows")), ...windows),
+  h("div", { class: "point-devices", dataset: { online: dev ? String(dev.online) : "" } },
+    bi("设备在线", "Devices online"), " ", dev ? `${dev.online} / ${dev.online + dev.offline}` : "—"));
+}
+
 function renderCenter(code) {
   const f = state.centers[code];
   if (!f) return;
@@ -155,6 +193,10 @@ function renderCenter(code) {
   $("center-day").textContent = f.day ? `${f.day.slice(0, 4)}-${f.day.slice(4, 6)}-${f.day.slice(6)}` : "";
   $("back").hidden = state.scope !== "district";
   $("center-kpis").replaceChildren(...kpiCards(f));
+  const points = f.points || [];
+  $("points-panel").hidden = !points.length;
+  $("center-channels").replaceChildren(...channels(f));
+  $("points").replaceChildren(...points.map(pointCard));
   $("windows").replaceChildren(...(f.window_list || []).map(windowCard));
   $("queues").replaceChildren(...(f.queues || []).map((q) => h("div", { class: "queue", dataset: { queue: q.code } },
     h("span", { class: "prefix" }, q.prefix), bi(q.name_zh, q.name_en, "stack"),

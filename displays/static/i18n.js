@@ -36,6 +36,22 @@ export const STATUS = {
   cancelled: ["已取消", "Cancelled"],
 };
 
+// A service point's kind and status (queue_server/domain/network.py).
+export const POINT_KIND = {
+  neighborhood_committee: ["居委会", "Neighborhood committee"],
+  neighborhood_hub: ["邻里汇", "Neighborhood Hub"],
+  office_building: ["楼宇", "Office building"],
+  park: ["公园", "Park"],
+  party_mass_center: ["党群服务站", "Party-mass service station"],
+};
+
+export const POINT_STATUS = {
+  planned: ["筹建中", "Planned"],
+  active: ["运行中", "Active"],
+  suspended: ["暂停服务", "Suspended"],
+  closed: ["已撤销", "Closed"],
+};
+
 export const WINDOW_STATE = {
   open: ["服务中", "Open"],
   paused: ["暂停服务", "Paused"],

@@ -4,26 +4,13 @@
 // shows any refusal in the server's own words.
 
 import { api, centerInfo, pageToken } from "./api.js";
-import { bi, dayTimeText, h, useTimeZone } from "./i18n.js";
+import { bi, dayTimeText, h, POINT_KIND as KINDS, POINT_STATUS as STATUSES, useTimeZone } from "./i18n.js";
 
 const [, , centerRaw] = location.pathname.split("/");
 const center = decodeURIComponent(centerRaw);
 const token = pageToken();
 const $ = (id) => document.getElementById(id);
 
-const KINDS = {
-  neighborhood_committee: ["居委会", "Neighborhood committee"],
-  neighborhood_hub: ["邻里汇", "Neighborhood Hub"],
-  office_building: ["楼宇", "Office building"],
-  park: ["公园", "Park"],
-  party_mass_center: ["党群服务站", "Party-mass service station"],
-};
-const STATUSES = {
-  planned: ["筹建中", "Planned"],
-  active: ["运行中", "Active"],
-  suspended: ["暂停服务", "Suspended"],
-  closed: ["已撤销", "Closed"],
-};
 const NEXT = { planned: ["active", "closed"], active: ["suspended", "closed"], suspended: ["active", "closed"], closed: [] };
 
 function showError(err) {

@@ -103,3 +103,42 @@ async def test_dashboard_shows_a_call_and_draws_its_charts(server: str, browser:
         await shot(phone, "dashboard-phone-manager")
         assert not errors, errors
         assert issued
+
+
+async def test_center_view_shows_its_service_points_and_the_district_counts_remote_apart(server: str, browser: Any) -> None:
+    """Tickets at two points of the center (the demo's r1 serves sp1 and sp2 all day, r2 sp3 and sp4)
+    and one in the hall: the district view counts them apart, each point's card shows its tickets,
+    its waiting residents and its remote window with whether it is open."""
+    async with httpx.AsyncClient(base_url=server, headers=AUTH, timeout=10) as api:
+        assert (await api.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": f"{C}-s01"})).status_code == 200
+        for p in ("sp1", "sp1", "sp3"):
+            if p == "sp3":
+                assert (await api.post(f"/api/v1/centers/{C}/windows/r2/open",
+                                       json={"staff_id": f"{C}-s02"})).status_code == 200
+            r = await api.post(f"/api/v1/centers/{C}/tickets",
+                               json={"matter": "hrss-001", "channel": "service_point", "service_point": p})
+            assert r.status_code == 201, r.text
+        assert (await api.post(f"/api/v1/centers/{C}/windows/r2/close")).status_code == 200
+        assert (await api.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})).status_code == 201
+
+        page, errors = await open_page(browser, f"{server}/dashboard?token={ADMIN_TOKEN}", 1920, 1080)
+        await page.wait_for_selector('#district-channels .channel[data-channel="remote"][data-issued="3"][data-waiting="3"]')
+        await page.wait_for_selector('#district-channels .channel[data-channel="hall"][data-issued="1"][data-waiting="1"]')
+        await page.wait_for_selector(f'.tile[data-center="{C}"] .remote[data-issued="3"][data-waiting="3"]')
+        await page.click(f'.tile[data-center="{C}"]')
+        await page.wait_for_selector('body[data-view="center"] .point-card[data-point="sp1"][data-issued="2"][data-waiting="2"]')
+        assert await page.locator(".point-card").count() == 4
+        assert await page.is_visible('.point-card[data-point="sp1"]')
+        assert await page.get_attribute('.point-card[data-point="sp1"] .point-window', "data-window") == "r1"
+        assert await page.get_attribute('.point-card[data-point="sp1"] .point-window', "data-open") == "true"
+        assert await page.get_attribute('.point-card[data-point="sp3"] .point-window', "data-open") == "false"
+        assert await page.get_attribute('.point-card[data-point="sp3"]', "data-issued") == "1"
+        assert "华山居民区" in await page.text_content('.point-card[data-point="sp1"] .point-head')
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 1920
+
+        called = (await api.post(f"/api/v1/centers/{C}/windows/r1/call-next")).json()["ticket"]
+        assert called["service_point"] == "sp1"
+        await page.wait_for_selector('.point-card[data-point="sp1"][data-waiting="1"]', timeout=15_000)
+        await page.wait_for_selector('#center-channels .channel[data-channel="remote"][data-waiting="2"]', timeout=15_000)
+        await shot(page, "dashboard-center-points")
+        assert not errors, errors
