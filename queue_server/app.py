@@ -27,6 +27,7 @@ from .api.problems import HANDLERS
 from .api.ratelimit import RateLimiter
 from .clock import Clock, ShiftedClock, SystemClock
 from .config import Settings
+from .devices.component import component as devices
 from .engine.connection import connection_class
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
@@ -55,8 +56,9 @@ class Component(Protocol):
 
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
-# evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days
-COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, long_lived]
+# evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days;
+# devices close live_screens' sockets when a token is revoked
+COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -160,6 +160,12 @@ class TokenCache:
             self._known.pop(h, None)
 
 
+    def forget(self, digest: str) -> None:
+        """A token revoked just now (by any instance: devices/ publishes it) stops working at once."""
+        self._known.pop(digest, None)
+        self._unknown.put(digest, (time.monotonic() + _UNKNOWN_S, None))
+
+
 def bearer(conn: HTTPConnection) -> str | None:
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):

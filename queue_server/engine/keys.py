@@ -82,6 +82,15 @@ class Keys:
         """Hash of the center's connected devices and when each was last seen (realtime/)."""
         return f"{self.center_base(center)}devices"
 
+    def device_states(self, center: str) -> str:
+        """Hash of each registered device's last announced state, online or offline (devices/watch.py):
+        the transition script changes it and emits the event together, so each transition is one event."""
+        return f"{self.center_base(center)}devstate"
+
+    def device_revocations(self) -> str:
+        """Pub/sub channel: a device token's hash, revoked; every instance forgets it and closes its sockets."""
+        return f"{self.prefix}:devices:revoked"
+
     def network_changes(self) -> str:
         """Pub/sub channel: a service point or an assignment changed; every instance reloads its catalog."""
         return f"{self.prefix}:network:changes"

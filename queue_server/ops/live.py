@@ -197,7 +197,8 @@ class CenterLive:
         self.marks: dict[str, _Mark] = {}
         self.waiting: dict[str, tuple[str, int, str | None]] = {}   # ticket id -> (queue, issued_at, point)
         self.cases: dict[int, dict[str, Any]] = {}          # open rectification cases
-        self.devices: list[dict[str, Any]] = []
+        self.devices: list[dict[str, Any]] = []             # as the poller found them in the presence hash
+        self.device_states: dict[str, bool] = {}             # presence field -> online, from device.* events
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
         self.start_day(day)
 
@@ -315,7 +316,22 @@ class CenterLive:
         self.case_opened(case_id)
         self.cases[case_id]["escalated"].add(stage)
 
+    def device_state(self, device: dict[str, Any], online: bool) -> None:
+        """A registered device's announced transition (devices/watch.py): its figure follows the event."""
+        field = device.get("presence")
+        if isinstance(field, str):
+            self.device_states[field] = online
+
     # -- reading --------------------------------------------------------------------------------
+
+    def device_list(self) -> list[dict[str, Any]]:
+        """The devices heard from, online as their last device.online/offline event says (registered
+        ones), else as the presence hash does."""
+        states = self.device_states
+        if not states:
+            return list(self.devices)
+        return [{**d, "online": states[d["id"]]} if d["id"] in states and states[d["id"]] != d["online"] else d
+                for d in self.devices]
 
     def current(self, now_ms: int) -> Totals:
         """The day's sums plus what depends on the moment: waiting now, the last hour."""
@@ -347,7 +363,7 @@ class CenterLive:
         tot.cases_open = len(self.cases)
         tot.cases_overdue = sum(1 for c in self.cases.values()
                                 if c["state"] not in PAUSED_CASES and c["escalated"] - c["done"])
-        tot.devices_online = sum(1 for d in self.devices if d["online"])
+        tot.devices_online = sum(1 for d in self.device_list() if d["online"])
         tot.devices_offline = len(self.devices) - tot.devices_online
         tot.lag_ms, tot.pending, tot.undelivered = (self.persister["lag_ms"], self.persister["pending"],
                                                     self.persister["undelivered"])
@@ -361,7 +377,7 @@ class CenterLive:
             "queues": [{"code": q.code, "prefix": q.prefix, "name_zh": q.name_zh, "name_en": q.name_en}
                        for q in c.queues.values()],
             "window_list": [_window(w) for w in self.windows.values()],
-            "device_list": list(self.devices),
+            "device_list": self.device_list(),
             "points": self.point_list(now_ms),
         })
         return out
@@ -374,6 +390,7 @@ class CenterLive:
             if point is not None:
                 waiting[point] = waiting.get(point, 0) + 1
         minute = local_minute(now_ms, c.timezone)
+        devices = self.device_list()
         out = []
         for code, p in c.service_points.items():
             day = self.points.get(code) or PointDay()
@@ -382,7 +399,7 @@ class CenterLive:
                 view = _window(self.windows.get(w) or {**self._catalog_window(w), "state": "closed"})
                 windows.append({k: view[k] for k in ("id", "name_zh", "name_en", "state", "staff_name", "current_number")}
                                | {"open": view["state"] == "open"})
-            known = [d for d in self.devices if d.get("point") == code]
+            known = [d for d in devices if d.get("point") == code]
             out.append({"code": code, "name_zh": p.name_zh, "name_en": p.name_en, "kind": p.kind, "status": p.status,
                         "issued": day.issued, "served": day.served, "waiting": waiting.get(code, 0),
                         "windows": windows,
@@ -452,6 +469,8 @@ class LiveFigures:
             live.case_updated(data["case"])
         elif kind == "rectification.overdue" and data.get("case_id") is not None:
             live.case_overdue(int(data["case_id"]), str(data.get("stage", "")))
+        elif kind in ("device.online", "device.offline") and isinstance(data.get("device"), dict):
+            live.device_state(data["device"], kind == "device.online")
         live.version += 1
         self.version += 1
 
@@ -464,6 +483,7 @@ class LiveFigures:
         old = self.centers[center]
         live = self.centers[center] = CenterLive(old.center, self.tz, self.day, self.target_s)
         live.devices, live.persister, live.version = old.devices, old.persister, old.version + 1
+        live.device_states = dict(old.device_states)
         for case in cases:
             live.case_updated(case)
         for _, data in events:

@@ -16,7 +16,7 @@ from ..api.auth import bearer, require
 from ..api.problems import Problem, Unavailable
 from ..domain.numbering import center_of
 from ..engine.queue_engine import EngineError
-from ..record.people import Principal
+from ..record.people import Principal, token_hash
 from .events import ZERO, StreamKey
 from .opening import Send, open_stream
 from .sockets import SocketSubscriber, limit_send_buffer
@@ -103,6 +103,7 @@ async def socket_principal(ws: WebSocket) -> tuple[Principal, str]:
     if who is None:
         admit_ip(ws)
         raise Refused(BAD_TOKEN, "the token is not valid or was revoked")
+    ws.state.token_hash = token_hash(token)   # a revocation closes the sockets of its token (Hub.close_token)
     return who, token
 
 

@@ -30,6 +30,12 @@ class Subscriber(Protocol):
     def kill(self, code: int, reason: str, hard: bool = True) -> None: ...
 
 
+def token_of(sub: Subscriber) -> str | None:
+    """The hash of the token a socket was opened with (``endpoints.socket_principal`` notes it)."""
+    ws = getattr(sub, "ws", None)
+    return getattr(ws.state, "token_hash", None) if ws is not None else None
+
+
 @dataclass
 class _Center:
     every: set[Subscriber] = field(default_factory=set)
@@ -108,6 +114,14 @@ class Hub:
         subs = list(c.every) + [s for group in c.by_window.values() for s in group]
         for s in subs:
             s.kill(1012, reason, hard=False)
+        return len(subs)
+
+    def close_token(self, digest: str, reason: str) -> int:
+        """Close (4401) every local socket opened with the token of hash ``digest``: it was revoked."""
+        subs = [s for s in self.subscribers() if token_of(s) == digest]
+        for s in subs:
+            self.remove(s)
+            s.kill(4401, reason, hard=False)
         return len(subs)
 
     def subscribers(self) -> list[Subscriber]:

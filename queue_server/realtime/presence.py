@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..clock import Clock
+from ..domain.devices import presence_field
 from ..engine.keys import Keys
 from ..record.people import Principal, token_hash
 
@@ -29,7 +30,7 @@ class Presence:
         """The device's field in its center's hash: kind, window and the token's label (read with
         the token itself, so a socket's opening costs no query of its own for it)."""
         kind = who.device_kind if who.role == "device" else who.role
-        return f"{kind}:{who.window or '-'}:{self._label(who, token)}"
+        return presence_field(str(kind), who.window, self._label(who, token))
 
     @staticmethod
     def _label(who: Principal, token: str) -> str:
@@ -37,7 +38,7 @@ class Presence:
             return "admin"
         if who.role == "staff" and who.staff_id:
             return who.staff_id
-        return who.label or token_hash(token)[:12]
+        return who.label or who.device or token_hash(token)[:12]   # a device's field outlives its token's rotation
 
     def seen(self, center: str, device: str, online: bool = True) -> None:
         """Noted now, written with the next flush (a heartbeat costs no Redis command of its own)."""

@@ -1,0 +1,1 @@
+"""The registry of devices: what each device token belongs to, its presence, and its token's life."""
