@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 
 from .config import Settings
+from .realtime.config import RealtimeConfig
 from .ops.cli import add_parser as add_report_parser
 
 log = logging.getLogger("queue_server")
@@ -60,8 +61,11 @@ async def _migrate(settings: Settings, demo: bool) -> None:
 # processes through ``uvicorn_flags``): no per-message deflate (small messages, thousands of
 # sockets), and protocol pings every 60 s, not uvicorn's 20: the hub already pings a silent socket
 # every 15 s and the pages send heartbeats, so these only find dead peers, and at 25,000 screens
-# each ping round costs the server as much as a burst of calls.
-UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0}
+# each ping round costs the server as much as a burst of calls. A client message over what clients may
+# send (``RealtimeConfig.max_in_bytes``) is refused by the server with 1009 while it arrives, not
+# buffered up to uvicorn's default 16 MiB first.
+UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0,
+              "ws_max_size": RealtimeConfig.max_in_bytes}
 
 
 def uvicorn_flags() -> list[str]:

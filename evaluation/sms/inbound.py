@@ -5,6 +5,7 @@ to that number and handled once per ``MessageSid``: a repeated delivery gets the
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 import asyncpg
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from queue_server.api.endpoints import read_bytes
 from queue_server.api.problems import Problem
 
 from .. import reviews
@@ -39,8 +41,8 @@ def twiml(text: str | None) -> Response:
 async def signed_form(request: Request, path: str) -> dict[str, str]:
     """The form fields, once the signature over the configured public URL checks out (else 403)."""
     ev = request.app.state.evaluation
-    raw = await request.form()
-    params = {k: str(v) for k, v in raw.items()}
+    raw = await read_bytes(request)   # Twilio posts application/x-www-form-urlencoded
+    params = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     url = request.app.state.settings.public_base_url.rstrip("/") + path
     if request.url.query:
         url += "?" + request.url.query

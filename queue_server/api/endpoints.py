@@ -46,13 +46,30 @@ class Endpoints:
         return register
 
 
+async def read_bytes(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request's body, refused (413) as soon as it is known to be over ``limit``: by its declared
+    ``Content-Length`` before any of it is read, else while it streams in. Reading it whole first would
+    let one anonymous request hold as much memory as it cares to send."""
+    too_large = Problem(413, "Request too large", f"the body is over {limit} bytes",
+                        errors=[{"field": "body", "message": f"at most {limit} bytes"}])
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def read_body(request: Request, model: type[M]) -> M:
     """The request's JSON body as ``model``; an empty body means "all defaults". A body declared as
     another media type (a form, ``text/plain``) is refused as such, not parsed and called malformed;
     one without a content type is read as JSON."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise Problem(413, "Request too large", f"the body is over {MAX_BODY} bytes")
+    raw = await read_bytes(request)
     declared = request.headers.get("content-type")
     if raw.strip() and declared is not None and not is_json(declared):
         raise Problem(415, "Unsupported media type", "send the body as application/json",
