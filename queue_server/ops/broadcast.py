@@ -123,11 +123,18 @@ class Broadcaster:
         self.updates += 1
         return sent
 
-    def drop(self, sock: OpsSocket) -> None:
+    def drop(self, sock: OpsSocket, code: int = 1013, reason: str = "too slow") -> None:
         """A dashboard that does not keep up is closed; it reconnects and gets a fresh snapshot."""
         self.sockets.discard(sock)
         sock.dropped = True
-        asyncio.get_running_loop().create_task(_close(sock.ws, 1013, "too slow"))
+        asyncio.get_running_loop().create_task(_close(sock.ws, code, reason))
+
+    def close_token(self, digest: str, reason: str) -> int:
+        """Close (4401) the dashboards opened with the token of hash ``digest``: it was revoked (devices/)."""
+        found = [s for s in self.sockets if getattr(s.ws.state, "token_hash", None) == digest]
+        for sock in found:
+            self.drop(sock, 4401, reason)
+        return len(found)
 
     def ping(self) -> None:
         now = time.monotonic()

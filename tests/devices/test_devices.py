@@ -119,10 +119,15 @@ async def test_revoked_token_closes_its_sockets_on_every_instance(settings: Sett
             kept = await open_live(url_b, path, token=other["token"])
             for ws in (*sockets, kept):
                 assert (await receive(ws))["type"] == "snapshot"
+            wall = await register(a, kind="dashboard", label="wall")
+            dashboard = await open_live(url_b, "/ws/ops", token=wall["token"], center=C)
+            assert (await receive(dashboard, timeout=20))["type"] == "snapshot"
             r = await a.post(f"/api/v1/devices/{hall['id']}/revoke", headers=AUTH)
             assert r.status_code == 204, r.text
+            assert (await a.post(f"/api/v1/devices/{wall['id']}/revoke", headers=AUTH)).status_code == 204
             # the cache's own look for revocations would take seconds and closes no socket: 4401 is the publish
-            assert await asyncio.gather(*(close_code(ws, timeout=20) for ws in sockets)) == [4401, 4401]
+            closed = await asyncio.gather(*(close_code(ws, timeout=20) for ws in (*sockets, dashboard)))
+            assert closed == [4401, 4401, 4401]
             again = await open_live(url_b, path, token=hall["token"])
             assert await close_code(again) == 4401
             issued = await a.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"}, headers=AUTH)
