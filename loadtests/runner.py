@@ -169,7 +169,7 @@ def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], 
         sockets = lag = dropped = 0
         for u in urls:
             with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-                rt = httpx.get(f"{u}/api/v1/ops/realtime", timeout=2).json()
+                rt = httpx.get(f"{u}/api/v1/ops/realtime", timeout=2, headers=AUTH).json()
                 sockets += sum(rt["sockets"].values())
                 dropped += rt["dropped"]
         with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):

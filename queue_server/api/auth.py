@@ -203,3 +203,13 @@ def require(who: Principal, center: str, roles: set[str], window: str | None = N
         raise Problem(403, "Forbidden", "the token belongs to another window")
     if who.role == "device" and device_kinds is not None and who.device_kind not in device_kinds:
         raise Problem(403, "Forbidden", f"a {who.device_kind} device may not do this")
+
+
+async def require_operator(conn: HTTPConnection) -> Principal:
+    """An admin or a manager token: what the ops views (persister lag, live sockets) need, since they
+    show every center's workings."""
+    who = await principal(conn)
+    assert who is not None
+    if who.role not in ("admin", "manager"):
+        raise Problem(403, "Forbidden", f"a {who.role} token may not see the ops views")
+    return who

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..record.people import create_token, find_staff
 from ..record.persister import lag
-from .auth import principal, require
+from .auth import principal, require, require_operator
 from .endpoints import Endpoints, json, read_body
 from .problems import Problem
 from .schemas import Health, NewToken, PersisterLag, TokenCreated
@@ -43,8 +43,9 @@ async def readyz(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/ops/persister", "How far the PostgreSQL record is behind each center's stream",
-     response=PersisterLag, auth=False)
+     response=PersisterLag, responses={403: "only admins and managers"})
 async def persister_lag(request: Request) -> Response:
+    await require_operator(request)
     state = request.app.state
     return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
 

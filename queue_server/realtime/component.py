@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from ..api.auth import require_operator
 from ..api.endpoints import Doc, Endpoints, json
 from ..api.ratelimit import RateLimiter
 from ..engine.connection import connection_class
@@ -46,8 +47,9 @@ class Realtime:
 
 
 @api("GET", "/api/v1/ops/realtime", "Live sockets on this instance per center, events fanned out, sockets dropped",
-     response=RealtimeStatus, auth=False)
+     response=RealtimeStatus, responses={403: "only admins and managers"})
 async def status(request: Request) -> Response:
+    await require_operator(request)
     rt: Realtime = request.app.state.realtime
     sockets: dict[str, int] = {}
     for sub in rt.hub.subscribers():
