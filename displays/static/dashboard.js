@@ -115,7 +115,7 @@ function tile(f) {
       h("dd", {}, `${f.windows?.open ?? 0}/${(f.windows?.open ?? 0) + (f.windows?.paused ?? 0) + (f.windows?.closed ?? 0)}`)),
     h("div", {}, h("dt", {}, bi("满意率", "Satisfied")), h("dd", {}, percent(f.ratings?.satisfaction_rate).join(""))),
     h("div", { class: "remote", dataset: { issued: String(f.remote?.issued ?? 0), waiting: String(f.remote?.waiting ?? 0) } },
-      h("dt", {}, bi("服务点 取号/等候", "Points issued/waiting")), h("dd", {}, `${f.remote?.issued ?? 0}/${f.remote?.waiting ?? 0}`)),
+      h("dt", {}, bi("服务点取号/等候", "Points issued/wait")), h("dd", {}, `${f.remote?.issued ?? 0}/${f.remote?.waiting ?? 0}`)),
   ));
 }
 

@@ -125,6 +125,9 @@ async def test_center_view_shows_its_service_points_and_the_district_counts_remo
         await page.wait_for_selector('#district-channels .channel[data-channel="remote"][data-issued="3"][data-waiting="3"]')
         await page.wait_for_selector('#district-channels .channel[data-channel="hall"][data-issued="1"][data-waiting="1"]')
         await page.wait_for_selector(f'.tile[data-center="{C}"] .remote[data-issued="3"][data-waiting="3"]')
+        cut = await page.eval_on_selector_all(".tile-stats dt", "(els) => els.filter((el) => el.scrollWidth > el.clientWidth)"
+                                              ".map((el) => el.textContent)")
+        assert not cut, f"tile labels cut short: {cut}"
         await page.click(f'.tile[data-center="{C}"]')
         await page.wait_for_selector('body[data-view="center"] .point-card[data-point="sp1"][data-issued="2"][data-waiting="2"]')
         assert await page.locator(".point-card").count() == 4

@@ -19,7 +19,9 @@ from tests.support import ADMIN_TOKEN, AUTH, server_process, wait_recorded
 
 C = "jingansi"
 LABELS = (".kpi .label .zh, .kpi .label .en, .tile-stats dt .zh, .tile-stats dt .en, .tile-wait .label .zh,"
-          " .tile-wait .label .en, .tile-name .zh, .staff-table th .zh, .staff-table th .en")
+          " .tile-wait .label .en, .tile-name .zh, .staff-table th .zh, .staff-table th .en, .channel-name .zh,"
+          " .channel-stat .label .zh, .channel-stat .label .en, .point-stat .label .zh, .point-stat .label .en,"
+          " .point-windows > .label .zh")
 # How many lines each label's text takes: one rectangle per line box of its text.
 LINES = """(els) => els.filter((el) => el.offsetParent !== null).map((el) => {
   const range = document.createRange();
@@ -75,6 +77,9 @@ async def test_labels_fit_units_once_and_the_clerks_day(server: tuple[str, Setti
         await page.wait_for_selector(f'.tile[data-center="{C}"][data-waiting="1"]')
         await page.wait_for_timeout(1100)      # the clock's tick has rewritten the growing waits once
         await labels_on_one_line(page, f"district {width}")
+        cut = await page.eval_on_selector_all(".tile-stats dt", "(els) => els.filter((el) => el.scrollWidth > el.clientWidth)"
+                                              ".map((el) => el.textContent)")
+        assert not cut, f"district {width}: tile labels cut short: {cut}"
         await one_unit_each(page, f"district {width}")
         await shot(page, f"dashboard-wording-district-{width}")
 

@@ -1,12 +1,16 @@
 """The aggregator's rules on hand-made events (no services): an event seen twice counts once, a ticket
 called again replaces its wait, default and follow-up ratings are not residents' first ratings,
-bad-review cases open, go overdue and close, and a new local day starts the day's counters again."""
+bad-review cases open, go overdue and close, and a new local day starts the day's counters again;
+a service point's tickets count for it and as remote service, and its windows are those assigned now."""
 from __future__ import annotations
 
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from queue_server.domain.catalog import Center, Queue, Window
+from dataclasses import replace
+
+from queue_server.domain.catalog import Center, Queue, ServicePoint, Window
+from queue_server.domain.network import Assignment
 from queue_server.ops.live import LiveFigures
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -61,3 +65,46 @@ def test_rules() -> None:
     assert f["bad_reviews"] == {"open": 0, "overdue": 0}
     assert (f["day"], f["issued"], f["called"], f["ratings"]["rated"]) == ("20260311", 0, 0, 0)
     assert f["window_list"][0]["current_number"] == "A001"      # what is live now stays across midnight
+
+
+def test_service_points() -> None:
+    """Remote + hall = the totals; a point's windows follow its assignments through the day; a catalog
+    reloaded with a point suspended shows it; a new day starts the point's counts, its waiting stays."""
+    center = replace(CENTER, windows={**CENTER.windows, "r1": Window("r1", "远程1号", "Remote 1", "remote", ()),
+                                      "r2": Window("r2", "远程2号", "Remote 2", "remote", ())},
+                     service_points={"p1": ServicePoint("p1", "华山居民区", "Huashan", "neighborhood_committee", ""),
+                                     "p2": ServicePoint("p2", "静安公园", "Park", "park", "")},
+                     assignments=(Assignment(1, "r1", "p1", 8 * 60, 12 * 60), Assignment(2, "r2", "p1", 12 * 60, 18 * 60)))
+    live = LiveFigures({"hall": center}, "Asia/Shanghai", 900, NINE)
+
+    def at(n: int, point: str | None, status: str, **times: int) -> dict:
+        t = {**ticket(status, **times), "id": f"hall-20260310-R00{n}", "number": f"R00{n}"}
+        return {**t, "service_point": point} if point else t
+
+    for n, point in enumerate(("p1", "p1", "p2", None), 1):
+        assert live.apply("hall", f"{n}-0", event("ticket.issued", NINE, ticket=at(n, point, "waiting")))
+    assert not live.apply("hall", "1-0", event("ticket.issued", NINE, ticket=at(1, "p1", "waiting")))
+    live.apply("hall", "5-0", event("ticket.called", NINE + MIN, ticket=at(1, "p1", "called", called_at=NINE + MIN),
+                                    window={"id": "r1", "state": "open", "current": "hall-20260310-R001"}))
+    live.apply("hall", "6-0", event("ticket.finished", NINE + 9 * MIN, ticket=at(1, "p1", "finished", started_at=NINE + 2 * MIN,
+                                                                               finished_at=NINE + 9 * MIN)))
+    whole = live.all(NINE + 10 * MIN)
+    f = whole["centers"]["hall"]
+    assert (f["remote"], f["hall"]) == ({"issued": 3, "served": 1, "waiting": 2}, {"issued": 1, "served": 0, "waiting": 1})
+    assert whole["district"]["remote"] == f["remote"] and whole["district"]["hall"] == f["hall"]
+    p = {x["code"]: x for x in f["points"]}
+    assert (p["p1"]["issued"], p["p1"]["served"], p["p1"]["waiting"], p["p2"]["waiting"]) == (2, 1, 1, 1)
+    assert [(w["id"], w["open"]) for w in p["p1"]["windows"]] == [("r1", True)] and p["p2"]["windows"] == []
+    assert p["p1"]["devices"] is None
+
+    afternoon = live.center("hall", NINE + 4 * 60 * MIN)["points"][0]      # 13:00: r2 serves p1, and is closed
+    assert [(w["id"], w["open"]) for w in afternoon["windows"]] == [("r2", False)]
+
+    live.set_catalog({"hall": replace(center, service_points={
+        **center.service_points, "p2": replace(center.service_points["p2"], status="suspended")})})
+    assert live.center("hall", NINE + 11 * MIN)["points"][1]["status"] == "suspended"
+
+    live.apply("hall", "7-0", event("ticket.no_show", NINE + 1500 * MIN, ticket={**at(4, None, "no_show")}))
+    f = live.center("hall", NINE + 1500 * MIN)
+    p = {x["code"]: x for x in f["points"]}
+    assert f["remote"] == {"issued": 0, "served": 0, "waiting": 2} and (p["p1"]["issued"], p["p1"]["waiting"]) == (0, 1)
