@@ -20,7 +20,8 @@ Definitions (the reports in ``reports.py`` use the same ones over any range of d
   are counted for each, per center and for the district (remote + hall = the totals);
 - a **service point's** figures: tickets issued from it today, served today, waiting now; the remote
   windows assigned to it at this minute of the local day (``domain/network.py``) with their state
-  now; its devices online where the presence record names the point.
+  now; its devices online, for the registered devices whose ``device.online``/``device.offline``
+  event named the point (devices/watch.py); null where none did.
 """
 from __future__ import annotations
 
@@ -199,6 +200,7 @@ class CenterLive:
         self.cases: dict[int, dict[str, Any]] = {}          # open rectification cases
         self.devices: list[dict[str, Any]] = []             # as the poller found them in the presence hash
         self.device_states: dict[str, bool] = {}             # presence field -> online, from device.* events
+        self.device_points: dict[str, str] = {}              # presence field -> the point it stands at (registry)
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
         self.start_day(day)
 
@@ -321,17 +323,25 @@ class CenterLive:
         field = device.get("presence")
         if isinstance(field, str):
             self.device_states[field] = online
+            if device.get("point"):
+                self.device_points[field] = str(device["point"])
 
     # -- reading --------------------------------------------------------------------------------
 
     def device_list(self) -> list[dict[str, Any]]:
         """The devices heard from, online as their last device.online/offline event says (registered
-        ones), else as the presence hash does."""
-        states = self.device_states
+        ones), else as the presence hash does; with the point a registered one stands at."""
+        states, points = self.device_states, self.device_points
         if not states:
             return list(self.devices)
-        return [{**d, "online": states[d["id"]]} if d["id"] in states and states[d["id"]] != d["online"] else d
-                for d in self.devices]
+        out = []
+        for d in self.devices:
+            if d["id"] in states and states[d["id"]] != d["online"]:
+                d = {**d, "online": states[d["id"]]}
+            if d["id"] in points and d.get("point") != points[d["id"]]:
+                d = {**d, "point": points[d["id"]]}
+            out.append(d)
+        return out
 
     def current(self, now_ms: int) -> Totals:
         """The day's sums plus what depends on the moment: waiting now, the last hour."""
@@ -483,7 +493,7 @@ class LiveFigures:
         old = self.centers[center]
         live = self.centers[center] = CenterLive(old.center, self.tz, self.day, self.target_s)
         live.devices, live.persister, live.version = old.devices, old.persister, old.version + 1
-        live.device_states = dict(old.device_states)
+        live.device_states, live.device_points = dict(old.device_states), dict(old.device_points)
         for case in cases:
             live.case_updated(case)
         for _, data in events:

@@ -104,6 +104,13 @@ def test_service_points() -> None:
         **center.service_points, "p2": replace(center.service_points["p2"], status="suspended")})})
     assert live.center("hall", NINE + 11 * MIN)["points"][1]["status"] == "suspended"
 
+    kiosk = "kiosk:-:p1-kiosk"      # a registered device at p1: its presence field, named by its device.* event
+    live.set_devices("hall", [{"id": kiosk, "kind": "kiosk", "window": None, "label": "p1-kiosk", "last_seen": NINE,
+                               "online": True}])
+    live.apply("hall", "6-5", event("device.online", NINE + 11 * MIN, device={"presence": kiosk, "point": "p1"}))
+    p = {x["code"]: x for x in live.center("hall", NINE + 11 * MIN)["points"]}
+    assert (p["p1"]["devices"], p["p2"]["devices"]) == ({"online": 1, "offline": 0}, None)
+
     live.apply("hall", "7-0", event("ticket.no_show", NINE + 1500 * MIN, ticket={**at(4, None, "no_show")}))
     f = live.center("hall", NINE + 1500 * MIN)
     p = {x["code"]: x for x in f["points"]}
