@@ -20,6 +20,7 @@ from network.component import component as network
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
+from .api.centers import PublicQueues
 from .api.calendar import component as opening_calendar
 from .api.endpoints import Doc, json
 from .api.openapi import build as build_openapi
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         app.state.tokens = TokenCache(pool, settings.admin_token)
         await app.state.tokens.preload()
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+        app.state.public_queues = PublicQueues()
         work = app.state.supervisor = Supervisor()
         reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
         work.at_close(reader.aclose)

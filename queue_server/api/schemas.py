@@ -97,12 +97,22 @@ class Called(BaseModel):
     reason: str | None = None
 
 
+class QueuedNumber(BaseModel):
+    """A live ticket as anyone may see it: its number and where it is, nothing of the person."""
+    id: str
+    number: str
+    queue: str
+    status: Status
+    window: str | None = None
+
+
 class QueueSnapshot(BaseModel):
     center: str
     cursor: str
     waiting: dict[str, int]
     windows: list[Window]
-    tickets: list[Ticket]
+    tickets: list[Ticket | QueuedNumber] = Field(description="whole tickets for the center's staff, managers and "
+                                                             "admins; only numbers for anyone else")
 
 
 class NewToken(Body):
