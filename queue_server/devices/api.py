@@ -68,8 +68,7 @@ class Rotated(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    device: str | None
-    offline_after_s: int | None = None
+    device: str | None = Field(description="the registered device the token belongs to")
 
 
 def _bad(field: str, message: str, detail: str) -> Problem:
