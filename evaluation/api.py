@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from queue_server.api.auth import principal, require
-from queue_server.api.endpoints import Doc, Endpoints, json, read_body
+from queue_server.api.endpoints import Doc, Endpoints, json, read_body, record_id
 from queue_server.api.problems import Problem
 from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
@@ -310,9 +310,10 @@ def _case_body(case: dict, ev: Evaluation, notes: list | None = None) -> dict:
 
 def _case_id(request: Request) -> int:
     raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    case = record_id(raw)
+    if case is None:
         raise Problem(404, "Not found", f"no rectification case {raw!r}")
-    return int(raw)
+    return case
 
 
 @api("GET", "/api/v1/rectifications", "Rectification cases; ?center=&state=", response=CaseList,

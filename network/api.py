@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from queue_server.api.auth import principal, require
-from queue_server.api.endpoints import Endpoints, json, read_body
+from queue_server.api.endpoints import Endpoints, json, read_body, record_id
 from queue_server.api.problems import Problem
 from queue_server.api.tickets import limit_outsider
 from queue_server.domain.network import KINDS, parse_hhmm
@@ -128,11 +128,12 @@ async def assign(request: Request) -> Response:
 async def unassign(request: Request) -> Response:
     _, center = await _manager_of(request)
     raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    assignment = record_id(raw)
+    if assignment is None:
         raise Problem(404, "Not found", f"no assignment {raw!r} at {center}")
     async with request.app.state.pool.acquire() as conn:
         try:
-            await store.unassign(conn, center, int(raw))
+            await store.unassign(conn, center, assignment)
         except store.Refused as exc:
             raise _refused(exc) from None
     await request.app.state.network.changed({"center": center})

@@ -51,6 +51,10 @@ async def signed_form(request: Request, path: str) -> dict[str, str]:
         # Only failures count against the sender's address: Twilio's own posts are never throttled by IP.
         request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}:unsigned")
         raise Problem(403, "Forbidden", "the X-Twilio-Signature does not match this request")
+    for name, value in params.items():   # PostgreSQL text cannot hold NUL: refuse it here, not as a 500
+        if "\x00" in value:
+            raise Problem(422, "Invalid request", f"{name} contains a NUL character",
+                          errors=[{"field": name, "message": "contains NUL"}])
     return params
 
 

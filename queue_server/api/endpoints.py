@@ -86,6 +86,12 @@ async def read_body(request: Request, model: type[M]) -> M:
         raise validation_problem(exc) from None
 
 
+def record_id(raw: str) -> int | None:
+    """A path's numeric id (a bigint), None when it is not one: ASCII digits only, since ``isdigit``
+    also accepts ``²`` and ``¹``, which ``int`` refuses."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
 def is_json(content_type: str) -> bool:
     """``application/json`` or a ``+json`` type such as ``application/merge-patch+json``, any parameters."""
     media = content_type.split(";", 1)[0].strip().lower()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ..domain.tickets import Channel, Priority, Status
 
@@ -24,7 +24,17 @@ class IssueTicket(Body):
     priority: Priority = Priority.NORMAL
     phone: Phone | None = Field(default=None, description="mainland mobile number, for SMS; never shown in full")
     service_point: Code | None = None
-    appointment_at: datetime | None = Field(default=None, description="start of the booked slot (appointments)")
+    appointment_at: datetime | None = Field(default=None, description="start of the booked slot (appointments), "
+                                                                      "years 2000-2099")
+
+    @field_validator("appointment_at")
+    @classmethod
+    def _this_century(cls, value: datetime | None) -> datetime | None:
+        """1970, 0001 or 9999 are a client's unset or sentinel dates, never a booking (9999 also
+        overflows the engine's milliseconds)."""
+        if value is not None and not 2000 <= value.year <= 2099:
+            raise ValueError("a booked slot between the years 2000 and 2099")
+        return value
 
 
 class Ticket(BaseModel):

@@ -43,6 +43,8 @@ async def test_bad_input_gets_problem_json(settings: Settings, clock: FixedClock
             ("GET", "/api/v1/rectifications/abc", None, manager, 404, None),
             ("GET", "/api/v1/rectifications/99999999999999999999999", None, manager, 404, None),
             ("POST", "/api/v1/rectifications/1/contact", {"note": "x" * 1001}, manager, 404, None),
+            ("GET", "/api/v1/rectifications/%C2%B9", None, manager, 404, None),     # isdigit accepts ¹; int refuses it
+            ("POST", "/api/v1/rectifications/%C2%B2/note", {"note": "x"}, manager, 404, None),
             ("POST", "/sms/twilio/inbound", {}, {}, 403, None),
             ("POST", "/sms/twilio/status", {}, {}, 403, None),
         ]
@@ -60,6 +62,8 @@ async def test_bad_input_gets_problem_json(settings: Settings, clock: FixedClock
                 assert field in {e["field"] for e in r.json()["errors"]}, (path, r.json())
         signed_without_sender = await desk.sms({"MessageSid": "SM" + "0" * 32, "Body": "5"})
         assert signed_without_sender.status_code == 422 and signed_without_sender.json()["errors"][0]["field"] == "From"
+        signed_nul = await desk.sms({"MessageSid": "SM\x00" + "0" * 30, "From": "+8613800000000", "Body": "5"})
+        assert signed_nul.status_code == 422 and signed_nul.json()["errors"][0]["field"] == "MessageSid", signed_nul.text
         signed_status = await desk.sms({"MessageSid": "SM" + "0" * 32}, path="/sms/twilio/status")
         assert signed_status.status_code == 422
         for table in ("reviews", "review_links", "rectifications", "sms_inbound", "sms_status_events"):
