@@ -101,7 +101,7 @@ async def figures(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/ops/reports",
-     "Report from the record: ?since=&until=&by=center,window,staff,matter,channel&period=day|week|month|total&center=",
+     "Report from the record: ?since=&until=&by=center,window,staff,matter,channel,point&period=day|week|month|total&center=",
      response=Report, responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
 async def reports(request: Request) -> Response:
     q = await _report_query(request)

@@ -1,5 +1,5 @@
 """Reports from the record: per day, week or month (or the whole range) and per center, window, staff,
-matter or channel — volumes, waits (average, p50, p90 by ``percentile_cont``), service level,
+matter, channel or service point (``point``: the ticket's; null for the hall's tickets) — volumes, waits (average, p50, p90 by ``percentile_cont``), service level,
 handling times, no-shows, transfers and ratings. The definitions are those of the live figures
 (``live.py``): wait = issue → call, handling = start → finish, a ticket counts on the day it was issued.
 
@@ -37,10 +37,10 @@ from ..record.exporter import csv_chunks
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "center": ("center",), "window": ("center", "window"), "staff": ("staff",), "matter": ("matter",),
-    "channel": ("channel",),
+    "channel": ("channel",), "point": ("center", "point"),
 }
 COLUMN_SQL = {"center": "t.center", "window": "t.window_code", "staff": "st.staff_id", "matter": "t.matter",
-              "channel": "t.channel"}
+              "channel": "t.channel", "point": "t.service_point"}
 PERIODS = {"day": "{day}", "week": "date_trunc('week', {day})::date", "month": "date_trunc('month', {day})::date",
            "total": "NULL::date"}
 TIMED = frozenset({"center", "window", "staff"})     # dimensions a window's time can be grouped by
@@ -52,7 +52,7 @@ METRICS = ("issued", "finished", "no_shows", "cancelled", "unfinished", "transfe
 
 _SQL = """
 WITH t AS (
-  SELECT t.id, t.day, t.center, t.window_code, t.matter, t.channel, t.status,
+  SELECT t.id, t.day, t.center, t.window_code, t.matter, t.channel, t.service_point, t.status,
     extract(epoch FROM t.called_at - t.issued_at)::float8 AS wait_s,
     extract(epoch FROM t.finished_at - t.started_at)::float8 AS handling_s
   FROM tickets t

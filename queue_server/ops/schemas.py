@@ -103,6 +103,7 @@ class ReportRow(BaseModel):
     staff: str | None = None
     matter: str | None = None
     channel: str | None = None
+    point: str | None = Field(default=None, description="by point: the service point the tickets were issued at; null: the hall")
     issued: int
     finished: int
     no_shows: int

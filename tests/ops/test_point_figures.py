@@ -9,12 +9,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from queue_server.config import Settings
 from tests.realtime.live import open_live, receive
-from tests.support import ADMIN_TOKEN, AUTH, on_a_service_day, server_process
+from tests.support import ADMIN_TOKEN, AUTH, on_a_service_day, server_process, wait_recorded
 
 C, OTHER = "jingansi", "caojiadu"
 T = f"/api/v1/centers/{C}/tickets"
@@ -118,3 +119,12 @@ async def test_tickets_at_two_points_count_per_point_and_as_remote_across_a_rest
             assert points_of(body["centers"][C])["sp4"]["status"] == "suspended"
             assert body["district"]["remote"] == {"issued": 6, "served": 1, "waiting": 5}
             assert body["district"]["hall"] == {"issued": 1, "served": 0, "waiting": 1}
+
+            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+            try:
+                await wait_recorded(pool, settings.redis_url, settings, C)
+            finally:
+                await pool.close()
+            rows = (await api.get("/api/v1/ops/reports", params={"by": "point", "center": C})).json()["rows"]
+            assert {r["point"]: (r["issued"], r["finished"], r["unfinished"]) for r in rows} == {
+                "sp1": (3, 1, 2), "sp3": (2, 0, 2), None: (1, 0, 1)}      # the same counts from the record
