@@ -147,7 +147,8 @@ async def scale(request: Request) -> Response:
 
 @api("POST", "/api/v1/reviews/links", "Make a single-use web review link for a ticket (e.g. a QR on the tablet or ticket)",
      body=NewLink, response=LinkCreated, status=201,
-     responses={403: "another center, or round 2 without a manager", 404: "no such ticket", 409: "no rectified case"})
+     responses={403: "another center, or round 2 without a manager", 404: "no such ticket", 409: "no rectified case",
+                429: "a device's links are rate-limited"})
 async def new_link(request: Request) -> Response:
     ev = _ev(request)
     who = await principal(request)
@@ -158,6 +159,7 @@ async def new_link(request: Request) -> Response:
         raise Problem(404, "Not found", f"ticket {body.ticket_id!r} not found")
     # a service point's kiosk or assistant makes links for its own point's tickets (checked below)
     require(who, center, {"manager", "staff", "device", "assistant"}, device_kinds={"tablet", "kiosk"}, point=who.point)
+    limit_outsider(request, who)   # a device mints one link per ticket it prints or rates, not hundreds
     if body.round == 2:
         require(who, center, {"manager"})
         if not await ev.pool.fetchval("SELECT 1 FROM rectifications c JOIN reviews r ON r.id = c.review_id"

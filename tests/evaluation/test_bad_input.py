@@ -79,3 +79,15 @@ async def test_outsiders_are_rate_limited(settings: Settings, clock: FixedClock)
         assert forged[:10] == [403] * 10 and forged[-1] == 429
         r = await desk.rate(f"{C}-20261130-A001", 5, channel="web", link="A" * 32)
         assert r.status_code == 429 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_device_mints_review_links_at_a_limited_rate(settings: Settings, clock: FixedClock) -> None:
+    """A kiosk token minted 300 links out of 300 asked: each device's links share its rate limit."""
+    async with desk_for(replace(eval_settings(settings), rate_limit_per_minute=40), clock) as desk:
+        t = await desk.serve("w1")
+        kiosk, other = await desk.token("device", None, "kiosk"), await desk.token("device", None, "kiosk")
+        codes = [(await desk.client.post(R + "/links", json={"ticket_id": t["id"]}, headers=kiosk)).status_code
+                 for _ in range(12)]
+        assert codes[:10] == [201] * 10 and codes[-1] == 429
+        assert (await desk.client.post(R + "/links", json={"ticket_id": t["id"]}, headers=other)).status_code == 201
+        assert (await desk.client.post(R + "/links", json={"ticket_id": t["id"]}, headers=AUTH)).status_code == 201
