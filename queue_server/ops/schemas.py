@@ -23,7 +23,8 @@ class Ratings(BaseModel):
     satisfaction_rate: float | None
 
 
-class Channel(BaseModel):
+class ServiceSplit(BaseModel):
+    """One side of the remote-or-hall split of a day's tickets."""
     issued: int = Field(description="tickets issued today")
     served: int = Field(description="tickets finished today")
     waiting: int = Field(description="tickets waiting now")
@@ -82,8 +83,8 @@ class DashboardFigures(BaseModel):
     bad_reviews: dict[str, int]
     devices: dict[str, int]
     persister: dict[str, int]
-    remote: Channel = Field(description="tickets issued at service points, served by remote windows")
-    hall: Channel = Field(description="every other ticket: remote + hall = the totals")
+    remote: ServiceSplit = Field(description="tickets issued at service points, served by remote windows")
+    hall: ServiceSplit = Field(description="every other ticket: remote + hall = the totals")
     points: list[PointFigures] | None = Field(default=None, description="a center's service points (not the district's)")
     day: str
 
