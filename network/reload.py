@@ -9,11 +9,10 @@ import logging
 import time
 
 import orjson
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from queue_server.api.problems import REDIS_AWAY
-from queue_server.engine.connection import connection_class
+from queue_server.engine.channels import follow
 from queue_server.record.catalog import load_catalog
 from queue_server.supervisor import Supervisor
 
@@ -52,18 +51,11 @@ class CatalogReloader:
 
     async def listen(self, work: Supervisor) -> None:
         """Subscribed for as long as the app runs; a reload follows every (re)subscription, so a change
-        published while this instance was not listening is not missed."""
-        state = self.app.state
-        client = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=1,
-                                client_name=f"{state.settings.key_prefix}:network-changes",
-                                connection_class=connection_class(state.settings.redis_url))
-        try:
-            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                await pubsub.subscribe(state.keys.network_changes())
+        published while this instance was not listening is not missed, and every SAFETY_RELOAD_S anyway."""
+        async def if_due() -> None:
+            if time.monotonic() - self.last_reload_at > SAFETY_RELOAD_S:
                 await self.reload()
-                while not work.stop.is_set():
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None or time.monotonic() - self.last_reload_at > SAFETY_RELOAD_S:
-                        await self.reload()
-        finally:
-            await client.aclose()
+
+        state = self.app.state
+        await follow(state.settings, state.keys.network_changes(), "network-changes", work.stop,
+                     on_message=lambda _: self.reload(), on_subscribed=self.reload, on_quiet=if_due)

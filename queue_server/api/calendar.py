@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from starlette.responses import Response
 from ..clock import from_ms
 from ..domain.calendar import Calendar, Hours, HoursError, Opening, opening_text
 from ..domain.tickets import Channel
-from ..engine.connection import connection_class
+from ..engine.channels import follow
 from ..record.calendar import load_calendar, store_hours
 from ..record.people import Principal
 from ..supervisor import Supervisor
@@ -138,18 +137,8 @@ async def listen(app: Starlette, work: Supervisor) -> None:
     """Reload on every message of the calendar channel, and on every (re)subscription, so a change
     published while this instance was not listening is not missed."""
     state = app.state
-    client = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=1,
-                            client_name=f"{state.settings.key_prefix}:calendar-changes",
-                            connection_class=connection_class(state.settings.redis_url))
-    try:
-        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(state.keys.calendar_changes())
-            await reload(app)
-            while not work.stop.is_set():
-                if await pubsub.get_message(timeout=1.0) is not None:
-                    await reload(app)
-    finally:
-        await client.aclose()
+    await follow(state.settings, state.keys.calendar_changes(), "calendar-changes", work.stop,
+                 on_message=lambda _: reload(app), on_subscribed=lambda: reload(app))
 
 
 class CalendarComponent:

@@ -9,10 +9,9 @@ import asyncio
 import logging
 
 import orjson
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from ..engine.connection import connection_class
+from ..engine.channels import follow
 from ..engine.scripts import Scripts
 from ..supervisor import Supervisor
 from .store import watched
@@ -73,20 +72,11 @@ async def listen_revocations(app: Starlette, stop: asyncio.Event) -> None:
     """Subscribed for as long as the app runs. A revocation published while this instance was not
     listening still reaches it within seconds: the token cache polls PostgreSQL for revocations, and a
     socket is checked again when it reconnects."""
+    async def forget(data: bytes) -> None:
+        forget_here(app, data.decode() if isinstance(data, bytes) else str(data))
+
     state = app.state
-    client = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=1,
-                            client_name=f"{state.settings.key_prefix}:device-revocations",
-                            connection_class=connection_class(state.settings.redis_url))
-    try:
-        async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(state.keys.device_revocations())
-            while not stop.is_set():
-                message = await pubsub.get_message(timeout=1.0)
-                if message is not None:
-                    data = message["data"]
-                    forget_here(app, data.decode() if isinstance(data, bytes) else str(data))
-    finally:
-        await client.aclose()
+    await follow(state.settings, state.keys.device_revocations(), "device-revocations", stop, on_message=forget)
 
 
 def start(app: Starlette, work: Supervisor, every_s: float) -> DeviceWatch:
