@@ -77,7 +77,7 @@ function render() {
     const [sz, se] = STATUS[cur.status] || [cur.status, cur.status];
     box.replaceChildren(
       h("div", { class: "number", dataset: { ticket: cur.id } }, cur.number),
-      cur.present_at ? h("div", { class: "presence" }, presentTag(cur)) : null,
+      cur.present_at ? h("div", { class: "presence" }, presentTag(cur)) : "",   // replaceChildren would write a null out as "null"
       h("div", { class: "matter" }, matterName(cur.matter)),
       h("div", { class: `status ${cur.status}` }, bi(sz, se)),
       h("div", { class: "meta" }, bi(`叫号 ${timeText(cur.called_at)}${cur.recalls ? ` · 重呼 ${cur.recalls} 次` : ""}`,

@@ -92,6 +92,7 @@ async def staff_console_fits(server: Server, open_page: Any, size: dict[str, int
     await staff.page.click("#call-next")
     await staff.page.wait_for_selector("#current [data-ticket]")
     await staff.shot("-called")
+    assert "null" not in await staff.page.inner_text("#current")   # no absent part written out as text
     assert await no_document_scroll(staff.page)
     assert inside(await box(staff.page, '[data-action="finish"]'), size)
     staff.assert_clean()
