@@ -10,14 +10,14 @@ from typing import Any
 
 import orjson
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket
 
 from queue_server.api.auth import require
 from queue_server.api.problems import Problem
 from queue_server.domain.catalog import Center
 from queue_server.domain.network import split_point_id
 from queue_server.engine.queue_engine import QueueEngine
-from queue_server.realtime.endpoints import (OTHER_SCOPE, UNKNOWN, Refused, admit_ip, refuse, serve,
+from queue_server.realtime.endpoints import (OTHER_SCOPE, UNKNOWN, Refused, admit_ip, refuse, serve_device,
                                              socket_principal)
 from queue_server.realtime.events import LiveEvent, StreamKey, text_frame
 from queue_server.realtime.opening import Send, open_stream
@@ -136,12 +136,7 @@ async def point_socket(ws: WebSocket, device: str) -> None:
         return await open_stream(state.redis, state.engine, state.clock, center, None, q.get("cursor") or None,
                                  q.get("epoch") or None, rt.reader.epochs.get(center), rt.config.replay_max, only_point)
 
-    try:
-        await serve(ws, sub, opening, lambda: rt.presence.seen(center, presence))
-    finally:
-        rt.presence.seen(center, presence, online=False)
-        if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
-            await refuse(ws, 1000, "")
+    await serve_device(ws, sub, opening, center, presence)
 
 
 async def screen(ws: WebSocket) -> None:

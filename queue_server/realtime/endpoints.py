@@ -166,6 +166,18 @@ async def serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heart
         await sub.stop()
 
 
+async def serve_device(ws: WebSocket, sub: SocketSubscriber, opening: Opening, center: str, device: str) -> None:
+    """``serve`` for a device's socket: present while it is connected (heartbeats too), gone after, and
+    closed normally if still open when delivery ends."""
+    rt = ws.app.state.realtime
+    try:
+        await serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
+    finally:
+        rt.presence.seen(center, device, online=False)
+        if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
+            await refuse(ws, 1000, "")
+
+
 async def center_socket(ws: WebSocket, kind: Kind) -> None:
     rt = ws.app.state.realtime
     center: str = ws.path_params["center"]
@@ -188,12 +200,7 @@ async def center_socket(ws: WebSocket, kind: Kind) -> None:
         return await open_stream(state.redis, state.engine, state.clock, center, sub.window, q.get("cursor") or None,
                                  q.get("epoch") or None, rt.reader.epochs.get(center), rt.config.replay_max, send)
 
-    try:
-        await serve(ws, sub, opening, lambda: rt.presence.seen(center, device))
-    finally:
-        rt.presence.seen(center, device, online=False)
-        if ws.application_state == WebSocketState.CONNECTED and sub.closed is None:
-            await refuse(ws, 1000, "")
+    await serve_device(ws, sub, opening, center, device)
 
 
 async def display(ws: WebSocket) -> None:
