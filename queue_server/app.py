@@ -39,6 +39,7 @@ from .realtime.config import RealtimeConfig
 from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
+from .record.personal import PersonalData
 from .record.rebuild import rebuild_if_lost
 from .record.trim import Losses, Trimmer
 from .supervisor import Supervisor
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     clock = clock or (ShiftedClock(settings.clock_offset_ms) if settings.clock_offset_ms else SystemClock())
     if not settings.redis_url or not settings.database_url:
         raise RuntimeError("REDIS_URL and DATABASE_URL must be set (queue-server demo/serve start embedded ones)")
+    personal = PersonalData.from_settings(settings)   # a malformed key stops the start here
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
             await engine.sync_catalog()
 
         await restore()
-        app.state.settings, app.state.clock = settings, clock
+        app.state.settings, app.state.clock, app.state.personal = settings, clock, personal
         app.state.redis, app.state.pool, app.state.engine, app.state.keys = redis, pool, engine, keys
         app.state.tokens = TokenCache(pool, settings.admin_token)
         await app.state.tokens.preload()

@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 
 from .config import Settings
+from .record.personal import DEMO_KEY
 from .realtime.config import RealtimeConfig
 from .ops.cli import add_parser as add_report_parser
 
@@ -139,6 +140,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _check_port(args.host, args.port)
     if not os.environ.get("QUEUE_ADMIN_TOKEN"):
         os.environ["QUEUE_ADMIN_TOKEN"] = "demo-admin-token"
+    os.environ.setdefault("QUEUE_PERSONAL_DATA_KEY", DEMO_KEY)   # public: the demo's residents are made up
     with services(Settings.from_env()) as settings:
         asyncio.run(_migrate(settings, demo=True))
         base = f"http://{args.host}:{args.port}"

@@ -46,6 +46,11 @@ class Settings:
     # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
     number_reserve_min: int = 100
     number_reserve_runway_s: int = 300
+    # Residents' personal data at rest (record/personal.py, docs/privacy.md): the key sealing it
+    # (base64, 32 bytes), keys it may still be sealed under, and how long a phone number is kept.
+    personal_data_key: str | None = None
+    personal_data_old_keys: tuple[str, ...] = ()
+    phone_retention_days: int = 45
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -70,4 +75,7 @@ class Settings:
             durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
+            personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,
+            personal_data_old_keys=tuple(k for k in env.get("QUEUE_PERSONAL_DATA_OLD_KEYS", "").split(",") if k.strip()),
+            phone_retention_days=_int("QUEUE_PHONE_RETENTION_DAYS", 45),
         )

@@ -25,6 +25,7 @@ from queue_server.app import create_app
 from queue_server.clock import Clock, ShiftedClock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys, drop_keys
+from queue_server.record.personal import DEMO_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token"
@@ -56,7 +57,7 @@ class Services:
     def settings(self, database_url: str, **overrides: Any) -> Settings:
         base = Settings(redis_url=self.redis_url, database_url=database_url, admin_token=ADMIN_TOKEN,
                         key_prefix=f"t{self.run_id}{uuid.uuid4().hex[:6]}", persister_claim_idle_ms=1000,
-                        rate_limit_per_minute=100_000)
+                        rate_limit_per_minute=100_000, personal_data_key=DEMO_KEY)
         return replace(base, **overrides)
 
 
@@ -97,7 +98,8 @@ def server_process(settings: Settings, port: int | None = None,
            "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
            "QUEUE_PERSISTER_CLAIM_IDLE_MS": str(settings.persister_claim_idle_ms),
            "QUEUE_RATE_LIMIT_PER_MINUTE": str(settings.rate_limit_per_minute),
-           "QUEUE_CLOCK_OFFSET_MS": str(settings.clock_offset_ms), **(extra_env or {})}
+           "QUEUE_CLOCK_OFFSET_MS": str(settings.clock_offset_ms),
+           "QUEUE_PERSONAL_DATA_KEY": settings.personal_data_key or DEMO_KEY, **(extra_env or {})}
     with cli.server_process(env, port, ready_s=30) as running:
         yield running
 
