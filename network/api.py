@@ -107,7 +107,7 @@ async def list_assignments(request: Request) -> Response:
         return json({"assignments": await store.assignments(conn, center)})
 
 
-@api("POST", "/api/v1/centers/{center}/assignments", "A remote window serves a point daily from starts to ends",
+@api("POST", "/api/v1/centers/{center}/assignments", "A remote window serves a point from starts to ends on some weekdays",
      body=NewAssignment, response=Assignment, status=201,
      responses={404: "unknown center", 422: "invalid field, not a remote window, or overlapping an assignment"})
 async def assign(request: Request) -> Response:
@@ -116,7 +116,7 @@ async def assign(request: Request) -> Response:
     async with request.app.state.pool.acquire() as conn:
         try:
             made = await store.assign(conn, center, body.window, body.point, parse_hhmm(body.starts),
-                                      parse_hhmm(body.ends, allow_end_of_day=True), _by(who))
+                                      parse_hhmm(body.ends, allow_end_of_day=True), frozenset(body.weekdays), _by(who))
         except store.Refused as exc:
             raise _refused(exc) from None
     await request.app.state.network.changed({"center": center, "point": body.point})

@@ -19,7 +19,7 @@ from queue_server.api.schemas import Body, Code, Phone, Ticket, TicketPosition
 from queue_server.api.tickets import position_body
 from queue_server.domain.assistant import ASSISTANT_PRIORITIES
 from queue_server.domain.catalog import Center
-from queue_server.domain.network import local_minute, serving_windows, split_point_id
+from queue_server.domain.network import local_moment, serving_windows, split_point_id
 from queue_server.domain.numbering import center_of
 from queue_server.domain.tickets import Channel, public_ticket
 from queue_server.record.people import Principal
@@ -75,7 +75,7 @@ def _by(who: Principal) -> str:
 async def point_queue(request: Request) -> Response:
     _, center, code = await _at_point(request)
     state = request.app.state
-    now_windows = frozenset(serving_windows(center.assignments, code, local_minute(state.clock.now_ms(), center.timezone)))
+    now_windows = frozenset(serving_windows(center.assignments, code, local_moment(state.clock.now_ms(), center.timezone)))
     p = center.service_points[code]
     info = {"id": request.path_params["point"], "code": code, "name_zh": p.name_zh, "name_en": p.name_en,
             "kind": p.kind, "status": p.status}

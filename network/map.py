@@ -18,7 +18,7 @@ from queue_server.clock import from_ms
 from queue_server.config import Settings
 from queue_server.domain.calendar import Calendar
 from queue_server.domain.catalog import Catalog
-from queue_server.domain.network import KINDS, local_minute, point_id, serving_windows
+from queue_server.domain.network import KINDS, local_moment, point_id, serving_windows
 from queue_server.domain.wait import estimate_wait_s
 from queue_server.engine.keys import Keys
 from queue_server.engine.scripts import Scripts
@@ -82,9 +82,9 @@ async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Cat
             "type": "center", "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
             **opening_of(c.code, None),
             "waiting": live["waiting"], "predicted_wait_s": estimate_wait_s(live["waiting"], center_avg, live["open"])}})
-        minute = local_minute(now_ms, c.timezone)
+        moment = local_moment(now_ms, c.timezone)
         for p, at_point in zip(c.service_points.values(), live["points"] or []):
-            on_duty = [w for w in serving_windows(c.assignments, p.code, minute) if states.get(w) in ("open", "paused")]
+            on_duty = [w for w in serving_windows(c.assignments, p.code, moment) if states.get(w) in ("open", "paused")]
             zh, en = KINDS.get(p.kind, (p.kind, p.kind))
             geometry = {"type": "Point", "coordinates": [p.lng, p.lat]} if p.lat is not None and p.lng is not None else None
             features.append({"type": "Feature", "id": point_id(c.code, p.code), "geometry": geometry, "properties": {

@@ -15,6 +15,7 @@ Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_wh
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
 HHMM = Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}$")]
+Weekday = Annotated[int, Field(ge=1, le=7)]
 
 
 class NewPoint(Body):
@@ -48,6 +49,7 @@ class Assignment(BaseModel):
     point: str
     starts: str = Field(description="HH:MM, the center's local time")
     ends: str = Field(description="HH:MM (24:00 = end of day), excluded")
+    weekdays: list[int] = Field(description="ISO weekdays it holds on, Monday = 1")
 
 
 class Point(BaseModel):
@@ -76,6 +78,8 @@ class NewAssignment(Body):
     point: PointCode
     starts: HHMM = Field(description="HH:MM, the center's local time")
     ends: HHMM = Field(description="HH:MM, after starts; 24:00 for the end of the day")
+    weekdays: list[Weekday] = Field(default=[1, 2, 3, 4, 5, 6, 7], min_length=1, max_length=7,
+                                    description="ISO weekdays it holds on (Monday = 1); every day if absent")
 
     @field_validator("starts")
     @classmethod

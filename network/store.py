@@ -24,11 +24,11 @@ def _ms(at: Any) -> int:
 
 def assignment_view(center: str, a: Assignment) -> dict[str, Any]:
     return {"id": a.id, "center": center, "window": a.window, "point": a.point,
-            "starts": format_hhmm(a.starts), "ends": format_hhmm(a.ends)}
+            "starts": format_hhmm(a.starts), "ends": format_hhmm(a.ends), "weekdays": sorted(a.weekdays)}
 
 
 def _assignment(r: asyncpg.Record) -> Assignment:
-    return Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"])
+    return Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"], frozenset(r["weekdays"]))
 
 
 async def points(conn: asyncpg.Connection, center: str | None, with_history: bool = False) -> list[dict[str, Any]]:
@@ -97,9 +97,9 @@ async def assignments(conn: asyncpg.Connection, center: str) -> list[dict[str, A
 
 
 async def assign(conn: asyncpg.Connection, center: str, window: str, code: str, starts: int, ends: int,
-                 by: str) -> dict[str, Any]:
-    """A remote window serves a point from ``starts`` to ``ends`` each day; refused if it meets another
-    range of the same window and point (the window's row is locked while checking)."""
+                 weekdays: frozenset[int], by: str) -> dict[str, Any]:
+    """A remote window serves a point from ``starts`` to ``ends`` on ``weekdays``; refused if it meets
+    another range of the same window and point on a common day (the window's row is locked while checking)."""
     if ends <= starts:
         raise Refused(422, "ends must be after starts", "ends")
     async with conn.transaction():
@@ -112,15 +112,16 @@ async def assign(conn: asyncpg.Connection, center: str, window: str, code: str, 
             raise Refused(422, f"unknown service point {code!r} at {center}", "point")
         existing = [_assignment(r) for r in await conn.fetch(
             "SELECT * FROM remote_assignments WHERE center = $1 AND window_code = $2 AND point = $3", center, window, code)]
-        new = Assignment(0, window, code, starts, ends)
+        new = Assignment(0, window, code, starts, ends, weekdays)
         clash = overlapping(new, existing)
         if clash is not None:
             raise Refused(422, f"window {window} already serves {code} from {format_hhmm(clash.starts)} to"
-                               f" {format_hhmm(clash.ends)}, which overlaps", "starts")
+                               f" {format_hhmm(clash.ends)} on weekdays {sorted(clash.weekdays & weekdays)},"
+                               " which overlaps", "starts")
         new_id = await conn.fetchval(
-            "INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, created_by)"
-            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", center, window, code, starts, ends, by)
-    return assignment_view(center, Assignment(new_id, window, code, starts, ends))
+            "INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, weekdays, created_by)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id", center, window, code, starts, ends, sorted(weekdays), by)
+    return assignment_view(center, Assignment(new_id, window, code, starts, ends, weekdays))
 
 
 async def unassign(conn: asyncpg.Connection, center: str, assignment_id: int) -> None:

@@ -49,10 +49,17 @@ function statusRow(p) {
   return h("div", { class: "change" }, select, reason, button);
 }
 
+const WEEKDAYS = "一二三四五六日";
+
+/** "" when an assignment holds every day, else " 周一三五" (ISO weekdays, Monday = 1). */
+function weekdaysText(days) {
+  return days.length === 7 ? "" : ` 周${days.map((d) => WEEKDAYS[d - 1]).join("")}`;
+}
+
 function row(p) {
   const kind = KINDS[p.kind] || [p.kind, p.kind];
   const last = p.history[p.history.length - 1];
-  const windows = [...new Set(p.assignments.map((a) => `${a.window} ${a.starts}–${a.ends}`))];
+  const windows = [...new Set(p.assignments.map((a) => `${a.window} ${a.starts}–${a.ends}${weekdaysText(a.weekdays)}`))];
   return h("tr", { dataset: { point: p.code } },
     h("td", {}, h("div", { class: "name" }, bi(p.name_zh, p.name_en, "stack")), h("div", { class: "sub" }, `${p.code} · ${p.address}`)),
     h("td", {}, bi(kind[0], kind[1], "stack")),

@@ -1,5 +1,6 @@
 """The neighborhood service network's rules: a service point's status and its legal changes, the
-daily time ranges in which a remote window serves a point, and which windows serve a point now.
+time ranges (on chosen days of the week) in which a remote window serves a point, and which windows
+serve a point now.
 Pure: no I/O, so the API, the engine and the tests share one reading of them."""
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "closed": frozenset(),
 }
 DAY_MINUTES = 24 * 60
+EVERY_DAY = frozenset(range(1, 8))   # ISO weekdays, Monday = 1
+LocalMoment = tuple[int, int]   # (ISO weekday, minute of the local day)
 
 
 def may_change(current: str, to: str) -> bool:
@@ -58,37 +61,51 @@ def format_hhmm(minutes: int) -> str:
 
 @dataclass(frozen=True)
 class Assignment:
-    """A remote window serves a point every day from ``starts`` to ``ends`` (minutes after the
-    center's local midnight, end excluded)."""
+    """A remote window serves a point from ``starts`` to ``ends`` (minutes after the center's local
+    midnight, end excluded) on ``weekdays`` (ISO, Monday = 1): a clerk covers points A–C in the
+    morning and D–F after lunch, or one point on Mondays and Wednesdays and another the other days."""
     id: int
     window: str
     point: str
     starts: int
     ends: int
+    weekdays: frozenset[int] = EVERY_DAY
 
-    def covers(self, minute: int) -> bool:
-        return self.starts <= minute < self.ends
+    def covers(self, moment: LocalMoment) -> bool:
+        weekday, minute = moment
+        return weekday in self.weekdays and self.starts <= minute < self.ends
 
     def overlaps(self, other: Assignment) -> bool:
-        return (self.window == other.window and self.point == other.point
+        return (self.window == other.window and self.point == other.point and bool(self.weekdays & other.weekdays)
                 and self.starts < other.ends and other.starts < self.ends)
 
 
 def overlapping(new: Assignment, existing: list[Assignment] | tuple[Assignment, ...]) -> Assignment | None:
-    """The first existing assignment of the same window and point whose range meets the new one's."""
+    """The first existing assignment of the same window and point whose range meets the new one's on
+    a day both serve."""
     return next((a for a in existing if a.id != new.id and new.overlaps(a)), None)
 
 
-def local_minute(now_ms: int, tz: str) -> int:
+def weekdays_of(days: object) -> frozenset[int]:
+    """A list of ISO weekdays as given in a file or a request (absent or empty: every day).
+    ValueError for anything else."""
+    if days is None or days == []:
+        return EVERY_DAY
+    if not isinstance(days, list) or not all(type(d) is int and 1 <= d <= 7 for d in days):
+        raise ValueError("weekdays as a list of ISO weekdays, Monday = 1 to Sunday = 7")
+    return frozenset(days)
+
+
+def local_moment(now_ms: int, tz: str) -> LocalMoment:
     local = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).astimezone(ZoneInfo(tz))
-    return local.hour * 60 + local.minute
+    return local.isoweekday(), local.hour * 60 + local.minute
 
 
-def serving_windows(assignments: tuple[Assignment, ...], point: str, minute: int) -> tuple[str, ...]:
-    """The windows assigned to ``point`` at ``minute`` of the local day, each once, in order."""
-    return tuple(dict.fromkeys(a.window for a in assignments if a.point == point and a.covers(minute)))
+def serving_windows(assignments: tuple[Assignment, ...], point: str, moment: LocalMoment) -> tuple[str, ...]:
+    """The windows assigned to ``point`` at this local moment, each once, in order."""
+    return tuple(dict.fromkeys(a.window for a in assignments if a.point == point and a.covers(moment)))
 
 
-def served_points(assignments: tuple[Assignment, ...], window: str, minute: int) -> tuple[str, ...]:
-    """The points ``window`` serves at ``minute`` of the local day, each once, in order."""
-    return tuple(dict.fromkeys(a.point for a in assignments if a.window == window and a.covers(minute)))
+def served_points(assignments: tuple[Assignment, ...], window: str, moment: LocalMoment) -> tuple[str, ...]:
+    """The points ``window`` serves at this local moment, each once, in order."""
+    return tuple(dict.fromkeys(a.point for a in assignments if a.window == window and a.covers(moment)))

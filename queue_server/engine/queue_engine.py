@@ -24,7 +24,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..domain.assistant import PRESENT_FROM
 from ..domain.catalog import Catalog, Center, Matter
-from ..domain.network import local_minute, served_points, serving_windows
+from ..domain.network import local_moment, served_points, serving_windows
 from ..domain.numbering import center_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
@@ -228,8 +228,8 @@ class QueueEngine:
                 k.alive(center_code)]
         lines = list(w.queues)
         if w.kind == "remote":   # and the lines of the service points assigned to it now
-            minute = local_minute(self.clock.now_ms(), center.timezone)
-            lines += [k.point_line(p) for p in served_points(center.assignments, window, minute)]
+            moment = local_moment(self.clock.now_ms(), center.timezone)
+            lines += [k.point_line(p) for p in served_points(center.assignments, window, moment)]
         for q in lines:
             keys += [k.waiting(center_code, q, "p"), k.waiting(center_code, q, "a"), k.waiting(center_code, q, "n")]
         result = await self._run(
@@ -251,7 +251,7 @@ class QueueEngine:
             raise EngineError("not_remote_eligible",
                               f"matter {matter.code} ({matter.name_zh}) is not handled through a remote window",
                               {"matter": matter.code})
-        serving = serving_windows(center.assignments, point, local_minute(self.clock.now_ms(), center.timezone))
+        serving = serving_windows(center.assignments, point, local_moment(self.clock.now_ms(), center.timezone))
         if not serving:
             raise EngineError("point_unserved", f"no remote window is assigned to service point {point} now")
         return serving

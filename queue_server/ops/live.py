@@ -19,7 +19,7 @@ Definitions (the reports in ``reports.py`` use the same ones over any range of d
   served by a remote window; **hall**: every other ticket. Issued, served (finished) and waiting now
   are counted for each, per center and for the district (remote + hall = the totals);
 - a **service point's** figures: tickets issued from it today, served today, waiting now; the remote
-  windows assigned to it at this minute of the local day (``domain/network.py``) with their state
+  windows assigned to it at this moment of the local week (``domain/network.py``) with their state
   now; its devices online, for the registered devices whose ``device.online``/``device.offline``
   event named the point (devices/watch.py); null where none did.
 """
@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain.catalog import Center
-from ..domain.network import local_minute, serving_windows
+from ..domain.network import local_moment, serving_windows
 
 BUCKET_MS = 15 * 60_000
 HOUR_MS = 3_600_000
@@ -399,13 +399,13 @@ class CenterLive:
         for _, _, point in self.waiting.values():
             if point is not None:
                 waiting[point] = waiting.get(point, 0) + 1
-        minute = local_minute(now_ms, c.timezone)
+        moment = local_moment(now_ms, c.timezone)
         devices = self.device_list()
         out = []
         for code, p in c.service_points.items():
             day = self.points.get(code) or PointDay()
             windows = []
-            for w in serving_windows(c.assignments, code, minute):
+            for w in serving_windows(c.assignments, code, moment):
                 view = _window(self.windows.get(w) or {**self._catalog_window(w), "state": "closed"})
                 windows.append({k: view[k] for k in ("id", "name_zh", "name_en", "state", "staff_name", "current_number")}
                                | {"open": view["state"] == "open"})

@@ -28,7 +28,7 @@ async def load_catalog(pool: asyncpg.Pool) -> Catalog:
         assignments: dict[str, list[Assignment]] = {}
         for r in await conn.fetch("SELECT * FROM remote_assignments ORDER BY center, starts_min, id"):
             assignments.setdefault(r["center"], []).append(
-                Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"]))
+                Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"], frozenset(r["weekdays"])))
         for code, found in assignments.items():
             centers[code] = replace(centers[code], assignments=tuple(found))
         matters = {

@@ -110,7 +110,7 @@ async def export_points(database_url: str, center: str | None, out: TextIO, fmt:
         points = await conn.fetch(f"SELECT {', '.join(POINT_COLUMNS)} FROM service_points"
                                   " WHERE $1::text IS NULL OR center = $1 ORDER BY center, code", center)
         assigned = await conn.fetch(
-            "SELECT center, window_code, point, starts_min, ends_min FROM remote_assignments"
+            "SELECT center, window_code, point, starts_min, ends_min, weekdays FROM remote_assignments"
             " WHERE $1::text IS NULL OR center = $1 ORDER BY center, window_code, starts_min, point", center)
     finally:
         await conn.close()
@@ -123,6 +123,7 @@ async def export_points(database_url: str, center: str | None, out: TextIO, fmt:
         out.write(json.dumps({
             "service_points": [dict(r) for r in points],
             "remote_assignments": [{"center": r["center"], "window": r["window_code"], "point": r["point"],
-                                    "starts": format_hhmm(r["starts_min"]), "ends": format_hhmm(r["ends_min"])} for r in assigned],
+                                    "starts": format_hhmm(r["starts_min"]), "ends": format_hhmm(r["ends_min"]),
+                                    "weekdays": list(r["weekdays"])} for r in assigned],
         }, ensure_ascii=False, indent=1) + "\n")
     return len(points)

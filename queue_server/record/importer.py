@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from ..domain.network import KINDS, STATUSES, Assignment, may_change, overlapping, parse_hhmm
+from ..domain.network import KINDS, STATUSES, Assignment, may_change, overlapping, parse_hhmm, weekdays_of
 from .exporter import FORMULA_LEAD, POINT_COLUMNS
 from .migrate import migrate
 
@@ -116,12 +116,14 @@ async def _point_statuses(conn: asyncpg.Connection, rows: list[dict[str, Any]], 
 
 
 async def _assignments(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> int:
-    """Remote windows' daily ranges ({center, window, point, starts, ends} with HH:MM times); one
-    already there is kept, one that overlaps another of its window and point refuses the file."""
+    """Remote windows' ranges ({center, window, point, starts, ends} with HH:MM times, and weekdays as
+    ISO numbers, every day if absent); one already there is kept, one that overlaps another of its
+    window and point refuses the file."""
     added = 0
     for n, r in enumerate(rows, start=1):
         try:
-            new = Assignment(0, r["window"], r["point"], parse_hhmm(r["starts"]), parse_hhmm(r["ends"], allow_end_of_day=True))
+            new = Assignment(0, r["window"], r["point"], parse_hhmm(r["starts"]), parse_hhmm(r["ends"], allow_end_of_day=True),
+                             weekdays_of(r.get("weekdays")))
         except (KeyError, ValueError) as exc:
             raise ValueError(f"remote assignment {n}: {exc}") from None
         if new.ends <= new.starts:
@@ -129,15 +131,16 @@ async def _assignments(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -> 
         kind = await conn.fetchval("SELECT kind FROM windows WHERE center = $1 AND code = $2", r["center"], new.window)
         if kind != "remote":
             raise ValueError(f"remote assignment {n}: {r['center']}/{new.window} is not a remote window")
-        existing = [Assignment(e["id"], new.window, new.point, e["starts_min"], e["ends_min"]) for e in await conn.fetch(
-            "SELECT id, starts_min, ends_min FROM remote_assignments WHERE center = $1 AND window_code = $2 AND point = $3",
-            r["center"], new.window, new.point)]
-        if any(e.starts == new.starts and e.ends == new.ends for e in existing):
+        existing = [Assignment(e["id"], new.window, new.point, e["starts_min"], e["ends_min"], frozenset(e["weekdays"]))
+                    for e in await conn.fetch("SELECT id, starts_min, ends_min, weekdays FROM remote_assignments"
+                                              " WHERE center = $1 AND window_code = $2 AND point = $3",
+                                              r["center"], new.window, new.point)]
+        if any((e.starts, e.ends, e.weekdays) == (new.starts, new.ends, new.weekdays) for e in existing):
             continue
         if overlapping(new, existing) is not None:
             raise ValueError(f"remote assignment {n}: {new.window} already serves {new.point} in an overlapping range")
-        await conn.execute("INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, created_by)"
-                           f" VALUES ($1, $2, $3, $4, $5, '{IMPORTED_BY}')", r["center"], new.window, new.point,
-                           new.starts, new.ends)
+        await conn.execute("INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, weekdays,"
+                           f" created_by) VALUES ($1, $2, $3, $4, $5, $6, '{IMPORTED_BY}')", r["center"], new.window,
+                           new.point, new.starts, new.ends, sorted(new.weekdays))
         added += 1
     return added

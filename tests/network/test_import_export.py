@@ -89,13 +89,19 @@ async def test_points_and_assignments_round_trip_as_json_through_the_cli(setting
     assert {(a["window"], a["point"], a["starts"], a["ends"]) for a in data["remote_assignments"]} == {
         ("r1", "sp1", "00:00", "24:00"), ("r1", "sp2", "00:00", "24:00"),
         ("r2", "sp3", "00:00", "24:00"), ("r2", "sp4", "00:00", "24:00")}
-    data["remote_assignments"].append({"center": C, "window": "r2", "point": "sp1", "starts": "13:00", "ends": "16:30"})
+    assert {tuple(a["weekdays"]) for a in data["remote_assignments"]} == {(1, 2, 3, 4, 5, 6, 7)}
+    data["remote_assignments"] += [
+        {"center": C, "window": "r2", "point": "sp1", "starts": "13:00", "ends": "16:30", "weekdays": [1, 3]},
+        {"center": C, "window": "r2", "point": "sp1", "starts": "15:00", "ends": "17:00", "weekdays": [2]}]
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     await asyncio.to_thread(cli.main, ["import", str(path)])
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"service_points": 4, "remote_assignments": 1}
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"service_points": 4, "remote_assignments": 2}
+    await asyncio.to_thread(cli.main, ["export", "--points", "--center", C, "--out", str(path)])
+    assert [a["weekdays"] for a in json.loads(path.read_text(encoding="utf-8"))["remote_assignments"]
+            if (a["window"], a["point"]) == ("r2", "sp1")] == [[1, 3], [2]]
     data["remote_assignments"].append({"center": C, "window": "r2", "point": "sp1", "starts": "16:00", "ends": "17:00"})
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(SystemExit) as exc:
         await asyncio.to_thread(cli.main, ["import", str(path)])
     assert "overlapping" in str(exc.value)
-    assert len(await _fetch(settings, "SELECT * FROM remote_assignments WHERE center = $1", C)) == 5
+    assert len(await _fetch(settings, "SELECT * FROM remote_assignments WHERE center = $1", C)) == 6

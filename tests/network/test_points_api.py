@@ -122,6 +122,12 @@ BAD = [
      {"window": "r2", "point": "sp1", "starts": "12:00", "ends": "09:00"}, 422, "ends"),
     ("bad time", "POST", f"/api/v1/centers/{C}/assignments",
      {"window": "r2", "point": "sp1", "starts": "25:00", "ends": "26:00"}, 422, "starts"),
+    ("weekday zero", "POST", f"/api/v1/centers/{C}/assignments",
+     {"window": "r2", "point": "sp1", "starts": "09:00", "ends": "10:00", "weekdays": [0]}, 422, "weekdays.0"),
+    ("no weekday", "POST", f"/api/v1/centers/{C}/assignments",
+     {"window": "r2", "point": "sp1", "starts": "09:00", "ends": "10:00", "weekdays": []}, 422, "weekdays"),
+    ("weekdays by name", "POST", f"/api/v1/centers/{C}/assignments",
+     {"window": "r2", "point": "sp1", "starts": "09:00", "ends": "10:00", "weekdays": "mon"}, 422, "weekdays"),
     ("unknown assignment", "DELETE", f"/api/v1/centers/{C}/assignments/999999", None, 404, None),
     ("unknown point ticket", "POST", T, {"matter": "hrss-001", "channel": "service_point", "service_point": "sp99"}, 422, None),
 ]
@@ -169,6 +175,29 @@ async def test_a_points_kiosk_issues_only_at_its_own_point(settings: Settings) -
         assert (await client.post(T, json={**body, "service_point": "sp1"}, headers=kiosk)).status_code == 201
         r = await client.post(f"/api/v1/centers/{C}/windows/r1/call-next", headers=kiosk)
         assert r.status_code == 403
+
+
+async def test_an_assignment_on_other_weekdays_does_not_serve_the_point_today(settings: Settings) -> None:
+    from queue_server.domain.network import local_moment
+    async with running_app(settings) as (app, client):
+        today, _ = local_moment(app.state.clock.now_ms(), app.state.engine.catalog.centers[C].timezone)
+        other_days = [d for d in range(1, 8) if d != today]
+        for a in (await client.get(f"/api/v1/centers/{C}/assignments", headers=AUTH)).json()["assignments"]:
+            if a["point"] == "sp3":
+                assert (await client.delete(f"/api/v1/centers/{C}/assignments/{a['id']}", headers=AUTH)).status_code == 204
+        await client.post(f"/api/v1/centers/{C}/windows/r2/open", json={"staff_id": f"{C}-s02"}, headers=AUTH)
+        r = await client.post(f"/api/v1/centers/{C}/assignments", headers=AUTH,
+                              json={"window": "r2", "point": "sp3", "starts": "00:00", "ends": "24:00", "weekdays": other_days})
+        assert r.status_code == 201 and r.json()["weekdays"] == other_days
+        body = {"matter": "hrss-001", "channel": "service_point", "service_point": "sp3"}
+        r = await client.post(T, json=body, headers=AUTH)
+        assert r.status_code == 409 and r.json()["code"] == "point_unserved"
+        r = await client.post(f"/api/v1/centers/{C}/assignments", headers=AUTH,
+                              json={"window": "r2", "point": "sp3", "starts": "00:00", "ends": "24:00", "weekdays": [today]})
+        assert r.status_code == 201
+        ticket = (await client.post(T, json=body, headers=AUTH)).json()
+        r = await client.post(f"/api/v1/centers/{C}/windows/r2/call-next", headers=AUTH)
+        assert r.json()["ticket"]["id"] == ticket["id"]
 
 
 async def test_overlapping_assignments_sent_at_once_leave_exactly_one(settings: Settings) -> None:
