@@ -58,6 +58,11 @@ class Keys:
     def stats(self, center: str) -> str:
         return f"{self.center_base(center)}stats"
 
+    def handling_samples(self, center: str, queue: str, matter: str) -> str:
+        """List of the latest handling times (s, newest first, ``wait.SAMPLES_KEPT`` of them) of one
+        matter in one queue: transition.lua pushes on every finish, the position scripts read it."""
+        return f"{self.center_base(center)}hs:{queue}:{matter}"
+
     def live(self, center: str) -> str:
         """Ids of the center's tickets not yet in a final state."""
         return f"{self.center_base(center)}live"

@@ -28,7 +28,7 @@ from ..domain.network import local_moment, served_points, serving_windows
 from ..domain.numbering import center_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
-from ..domain.wait import estimate_wait_s
+from ..domain.wait import Outlook
 from ..record.numbers import NumberReserve, as_date
 from ..record.persister import record
 from .keys import Keys
@@ -88,6 +88,7 @@ class QueueEngine:
         self.cycle = ratio_cycle(settings.priority_ratio_normal, settings.priority_ratio_priority)
         self.numbers = None if pool is None else NumberReserve(
             redis, pool, self.keys, catalog, clock, settings.number_reserve_min, settings.number_reserve_runway_s)
+        self._typical: tuple[Catalog | None, dict[str, float]] = (None, {})
         self.durable = settings.durability == "record"
         if self.durable and pool is None:
             raise ValueError("durability 'record' needs the PostgreSQL pool")
@@ -130,15 +131,31 @@ class QueueEngine:
 
     def _position(self, result: dict[str, Any]) -> Position:
         ahead = int(result.get("ahead", 0))
-        matter = self.catalog.matters.get(result["ticket"].get("matter", ""))
+        open_windows = int(result.get("open_windows", 0))
+        line = result.get("line") or None
         return Position(
             ticket=result["ticket"],
             ahead=ahead,
-            estimated_wait_s=estimate_wait_s(ahead, float(result.get("avg_handling_s", 0)), int(result.get("open_windows", 0)),
-                                             matter.typical_minutes * 60 if matter else 0),
-            open_windows=int(result.get("open_windows", 0)),
+            estimated_wait_s=0 if line is None else self.outlook(line, open_windows).wait_s(
+                self.cycle, self.typical_s, float(self.settings.default_handling_s)),
+            open_windows=open_windows,
             duplicate=bool(result.get("duplicate", False)),
         )
+
+    @staticmethod
+    def outlook(line: dict[str, Any], open_windows: int) -> Outlook:
+        """A line's detail as a position script reads it (_lib.lua ``line_detail``; Lua's cjson writes an
+        empty list as ``{}``)."""
+        return Outlook(cls=line["class"], own_ahead=int(line["own"]), priority_waiting=int(line["priority"]),
+                       normal_waiting=int(line["normal"]), open_windows=open_windows, mix=line["mix"] or {},
+                       samples={m: [float(x) for x in (v or [])] for m, v in (line["samples"] or {}).items()})
+
+    @property
+    def typical_s(self) -> dict[str, float]:
+        """The catalog's typical handling time of every matter, the estimate's prior (s)."""
+        if self._typical[0] is not self.catalog:
+            self._typical = (self.catalog, {m.code: m.typical_minutes * 60.0 for m in self.catalog.matters.values()})
+        return self._typical[1]
 
     async def issue(
         self,
@@ -189,7 +206,7 @@ class QueueEngine:
             k.center_base(center_code), center_code, day, queue.prefix, queue.code,
             cls, now, sort_at, orjson.dumps(fields).decode(),
             self.settings.idempotency_ttl_s if idempotency_key else 0,
-            self.settings.stream_maxlen, TICKET_TTL_S, m.typical_minutes * 60,
+            self.settings.stream_maxlen, TICKET_TTL_S,
         ]
         for attempt in range(SHORT_OF_NUMBERS_RETRIES + 1):
             try:
@@ -341,7 +358,7 @@ class QueueEngine:
         c = self._ticket_center(ticket_id)
         k = self.keys
         result = await self._run("ticket_status", [k.ticket(c, ticket_id)],
-                                 [k.center_base(c), self.clock.now_ms(), self.settings.default_handling_s])
+                                 [k.center_base(c), self.clock.now_ms()])
         if not result.get("ticket"):
             return await self._recorded_position(c, ticket_id)
         return self._position(result)

@@ -67,14 +67,40 @@ local function window_view(base, window)
   return view(w)
 end
 
--- People ahead in line (see domain/policy.py for the order), open windows and the live
--- handling time of the ticket's queue.
-local function position(base, t, now, default_avg)
+-- What the wait estimate needs of a line (domain/wait.py Outlook): the class a ticket of it stands
+-- in and how many of that class are ahead, the priority and normal-class tickets waiting (normal
+-- class: normal ones and appointments whose slot has begun), the matters of up to MIX_SAMPLE of the
+-- people ahead, and the queue's recent handling times of each of those matters (hs:, transition.lua).
+-- ``set`` is the sorted set the ticket stands (or would stand) in, ``own`` the people ahead in it.
+local MIX_SAMPLE = 30
+local function line_detail(base, queue, line, class, set, own, now)
+  local d = {class = class, own = own, priority = 0, normal = 0, mix = {}, samples = {}}
+  if line then
+    local q = base .. 'w:' .. line .. ':'
+    d.priority = redis.call('ZCARD', q .. 'p')
+    d.normal = redis.call('ZCARD', q .. 'n') + redis.call('ZCOUNT', q .. 'a', '-inf', now)
+  end
+  if own > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', set, 0, math.min(own, MIX_SAMPLE) - 1)) do
+      local m = redis.call('HGET', base .. 't:' .. id, 'matter')
+      if m then d.mix[m] = (d.mix[m] or 0) + 1 end
+    end
+  end
+  for m, _ in pairs(d.mix) do d.samples[m] = redis.call('LRANGE', base .. 'hs:' .. queue .. ':' .. m, 0, -1) end
+  return d
+end
+
+-- People ahead in line (see domain/policy.py for the order), open windows and the line's detail
+-- for the wait estimate.
+local function position(base, t, now)
   local ahead = 0
+  local line = nil
   if t.status == 'waiting' then
     local id = t.id
     if t.target_window and t.target_window ~= '' then
-      ahead = redis.call('ZRANK', base .. 'ww:' .. t.target_window, id) or 0
+      local set = base .. 'ww:' .. t.target_window
+      ahead = redis.call('ZRANK', set, id) or 0
+      line = line_detail(base, t.queue, nil, 'w', set, ahead, now)
     else
       local q = base .. 'w:' .. line_of(t) .. ':'
       local own = redis.call('ZRANK', q .. t.class, id) or 0
@@ -83,13 +109,15 @@ local function position(base, t, now, default_avg)
       elseif t.class == 'a' then
         ahead = own + redis.call('ZCARD', q .. 'p')
       else
-        ahead = own + redis.call('ZCARD', q .. 'p') + redis.call('ZCOUNT', q .. 'a', '-inf', now)
+        local due = redis.call('ZCOUNT', q .. 'a', '-inf', now)
+        ahead = own + redis.call('ZCARD', q .. 'p') + due
       end
+      line = line_detail(base, t.queue, line_of(t), t.class, q .. t.class, own, now)
+      if t.class == 'n' then line.own = ahead - line.priority end
     end
   end
   local open = redis.call('SCARD', base .. 'open:' .. t.queue)
-  local avg = tonumber(redis.call('HGET', base .. 'stats', 'h:' .. t.queue) or default_avg)
-  return ahead, open, avg
+  return ahead, open, line or false
 end
 
 local function is_at_window(status) return status == 'called' or status == 'serving' end

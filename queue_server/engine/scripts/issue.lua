@@ -6,15 +6,15 @@
 -- KEYS: 1 sequence hash, 2 idempotency key, 3 events, 4 live set, 5 waiting zset of its line, 6 alive marker,
 --       7 number reserve hash, 8.. (a service point's ticket) the hashes of the remote windows assigned to the point now
 -- ARGV: 1 base, 2 center, 3 day, 4 prefix, 5 queue, 6 class, 7 now, 8 sort_at, 9 fields json,
---       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl, 13 default handling s
+--       10 idempotency ttl (0: no key), 11 stream maxlen, 12 ticket ttl
 local base, center, day, prefix, queue, class, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if redis.call('EXISTS', KEYS[6]) == 0 then return fail('rebuilding', 'the queue of ' .. center .. ' is being restored; retry shortly') end
 if ARGV[10] ~= '0' then
   local existing = redis.call('GET', KEYS[2])
   if existing then
     local t = hgetall(base .. 't:' .. existing)
-    local ahead, open, avg = position(base, t, now, ARGV[13])
-    return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = true})
+    local ahead, open, line = position(base, t, now)
+    return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, line = line, duplicate = true})
   end
 end
 if #KEYS > 7 then
@@ -48,6 +48,6 @@ redis.call('SADD', KEYS[4], id)
 if ARGV[10] ~= '0' then redis.call('SET', KEYS[2], id, 'EX', ARGV[10]) end
 t = hgetall(key)
 local event_id = emit(KEYS[3], ARGV[11], 'ticket.issued', now, {center = center, ticket = view(t)})
-local ahead, open, avg = position(base, t, now, ARGV[13])
-return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, avg_handling_s = avg, duplicate = false,
+local ahead, open, line = position(base, t, now)
+return cjson.encode({ticket = view(t), ahead = ahead, open_windows = open, line = line, duplicate = false,
                      event_id = event_id})

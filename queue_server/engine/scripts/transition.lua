@@ -30,6 +30,11 @@ if to == 'finished' then
     local field = 'h:' .. t.queue
     local avg = tonumber(redis.call('HGET', KEYS[4], field) or took)
     redis.call('HSET', KEYS[4], field, string.format('%.1f', avg * 0.8 + took * 0.2))
+    -- the recent finishes of this queue and matter, newest first, for the wait estimate (domain/wait.py)
+    local samples = base .. 'hs:' .. t.queue .. ':' .. (t.matter or '')
+    redis.call('LPUSH', samples, string.format('%.1f', took))
+    redis.call('LTRIM', samples, 0, 24)
+    redis.call('EXPIRE', samples, ARGV[9])
   end
 end
 if to == 'waiting' then
