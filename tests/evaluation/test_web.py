@@ -78,3 +78,56 @@ async def test_the_scale_is_bilingual(settings: Settings, clock: FixedClock) -> 
             (5, "非常满意", False), (4, "满意", False), (3, "基本满意", False), (2, "不满意", True), (1, "非常不满意", True)]
         assert [r["code"] for r in scale["reasons"]] == ["efficiency", "attitude", "professionalism", "process",
                                                           "environment", "other"]
+
+
+async def test_a_ticket_has_one_live_link_minted_early_and_usable_once_finished(settings: Settings, clock: FixedClock) -> None:
+    """The kiosk mints the printed QR's link at issue; the tablet, staff and a flood of retries get the
+    very same link back; it says "not finished yet" until the ticket is finished, then rates once."""
+    async with desk_for(eval_settings(settings, QUEUE_REVIEW_LINK_TTL_H="24"), clock) as desk:
+        await desk.open("w1", f"{C}-s01")
+        kiosk = await desk.token("device", None, "kiosk")
+        issued = await desk.client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"}, headers=kiosk)
+        assert issued.status_code == 201, issued.text
+        tid = issued.json()["id"]
+        printed = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": tid}, headers=kiosk)
+        assert printed.status_code == 201, printed.text
+        url = printed.json()["url"]
+        token = url.rsplit("/", 1)[1]
+
+        early = await desk.client.get(f"/api/v1/reviews/links/{token}")
+        assert early.status_code == 409 and early.json()["title"] == "Not finished"
+        too_early = await desk.rate(tid, 5, channel="web", link=token)
+        assert too_early.status_code == 409 and "finished" in too_early.json()["detail"]
+
+        staff = await desk.token("staff", "w1", staff=f"{C}-s01")
+        mints = [await desk.client.post("/api/v1/reviews/links", json={"ticket_id": tid}, headers=staff) for _ in range(150)]
+        mints += await asyncio.gather(*(desk.client.post("/api/v1/reviews/links", json={"ticket_id": tid}, headers=AUTH)
+                                        for _ in range(150)))
+        assert {r.status_code for r in mints} == {201}
+        assert {r.json()["url"] for r in mints} == {url}
+        assert {r.json()["expires_at"] for r in mints} == {printed.json()["expires_at"]}
+        assert await desk.pool.fetchval("SELECT count(*) FROM review_links") == 1
+
+        reprinted = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": tid}, headers=kiosk)
+        assert reprinted.json()["url"] == url
+
+        for step in ("call-next", "start", "finish"):
+            path = f"/api/v1/centers/{C}/windows/w1/call-next" if step == "call-next" else f"/api/v1/tickets/{tid}/{step}"
+            assert (await desk.client.post(path, json={"ticket": tid, "reason": "test"} if step == "call-next" else None,
+                                           headers=AUTH)).status_code == 200
+        assert (await desk.client.get(f"/api/v1/reviews/links/{token}")).status_code == 200
+        rated = await desk.rate(tid, 4, channel="web", link=token)
+        assert rated.status_code == 201, rated.text
+        assert await desk.pool.fetchval("SELECT count(*) FROM review_links WHERE used_at IS NOT NULL") == 1
+
+
+async def test_an_expired_link_gives_way_to_a_new_one(settings: Settings, clock: FixedClock) -> None:
+    async with desk_for(eval_settings(settings, QUEUE_REVIEW_LINK_TTL_H="24"), clock) as desk:
+        t = await desk.serve("w1")
+        first = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": t["id"]}, headers=AUTH)
+        clock.advance(24 * 3600)
+        second = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": t["id"]}, headers=AUTH)
+        assert second.status_code == 201 and second.json()["url"] != first.json()["url"]
+        again = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": t["id"]}, headers=AUTH)
+        assert again.json()["url"] == second.json()["url"]
+        assert (await desk.rate(t["id"], 5, channel="web", link=second.json()["url"].rsplit("/", 1)[1])).status_code == 201
