@@ -212,6 +212,15 @@ class CenterList(BaseModel):
     centers: list[CenterSummary]
 
 
+class MaterialItemInfo(BaseModel):
+    item: int = Field(description="its place in the matter's checklist, from 1")
+    name_zh: str
+    name_en: str
+    form: Literal["original", "copy"]
+    copies: int
+    to_center: bool = Field(description="the original must travel to the center (hand-over, docs/materials.md)")
+
+
 class MatterInfo(BaseModel):
     code: str
     name_zh: str
@@ -224,6 +233,7 @@ class MatterInfo(BaseModel):
     door_to_door_eligible: bool
     materials: list[str]
     typical_minutes: int
+    items: list[MaterialItemInfo] = Field(default_factory=list, description="the materials as a checklist")
     queue: str | None = None
 
 

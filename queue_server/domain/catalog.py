@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .materials import MaterialItem
 from .network import Assignment
 from .routing import QueueRule, route
 
@@ -21,6 +22,7 @@ class Matter:
     door_to_door_eligible: bool
     materials: tuple[str, ...]
     typical_minutes: int
+    items: tuple[MaterialItem, ...] = ()     # the checklist, structured (domain/materials.py)
 
 
 @dataclass(frozen=True)

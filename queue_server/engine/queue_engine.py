@@ -299,6 +299,20 @@ class QueueEngine:
              TICKET_TTL_S, c, by], c,
         )
 
+    async def material_event(self, ticket_id: str, kind: str, body: dict[str, Any]) -> None:
+        """A scan of the ticket's material was uploaded or reviewed (materials/): the event carries the
+        ticket unchanged, so it reaches whoever follows that ticket."""
+        c = self._ticket_center(ticket_id)
+        k = self.keys
+        await self._run("material_event", [k.ticket(c, ticket_id), k.events(c), k.alive(c)],
+                        [self.clock.now_ms(), self.settings.stream_maxlen, c, kind, orjson.dumps(body).decode()], c)
+
+    async def package_event(self, center: str, kind: str, body: dict[str, Any]) -> None:
+        """A step of a package of originals (materials/handover.py), on the center's stream."""
+        await self._run("package_event", [self.keys.events(center)],
+                        [self.clock.now_ms(), self.settings.stream_maxlen, center, kind, orjson.dumps(body).decode()],
+                        center)
+
     async def act(
         self,
         ticket_id: str,

@@ -8,6 +8,7 @@ from dataclasses import replace
 import asyncpg
 
 from ..domain.catalog import Catalog, Center, Matter, Queue, ServicePoint, Window
+from ..domain.materials import MaterialItem
 from ..domain.network import Assignment
 
 
@@ -31,10 +32,14 @@ async def load_catalog(pool: asyncpg.Pool) -> Catalog:
                 Assignment(r["id"], r["window_code"], r["point"], r["starts_min"], r["ends_min"], frozenset(r["weekdays"])))
         for code, found in assignments.items():
             centers[code] = replace(centers[code], assignments=tuple(found))
+        items: dict[str, list[MaterialItem]] = {}
+        for r in await conn.fetch("SELECT * FROM matter_materials ORDER BY matter, item"):
+            items.setdefault(r["matter"], []).append(
+                MaterialItem(r["item"], r["name_zh"], r["name_en"], r["form"], r["copies"], r["to_center"]))
         matters = {
             r["code"]: Matter(r["code"], r["name_zh"], r["name_en"], r["bureau"], r["bureau_zh"], r["bureau_en"],
                               r["whole_city"], r["remote_eligible"], r["door_to_door_eligible"], tuple(r["materials"]),
-                              r["typical_minutes"])
+                              r["typical_minutes"], tuple(items.get(r["code"], ())))
             for r in await conn.fetch("SELECT * FROM matters ORDER BY bureau, code")
         }
     return Catalog(centers, matters)

@@ -52,6 +52,46 @@ def _matter(
     }
 
 
+# Each material of the demo matters as a checklist item: (English name, original or copy, how many,
+# whether the original travels to the center). Identity papers are shown at the point, scanned and
+# kept by the resident; certificates issued for the application (income, housing, hardship) and
+# invoices go to the center with the file and come back once it is done.
+MATERIAL_KINDS: dict[str, tuple[str, str, int, bool]] = {
+    "居民身份证": ("Resident ID card", "original", 1, False),
+    "社保卡": ("Social security card", "original", 1, False),
+    "解除劳动合同证明": ("Certificate of termination of employment", "original", 1, True),
+    "户口簿": ("Household register", "original", 1, False),
+    "档案材料": ("Personnel file", "original", 1, True),
+    "近期一寸照片": ("Recent 1-inch photo", "original", 2, True),
+    "出生医学证明": ("Medical birth certificate", "copy", 1, False),
+    "医疗费用发票": ("Medical expense invoices", "original", 1, True),
+    "费用明细清单": ("Itemised expense list", "original", 1, True),
+    "病历": ("Medical record", "copy", 1, False),
+    "家庭收入证明": ("Household income certificate", "original", 1, True),
+    "银行卡": ("Bank card", "copy", 1, False),
+    "困难情况说明": ("Statement of hardship", "original", 1, True),
+    "独生子女父母光荣证": ("Only-child parents' certificate", "original", 1, False),
+    "结婚证": ("Marriage certificate", "original", 1, False),
+    "子女死亡或伤残证明": ("Certificate of a child's death or disability", "original", 1, True),
+    "住房情况证明": ("Housing situation certificate", "original", 1, True),
+    "劳动合同": ("Labour contract", "copy", 1, False),
+    "退役证件": ("Discharge papers", "original", 1, False),
+    "近期二寸照片": ("Recent 2-inch photo", "original", 2, True),
+    "残疾人证": ("Disability certificate", "original", 1, False),
+    "工会会员服务卡": ("Trade union member card", "original", 1, False),
+    "房产证": ("Property certificate", "copy", 1, False),
+    "提取证明材料": ("Supporting documents for the withdrawal", "original", 1, True),
+    "居住登记凭证": ("Residence registration receipt", "original", 1, True),
+    "居住证": ("Residence permit", "original", 1, False),
+    "租赁合同": ("Tenancy contract", "copy", 1, True),
+}
+
+
+def material_items(materials: list[str]) -> list[tuple[int, str, str, str, int, bool]]:
+    """A demo matter's materials as checklist rows (item, name_zh, name_en, form, copies, to_center)."""
+    return [(i, zh, *MATERIAL_KINDS[zh]) for i, zh in enumerate(materials, 1)]
+
+
 MATTERS: list[dict[str, Any]] = [
     _matter("hrss-001", "hrss", "灵活就业人员就业登记", "Employment registration for flexibly employed persons",
             ["居民身份证", "社保卡"], 8, remote_eligible=True),
@@ -358,6 +398,11 @@ async def load_demo(conn: asyncpg.Connection) -> None:
               m["whole_city"], m["remote_eligible"], m["door_to_door_eligible"], m["materials"],
               m["typical_minutes"])
              for m in MATTERS],
+        )
+        await conn.executemany(
+            "INSERT INTO matter_materials (matter, item, name_zh, name_en, form, copies, to_center)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            [(m["code"], *row) for m in MATTERS for row in material_items(m["materials"])],
         )
         await conn.executemany(
             "INSERT INTO queues (center, code, prefix, name_zh, name_en, matters, channels)"

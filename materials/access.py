@@ -1,0 +1,42 @@
+"""Who may see or act on a ticket's materials, and the ticket and matter they are about."""
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from queue_server.api.problems import Problem
+from queue_server.domain.catalog import Matter
+from queue_server.domain.numbering import center_of
+from queue_server.record.people import Principal
+
+
+def actor(who: Principal) -> str:
+    """Who did it, as the record and the events say."""
+    return "admin" if who.role == "admin" else f"{who.role}:{who.label or who.staff_id or who.point or who.center}"
+
+
+def may_see(who: Principal, ticket: dict[str, Any]) -> bool:
+    """The ticket's own people: the assistant of its point, the clerk of its window; and the center's
+    managers and the district admin, who audit."""
+    if who.role == "admin":
+        return True
+    if who.center != ticket["center"]:
+        return False
+    if who.role == "manager":
+        return True
+    if who.role == "assistant":
+        return who.point is not None and who.point == ticket.get("service_point")
+    if who.role == "staff":
+        return ticket.get("window") is not None and (who.window is None or who.window == ticket["window"])
+    return False
+
+
+async def ticket_of(request: Request, ticket_id: str) -> dict[str, Any]:
+    if center_of(ticket_id) not in request.app.state.engine.catalog.centers:
+        raise Problem(404, "Not found", f"ticket {ticket_id[:80]!r} not found")
+    return (await request.app.state.engine.ticket(ticket_id)).ticket
+
+
+def matter_of(request: Request, ticket: dict[str, Any]) -> Matter:
+    return request.app.state.engine.catalog.matters[ticket["matter"]]
