@@ -45,7 +45,7 @@ def _opening(calendar: Calendar, center: str, point: str | None, now: datetime) 
 
 async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Catalog, calendar: Calendar,
                         settings: Settings, now_ms: int) -> list[dict[str, Any]]:
-    """One feature per center (no geometry: centers carry no position yet) and per service point
+    """One feature per center (a Point where its position is known) and per service point
     (active or not: the caller filters), each with its hours, whether open now, its waiting count and
     predicted wait. One ``map_counts`` script per center, all in one pipeline: a JSON reply each."""
     now = from_ms(now_ms)
@@ -78,7 +78,8 @@ async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Cat
         states = dict(zip((w.code for w in c.windows.values() if w.kind == "remote"), live["states"] or []))
         center_avg = float(live["center_avg"] or default)
         remote_avg = float(live["remote_avg"] or default)
-        features.append({"type": "Feature", "id": f"center:{c.code}", "geometry": None, "properties": {
+        position = {"type": "Point", "coordinates": [c.lng, c.lat]} if c.lat is not None and c.lng is not None else None
+        features.append({"type": "Feature", "id": f"center:{c.code}", "geometry": position, "properties": {
             "type": "center", "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
             **opening_of(c.code, None),
             "waiting": live["waiting"], "predicted_wait_s": estimate_wait_s(live["waiting"], center_avg, live["open"])}})

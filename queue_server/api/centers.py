@@ -27,7 +27,7 @@ api = Endpoints("centers")
 def _summary(c: Center, calendar: Calendar) -> dict:
     """The hours are the calendar's (current the moment they are set), not the catalog's copy."""
     return {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "address": c.address,
-            "timezone": c.timezone, "hours": calendar.hours_of(c.code).to_json()}
+            "timezone": c.timezone, "hours": calendar.hours_of(c.code).to_json(), "lat": c.lat, "lng": c.lng}
 
 
 def public_window(view: dict[str, Any]) -> dict[str, Any]:

@@ -200,6 +200,8 @@ class CenterSummary(BaseModel):
     address: str
     timezone: str
     hours: dict[str, Any]
+    lat: float | None = Field(default=None, description="where the center stands (WGS-84); null: not known")
+    lng: float | None = None
 
 
 class CenterDetail(CenterSummary):

@@ -72,6 +72,8 @@ class Center:
     windows: dict[str, Window] = field(default_factory=dict)
     service_points: dict[str, ServicePoint] = field(default_factory=dict)
     assignments: tuple[Assignment, ...] = ()     # which remote window serves which point when (domain/network.py)
+    lat: float | None = None                     # where it stands (WGS-84); None: not known
+    lng: float | None = None
 
     def queue_for(self, matter: str, channel: str) -> Queue | None:
         rule = route([q.rule for q in self.queues.values()], matter, channel)

@@ -15,7 +15,8 @@ from ..domain.network import Assignment
 async def load_catalog(pool: asyncpg.Pool) -> Catalog:
     async with pool.acquire() as conn:
         centers = {
-            r["code"]: Center(r["code"], r["name_zh"], r["name_en"], r["address"], r["timezone"], json.loads(r["hours"]))
+            r["code"]: Center(r["code"], r["name_zh"], r["name_en"], r["address"], r["timezone"], json.loads(r["hours"]),
+                              lat=r["lat"], lng=r["lng"])
             for r in await conn.fetch("SELECT * FROM centers ORDER BY code")
         }
         for r in await conn.fetch("SELECT * FROM queues ORDER BY center, prefix"):

@@ -359,9 +359,10 @@ def staff_for(center: str) -> list[dict[str, Any]]:
     return staff
 
 
-# Approximate positions (WGS-84) of each sub-district's area, for the demo's map: a point sits a few
-# hundred metres from its center's, not at its real address.
-_AREAS: dict[str, tuple[float, float]] = {
+# Where each sub-district's community affairs acceptance service center stands (WGS-84, roughly: the
+# demo's map and the whole-city recommendation); a demo point sits a few hundred metres from its
+# center, not at its real address.
+CENTER_POSITIONS: dict[str, tuple[float, float]] = {
     "jingansi": (31.2236, 121.4457), "caojiadu": (31.2317, 121.4334), "jiangninglu": (31.2402, 121.4471),
     "shimenerlu": (31.2368, 121.4590), "nanjingxilu": (31.2297, 121.4573), "tianmuxilu": (31.2475, 121.4563),
     "beizhan": (31.2475, 121.4722), "baoshanlu": (31.2558, 121.4771), "zhijiangxilu": (31.2589, 121.4578),
@@ -372,7 +373,7 @@ _AREAS: dict[str, tuple[float, float]] = {
 
 def demo_position(center: str, ordinal: int) -> tuple[float, float]:
     """Where the demo puts a center's ``ordinal``-th point: around its area, ~400 m apart."""
-    lat, lng = _AREAS[center]
+    lat, lng = CENTER_POSITIONS[center]
     return round(lat + 0.004 * ((ordinal % 3) - 1), 5), round(lng + 0.004 * ((ordinal // 3 % 3) - 1 + ordinal % 2), 5)
 
 
@@ -385,10 +386,11 @@ async def load_demo(conn: asyncpg.Connection) -> None:
     """Insert everything; idempotent (ON CONFLICT DO NOTHING), in one transaction."""
     async with conn.transaction():
         await conn.executemany(
-            "INSERT INTO centers (code, name_zh, name_en, address, timezone, hours)"
-            " VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING",
-            [(c["code"], c["name_zh"], c["name_en"], c["address"], c["timezone"], json.dumps(c["hours"]))
-             for c in CENTERS],
+            "INSERT INTO centers (code, name_zh, name_en, address, timezone, hours, lat, lng)"
+            " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+            " ON CONFLICT (code) DO UPDATE SET lat = EXCLUDED.lat, lng = EXCLUDED.lng WHERE centers.lat IS NULL",
+            [(c["code"], c["name_zh"], c["name_en"], c["address"], c["timezone"], json.dumps(c["hours"]),
+              *CENTER_POSITIONS[c["code"]]) for c in CENTERS],
         )
         await conn.executemany(
             "INSERT INTO matters (code, name_zh, name_en, bureau, bureau_zh, bureau_en, whole_city,"

@@ -19,7 +19,7 @@ from .migrate import migrate
 IMPORTED_BY = "import"
 
 TABLES = {
-    "centers": ("code", "name_zh", "name_en", "address", "timezone", "hours"),
+    "centers": ("code", "name_zh", "name_en", "address", "timezone", "hours", "lat", "lng"),
     "matters": ("code", "name_zh", "name_en", "bureau", "bureau_zh", "bureau_en", "whole_city", "remote_eligible",
                 "door_to_door_eligible", "materials", "typical_minutes"),
     "queues": ("center", "code", "prefix", "name_zh", "name_en", "matters", "channels"),
@@ -54,22 +54,28 @@ def read_points_csv(path: Path) -> dict[str, Any]:
     return {"service_points": rows}
 
 
+def check_positions(what: str, rows: list[dict[str, Any]]) -> None:
+    for n, r in enumerate(rows, start=1):
+        for c, bound in (("lat", 90), ("lng", 180)):
+            v = r.get(c)
+            if v is not None and not (isinstance(v, (int, float)) and -bound <= v <= bound):
+                raise ValueError(f"{what} {n} ({r.get('code')}): {c} must be a number within ±{bound}")
+
+
 def check_points(rows: list[dict[str, Any]]) -> None:
+    check_positions("service point", rows)
     for n, r in enumerate(rows, start=1):
         if r.get("kind") not in KINDS:
             raise ValueError(f"service point {n} ({r.get('code')}): kind must be one of {', '.join(KINDS)}")
         if r.get("status") not in (None, *STATUSES):
             raise ValueError(f"service point {n} ({r.get('code')}): status must be one of {', '.join(STATUSES)}")
-        for c, bound in (("lat", 90), ("lng", 180)):
-            v = r.get(c)
-            if v is not None and not (isinstance(v, (int, float)) and -bound <= v <= bound):
-                raise ValueError(f"service point {n} ({r.get('code')}): {c} must be a number within ±{bound}")
 
 
 async def import_catalog(database_url: str, path: Path) -> dict[str, int]:
     """Upsert every row in one transaction: all of the file or none of it."""
     data = read_points_csv(path) if path.suffix.lower() == ".csv" else json.loads(path.read_text(encoding="utf-8"))
     check_points(data.get("service_points", []))
+    check_positions("center", data.get("centers", []))
     counts: dict[str, int] = {}
     conn = await asyncpg.connect(database_url)
     try:

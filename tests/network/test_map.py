@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from queue_server.config import Settings
+from queue_server.record.demo_data import CENTER_POSITIONS
 from tests.support import AUTH, running_app
 
 C = "jingansi"
@@ -32,6 +33,8 @@ async def test_the_map_shows_live_waiting_at_points_and_keeps_its_etag(settings:
         assert doc["type"] == "FeatureCollection"
         by_id = {f["id"]: f for f in doc["features"]}
         assert len([f for f in doc["features"] if f["properties"]["type"] == "center"]) == len(app.state.engine.catalog.centers)
+        center = by_id[f"center:{C}"]["geometry"]      # centers stand where the demo data puts them (migration 062)
+        assert center == {"type": "Point", "coordinates": [CENTER_POSITIONS[C][1], CENTER_POSITIONS[C][0]]}
         sp1, sp3 = by_id[f"{C}-sp1"], by_id[f"{C}-sp3"]
         assert sp1["properties"]["waiting"] == 2 and sp1["properties"]["served_now"] is True
         assert sp1["properties"]["predicted_wait_s"] > 0 and sp1["properties"]["kind_zh"] == "居委会"
