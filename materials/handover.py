@@ -157,14 +157,57 @@ async def step(request: Request) -> Response:
     return await _done(request, r, name)
 
 
+class TicketPackage(BaseModel):
+    package: PackageView | None = Field(description="null while the ticket has no package of originals")
+
+
 @api("GET", "/api/v1/tickets/{id}/package", "Where the resident's originals are (the status page and the receipt's"
-     " QR show it): the package's state and the time of each step, without who", response=PackageView, auth=False,
-     responses={404: "no package for the ticket", 429: "rate limited"})
+     " QR show it): the package's state and the time of each step, without who; null when there is none",
+     response=TicketPackage, auth=False, responses={404: "not a ticket id", 429: "rate limited"})
 async def public_package(request: Request) -> Response:
     limit_outsider(request, None)
     state = request.app.state
     tid = request.path_params["id"]
-    r = await package_of_ticket(state.pool, tid) if center_of(tid) in state.engine.catalog.centers else None
-    if r is None:
-        raise Problem(404, "Not found", f"no package of originals for ticket {tid[:80]!r}")
-    return json(view(r, state.clock.now_ms(), state.materials.config.return_days, public=True))
+    if center_of(tid) not in state.engine.catalog.centers:
+        raise Problem(404, "Not found", f"no ticket {tid[:80]!r}")
+    r = await package_of_ticket(state.pool, tid)
+    return json({"package": view(r, state.clock.now_ms(), state.materials.config.return_days, public=True)
+                 if r else None})
+
+
+class PackageList(BaseModel):
+    packages: list[PackageView] = Field(description="not yet returned, oldest first")
+
+
+async def _open_packages(request: Request, where: str, *args: Any) -> Response:
+    state = request.app.state
+    rows = await state.pool.fetch(f"SELECT * FROM packages WHERE state <> 'returned' AND {where} ORDER BY packed_at, id",
+                                  *args)
+    now_ms, days = state.clock.now_ms(), state.materials.config.return_days
+    return json({"packages": [view(r, now_ms, days) for r in rows]})
+
+
+@api("GET", "/api/v1/centers/{center}/packages", "The center's packages of originals not yet returned (its clerks"
+     " receive the sent ones)", response=PackageList, responses={403: "another center, or not staff", 404: "unknown center"})
+async def center_packages(request: Request) -> Response:
+    center = request.path_params["center"]
+    who = await principal(request)
+    assert who is not None
+    if center not in request.app.state.engine.catalog.centers:
+        raise Problem(404, "Not found", f"unknown center {center[:40]!r}")
+    require(who, center, {"staff", "manager"})
+    return await _open_packages(request, "center = $1", center)
+
+
+@api("GET", "/api/v1/points/{point}/packages", "The point's packages of originals not yet returned (its assistant"
+     " sends them, and returns them to the residents once received)", response=PackageList,
+     responses={403: "another point's assistant", 404: "unknown service point"})
+async def point_packages(request: Request) -> Response:
+    center_code, code = split_point_id(request.path_params["point"])
+    who = await principal(request)
+    assert who is not None
+    center = request.app.state.engine.catalog.centers.get(center_code)
+    if center is None or code not in center.service_points:
+        raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
+    require(who, center_code, {"assistant", "manager"}, point=code)
+    return await _open_packages(request, "center = $1 AND point = $2", center_code, code)

@@ -183,6 +183,7 @@ async function loadQueue() {
 }
 
 function onSnapshot(msg) {
+  document.dispatchEvent(new CustomEvent("live:snapshot", { detail: msg }));   // the materials panel follows it
   point = msg.point || point;
   for (const w of msg.windows || []) windows.set(w.id, { ...(windows.get(w.id) || {}), ...w });
   tickets.clear();
@@ -191,6 +192,7 @@ function onSnapshot(msg) {
 }
 
 function onEvent(evt) {
+  document.dispatchEvent(new CustomEvent("live:event", { detail: evt }));
   if (evt.window?.id) windows.set(evt.window.id, { ...(windows.get(evt.window.id) || {}), ...evt.window });
   if (evt.ticket) keep(evt.ticket);
   render();

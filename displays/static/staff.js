@@ -241,6 +241,7 @@ function onSnapshot(msg) {
 }
 
 function onEvent(evt) {
+  document.dispatchEvent(new CustomEvent("live:event", { detail: evt }));   // the materials panel follows it
   if (evt.ticket) keep(evt.ticket);
   if (evt.window?.id === windowId) win = evt.window;
   render();

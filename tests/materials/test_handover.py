@@ -55,13 +55,14 @@ async def test_a_package_moves_step_by_step_by_the_right_side(settings: Settings
             "package.packed", "package.sent", "package.received", "package.returned"]
 
         public = await client.get(f"/api/v1/tickets/{tid}/package")
-        assert public.status_code == 200 and public.json()["state"] == "returned"
-        assert all("by" not in s for s in public.json()["steps"]) and "id" not in public.json()
+        assert public.status_code == 200 and public.json()["package"]["state"] == "returned"
+        assert all("by" not in s for s in public.json()["package"]["steps"]) and "id" not in public.json()["package"]
         await wait_recorded(app.state.pool, settings.redis_url or "", settings, C)
     lose_redis_data(settings)
     async with running_app(with_store(settings, tmp_path)) as (app, client):
         r = await client.get(f"/api/v1/tickets/{tid}/package")
-        assert r.status_code == 200 and [s["step"] for s in r.json()["steps"]] == ["packed", "sent", "received", "returned"]
+        assert r.status_code == 200
+        assert [s["step"] for s in r.json()["package"]["steps"]] == ["packed", "sent", "received", "returned"]
         assert (await client.get(f"/api/v1/tickets/{tid}/materials", headers=AUTH)).json()["package"]["state"] == "returned"
 
 
@@ -71,4 +72,5 @@ async def test_a_matter_without_travelling_originals_has_no_package(settings: Se
         r = await client.post(f"/api/v1/points/{SP1}/tickets/{a.ticket['id']}/package", json={}, headers=a.assistant)
         assert r.status_code == 422
         assert await app.state.pool.fetchval("SELECT count(*) FROM packages") == 0
-        assert (await client.get(f"/api/v1/tickets/{a.ticket['id']}/package")).status_code == 404
+        assert (await client.get(f"/api/v1/tickets/{a.ticket['id']}/package")).json() == {"package": None}
+        assert (await client.get("/api/v1/tickets/nowhere-20260101-A001/package")).status_code == 404
