@@ -51,7 +51,19 @@ class Settings:
     personal_data_key: str | None = None
     personal_data_old_keys: tuple[str, ...] = ()
     phone_retention_days: int = 45
+    # How long tokens live, by kind (docs/accounts.md): a login lasts a working day, a token made for a
+    # person by an admin a month, a device's a year; an enrollment code minutes.
+    login_token_ttl_s: int = 12 * 3600
+    person_token_ttl_s: int = 30 * 86400
+    device_token_ttl_s: int = 365 * 86400
+    enrollment_code_ttl_s: int = 600
     extra: dict[str, str] = field(default_factory=dict)
+
+    def token_ttl_s(self, role: str, login: bool = False) -> int:
+        """The lifetime of a new token of ``role``; ``login``: made by logging in."""
+        if role == "device":
+            return self.device_token_ttl_s
+        return self.login_token_ttl_s if login else self.person_token_ttl_s
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -78,4 +90,8 @@ class Settings:
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,
             personal_data_old_keys=tuple(k for k in env.get("QUEUE_PERSONAL_DATA_OLD_KEYS", "").split(",") if k.strip()),
             phone_retention_days=_int("QUEUE_PHONE_RETENTION_DAYS", 45),
+            login_token_ttl_s=_int("QUEUE_LOGIN_TOKEN_TTL_S", 12 * 3600),
+            person_token_ttl_s=_int("QUEUE_PERSON_TOKEN_TTL_S", 30 * 86400),
+            device_token_ttl_s=_int("QUEUE_DEVICE_TOKEN_TTL_S", 365 * 86400),
+            enrollment_code_ttl_s=_int("QUEUE_ENROLLMENT_CODE_TTL_S", 600),
         )

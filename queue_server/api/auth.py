@@ -1,7 +1,9 @@
-"""Bearer tokens: the district admin token from the environment, and center-scoped manager, staff
-and device tokens from PostgreSQL, cached so the hot path costs no query. A valid token is kept for
-ten minutes, but every process asks PostgreSQL for newly revoked tokens every few seconds (one
-query, not one per token, in the background), so a revocation takes effect within that.
+"""Bearer tokens: the district admin token from the environment, and manager, staff, auditor, device
+and login tokens from PostgreSQL, cached so the hot path costs no query. A valid token is kept for
+ten minutes, but a revocation is published to every process at once (accounts/, devices/ call
+``forget``), and every process also asks PostgreSQL for newly revoked tokens every few seconds (one
+query, not one per token, in the background) in case it missed the message. A token past its
+``expires_at`` is refused by the cache itself, to the second.
 
 The queue lives in Redis, so PostgreSQL being away must not stop it: known tokens keep working from
 the cache (past their ten minutes if need be; revocations are caught up when the record is back),
@@ -19,6 +21,7 @@ from datetime import datetime
 
 from starlette.requests import HTTPConnection
 
+from ..domain.access import Actor, refusal
 from ..record.people import Principal, find_token, revoked_since, token_hash, valid_tokens
 from .problems import RECORD_AWAY, Problem, Unavailable
 
@@ -113,6 +116,9 @@ class TokenCache:
         known = self._known.get(key)
         if known is not None:
             self._known.move_to_end(key)
+            if known[1] is not None and known[1].expires_at is not None and known[1].expires_at <= time.time():
+                self.forget(key)   # expired: no look-up brings it back
+                return None
             if known[0] > now or self.record.away(now):
                 return known[1]
         else:
@@ -203,6 +209,13 @@ def require(who: Principal, center: str, roles: set[str], window: str | None = N
         raise Problem(403, "Forbidden", "the token belongs to another window")
     if who.role == "device" and device_kinds is not None and who.device_kind not in device_kinds:
         raise Problem(403, "Forbidden", f"a {who.device_kind} device may not do this")
+
+
+def require_queue_action(who: Principal, action: str, center: str, window: str | None = None) -> None:
+    """Refuse (403) a queue action the rules of domain/access.py do not allow ``who``."""
+    reason = refusal(Actor(who.role, who.center, who.window), action, center, window)
+    if reason is not None:
+        raise Problem(403, "Forbidden", reason)
 
 
 async def require_operator(conn: HTTPConnection) -> Principal:

@@ -38,6 +38,7 @@ ENGINE_STATUS = {
     "window_not_open": 409,
     "window_busy": 409,
     "other_window": 403,
+    "other_line": 403,           # a clerk's ticket action on a line their window does not serve
     "other_point": 403,          # an assistant's ticket of another point, or of the hall
     "not_served_here": 409,
     "rebuilding": 503,

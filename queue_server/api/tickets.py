@@ -9,7 +9,7 @@ from ..domain.numbering import center_of
 from ..domain.tickets import public_ticket
 from ..engine.queue_engine import Position
 from ..record.people import Principal, token_hash
-from .auth import bearer, principal, require
+from .auth import bearer, principal, require, require_queue_action
 from .calendar import require_open
 from .endpoints import Doc, Endpoints, json, read_body
 from .problems import Problem
@@ -87,7 +87,7 @@ async def _act(request: Request) -> Response:
     center = center_of(ticket_id)
     if center not in engine.catalog.centers:
         raise Problem(404, "Not found", f"ticket {ticket_id!r} not found")
-    require(who, center, {"manager", "staff"})
+    require_queue_action(who, action, center)
     acting = who.window if who.role == "staff" else None
     if action == "transfer":
         t = await read_body(request, Transfer)
@@ -106,6 +106,7 @@ api.routes.append(Route("/api/v1/tickets/{id}/{action}", _act, methods=["POST"])
 api.docs.extend(
     Doc("POST", f"/api/v1/tickets/{{id}}/{action}", f"Ticket action: {action}",
         Transfer if action == "transfer" else TicketAction, Ticket, 200, True, "tickets",
-        {403: "another center or window", 404: "no such ticket", 409: "not allowed in the ticket's current state"})
+        {403: "another center; a ticket a clerk's window neither holds nor serves the line of; a clerk's token without a"
+                 " window; an auditor", 404: "no such ticket", 409: "not allowed in the ticket's current state"})
     for action in ACTIONS
 )

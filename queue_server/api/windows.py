@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from ..domain.tickets import public_ticket
 from ..record.people import find_staff
-from .auth import principal, require
+from .auth import principal, require_queue_action
 from .centers import public_window
 from .endpoints import Endpoints, json, read_body
 from .problems import Problem
@@ -31,7 +31,7 @@ async def _set_state(request: Request) -> Response:
     center, window = _window(request)
     who = await principal(request)
     assert who is not None
-    require(who, center, {"manager", "staff"}, window=window)
+    require_queue_action(who, f"{verb} window", center, window)
     body = await read_body(request, StaffOnDuty)
     staff: dict[str, str] = {}
     if verb == "open":
@@ -55,16 +55,17 @@ async def _set_state(request: Request) -> Response:
 
 for _verb in STATES:
     api("POST", f"/api/v1/centers/{{center}}/windows/{{window}}/{_verb}", f"Window: {_verb}", body=StaffOnDuty,
-        response=Window, responses={403: "another center or window", 409: "the window still has a ticket"})(_set_state)
+        response=Window, responses={403: "another center or window; a clerk's token without a window; an auditor", 409: "the window still has a ticket"})(_set_state)
 
 
 @api("POST", "/api/v1/centers/{center}/windows/{window}/call-next", "Call the next ticket (or one named ticket) to the window",
-     body=CallNext, response=Called, responses={204: "nothing waits for this window", 409: "window not open or busy"})
+     body=CallNext, response=Called, responses={204: "nothing waits for this window", 403: "another center or window; a clerk's token without a window; an auditor",
+                                               409: "window not open or busy"})
 async def call_next(request: Request) -> Response:
     center, window = _window(request)
     who = await principal(request)
     assert who is not None
-    require(who, center, {"manager", "staff"}, window=window)
+    require_queue_action(who, "call next", center, window)
     body = await read_body(request, CallNext)
     if body.ticket and not body.reason:
         raise Problem(422, "Invalid request", "a reason is required to call a ticket out of order",

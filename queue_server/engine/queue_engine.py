@@ -235,6 +235,19 @@ class QueueEngine:
         if not found:
             raise record_away(f"ticket {ticket_id} is issued but not recorded yet")
 
+    def lines_of(self, center_code: str, window: str) -> list[str]:
+        """The waiting lines a window takes from now: its queues', and for a remote window the lines of
+        the service points assigned to it at this moment."""
+        center = self.center(center_code)
+        w = center.windows.get(window)
+        if w is None:
+            return []
+        lines = list(w.queues)
+        if w.kind == "remote":
+            moment = local_moment(self.clock.now_ms(), center.timezone)
+            lines += [self.keys.point_line(p) for p in served_points(center.assignments, window, moment)]
+        return lines
+
     async def call_next(self, center_code: str, window: str, ticket_id: str | None = None, reason: str = "") -> dict[str, Any] | None:
         center = self.center(center_code)
         w = center.windows.get(window)
@@ -243,11 +256,7 @@ class QueueEngine:
         k = self.keys
         keys = [k.window(center_code, window), k.events(center_code), k.window_waiting(center_code, window),
                 k.alive(center_code)]
-        lines = list(w.queues)
-        if w.kind == "remote":   # and the lines of the service points assigned to it now
-            moment = local_moment(self.clock.now_ms(), center.timezone)
-            lines += [k.point_line(p) for p in served_points(center.assignments, window, moment)]
-        for q in lines:
+        for q in self.lines_of(center_code, window):
             keys += [k.waiting(center_code, q, "p"), k.waiting(center_code, q, "a"), k.waiting(center_code, q, "n")]
         result = await self._run(
             "call_next", keys,
@@ -329,7 +338,8 @@ class QueueEngine:
             "transition", [k.ticket(c, ticket_id), k.events(c), k.live(c), k.stats(c), k.alive(c)],
             [k.center_base(c), ",".join(sorted(allowed)), to, EVENT_OF_ACTION[action], self.clock.now_ms(),
              acting_window or "", orjson.dumps(fields or {}).decode(), self.settings.stream_maxlen, TICKET_TTL_S,
-             orjson.dumps(extra or {}).decode(), c, action], c,
+             orjson.dumps(extra or {}).decode(), c, action,
+             ",".join(self.lines_of(c, acting_window)) if acting_window else ""], c,
         )
 
     async def transfer(

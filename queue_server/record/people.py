@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from ..config import Settings
 from ..domain.devices import KIND_OF_CAPABILITY
 
 LOOKUP_S = 5.0   # longest a token look-up may wait for a connection, and then for its answer
@@ -17,7 +18,7 @@ LOOKUP_S = 5.0   # longest a token look-up may wait for a connection, and then f
 
 @dataclass(frozen=True)
 class Principal:
-    role: str  # admin | manager | staff | device | assistant
+    role: str  # admin | manager | staff | device | assistant | auditor
     center: str | None = None
     window: str | None = None
     staff_id: str | None = None
@@ -25,6 +26,8 @@ class Principal:
     label: str = ""          # what the token was made for ("hall display 2"): device presence shows it
     point: str | None = None  # a device or the assistant of a service point (its code within the center)
     device: str | None = None  # the registered device a device token belongs to (devices/)
+    user: str | None = None    # the account (username) a login token belongs to (accounts/)
+    expires_at: float | None = None   # when the token stops working (seconds since the epoch); None: never (the admin's)
 
     def may_act_in(self, center: str) -> bool:
         return self.role == "admin" or self.center == center
@@ -34,13 +37,17 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(pool: asyncpg.Pool | asyncpg.Connection, role: str, center: str, window: str | None = None,
+async def create_token(pool: asyncpg.Pool | asyncpg.Connection, role: str, center: str | None, window: str | None = None,
                        staff_id: str | None = None, device_kind: str | None = None, label: str = "",
-                       point: str | None = None, device_id: str | None = None) -> str:
-    """A new token; a device token made without naming its registered device registers one of its own
-    (kind from ``device_kind``, place from window and point), so every device token has a device."""
+                       point: str | None = None, device_id: str | None = None, user_id: int | None = None,
+                       lifetime_s: int | None = None) -> str:
+    """A new token, living ``lifetime_s`` (by default its kind's, from the settings); a device token made
+    without naming its registered device registers one of its own (kind from ``device_kind``, place from
+    window and point), so every device token has a device."""
     token = f"qs_{secrets.token_urlsafe(24)}"
     digest = token_hash(token)
+    if lifetime_s is None:
+        lifetime_s = Settings.from_env().token_ttl_s(role, login=user_id is not None)
     async with _connection(pool) as conn, conn.transaction():
         if role == "device" and device_id is None:
             device_id = f"dv_{digest[:16]}"
@@ -48,9 +55,9 @@ async def create_token(pool: asyncpg.Pool | asyncpg.Connection, role: str, cente
                 "INSERT INTO devices (id, center, kind, window_code, point, label) VALUES ($1, $2, $3, $4, $5, $6)",
                 device_id, center, KIND_OF_CAPABILITY.get(device_kind or "", "kiosk"), window, point, label)
         await conn.execute(
-            "INSERT INTO tokens (token_hash, role, center, window_code, staff_id, device_kind, label, point, device_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            digest, role, center, window, staff_id, device_kind, label, point, device_id)
+            "INSERT INTO tokens (token_hash, role, center, window_code, staff_id, device_kind, label, point, device_id,"
+            " user_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))",
+            digest, role, center, window, staff_id, device_kind, label, point, device_id, user_id, float(lifetime_s))
     return token
 
 
@@ -61,25 +68,28 @@ def _connection(pool: asyncpg.Pool | asyncpg.Connection) -> Any:
     return contextlib.nullcontext(pool)
 
 
+_PRINCIPAL = ("SELECT t.token_hash, t.role, t.center, t.window_code, t.staff_id, t.device_kind, t.label, t.point,"
+              " t.device_id, u.username, extract(epoch FROM t.expires_at)::float8 AS expires"
+              " FROM tokens t LEFT JOIN users u ON u.id = t.user_id"
+              " WHERE t.revoked_at IS NULL AND t.expires_at > now()")
+
+
+def _principal(r: Any) -> Principal:
+    return Principal(r["role"], r["center"], r["window_code"], r["staff_id"], r["device_kind"], r["label"], r["point"],
+                     r["device_id"], r["username"], r["expires"])
+
+
 async def find_token(pool: asyncpg.Pool, token: str) -> Principal | None:
-    """The token's principal; a busy or unreachable database raises TimeoutError within seconds
-    rather than holding the request (the caller answers 503)."""
+    """The token's principal (None when it is unknown, revoked or expired); a busy or unreachable
+    database raises TimeoutError within seconds rather than holding the request (the caller answers 503)."""
     async with pool.acquire(timeout=LOOKUP_S) as conn:
-        row = await conn.fetchrow(
-            "SELECT role, center, window_code, staff_id, device_kind, label, point, device_id FROM tokens"
-            " WHERE token_hash = $1 AND revoked_at IS NULL", token_hash(token), timeout=LOOKUP_S)
-    if row is None:
-        return None
-    return Principal(row["role"], row["center"], row["window_code"], row["staff_id"], row["device_kind"], row["label"],
-                     row["point"], row["device_id"])
+        row = await conn.fetchrow(_PRINCIPAL + " AND t.token_hash = $1", token_hash(token), timeout=LOOKUP_S)
+    return None if row is None else _principal(row)
 
 
 async def valid_tokens(pool: asyncpg.Pool) -> dict[str, Principal]:
-    """Every token not revoked, by its hash."""
-    rows = await pool.fetch("SELECT token_hash, role, center, window_code, staff_id, device_kind, label, point, device_id"
-                            " FROM tokens WHERE revoked_at IS NULL")
-    return {r["token_hash"]: Principal(r["role"], r["center"], r["window_code"], r["staff_id"], r["device_kind"],
-                                       r["label"], r["point"], r["device_id"]) for r in rows}
+    """Every token neither revoked nor expired, by its hash."""
+    return {r["token_hash"]: _principal(r) for r in await pool.fetch(_PRINCIPAL)}
 
 
 async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[list[str], datetime]:

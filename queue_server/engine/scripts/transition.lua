@@ -3,7 +3,7 @@
 -- KEYS: 1 ticket hash, 2 events, 3 live set, 4 stats, 5 alive marker
 -- ARGV: 1 base, 2 allowed-from csv, 3 to, 4 event type, 5 now, 6 acting window ('' = any),
 --       7 fields to set (json), 8 stream maxlen, 9 ticket ttl, 10 extra event fields (json), 11 center,
---       12 action name (for messages)
+--       12 action name (for messages), 13 lines the acting window serves (csv; with an acting window)
 local base, to, kind, now, acting = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local t = hgetall(KEYS[1])
 if not t.id then return missing(KEYS[5], ARGV[11]) end
@@ -12,6 +12,19 @@ for s in string.gmatch(ARGV[2], '[^,]+') do if s == t.status then allowed = true
 if not allowed then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status .. '; cannot ' .. ARGV[12]) end
 if acting ~= '' and is_at_window(t.status) and t.window ~= acting then
   return fail('other_window', 'ticket ' .. t.number .. ' is at window ' .. t.window)
+end
+-- a clerk reaches a ticket away from the windows only in a line their window serves: its own line
+-- (transferred to it, or paused there) or one of its queues' (domain/access.py)
+if acting ~= '' and not is_at_window(t.status) then
+  local reach = false
+  if t.target_window and t.target_window ~= '' then
+    reach = (t.target_window == acting)
+  else
+    for q in string.gmatch(ARGV[13] or '', '[^,]+') do if q == line_of(t) then reach = true end end
+  end
+  if not reach then
+    return fail('other_line', 'ticket ' .. t.number .. ' waits in a line window ' .. acting .. ' does not serve')
+  end
 end
 local from = t.status
 local at_window = t.window or ''
