@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from displays.component import component as displays
+from door.component import component as door
 from evaluation.component import component as evaluation
 from materials.component import component as materials
 from network.component import component as network
@@ -61,9 +62,9 @@ class Component(Protocol):
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 # evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days;
-# devices close live_screens' sockets when a token is revoked
+# devices close live_screens' sockets when a token is revoked; door rates visits through evaluation
 COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, materials,
-                               recommend, long_lived]
+                               recommend, door, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

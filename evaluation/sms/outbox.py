@@ -25,6 +25,7 @@ from .twilio_client import UNSUBSCRIBED, SendError, TwilioSender
 
 log = logging.getLogger("evaluation.sms")
 HOUR_MS = 3_600_000
+DOOR = "door"   # a door-to-door visit is served as CENTER-door-CASE (door/store.py)
 
 
 
@@ -69,6 +70,17 @@ async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int
     return True
 
 
+
+async def enqueue_notice(conn: asyncpg.Connection, key: str, phone: str, body: str, due_ms: int) -> bool:
+    """Queue a message whose text is known now (a door-to-door case's refusal, visit or approval
+    news), once per ``key``, unless the number opted out. Replies to it start no rating."""
+    number = texts.e164(phone)
+    status = await conn.execute(
+        "INSERT INTO sms_messages (ticket_id, kind, to_number, due_at, body, conversation)"
+        " SELECT $1, 'notice', $2, $3, $4, 'done' WHERE NOT EXISTS (SELECT 1 FROM sms_optouts WHERE number = $2)"
+        " ON CONFLICT (ticket_id, kind) DO NOTHING", key, number, from_ms(due_ms), body)
+    return status.endswith(" 1")
+
 async def suppress_number(conn: asyncpg.Connection | asyncpg.Pool, number: str, keyword: str) -> None:
     """Record an opt-out and drop everything still queued for that number."""
     await conn.execute("INSERT INTO sms_optouts (number, keyword) VALUES ($1, $2) ON CONFLICT (number) DO NOTHING",
@@ -91,7 +103,7 @@ class Outbox:
             "   OR (state = 'sending' AND lease_until < $1) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
             " UPDATE sms_messages m SET state = 'sending', lease_until = $3, attempts = m.attempts + 1"
             " FROM due WHERE m.id = due.id"
-            " RETURNING m.id, m.ticket_id, m.kind, m.to_number, m.attempts",
+            " RETURNING m.id, m.ticket_id, m.kind, m.to_number, m.attempts, m.body",
             now, self.cfg.sms_batch, now + timedelta(seconds=self.cfg.sms_lease_s))
 
     async def _set(self, msg_id: int, state: str, **cols: object) -> None:
@@ -111,6 +123,8 @@ class Outbox:
         return True
 
     async def _body(self, msg: asyncpg.Record, now_ms: int) -> str | None:
+        if msg["kind"] == "notice":
+            return msg["body"]
         row = await self.pool.fetchrow("SELECT center, window_code FROM eval_served WHERE ticket_id = $1", msg["ticket_id"])
         rated = await self.pool.fetchval("SELECT 1 FROM reviews WHERE ticket_id = $1 AND round = $2", msg["ticket_id"],
                                          2 if msg["kind"] == "followup" else 1)
@@ -122,6 +136,8 @@ class Outbox:
         number = msg["ticket_id"].rsplit("-", 1)[1]
         if msg["kind"] == "followup":
             return texts.followup(number, link)
+        if f"-{DOOR}-" in msg["ticket_id"]:
+            return texts.door_prompt(number, link)
         center = self.catalog.centers.get(row["center"])
         window = center.windows.get(row["window_code"] or "") if center else None
         zh = f"{center.name_zh}{window.name_zh}" if center and window else "窗口"

@@ -40,6 +40,13 @@ def prompt(number: str, window_zh: str, window_en: str, url: str, reminder: bool
             f"{url} . Reply STOP to opt out.")
 
 
+
+def door_prompt(case_id: str, url: str) -> str:
+    """The rating prompt after a door-to-door visit (its served id is CENTER-door-CASE)."""
+    return (f"{SIGNATURE}您的上门帮办（编号{case_id}）已完成。请回复数字评价：{_scale()}；或点此评价 {url} 回复退订拒收。"
+            f"\nHome visit {case_id} is done. Reply 5 (very satisfied) to 1 (very dissatisfied), or rate at {url} ."
+            f" Reply STOP to opt out.")
+
 def followup(number: str, url: str) -> str:
     return (f"{SIGNATURE}针对您对{number}号业务的意见，中心已整改。请回复数字1-5评价整改结果，或点此评价 {url}"
             f"\nWe acted on your feedback on ticket {number}. Reply 1-5 to rate the result, or rate at {url} .")

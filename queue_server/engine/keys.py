@@ -92,6 +92,10 @@ class Keys:
         the transition script changes it and emits the event together, so each transition is one event."""
         return f"{self.center_base(center)}devstate"
 
+    def door_announced(self, center: str) -> str:
+        """The door-to-door transitions lately put on the center's stream (door_announce.lua): each once."""
+        return f"{self.center_base(center)}door:announced"
+
     def device_revocations(self) -> str:
         """Pub/sub channel: a device token's hash, revoked; every instance forgets it and closes its sockets."""
         return f"{self.prefix}:devices:revoked"

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from door import demo as door_demo
+
 BUREAUS: dict[str, tuple[str, str]] = {
     "hrss": ("人力资源社会保障", "Human Resources and Social Security"),
     "medical_insurance": ("医疗保障", "Medical Insurance"),
@@ -436,3 +438,4 @@ async def load_demo(conn: asyncpg.Connection) -> None:
             [(s["id"], s["center"], s["employee_no"], s["name"], s["photo_url"])
              for c in _CENTER_CODES for s in staff_for(c)],
         )
+        await door_demo.load(conn, _CENTER_CODES)
