@@ -101,8 +101,7 @@ async def checklist(request: Request) -> Response:
              for i in matter.items]
     return json({"ticket_id": ticket["id"], "matter": matter.code, "matter_zh": matter.name_zh,
                  "matter_en": matter.name_en, "point": ticket.get("service_point"), "items": items,
-                 "package": package_view(package, now_ms, request.app.state.materials.config.return_days)
-                 if package else None})
+                 "package": package_view(package, now_ms) if package else None})
 
 
 @api("POST", "/api/v1/points/{point}/tickets/{id}/materials/{item}", "Upload a scan of one item of the ticket's"

@@ -53,7 +53,9 @@ class PackageView(BaseModel):
     state: Step
     items: list[PackageItem]
     steps: list[PackageStep] = Field(description="the steps done, in order")
-    return_overdue: bool = Field(description="received at the center longer ago than QUEUE_PACKAGE_RETURN_DAYS")
+    return_due_at: int | None = Field(default=None, description="once received: when the originals are due back"
+                                      " at the point (received + QUEUE_PACKAGE_RETURN_DAYS), epoch ms")
+    return_overdue: bool = Field(description="still at the center past return_due_at")
 
 
 class StepDone(Body):
@@ -64,12 +66,13 @@ def _ms(at: datetime | None) -> int | None:
     return int(at.timestamp() * 1000) if at else None
 
 
-def view(r: asyncpg.Record, now_ms: int, return_days: int, public: bool = False) -> dict[str, Any]:
+def view(r: asyncpg.Record, now_ms: int, public: bool = False) -> dict[str, Any]:
     steps = [{"step": s, "at": _ms(r[f"{s}_at"]), **({} if public else {"by": r[f"{s}_by"]})}
              for s in STEPS if r[f"{s}_at"] is not None]
     out = {"ticket_id": r["ticket_id"], "center": r["center"], "point": r["point"], "state": r["state"],
            "items": orjson.loads(r["items"]), "steps": steps,
-           "return_overdue": r["state"] == "received" and return_overdue(_ms(r["received_at"]), now_ms, return_days)}
+           "return_due_at": _ms(r["return_due_at"]),
+           "return_overdue": return_overdue(r["state"], _ms(r["return_due_at"]), now_ms)}
     return out if public else {"id": r["id"], **out}
 
 
@@ -80,8 +83,7 @@ async def package_of_ticket(pool: asyncpg.Pool, ticket_id: str) -> asyncpg.Recor
 async def _done(request: Request, r: asyncpg.Record, step: str) -> Response:
     """The step is recorded: tell the center's stream, answer with the package."""
     state = request.app.state
-    cfg = state.materials.config
-    body = view(r, state.clock.now_ms(), cfg.return_days)
+    body = view(r, state.clock.now_ms())
     await state.engine.package_event(r["center"], f"package.{step}", {"package": body})
     return json(body, 201 if step == "packed" else 200)
 
@@ -146,8 +148,10 @@ async def step(request: Request) -> Response:
     at, by = from_ms(state.clock.now_ms()), actor(who)
     async with state.pool.acquire() as conn, conn.transaction():
         r = await conn.fetchrow(
-            f"UPDATE packages SET state = $2, {name}_by = $3, {name}_at = $4 WHERE id = $1 AND state = $5 RETURNING *",
-            package_id, name, by, at, previous_step(name))
+            f"UPDATE packages SET state = $2, {name}_by = $3, {name}_at = $4, return_due_at = CASE WHEN $2 = 'received'"
+            " THEN $4::timestamptz + make_interval(days => $6::int) ELSE return_due_at END"
+            " WHERE id = $1 AND state = $5 RETURNING *",
+            package_id, name, by, at, previous_step(name), state.materials.config.return_days)
         if r is None:
             now = await conn.fetchval("SELECT state FROM packages WHERE id = $1", package_id)
             raise Problem(409, "Conflict", f"package {package_id} is {now}: {name} comes after {previous_step(name)}",
@@ -171,7 +175,7 @@ async def public_package(request: Request) -> Response:
     if center_of(tid) not in state.engine.catalog.centers:
         raise Problem(404, "Not found", f"no ticket {tid[:80]!r}")
     r = await package_of_ticket(state.pool, tid)
-    return json({"package": view(r, state.clock.now_ms(), state.materials.config.return_days, public=True)
+    return json({"package": view(r, state.clock.now_ms(), public=True)
                  if r else None})
 
 
@@ -183,8 +187,8 @@ async def _open_packages(request: Request, where: str, *args: Any) -> Response:
     state = request.app.state
     rows = await state.pool.fetch(f"SELECT * FROM packages WHERE state <> 'returned' AND {where} ORDER BY packed_at, id",
                                   *args)
-    now_ms, days = state.clock.now_ms(), state.materials.config.return_days
-    return json({"packages": [view(r, now_ms, days) for r in rows]})
+    now_ms = state.clock.now_ms()
+    return json({"packages": [view(r, now_ms) for r in rows]})
 
 
 @api("GET", "/api/v1/centers/{center}/packages", "The center's packages of originals not yet returned (its clerks"

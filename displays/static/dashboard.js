@@ -126,7 +126,13 @@ function channels(f) {
   h("div", { class: "channel-name" }, bi(zh, en, "stack")),
   ...[["今日取号", "Issued", c?.issued], ["已办结", "Served", c?.served], ["正在等候", "Waiting", c?.waiting]].map(([z, e, n]) =>
     h("div", { class: "channel-stat" }, h("span", { class: "label" }, bi(z, e, "stack")), h("span", { class: "num" }, n ?? 0))));
-  return [row("remote", "经服务点（远程）", "Via service points", f.remote), row("hall", "中心大厅", "In the hall", f.hall)];
+  const p = f.packages || {};
+  const originals = h("div", { class: `channel originals${p.returns_overdue ? " late" : ""}`, dataset: { channel: "originals",
+    inTransit: String(p.in_transit ?? 0), atCenter: String(p.at_center ?? 0), overdue: String(p.returns_overdue ?? 0) } },
+  h("div", { class: "channel-name" }, bi("原件流转", "Originals", "stack")),
+  ...[["在途", "In transit", p.in_transit], ["在中心", "At center", p.at_center], ["逾期未退", "Return late", p.returns_overdue]]
+    .map(([z, e, n]) => h("div", { class: "channel-stat" }, h("span", { class: "label" }, bi(z, e, "stack")), h("span", { class: "num" }, n ?? 0))));
+  return [row("remote", "经服务点（远程）", "Via service points", f.remote), row("hall", "中心大厅", "In the hall", f.hall), originals];
 }
 
 function renderLegend(target) {

@@ -46,6 +46,6 @@ def side_of(step: str) -> str:
     return "point" if step in POINT_SIDE else "center"
 
 
-def return_overdue(received_at_ms: int | None, now_ms: int, return_days: int) -> bool:
-    """Originals kept at the center longer than ``return_days`` after they arrived are overdue."""
-    return received_at_ms is not None and now_ms - received_at_ms > return_days * 86_400_000
+def return_overdue(state: str, return_due_ms: int | None, now_ms: int) -> bool:
+    """Originals kept at the center past the day they were due back at the point."""
+    return state == AT_CENTER and return_due_ms is not None and now_ms > return_due_ms

@@ -19,7 +19,7 @@ from ..engine.queue_engine import QueueEngine
 from ..realtime.events import LiveEvent
 from ..realtime.reader import StreamReader
 from .live import LiveFigures
-from .warm import open_cases, today_events
+from .warm import open_cases, open_packages, today_events
 
 log = logging.getLogger("queue_server.ops")
 
@@ -55,7 +55,8 @@ class Feed:
         self.figures.roll(now)
         events, tail = await today_events(self.redis, self.pool, self.keys, center, self.figures.centers[center].day_start)
         snapshot = await self.engine.snapshot(center)
-        self.figures.load(center, events, tail, snapshot, cases, now)
+        packages = await open_packages(self.pool, center)
+        self.figures.load(center, events, tail, snapshot, cases, now, packages)
         for event in self.held.pop(center, []):
             self.take(event)
         self.on_change()

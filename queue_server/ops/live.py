@@ -21,17 +21,22 @@ Definitions (the reports in ``reports.py`` use the same ones over any range of d
 - a **service point's** figures: tickets issued from it today, served today, waiting now; the remote
   windows assigned to it at this moment of the local week (``domain/network.py``) with their state
   now; its devices online, for the registered devices whose ``device.online``/``device.offline``
-  event named the point (devices/watch.py); null where none did.
+  event named the point (devices/watch.py); null where none did;
+- **packages** of originals (materials/handover.py), whatever day they were packed: **in transit**
+  packed or sent and not yet received at the center; **at the center** received and not yet
+  returned; **returns overdue** at the center past their ``return_due_at``.
 """
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain.catalog import Center
+from ..domain.materials import AT_CENTER, IN_TRANSIT, return_overdue
 from ..domain.network import local_moment, serving_windows
 
 BUCKET_MS = 15 * 60_000
@@ -111,6 +116,9 @@ class Totals:
     remote_issued: int = 0
     remote_served: int = 0
     remote_waiting: int = 0
+    packages_in_transit: int = 0
+    packages_at_center: int = 0
+    returns_overdue: int = 0
 
     def __post_init__(self) -> None:
         self.issued_curve = self.issued_curve or [0] * self.buckets
@@ -120,7 +128,8 @@ class Totals:
         for name in ("issued", "served", "no_shows", "cancelled", "transfers", "called", "within", "wait_sum",
                      "handling_sum", "handling_n", "wait_1h_sum", "wait_1h_n", "handling_1h_sum", "handling_1h_n",
                      "cases_open", "cases_overdue", "devices_online", "devices_offline", "pending", "undelivered",
-                     "remote_issued", "remote_served", "remote_waiting"):
+                     "remote_issued", "remote_served", "remote_waiting", "packages_in_transit", "packages_at_center",
+                     "returns_overdue"):
             setattr(self, name, getattr(self, name) + getattr(o, name))
         for q, n in o.waiting.items():
             self.waiting[q] = self.waiting.get(q, 0) + n
@@ -162,6 +171,8 @@ class Totals:
             "remote": {"issued": self.remote_issued, "served": self.remote_served, "waiting": self.remote_waiting},
             "hall": {"issued": self.issued - self.remote_issued, "served": self.served - self.remote_served,
                      "waiting": waiting_total - self.remote_waiting},
+            "packages": {"in_transit": self.packages_in_transit, "at_center": self.packages_at_center,
+                         "returns_overdue": self.returns_overdue},
         }
 
 
@@ -202,6 +213,7 @@ class CenterLive:
         self.device_states: dict[str, bool] = {}             # presence field -> online, from device.* events
         self.device_points: dict[str, str] = {}              # presence field -> the point it stands at (registry)
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
+        self.packages: dict[int, tuple[str, int | None]] = {}    # open package id -> (state, return due ms)
         self.start_day(day)
 
     def start_day(self, day: str) -> None:
@@ -326,6 +338,13 @@ class CenterLive:
             if device.get("point"):
                 self.device_points[field] = str(device["point"])
 
+    def package(self, p: dict[str, Any]) -> None:
+        """A package of originals as its step's event shows it; a returned one is done with."""
+        if p.get("state") == "returned":
+            self.packages.pop(int(p["id"]), None)
+        elif p.get("id") is not None:
+            self.packages[int(p["id"])] = (str(p.get("state")), p.get("return_due_at"))
+
     # -- reading --------------------------------------------------------------------------------
 
     def device_list(self) -> list[dict[str, Any]]:
@@ -377,6 +396,10 @@ class CenterLive:
         tot.devices_offline = len(self.devices) - tot.devices_online
         tot.lag_ms, tot.pending, tot.undelivered = (self.persister["lag_ms"], self.persister["pending"],
                                                     self.persister["undelivered"])
+        for state, due in self.packages.values():
+            tot.packages_in_transit += state in IN_TRANSIT
+            tot.packages_at_center += state == AT_CENTER
+            tot.returns_overdue += return_overdue(state, due, now_ms)
         return tot
 
     def figures(self, now_ms: int, tot: Totals | None = None) -> dict[str, Any]:
@@ -481,12 +504,15 @@ class LiveFigures:
             live.case_overdue(int(data["case_id"]), str(data.get("stage", "")))
         elif kind in ("device.online", "device.offline") and isinstance(data.get("device"), dict):
             live.device_state(data["device"], kind == "device.online")
+        elif kind.startswith("package.") and isinstance(data.get("package"), dict):
+            live.package(data["package"])
         live.version += 1
         self.version += 1
 
     def load(self, center: str, events: list[tuple[str, dict[str, Any]]], tail: str | None,
-             snapshot: dict[str, Any], cases: list[dict[str, Any]], now_ms: int) -> None:
-        """Start a center afresh from what was read at start (see warm.py): its open cases, today's
+             snapshot: dict[str, Any], cases: list[dict[str, Any]], now_ms: int,
+             packages: Sequence[dict[str, Any]] = ()) -> None:
+        """Start a center afresh from what was read at start (see warm.py): its open cases and packages, today's
         events in order, then the windows and live tickets of a snapshot taken after those events.
         Live events after ``tail`` follow through ``apply``."""
         self.roll(now_ms)
@@ -496,6 +522,8 @@ class LiveFigures:
         live.device_states, live.device_points = dict(old.device_states), dict(old.device_points)
         for case in cases:
             live.case_updated(case)
+        for p in packages:
+            live.package(p)
         for _, data in events:
             self._apply(live, data)
         for w in snapshot.get("windows") or []:

@@ -85,6 +85,8 @@ class DashboardFigures(BaseModel):
     persister: dict[str, int]
     remote: ServiceSplit = Field(description="tickets issued at service points, served by remote windows")
     hall: ServiceSplit = Field(description="every other ticket: remote + hall = the totals")
+    packages: dict[str, int] = Field(description="packages of originals: in_transit (packed or sent), at_center"
+                                                 " (received, not returned), returns_overdue (at the center past due)")
     points: list[PointFigures] | None = Field(default=None, description="a center's service points (not the district's)")
     day: str
 

@@ -62,3 +62,10 @@ async def open_cases(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
     for r in rows:
         out.setdefault(r["center"], []).append(dict(r))
     return out
+
+
+async def open_packages(pool: asyncpg.Pool, center: str) -> list[dict[str, Any]]:
+    """The center's packages of originals not yet returned, as their events show them (materials/)."""
+    rows = await pool.fetch("SELECT id, state, (extract(epoch FROM return_due_at) * 1000)::bigint AS return_due_at"
+                            " FROM packages WHERE center = $1 AND state <> 'returned'", center)
+    return [dict(r) for r in rows]
