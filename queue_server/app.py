@@ -20,6 +20,7 @@ from evaluation.component import component as evaluation
 from materials.component import component as materials
 from network.component import component as network
 from recommend.component import component as recommend
+from residents.component import component as residents
 
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
@@ -64,7 +65,7 @@ ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 # evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days;
 # devices close live_screens' sockets when a token is revoked; door rates visits through evaluation
 COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, materials,
-                               recommend, door, long_lived]
+                               recommend, door, residents, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -28,6 +28,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("point assistant", "/assistant/{center}-sp1", "point assistant"),
     ("service points", "/network/{center}", "manager"),
     ("ticket status", "/status/{ticket}#review={review}", None),
+    ("remote ticket", "/remote?center={center}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
 ]
 

@@ -2,7 +2,8 @@
 // vibration). Live over WS /ws/tickets/{id}; GET /api/v1/tickets/{id} loads it first and polls
 // whenever the socket is down. Once the ticket has ended nothing is live any more; after a finish
 // the page offers the ticket's web review link when it was opened with one (`#review=TOKEN`, the
-// printed ticket's QR carries it).
+// printed ticket's QR carries it). A remote ticket's page (`#token=S`, the link the remote page opens)
+// may cancel it while it waits; "快到您了 Your turn is near" shows at the center's threshold, as the SMS.
 
 import { api, centerInfo } from "./api.js";
 import { bi, STATUS, waitText } from "./i18n.js";
@@ -13,7 +14,10 @@ const center = ticketId.split("-")[0];
 const POLL_MS = 15_000;
 const FINAL = ["finished", "no_show", "cancelled"];
 const $ = (id) => document.getElementById(id);
-const reviewToken = new URLSearchParams(location.hash.slice(1)).get("review");
+const fragment = new URLSearchParams(location.hash.slice(1));
+const reviewToken = fragment.get("review");
+const statusToken = fragment.get("token");
+const STATUS_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 const REVIEW_TOKEN = /^[A-Za-z0-9_-]{16,64}$/;
 
 let info = null;
@@ -23,6 +27,7 @@ let buzzedFor = null;   // the call (version) we already vibrated for
 let socketUp = false;
 let socket = null;
 let reviewAsked = false;
+let nearAhead = null;   // the center's "turn is near" threshold (GET /api/v1/residents/centers/{c})
 
 function windowNames(msg) {
   const w = msg.window && typeof msg.window === "object" ? msg.window : null;
@@ -57,6 +62,10 @@ function render(msg) {
   $("ahead").replaceChildren(t.ahead !== undefined ? bi(`${t.ahead} 人`, `${t.ahead} ${t.ahead === 1 ? "person" : "people"}`) : "—");
   const [wz, we] = waitText(t.estimated_wait_s);
   $("wait").replaceChildren(bi(wz, we));
+  const near = t.status === "waiting" && nearAhead !== null && t.ahead !== undefined && t.ahead <= nearAhead;
+  $("near").hidden = !near;
+  if (near) $("near-ahead").replaceChildren(bi(`还有${t.ahead}位`, `${t.ahead} ahead`, "stack"));
+  $("cancel-box").hidden = !(STATUS_TOKEN.test(statusToken || "") && (t.status === "waiting" || t.status === "paused"));
   const ended = $("ended");
   ended.hidden = !FINAL.includes(t.status);
   if (t.status === "finished") ended.replaceChildren(bi("业务已办结，感谢您的耐心等候", "All done — thank you for your patience", "stack"));
@@ -91,7 +100,7 @@ function unknown() {
   $("error").replaceChildren(bi("未找到该号码，请核对链接或重新扫描号票上的二维码",
     "This ticket was not found; check the link or scan the ticket's QR code again", "stack"));
   $("error").hidden = false;
-  for (const id of ["head", "position", "called", "ended", "review", "live", "hint"]) $(id).hidden = true;
+  for (const id of ["head", "position", "called", "near", "ended", "cancel-box", "review", "live", "hint"]) $(id).hidden = true;
 }
 
 // Whether the ticket exists (a passing failure counts as yes: the page keeps trying).
@@ -111,6 +120,26 @@ async function load() {
   return true;
 }
 
+// Cancel with the ticket's status token: a first tap asks, the second cancels.
+async function cancel() {
+  if ($("cancel-confirm").hidden) {
+    $("cancel-confirm").hidden = false;
+    return;
+  }
+  $("cancel-confirm").disabled = true;
+  try {
+    const { data } = await api("POST", `/api/v1/residents/tickets/${encodeURIComponent(ticketId)}/cancel`,
+      { body: { token: statusToken } });
+    render(data);
+  } catch (err) {
+    $("error").replaceChildren(bi("取消失败", err.message));
+    $("error").hidden = false;
+  } finally {
+    $("cancel-confirm").disabled = false;
+    $("cancel-confirm").hidden = true;
+  }
+}
+
 function liveState(up) {
   socketUp = up;
   $("live").classList.toggle("off", !up);
@@ -125,6 +154,11 @@ async function main() {
     const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
     matters = new Map(all.map((m) => [m.code, m]));
   } catch { /* codes stand in for names */ }
+  try {
+    nearAhead = (await api("GET", `/api/v1/residents/centers/${encodeURIComponent(center)}`)).data.near_ahead;
+  } catch { /* no "turn is near" notice then */ }
+  $("cancel").addEventListener("click", cancel);
+  $("cancel-confirm").addEventListener("click", cancel);
   if (!(await load()) || FINAL.includes(current?.status)) return;
   socket = new LiveSocket(`/ws/tickets/${encodeURIComponent(ticketId)}`, {
     onSnapshot: (msg) => render(msg),

@@ -2,7 +2,9 @@
 instance. A sender claims due rows with ``FOR UPDATE SKIP LOCKED`` and a lease, so two instances
 never send the same message; one that dies mid-send leaves a lease that expires and is retried.
 Before each send: opted-out numbers are suppressed, rated tickets skipped, and a per-number hourly
-limit (a Redis counter shared by all instances) defers the excess. Failures retry with backoff."""
+limit (a Redis counter shared by all instances) defers the excess — except a resident's one-time code
+(residents/), useless an hour later and limited per number and address where it is asked for; its text
+is dropped once settled. Failures retry with backoff."""
 from __future__ import annotations
 
 import asyncio
@@ -26,6 +28,7 @@ from .twilio_client import UNSUBSCRIBED, SendError, TwilioSender
 log = logging.getLogger("evaluation.sms")
 HOUR_MS = 3_600_000
 DOOR = "door"   # a door-to-door visit is served as CENTER-door-CASE (door/store.py)
+CODE_KEY = "code:"   # the key of a notice that carries a resident's one-time code (residents/api.py)
 
 
 
@@ -107,7 +110,9 @@ class Outbox:
             now, self.cfg.sms_batch, now + timedelta(seconds=self.cfg.sms_lease_s))
 
     async def _set(self, msg_id: int, state: str, **cols: object) -> None:
-        sets = ["state = $2", "lease_until = NULL"] + [f"{k} = ${i}" for i, k in enumerate(cols, 3)]
+        sets = ["state = $2", "lease_until = NULL",
+                f"body = CASE WHEN ticket_id LIKE '{CODE_KEY}%' AND $2 NOT IN ('queued', 'sending') THEN NULL ELSE body END"]
+        sets += [f"{k} = ${i}" for i, k in enumerate(cols, 3)]
         await self.pool.execute(f"UPDATE sms_messages SET {', '.join(sets)} WHERE id = $1 AND state = 'sending'",
                                 msg_id, state, *cols.values())
 
@@ -155,7 +160,7 @@ class Outbox:
         if body is None:
             await self._set(msg["id"], "skipped")
             return "skipped"
-        if not await self._within_limit(number, now_ms):
+        if not msg["ticket_id"].startswith(CODE_KEY) and not await self._within_limit(number, now_ms):
             next_hour = (now_ms // HOUR_MS + 1) * HOUR_MS
             await self._set(msg["id"], "queued", due_at=from_ms(next_hour), attempts=msg["attempts"] - 1)
             return "deferred"

@@ -45,6 +45,12 @@ ENGINE_STATUS = {
     "numbers_exhausted": 503,     # the number reserve ran out and PostgreSQL could not top it up
     "numbers_unverified": 503,
     "record_unavailable": 503,    # PostgreSQL away where the operation needs it (docs/durability.md)
+    "code_invalid": 422,          # a resident's SMS code (residents/): none pending, expired or used
+    "code_wrong": 422,
+    "code_dead": 422,             # too many wrong attempts
+    "remote_ticket_live": 409,    # at most one live remote ticket per number and center
+    "remote_ticket_pending": 409,
+    "present": 409,               # a remote ticket checked in before its grace ended
 }
 
 

@@ -20,6 +20,7 @@ class Channel(StrEnum):
     APP = "app"
     APPOINTMENT = "appointment"
     STAFF = "staff"
+    REMOTE = "remote"   # taken from home on the resident's phone, the number verified by SMS (residents/)
 
 
 class Priority(StrEnum):
@@ -69,9 +70,13 @@ def mask_phone(phone: str | None) -> str | None:
     return f"{digits[:3]}****{digits[-4:]}"
 
 
+PRIVATE_FIELDS = frozenset({"phone", "status_token"})
+
+
 def public_ticket(t: dict) -> dict:
-    """A ticket as it may leave the server: the phone masked, never whole."""
-    out = {k: v for k, v in t.items() if k != "phone"}
+    """A ticket as it may leave the server: the phone masked, never whole; the digest of its status
+    token (residents/) not at all."""
+    out = {k: v for k, v in t.items() if k not in PRIVATE_FIELDS}
     if t.get("phone"):
         out["phone_masked"] = mask_phone(t["phone"])
     return out

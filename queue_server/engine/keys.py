@@ -108,6 +108,29 @@ class Keys:
         """Pub/sub channel: hours or the calendar file changed; every instance reloads its calendar."""
         return f"{self.prefix}:calendar:changes"
 
+    def resident_code(self, center: str, number_key: str) -> str:
+        """The one-time code pending for a number at a center (residents/): its digest and the wrong
+        attempts so far; it expires on its own."""
+        return f"{self.center_base(center)}rcode:{number_key}"
+
+    def resident_claim(self, center: str, number_key: str) -> str:
+        """The number's remote ticket at the center: the idempotency key its issue used (the ticket id
+        is found under it) and when it was claimed. At most one live remote ticket per number and center."""
+        return f"{self.center_base(center)}rclaim:{number_key}"
+
+    def resident_quota(self, limit: str, who: str, window: int) -> str:
+        """Code requests under one limit (per number, per address) in one window of the clock; all of
+        them share a hash tag so one script counts a request against every limit at once."""
+        return f"{self.prefix}:{{residents}}:quota:{limit}:{who}:{window}"
+
+    def near_watch(self, center: str) -> str:
+        """Tickets of the center with a phone whose "your turn is near" SMS is not queued yet."""
+        return f"{self.center_base(center)}nearwatch"
+
+    def check_in_due(self, center: str) -> str:
+        """Called remote tickets not checked in, scored by the end of their grace period (ms)."""
+        return f"{self.center_base(center)}checkindue"
+
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
         return f"{self.prefix}:sms:rate:{number_hash}:{hour}"

@@ -167,7 +167,10 @@ class QueueEngine:
         service_point: str | None = None,
         appointment_at_ms: int | None = None,
         idempotency_key: str | None = None,
+        status_token: str | None = None,
     ) -> Position:
+        """``status_token``: the digest of the secret that lets the resident act on the ticket from its
+        status page (residents/: a remote ticket's cancel); kept with the ticket, never shown."""
         center = self.center(center_code)
         m = self.catalog.matters.get(matter)
         if m is None:
@@ -192,6 +195,8 @@ class QueueEngine:
             line = fields["line"] = k.point_line(service_point)
         if appointment_at_ms:
             fields["appointment_at"] = str(appointment_at_ms)
+        if status_token:
+            fields["status_token"] = status_token
         keys = [
             k.sequence(center_code, day),
             k.idempotency(center_code, idempotency_key or "-"),
@@ -329,8 +334,10 @@ class QueueEngine:
         acting_window: str | None = None,
         fields: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        unless_present: bool = False,
     ) -> dict[str, Any]:
-        """start, finish, no-show, pause, resume, cancel, transfer: one table-driven script."""
+        """start, finish, no-show, pause, resume, cancel, transfer: one table-driven script.
+        ``unless_present``: refused (``present``) once the resident checked in."""
         allowed, to = TRANSITIONS[action]
         c = self._ticket_center(ticket_id)
         k = self.keys
@@ -339,7 +346,7 @@ class QueueEngine:
             [k.center_base(c), ",".join(sorted(allowed)), to, EVENT_OF_ACTION[action], self.clock.now_ms(),
              acting_window or "", orjson.dumps(fields or {}).decode(), self.settings.stream_maxlen, TICKET_TTL_S,
              orjson.dumps(extra or {}).decode(), c, action,
-             ",".join(self.lines_of(c, acting_window)) if acting_window else ""], c,
+             ",".join(self.lines_of(c, acting_window)) if acting_window else "", "1" if unless_present else ""], c,
         )
 
     async def transfer(

@@ -16,7 +16,8 @@ from tests.support import running_app
 
 PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "/kiosk/jingansi",
             "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8",
-            "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2"]
+            "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
+            "/remote", "/remote?center=jingansi&matter=hrss-001"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
@@ -110,6 +111,10 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
             elif "/assistant/" in path:
                 r = await client.get("/api/v1/points/jingansi-sp1/queue", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and r.json()["point"]["code"] == "sp1", r.text
+            elif path == "/remote":   # public: the center comes preselected
+                assert query == "center=jingansi"
+                r = await client.get("/api/v1/residents/centers/jingansi")
+                assert r.status_code == 200 and r.json()["near_ahead"] == 3
             elif "/network/" in path:
                 r = await client.get("/api/v1/points?center=jingansi", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and len(r.json()["points"]) == 4

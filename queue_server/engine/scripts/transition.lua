@@ -3,13 +3,18 @@
 -- KEYS: 1 ticket hash, 2 events, 3 live set, 4 stats, 5 alive marker
 -- ARGV: 1 base, 2 allowed-from csv, 3 to, 4 event type, 5 now, 6 acting window ('' = any),
 --       7 fields to set (json), 8 stream maxlen, 9 ticket ttl, 10 extra event fields (json), 11 center,
---       12 action name (for messages), 13 lines the acting window serves (csv; with an acting window)
+--       12 action name (for messages), 13 lines the acting window serves (csv; with an acting window),
+--       14 '1': refuse if the resident is marked present (a remote ticket's check-in grace ending: a check-in
+--       that came first wins)
 local base, to, kind, now, acting = ARGV[1], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local t = hgetall(KEYS[1])
 if not t.id then return missing(KEYS[5], ARGV[11]) end
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == t.status then allowed = true end end
 if not allowed then return fail('illegal_transition', 'ticket ' .. t.number .. ' is ' .. t.status .. '; cannot ' .. ARGV[12]) end
+if ARGV[14] == '1' and t.present_at and t.present_at ~= '' then
+  return fail('present', 'ticket ' .. t.number .. ' was checked in')
+end
 if acting ~= '' and is_at_window(t.status) and t.window ~= acting then
   return fail('other_window', 'ticket ' .. t.number .. ' is at window ' .. t.window)
 end
