@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+from remote_session.config import SessionConfig
 
 from .config import Settings
 from .record.personal import DEMO_KEY
@@ -63,10 +64,11 @@ async def _migrate(settings: Settings, demo: bool) -> None:
 # sockets), and protocol pings every 60 s, not uvicorn's 20: the hub already pings a silent socket
 # every 15 s and the pages send heartbeats, so these only find dead peers, and at 25,000 screens
 # each ping round costs the server as much as a burst of calls. A client message over what clients may
-# send (``RealtimeConfig.max_in_bytes``) is refused by the server with 1009 while it arrives, not
-# buffered up to uvicorn's default 16 MiB first.
+# send is refused by the server with 1009 while it arrives, not buffered up to uvicorn's default 16 MiB
+# first: the largest is a video session's SDP offer (``SessionConfig.max_message_bytes``); the live
+# screens' sockets refuse anything over their own ``RealtimeConfig.max_in_bytes`` once it is read.
 UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0,
-              "ws_max_size": RealtimeConfig.max_in_bytes}
+              "ws_max_size": max(RealtimeConfig.max_in_bytes, SessionConfig.max_message_bytes)}
 
 
 def uvicorn_flags() -> list[str]:

@@ -15,8 +15,9 @@ from .record.people import create_token
 DEMO_WINDOW = "w1"
 DEMO_MATTER = "hrss-001"
 
-# (label, path template, token kind: a device kind, "staff", "manager", "point screen" or "point assistant"
-# (sp1's), or None for a public page)
+# (label, path template, token kind: a device kind, "staff", "remote staff" (r1's, which serves sp1: its
+# console opens the video with sp1's screen), "manager", "point screen" or "point assistant" (sp1's), or
+# None for a public page)
 PAGES: list[tuple[str, str, str | None]] = [
     ("call display", "/display/{center}", "display"),
     ("window screen", "/screen/{center}/{window}", "screen"),
@@ -24,6 +25,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("kiosk", "/kiosk/{center}", "kiosk"),
     ("service point", "/kiosk/{center}?service_point=sp1", "kiosk"),
     ("staff console", "/staff/{center}/{window}", "staff"),
+    ("remote window console", "/staff/{center}/r1", "remote staff"),
     ("point screen", "/point/{center}-sp1", "point screen"),
     ("point assistant", "/assistant/{center}-sp1", "point assistant"),
     ("service points", "/network/{center}", "manager"),
@@ -36,6 +38,8 @@ PAGES: list[tuple[str, str, str | None]] = [
 async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) -> str:
     if kind == "staff":
         return await create_token(pool, "staff", center, DEMO_WINDOW, f"{center}-s01", None, f"demo {label}")
+    if kind == "remote staff":
+        return await create_token(pool, "staff", center, "r1", f"{center}-s02", None, f"demo {label}")
     if kind == "manager":
         return await create_token(pool, "manager", center, label=f"demo {label}")
     if kind == "point assistant":

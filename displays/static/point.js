@@ -5,6 +5,7 @@
 import { centerInfo, pageToken } from "./api.js";
 import { bi, setBi } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
+import { RemoteSession } from "./session.js";
 import { renderStaff } from "./staffcard.js";
 
 const [, , pointRaw] = location.pathname.split("/");
@@ -15,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 let point = null;
 const windows = new Map();   // the remote windows serving this point
 const tickets = new Map();   // this point's live tickets
+let session = null;          // the video with the clerk serving this point's ticket
 
 function keep(t) {
   const old = tickets.get(t.id);
@@ -39,6 +41,7 @@ function onDuty(ticket) {
 function render(flash) {
   if (point) $("point-name").replaceChildren(bi(`${point.name_zh} · 远程服务点`, `${point.name_en} · Remote service point`, "stack"));
   const ticket = current();
+  session?.follow(ticket?.id || null);
   const win = onDuty(ticket);
   renderStaff(win, { card: $("staff"), avatar: $("avatar"), name: $("staff-name"), no: $("staff-no"), state: $("win-state") });
   $("window-name").replaceChildren(win ? bi(win.name_zh || win.id, win.name_en || win.id) : "");
@@ -99,9 +102,11 @@ async function main() {
     const info = await centerInfo(center);
     $("center-name").replaceChildren(bi(info.name_zh, info.name_en));
   } catch { /* the point's own name comes with the snapshot */ }
+  const token = pageToken();
+  session = new RemoteSession($("remote-session"), { token, role: "point" });
   render(false);
   new LiveSocket(`/ws/points/${encodeURIComponent(pointId)}/screen`, {
-    token: pageToken(), onSnapshot, onEvent, onStatus: bindBanner($("offline")),
+    token, onSnapshot, onEvent, onStatus: bindBanner($("offline")),
   }).start();
 }
 

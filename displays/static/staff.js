@@ -5,6 +5,7 @@
 import { api, centerInfo, pageToken } from "./api.js";
 import { bi, h, PRIORITY, STATUS, timeText, useTimeZone, WINDOW_STATE } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
+import { RemoteSession } from "./session.js";
 
 const [, , centerRaw, windowRaw] = location.pathname.split("/");
 const center = decodeURIComponent(centerRaw);
@@ -19,6 +20,7 @@ let win = null;
 let tickets = new Map();
 let socket = null;
 let busy = false;
+let session = null;   // the video with the resident of a service point's ticket (remote windows)
 
 const myQueues = () => info?.windows.find((w) => w.code === windowId)?.queues || win?.queues || [];
 
@@ -85,6 +87,7 @@ function render() {
   } else {
     box.replaceChildren(h("div", { class: "none" }, bi("当前无号码", "No ticket at the window")));
   }
+  session?.follow(cur?.service_point ? cur.id : null);
   const can = { recall: cur?.status === "called", start: cur?.status === "called", finish: cur?.status === "serving",
     "no-show": cur?.status === "called", transfer: Boolean(cur), pause: Boolean(cur) };
   for (const b of $("ticket-actions").querySelectorAll("button")) b.disabled = busy || !can[b.dataset.action];
@@ -262,6 +265,7 @@ async function main() {
   } catch (err) {
     showError(err);
   }
+  session = new RemoteSession($("remote-session"), { token, role: "window" });
   render();
   socket = new LiveSocket(`/ws/centers/${encodeURIComponent(center)}/windows/${encodeURIComponent(windowId)}/staff`, {
     token, onSnapshot, onEvent, onStatus: bindBanner($("offline")),

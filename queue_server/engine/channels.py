@@ -14,17 +14,18 @@ from .connection import connection_class
 async def follow(settings: Settings, channel: str, name: str, stop: asyncio.Event,
                  on_message: Callable[[bytes], Awaitable[object]],
                  on_subscribed: Callable[[], Awaitable[object]] | None = None,
-                 on_quiet: Callable[[], Awaitable[object]] | None = None) -> None:
+                 on_quiet: Callable[[], Awaitable[object]] | None = None, pattern: bool = False) -> None:
     """Subscribe on a connection of its own (no socket timeout; ``name`` is its client name), then call
     ``on_subscribed`` — a message published before it is not seen, so a follower of state reloads there —,
     ``on_message`` with each message's data, and ``on_quiet`` after each second without one. A failure ends
-    the call: the supervisor starts it again, and the new subscription calls ``on_subscribed`` again."""
+    the call: the supervisor starts it again, and the new subscription calls ``on_subscribed`` again. With
+    ``pattern`` the channel is a glob (PSUBSCRIBE): one subscription for a family of channels."""
     client = Redis.from_url(settings.redis_url, socket_timeout=None, max_connections=1,
                             client_name=f"{settings.key_prefix}:{name}",
                             connection_class=connection_class(settings.redis_url))   # type: ignore[arg-type]
     try:
         async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(channel)
+            await (pubsub.psubscribe(channel) if pattern else pubsub.subscribe(channel))
             if on_subscribed is not None:
                 await on_subscribed()
             while not stop.is_set():

@@ -131,6 +131,18 @@ class Keys:
         """Called remote tickets not checked in, scored by the end of their grace period (ms)."""
         return f"{self.center_base(center)}checkindue"
 
+    def remote_session(self, center: str, window: str) -> str:
+        """Hash of a remote window's video session now (remote_session/): at most one per window."""
+        return f"{self.center_base(center)}rtc:{window}"
+
+    def session_signals(self, center: str, session: str) -> str:
+        """Pub/sub channel of one video session: its signaling (offer, answer, ICE), relayed between instances."""
+        return f"{self.prefix}:rtc:{center}:{session}"
+
+    def every_session_signals(self) -> str:
+        """The pattern every instance follows for ``session_signals`` (one subscription per instance)."""
+        return f"{self.prefix}:rtc:*"
+
     def sms_rate(self, number_hash: str, hour: int) -> str:
         """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
         return f"{self.prefix}:sms:rate:{number_hash}:{hour}"

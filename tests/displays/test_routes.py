@@ -95,9 +95,11 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
             assert r.status_code == 200, line
             token = dict(p.split("=", 1) for p in query.split("&") if p).get("token")
             if "/staff/" in path:
-                r = await client.post("/api/v1/centers/jingansi/windows/w1/open", headers={"Authorization": f"Bearer {token}"})
+                window = path.rsplit("/", 1)[1]
+                r = await client.post(f"/api/v1/centers/jingansi/windows/{window}/open",
+                                      headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200, r.text
-                assert r.json()["staff_id"] == "jingansi-s01"
+                assert r.json()["staff_id"] == {"w1": "jingansi-s01", "r1": "jingansi-s02"}[window]
             elif "/kiosk/" in path:
                 r = await client.post("/api/v1/centers/jingansi/tickets", json={"matter": "hrss-002"},
                                       headers={"Authorization": f"Bearer {token}"})

@@ -1,0 +1,23 @@
+-- End a remote window's video session: one session.closed, whoever asks and however often (every
+-- instance that sees the ticket leave the window asks).
+-- KEYS: 1 the window's session hash, 2 events
+-- ARGV: 1 base, 2 now, 3 stream maxlen, 4 center, 5 window, 6 only the session of this ticket ('' any),
+--       7 reason
+-- Returns the session closed, or {} when there was none (or it was another ticket's).
+local function session_view(s)
+  local out = {}
+  for k, v in pairs(s) do out[k] = v end
+  out.started_at = tonumber(s.started_at)
+  out.ended_at = tonumber(s.ended_at)
+  return out
+end
+local base, now, window = ARGV[1], ARGV[2], ARGV[5]
+local s = hgetall(KEYS[1])
+if not s.id or (ARGV[6] ~= '' and s.ticket ~= ARGV[6]) then return '{}' end
+redis.call('DEL', KEYS[1])
+s.ended_at = now
+local body = {center = ARGV[4], session = session_view(s), window = window_view(base, window), reason = ARGV[7]}
+local t = hgetall(base .. 't:' .. s.ticket)
+if t.id then body.ticket = view(t) end
+emit(KEYS[2], ARGV[3], 'session.closed', now, body)
+return cjson.encode({session = session_view(s)})

@@ -1,0 +1,187 @@
+"""The sessions of this instance and the relay between instances. Each page in a session is a
+``Participant``; what one sends is published on the session's Redis channel and every instance hands
+it to its own participants of that session (one pattern subscription per instance). Sessions open
+and close by one script each (``session_open.lua``, ``session_close.lua``), so each start and end is
+one event on the center's stream whichever instances ask; every instance closes its own pages of a
+session when it sees that event, or sooner when it sees the ticket leave the window."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import deque
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from starlette.websockets import WebSocket
+
+from queue_server.config import Settings
+from queue_server.domain.remote_session import SessionEnd, session_end
+from queue_server.engine.channels import follow
+from queue_server.engine.keys import Keys
+from queue_server.engine.scripts import Scripts
+from queue_server.realtime.events import LiveEvent
+
+from .config import SessionConfig
+
+log = logging.getLogger("queue_server.remote_session")
+OUTBOX_MAX = 256            # messages waiting for one page; more and the page is too slow: closed (1013)
+CLOSES_MAX = 10_000         # session ends waiting for their script call
+
+
+class Participant:
+    """One page in one session: its socket and the queue of what it has yet to be sent, so the relay
+    never waits on a slow page."""
+
+    def __init__(self, ws: WebSocket, center: str, window: str, ticket: str, session: str, role: str) -> None:
+        self.ws = ws
+        self.id = secrets.token_hex(8)
+        self.center, self.window, self.ticket, self.session, self.role = center, window, ticket, session, role
+        self.outbox: deque[bytes] = deque()
+        self.wake = asyncio.Event()
+        self.ended: tuple[int, str] | None = None     # close code and reason, once the session is over for it
+
+    def push(self, message: dict[str, Any]) -> None:
+        if self.ended is not None:
+            return
+        if len(self.outbox) >= OUTBOX_MAX:
+            self.end(1013, "too slow to follow the session")
+            return
+        self.outbox.append(orjson.dumps(message))
+        self.wake.set()
+
+    def end(self, code: int, reason: str, message: dict[str, Any] | None = None) -> None:
+        """Send ``message`` (if any) as the last thing, then close with ``code``."""
+        if self.ended is not None:
+            return
+        if message is not None:
+            self.outbox.append(orjson.dumps(message))
+        self.ended = (code, reason)
+        self.wake.set()
+
+    async def write(self) -> None:
+        """Until the session is over for this page: drain the outbox to the socket, then close it."""
+        while True:
+            while self.outbox:
+                await self.ws.send_text(self.outbox.popleft().decode())
+            if self.ended is not None:
+                code, reason = self.ended
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.ws.close(code, reason), 2.0)
+                return
+            self.wake.clear()
+            await self.wake.wait()
+
+
+class SessionRelay:
+    def __init__(self, redis: Redis, keys: Keys, settings: Settings, config: SessionConfig, catalog: Any) -> None:
+        self.redis, self.keys, self.settings, self.config = redis, keys, settings, config
+        self.catalog = catalog          # a callable: the engine's catalog now (reloaded on network changes)
+        self.scripts = Scripts(redis)
+        self.local: dict[str, set[Participant]] = {}
+        self.closes: asyncio.Queue[tuple[str, SessionEnd]] = asyncio.Queue(CLOSES_MAX)
+        self.relayed = 0
+
+    # ---- opening and closing, one script each ------------------------------------------------------
+    async def open(self, center: str, window: str, ticket: str, point: str, role: str, now_ms: int) -> dict[str, Any]:
+        k = self.keys
+        raw = await self.scripts["session_open"](
+            keys=[k.remote_session(center, window), k.ticket(center, ticket), k.events(center)],
+            args=[k.center_base(center), now_ms, self.settings.stream_maxlen, center, window, point, self.config.ttl_s,
+                  role])
+        return orjson.loads(raw)
+
+    async def close(self, center: str, end: SessionEnd, now_ms: int) -> dict[str, Any]:
+        k = self.keys
+        raw = await self.scripts["session_close"](
+            keys=[k.remote_session(center, end.window), k.events(center)],
+            args=[k.center_base(center), now_ms, self.settings.stream_maxlen, center, end.window, end.ticket or "",
+                  end.reason])
+        return orjson.loads(raw)
+
+    # ---- participants on this instance -------------------------------------------------------------
+    def join(self, p: Participant) -> None:
+        self.local.setdefault(p.session, set()).add(p)
+
+    def leave(self, p: Participant) -> None:
+        group = self.local.get(p.session)
+        if group is not None:
+            group.discard(p)
+            if not group:
+                del self.local[p.session]
+
+    async def publish(self, p: Participant, message: dict[str, Any], to: str | None = None) -> None:
+        """To every other page of ``p``'s session (or only peer ``to``), on whichever instance it is."""
+        envelope = {"session": p.session, "from": p.id, "role": p.role, "to": to, "message": message}
+        await self.redis.publish(self.keys.session_signals(p.center, p.session), orjson.dumps(envelope))
+
+    async def deliver(self, raw: bytes) -> None:
+        """One message from a session's channel, to this instance's pages of that session. A page that
+        hears a newcomer join answers it with ``peer.present``, so each side learns of the other
+        whichever joined first."""
+        try:
+            env = orjson.loads(raw)
+            session, sender, role, to, message = env["session"], env["from"], env["role"], env["to"], env["message"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("a malformed message on a session channel was ignored")
+            return
+        for q in tuple(self.local.get(session, ())):
+            if q.id == sender or (to is not None and to != q.id):
+                continue
+            self.relayed += 1
+            q.push({**message, "from": sender, "role": role})
+            if message.get("type") == "peer.joined" and q.role != role:
+                await self.publish(q, {"type": "peer.present"}, to=sender)
+
+    def end_local(self, session: str | None, ticket: str | None, reason: str) -> None:
+        """Tell this instance's pages of a session (by id, or by its ticket) that it is over, and close them."""
+        for group in list(self.local.values()):
+            for q in tuple(group):
+                if q.session == session or (ticket is not None and q.ticket == ticket):
+                    q.end(1000, "session closed", {"type": "session.closed", "reason": reason})
+
+    # ---- following the center streams ---------------------------------------------------------------
+    def on_event(self, event: LiveEvent) -> None:
+        """A hub listener (never waits): a session's end closes its pages here at once, and the ticket
+        or window that left asks for the session.closed event, which the closer loop sends."""
+        data = event.data
+        if event.type == "session.closed":
+            s = data.get("session") or {}
+            self.end_local(s.get("id"), s.get("ticket"), str(data.get("reason", "")))
+            return
+        end = session_end(data)
+        if end is None:
+            return
+        center = self.catalog().centers.get(event.center)
+        window = center.windows.get(end.window) if center is not None else None
+        if window is None or window.kind != "remote":
+            return
+        if end.ticket is not None:
+            self.end_local(None, end.ticket, end.reason)
+        else:
+            for group in list(self.local.values()):
+                for q in tuple(group):
+                    if q.center == event.center and q.window == end.window:
+                        q.end(1000, "session closed", {"type": "session.closed", "reason": end.reason})
+        try:
+            self.closes.put_nowait((event.center, end))
+        except asyncio.QueueFull:
+            log.warning("session closes backed up; the end of %s's session at %s is left to its ttl",
+                        event.center, end.window)
+
+    async def run_closer(self, stop: asyncio.Event, clock: Any) -> None:
+        """Sends the session.closed events the hub listener asked for; a Redis failure ends the run for
+        the supervisor to restart, the close asked again."""
+        while not stop.is_set():
+            center, end = await self.closes.get()
+            try:
+                await self.close(center, end, clock.now_ms())
+            except Exception:
+                self.closes.put_nowait((center, end))
+                raise
+
+    async def follow_signals(self, stop: asyncio.Event) -> None:
+        await follow(self.settings, self.keys.every_session_signals(), "session-signals", stop,
+                     on_message=self.deliver, pattern=True)

@@ -1,0 +1,157 @@
+"""The signaling of a video session over real websockets, across two server instances: the clerk of
+the remote window on one, the point's screen on the other. What must hold: only those two join, what
+each sends reaches the other (and nobody else), a bad message is refused without harm, and the
+ticket leaving the window closes both with one session.closed event, recorded in PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from redis.asyncio import Redis
+from websockets.asyncio.client import ClientConnection
+
+from queue_server.config import Settings
+from queue_server.engine.keys import Keys
+from queue_server.record.people import create_token
+from tests.realtime.live import close_code, open_live, receive, silent
+from tests.support import AUTH, server_process
+
+C = "jingansi"
+CLERK = f"{C}-s02"
+
+
+async def _tokens(settings: Settings) -> dict[str, str]:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        return {
+            "clerk": await create_token(pool, "staff", C, window="r1", staff_id=CLERK, label="r1 clerk"),
+            "other_clerk": await create_token(pool, "staff", C, window="r2", staff_id=f"{C}-s03", label="r2 clerk"),
+            "sp1": await create_token(pool, "device", C, device_kind="screen", label="sp1 screen", point="sp1"),
+            "sp3": await create_token(pool, "device", C, device_kind="screen", label="sp3 screen", point="sp3"),
+            "hall": await create_token(pool, "device", C, device_kind="display", label="hall display"),
+        }
+    finally:
+        await pool.close()
+
+
+async def _called_at_r1(http: httpx.AsyncClient) -> dict[str, Any]:
+    assert (await http.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": CLERK})).status_code == 200
+    r = await http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001", "channel": "service_point",
+                                                              "service_point": "sp1"})
+    assert r.status_code == 201, r.text
+    r = await http.post(f"/api/v1/centers/{C}/windows/r1/call-next")
+    assert r.status_code == 200, r.text
+    return r.json()["ticket"]
+
+
+async def _next(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    """The next message of ``kind``, skipping pings."""
+    while (msg := await receive(ws))["type"] != kind:
+        pass
+    return msg
+
+
+async def _session_events(settings: Settings) -> list[dict[str, Any]]:
+    r = Redis.from_url(settings.redis_url)
+    try:
+        entries = await r.xrange(Keys(settings.key_prefix).events(C))
+    finally:
+        await r.aclose()
+    return [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"].startswith(b"session.")]
+
+
+async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_both(settings: Settings) -> None:
+    tokens = await _tokens(settings)
+    with server_process(settings) as (url_a, _), server_process(settings) as (url_b, _):
+        async with httpx.AsyncClient(base_url=url_a, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            path = f"/ws/sessions/{ticket['id']}"
+
+            # nobody else joins: no token, another point's device, another window's clerk, the hall, a bad id
+            for base, token, code in ((url_a, None, 4401), (url_b, "not-a-token", 4401), (url_a, tokens["sp3"], 4403),
+                                      (url_b, tokens["other_clerk"], 4403), (url_a, tokens["hall"], 4403)):
+                assert await close_code(await open_live(base, path, token=token)) == code, (token, code)
+            assert await close_code(await open_live(url_a, f"/ws/sessions/{C}-20260101-Z999", token=tokens["clerk"])) == 4409
+            assert await close_code(await open_live(url_a, "/ws/sessions/nowhere-1", token=tokens["clerk"])) == 4404
+
+            clerk = await open_live(url_a, path, token=tokens["clerk"])
+            joined = await _next(clerk, "joined")
+            assert joined["role"] == "window" and joined["session"]["ticket"] == ticket["id"]
+            assert joined["ice_servers"] == []
+            point = await open_live(url_b, path, token=tokens["sp1"])
+            me = (await _next(point, "joined"))["me"]
+            arrived = await _next(clerk, "peer.joined")
+            assert (arrived["from"], arrived["role"]) == (me, "point")
+            assert (await _next(point, "peer.present"))["from"] == joined["me"]
+            assert joined["session"]["id"] == (await _session_events(settings))[0]["session"]["id"]
+
+            await clerk.send(orjson.dumps({"type": "offer", "to": me, "sdp": "v=0 offer"}).decode())
+            offer = await _next(point, "offer")
+            assert (offer["sdp"], offer["from"], offer["role"]) == ("v=0 offer", joined["me"], "window")
+            await point.send(orjson.dumps({"type": "answer", "to": joined["me"], "sdp": "v=0 answer"}).decode())
+            assert (await _next(clerk, "answer"))["sdp"] == "v=0 answer"
+            candidate = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.2 50000 typ host", "sdpMid": "0",
+                         "sdpMLineIndex": 0}
+            await point.send(orjson.dumps({"type": "ice", "to": joined["me"], "candidate": candidate}).decode())
+            assert (await _next(clerk, "ice"))["candidate"]["candidate"] == candidate["candidate"]
+            await point.send(orjson.dumps({"type": "chat", "text": "您好 hello"}).decode())
+            assert (await _next(clerk, "chat"))["text"] == "您好 hello"
+
+            # refused without harm: a malformed message and an unknown type get an error, the session goes on
+            await clerk.send('{"type": "offer", "to": "x", "sdp": 1}')
+            assert "malformed" in (await _next(clerk, "error"))["detail"]
+            await clerk.send('{"type": "shout"}')
+            await _next(clerk, "error")
+            await point.send(orjson.dumps({"type": "hangup"}).decode())
+            assert "clerk" in (await _next(point, "error"))["detail"]
+            await clerk.send(orjson.dumps({"type": "media", "audio": True, "video": False}).decode())
+            assert (await _next(point, "media"))["video"] is False
+            assert await silent(clerk, 0.3)   # nothing it sent came back to it
+
+            # a second instance's pages and the record see one start and one end
+            assert (await http.post(f"/api/v1/tickets/{ticket['id']}/start")).status_code == 200
+            assert (await http.post(f"/api/v1/tickets/{ticket['id']}/finish")).status_code == 200
+            for ws in (clerk, point):
+                assert (await _next(ws, "session.closed"))["reason"] == "finished"
+                assert await close_code(ws) == 1000
+            events = await _session_events(settings)
+            assert [e["type"] for e in events] == ["session.started", "session.closed"]
+            assert events[1]["reason"] == "finished" and events[1]["session"]["id"] == joined["session"]["id"]
+
+            # the ticket has left the window: nobody may join its session now
+            assert await close_code(await open_live(url_b, path, token=tokens["sp1"])) == 4409
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        for _ in range(100):
+            rows = await pool.fetch("SELECT type, ticket_id, window_code FROM events WHERE type LIKE 'session.%'"
+                                    " ORDER BY stream_ms, stream_seq")
+            if len(rows) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert [tuple(r) for r in rows] == [("session.started", ticket["id"], "r1"), ("session.closed", ticket["id"], "r1")]
+    finally:
+        await pool.close()
+
+
+async def test_too_big_a_message_closes_the_socket_and_pausing_the_window_closes_the_session(settings: Settings) -> None:
+    tokens = await _tokens(settings)
+    with server_process(settings) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            path = f"/ws/sessions/{ticket['id']}"
+            big = await open_live(url, path, token=tokens["sp1"])
+            await _next(big, "joined")
+            await big.send(orjson.dumps({"type": "chat", "text": "x" * 70_000}).decode())
+            assert await close_code(big) == 1009
+            clerk = await open_live(url, path, token=tokens["clerk"])
+            point = await open_live(url, path, token=tokens["sp1"])
+            await _next(clerk, "joined")
+            await _next(point, "joined")
+            assert (await http.post(f"/api/v1/centers/{C}/windows/r1/pause", json={"reason": "午休"})).status_code == 200
+            for ws in (clerk, point):
+                assert (await _next(ws, "session.closed"))["reason"] == "window_paused"
+                assert await close_code(ws) == 1000
+            assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
