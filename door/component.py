@@ -16,6 +16,7 @@ from queue_server.supervisor import Supervisor
 
 from .api import api
 from .events import Announcer
+from .pages import routes as page_routes
 from .store import remind_overdue
 
 
@@ -62,7 +63,7 @@ async def _every(seconds: float, stop: asyncio.Event, app: Starlette) -> None:
 
 class DoorComponent:
     def __init__(self) -> None:
-        self.routes: list[BaseRoute] = list(api.routes)
+        self.routes: list[BaseRoute] = [*api.routes, *page_routes]
         self.docs: list[Doc] = list(api.docs)
 
     async def start(self, app: Starlette, work: Supervisor) -> None:

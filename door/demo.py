@@ -20,8 +20,8 @@ CASES = [
     ("李桂英", "13900001001", "静安区常德路800弄3号302室", "elderly", "committee", "mi-004", "discovered", 1),
     ("张建国", "13900001002", "静安区胶州路501号1201室", "disability", "hotline", "dpf-001", "approved", 3),
     ("王秀兰", "13900001003", "静安区延平路121弄5号", "limited_mobility", "grid", "ca-002", "scheduled", 4),
-    ("陈志强", "13900001004", "静安区康定路1000号601室", "serious_illness", "outreach", "dpf-003", "tracking", 40),
-    ("刘美华", "13900001005", "静安区武定路300弄2号", "elderly", "online", "ca-002", "closed", 30),
+    ("陈志强", "13900001004", "静安区康定路1000号601室", "serious_illness", "outreach", "dpf-003", "tracking", 25),
+    ("刘美华", "13900001005", "静安区武定路300弄2号", "elderly", "online", "ca-002", "closed", 20),
 ]
 
 

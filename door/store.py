@@ -454,9 +454,13 @@ async def board(pool: asyncpg.Pool, center: str, today: date, stages: list[str] 
 
 async def visits_of(pool: asyncpg.Pool, visitor: str, since: date) -> list[dict[str, Any]]:
     """A visitor's bookings from ``since`` on, for the visit page's list."""
-    rows = await pool.fetch(f"{_VISITS} WHERE v.visitor = $1 AND v.visit_date >= $2 AND v.cancelled_at IS NULL"
-                            " ORDER BY v.visit_date, v.slot, v.id", visitor, since)
-    return [{**_visit(v), "case_id": v["case_id"]} for v in rows]
+    rows = await pool.fetch(
+        "SELECT v.*, d.name, d.kind, v.signature IS NOT NULL AS has_signature, c.resident_name, c.address, c.stage"
+        " FROM door_visits v JOIN door_visitors d ON d.id = v.visitor JOIN door_cases c ON c.id = v.case_id"
+        " WHERE v.visitor = $1 AND v.visit_date >= $2 AND v.cancelled_at IS NULL ORDER BY v.visit_date, v.slot, v.id",
+        visitor, since)
+    return [{**_visit(v), "case_id": v["case_id"], "resident_name": v["resident_name"], "address": v["address"],
+             "stage": v["stage"]} for v in rows]
 
 
 async def signature(pool: asyncpg.Pool, case_id: int, visit_id: int) -> asyncpg.Record | None:

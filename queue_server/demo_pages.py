@@ -29,6 +29,8 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("point screen", "/point/{center}-sp1", "point screen"),
     ("point assistant", "/assistant/{center}-sp1", "point assistant"),
     ("service points", "/network/{center}", "manager"),
+    ("door cases", "/door/{center}", "manager"),
+    ("home visit", "/door/{center}/visit?visitor={center}-s01", "staff"),
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("remote ticket", "/remote?center={center}", None),
     ("ops dashboard", "/dashboard", "dashboard"),

@@ -15,7 +15,8 @@ PAGES = {"/display/{center}": f"/display/{C}", "/screen/{center}/{window}": f"/s
          "/tablet/{center}/{window}": f"/tablet/{C}/w1", "/kiosk/{center}": f"/kiosk/{C}",
          "/status/{ticket_id}": "/status/jingansi-20260301-A001", "/staff/{center}/{window}": f"/staff/{C}/w1",
          "/review/{token}": "/review/unknown", "/dashboard": "/dashboard", "/network/{center}": f"/network/{C}", "/point/{point}": f"/point/{C}-sp1",
-         "/assistant/{point}": f"/assistant/{C}-sp1", "/remote": "/remote"}
+         "/assistant/{point}": f"/assistant/{C}-sp1", "/remote": "/remote", "/door/{center}": f"/door/{C}",
+         "/door/{center}/visit": f"/door/{C}/visit"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 

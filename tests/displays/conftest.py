@@ -27,6 +27,8 @@ SIZES = {
     "network": {"width": 1366, "height": 768},     # a manager's desk
     "point": {"width": 1920, "height": 1080},       # a service point's notice screen
     "assistant": {"width": 1920, "height": 1080},   # the operator half of a point's dual-screen all-in-one
+    "door": {"width": 1366, "height": 768},         # the center's door-to-door case board
+    "visit": {"width": 390, "height": 844},         # the visiting staff's phone
 }
 
 

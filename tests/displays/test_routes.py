@@ -17,11 +17,13 @@ from tests.support import running_app
 PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "/kiosk/jingansi",
             "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8",
             "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
-            "/remote", "/remote?center=jingansi&matter=hrss-001"]
+            "/remote", "/remote?center=jingansi&matter=hrss-001",
+            "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
-                 "/assistant/jingansi-sp99", "/assistant/jingansi"]
+                 "/assistant/jingansi-sp99", "/assistant/jingansi",
+                 "/door/nowhere", "/door/nowhere/visit"]
 
 
 async def test_pages_are_served_with_their_headers(settings: Settings) -> None:
@@ -120,6 +122,13 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
             elif "/network/" in path:
                 r = await client.get("/api/v1/points?center=jingansi", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and len(r.json()["points"]) == 4
+            elif "/visit" in path:
+                r = await client.get("/api/v1/centers/jingansi/door/visitors/jingansi-s01/visits",
+                                     headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text
+            elif "/door/" in path:
+                r = await client.get("/api/v1/centers/jingansi/door/cases", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200 and r.json()["cases"], r.text
             else:
                 who = await app.state.tokens.resolve(token)
                 assert who is not None and who.device_kind == path.split("/")[1] and who.center == "jingansi"
