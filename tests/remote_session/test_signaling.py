@@ -155,3 +155,25 @@ async def test_too_big_a_message_closes_the_socket_and_pausing_the_window_closes
                 assert (await _next(ws, "session.closed"))["reason"] == "window_paused"
                 assert await close_code(ws) == 1000
             assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
+
+
+async def test_pages_joining_at_once_on_two_instances_open_one_session(settings: Settings) -> None:
+    """Ten clerk consoles and ten point pages join together, half on each instance: one session.started,
+    every page in the same session; two instances both seeing the no-show: one session.closed."""
+    tokens = await _tokens(settings)
+    with server_process(settings) as (url_a, _), server_process(settings) as (url_b, _):
+        async with httpx.AsyncClient(base_url=url_a, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            path = f"/ws/sessions/{ticket['id']}"
+            pages = await asyncio.gather(*(open_live(url_a if i % 2 else url_b, path,
+                                                     token=tokens["clerk" if i % 4 < 2 else "sp1"]) for i in range(20)))
+            joined = [await _next(ws, "joined") for ws in pages]
+            assert len({j["session"]["id"] for j in joined}) == 1
+            assert len({j["me"] for j in joined}) == 20
+            assert [e["type"] for e in await _session_events(settings)] == ["session.started"]
+            assert (await http.post(f"/api/v1/tickets/{ticket['id']}/no-show")).status_code == 200
+            for ws in pages:
+                assert (await _next(ws, "session.closed"))["reason"] == "no_show"
+                assert await close_code(ws) == 1000
+            events = await _session_events(settings)
+            assert [e["type"] for e in events] == ["session.started", "session.closed"]
