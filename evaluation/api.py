@@ -223,6 +223,10 @@ async def review_page(request: Request) -> Response:
 api.routes.append(Route(links.PATH + "{token}", review_page, methods=["GET"]))
 
 
+PERIOD_QUERY = {"center": "a center's code (a manager's own by default)", "since": "first day, YYYY-MM-DD (today by default)",
+                "until": "last day, YYYY-MM-DD (today by default)"}
+
+
 def _days(request: Request, ev: Evaluation, center: str | None) -> tuple[date, date]:
     tz = ev.catalog.centers[center].timezone if center else ev.settings.timezone
     today = datetime.fromtimestamp(ev.clock.now_ms() / 1000, tz=ZoneInfo(tz)).date()
@@ -253,7 +257,8 @@ async def _scope(request: Request, roles: set[str], device_kinds: set[str] | Non
 
 
 @api("GET", "/api/v1/reviews/figures", "Satisfaction figures; ?center=&since=&until=&by=center,window,staff,matter,day",
-     response=SatisfactionFigures, responses={403: "another center", 404: "unknown center", 422: "bad query parameter"})
+     response=SatisfactionFigures, responses={403: "another center", 404: "unknown center", 422: "bad query parameter"},
+     query={**PERIOD_QUERY, "by": "comma-separated: center, window, staff, matter, day"})
 async def figures_endpoint(request: Request) -> Response:
     ev = _ev(request)
     _, center = await _scope(request, {"manager", "device"}, {"dashboard"})
@@ -293,7 +298,7 @@ async def export(request: Request) -> Response:
 
 api.routes.append(Route("/api/v1/reviews/export.csv", export, methods=["GET"]))
 api.docs.append(Doc("GET", "/api/v1/reviews/export.csv", "Ratings as CSV; ?center=&since=&until=", None, None, 200, True,
-                    "evaluation", {403: "another center", 422: "bad query parameter"}))
+                    "evaluation", {403: "another center", 422: "bad query parameter"}, PERIOD_QUERY))
 
 
 async def _case(ev: Evaluation, case_id: int, who: Principal) -> dict:
@@ -319,7 +324,7 @@ def _case_id(request: Request) -> int:
 
 
 @api("GET", "/api/v1/rectifications", "Rectification cases; ?center=&state=", response=CaseList,
-     responses={403: "another center"})
+     responses={403: "another center"}, query={"center": PERIOD_QUERY["center"], "state": "a case state: only those"})
 async def cases(request: Request) -> Response:
     ev = _ev(request)
     _, center = await _scope(request, {"manager"})

@@ -44,7 +44,7 @@ def _refused(exc: store.Refused) -> Problem:
 
 
 @api("GET", "/api/v1/points", "Service points with status, history and assignments (?center=; a manager sees own)",
-     response=PointList, responses={403: "another center"})
+     response=PointList, responses={403: "another center"}, query={"center": "a center's code: only its points"})
 async def list_points(request: Request) -> Response:
     who = await principal(request)
     assert who is not None
@@ -144,6 +144,9 @@ MAP_CSV_COLUMNS = ("type", "center", "code", "name_zh", "name_en", "kind_zh", "k
                    "status", "open_now", "served_now", "waiting", "predicted_wait_min")
 
 
+MAP_QUERY = {"center": "a center's code: only it and its points", "kind": "only places of this kind"}
+
+
 def _map_filters(request: Request) -> tuple[str | None, str | None]:
     center = request.query_params.get("center") or None
     kind = request.query_params.get("kind") or None
@@ -158,7 +161,7 @@ def _map_filters(request: Request) -> tuple[str | None, str | None]:
 
 @api("GET", "/api/v1/map.geojson", "Every center and active service point with kind, hours, open now, live waiting"
      " and predicted wait (GeoJSON; ?center=, ?kind=); ETag, If-None-Match answers 304", auth=False,
-     responses={304: "unchanged since the ETag given", 422: "unknown center or kind", 429: "rate limited"})
+     responses={304: "unchanged since the ETag given", 422: "unknown center or kind", 429: "rate limited"}, query=MAP_QUERY)
 async def map_geojson(request: Request) -> Response:
     limit_outsider(request, None)
     center, kind = _map_filters(request)
@@ -170,7 +173,8 @@ async def map_geojson(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/map.csv", "Centers and service points (every status) with live waiting, for the district"
-     " office (CSV, UTF-8 with BOM; a manager gets own center)", responses={403: "not a manager", 422: "unknown center"})
+     " office (CSV, UTF-8 with BOM; a manager gets own center)", responses={403: "not a manager", 422: "unknown center"},
+     query=MAP_QUERY)
 async def map_csv(request: Request) -> Response:
     who = await principal(request)
     assert who is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -86,6 +86,11 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     state; asyncpg still rolls back an open transaction before this runs."""
 
 
+def openapi_document() -> dict[str, Any]:
+    """The HTTP API as /openapi.json serves it: every endpoint and component's Doc entries."""
+    return build_openapi([d for e in ENDPOINTS for d in e.docs] + [d for c in COMPONENTS for d in c.docs])
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None, run_persister: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     clock = clock or (ShiftedClock(settings.clock_offset_ms) if settings.clock_offset_ms else SystemClock())
@@ -137,7 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
             await redis.aclose()
             await pool.close()
 
-    openapi = build_openapi([d for e in ENDPOINTS for d in e.docs] + [d for c in COMPONENTS for d in c.docs])
+    openapi = openapi_document()
 
     async def openapi_json(request: Request) -> Response:
         return json(openapi)

@@ -88,7 +88,8 @@ def _place(request: Request) -> tuple[str, str | None]:
 
 
 @api("GET", "/api/v1/centers/{center}/opening", "Hours of a center or (?point=) a service point, open now, next opening",
-     response=PlaceOpening, auth=False, responses={404: "unknown center or point"})
+     response=PlaceOpening, auth=False, responses={404: "unknown center or point"},
+     query={"point": "a service point's code: its hours instead of the center's"})
 async def opening(request: Request) -> Response:
     return _opening_of(request, *_place(request))
 

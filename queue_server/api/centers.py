@@ -65,7 +65,7 @@ async def center(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/matters", "The matter catalog; ?center= adds the queue each matter joins there", response=MatterList,
-     auth=False, responses={404: "unknown center"})
+     auth=False, responses={404: "unknown center"}, query={"center": "a center's code: adds the queue each matter joins there"})
 async def matters(request: Request) -> Response:
     catalog = request.app.state.engine.catalog
     code = request.query_params.get("center")

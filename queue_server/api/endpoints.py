@@ -28,6 +28,9 @@ class Doc:
     auth: bool
     tag: str
     extra_responses: dict[int, str]
+    # query parameters the handler reads (name → what it means): documented, so clients and the API
+    # fuzzer (tests/fuzz) know them
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,10 +41,12 @@ class Endpoints:
 
     def __call__(self, method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
                  response: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
-                 responses: dict[int, str] | None = None) -> Callable[[Handler], Handler]:
+                 responses: dict[int, str] | None = None, query: dict[str, str] | None = None
+                 ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(Route(path, handler, methods=[method]))
-            self.docs.append(Doc(method, path, summary, body, response, status, auth, self.tag, responses or {}))
+            self.docs.append(Doc(method, path, summary, body, response, status, auth, self.tag, responses or {},
+                                 query or {}))
             return handler
         return register
 

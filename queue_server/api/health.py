@@ -72,6 +72,9 @@ async def new_token(request: Request) -> Response:
         raise Problem(422, "Invalid request", f"a point belongs to devices and assistants, and {body.point!r} must be a"
                                               f" point of {body.center}",
                       errors=[{"field": "point", "message": "unknown, or not a device or assistant token"}])
+    if body.point is not None and body.window is not None:
+        raise Problem(422, "Invalid request", "a token's place is a window or a service point, not both",
+                      errors=[{"field": "point", "message": "not with a window"}])
     if body.role == "device" and body.device_kind is None:
         raise Problem(422, "Invalid request", "device tokens need a device_kind",
                       errors=[{"field": "device_kind", "message": "required for devices"}])

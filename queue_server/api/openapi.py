@@ -27,6 +27,8 @@ def build(docs: list[Doc]) -> dict[str, Any]:
         op: dict[str, Any] = {"summary": d.summary, "tags": [d.tag], "operationId": f"{d.method.lower()}{d.path}"}
         params = [{"name": p.split(":")[0], "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in _path_params(d.path)]
+        params += [{"name": name, "in": "query", "required": False, "description": what, "schema": {"type": "string"}}
+                   for name, what in d.query.items()]
         if params:
             op["parameters"] = params
         if d.body is not None:

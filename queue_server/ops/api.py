@@ -47,6 +47,12 @@ async def _scope(request: Request, devices: bool) -> str | None:
         raise Problem(exc.status, "Not found" if exc.status == 404 else "Forbidden", exc.message) from None
 
 
+CENTER = "a center's code: only that center"
+DAYS = {"since": "first day, YYYY-MM-DD (today by default)", "until": "last day, YYYY-MM-DD (today by default)"}
+REPORT_QUERY = {"center": CENTER, **DAYS, "by": "comma-separated: center, window, staff, matter, channel, point",
+                "period": "day, week, month or total"}
+
+
 def _days(request: Request) -> tuple[date, date]:
     state = request.app.state
     today = local_day(state.clock.now_ms(), state.settings.timezone)
@@ -91,7 +97,8 @@ def _csv(request: Request, name: str, header: tuple[str, ...],
 
 
 @api("GET", "/api/v1/ops/figures", "Live figures: every center and the district, or one center (?center=)",
-     response=LiveFigures, responses={403: "a token of another center or kind", 404: "unknown center"})
+     response=LiveFigures, responses={403: "a token of another center or kind", 404: "unknown center"},
+     query={"center": CENTER})
 async def figures(request: Request) -> Response:
     center = await _scope(request, devices=True)
     state = request.app.state
@@ -102,7 +109,8 @@ async def figures(request: Request) -> Response:
 
 @api("GET", "/api/v1/ops/reports",
      "Report from the record: ?since=&until=&by=center,window,staff,matter,channel,point&period=day|week|month|total&center=",
-     response=Report, responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+     response=Report, responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"},
+     query=REPORT_QUERY)
 async def reports(request: Request) -> Response:
     q = await _report_query(request)
     async with request.app.state.pool.acquire() as conn:
@@ -112,7 +120,8 @@ async def reports(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/ops/reports.csv", "The same report as streamed CSV (UTF-8 with BOM, for Excel)",
-     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"},
+     query=REPORT_QUERY)
 async def reports_csv(request: Request) -> Response:
     q = await _report_query(request)
     name = f"report-{q.period}-{'-'.join(q.by) or 'all'}-{q.since}-{q.until}.csv"
@@ -120,7 +129,8 @@ async def reports_csv(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/ops/tickets.csv", "Every ticket of ?since=&until= (&center=) as streamed CSV, phones masked",
-     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"})
+     responses={403: "a token of another center or kind", 404: "unknown center", 422: "bad query parameter"},
+     query={"center": CENTER, **DAYS})
 async def tickets_csv(request: Request) -> Response:
     center = await _scope(request, devices=False)
     since, until = _days(request)

@@ -67,6 +67,8 @@ CASES = [
     ("bad idempotency key", "POST", T, {"matter": "hrss-001"}, "admin+badkey", 422, "Idempotency-Key"),
     ("manager may not mint managers", "POST", "/api/v1/tokens", {"role": "manager", "center": C}, "manager", 403, None),
     ("device token needs a kind", "POST", "/api/v1/tokens", {"role": "device", "center": C}, "admin", 422, "device_kind"),
+    ("a device at a window and a point", "POST", "/api/v1/tokens",   # found by tests/fuzz: was a 500
+     {"role": "device", "center": C, "device_kind": "kiosk", "window": "w1", "point": "sp1"}, "admin", 422, "point"),
     ("unknown route", "GET", "/api/v1/nothing-here", None, None, 404, None),
     ("wrong method", "DELETE", "/api/v1/centers", None, None, 405, None),
 ]
