@@ -142,6 +142,15 @@ class SessionRelay:
                 if q.session == session or (ticket is not None and q.ticket == ticket):
                     q.end(1000, "session closed", {"type": "session.closed", "reason": reason})
 
+    def close_token(self, digest: str, reason: str) -> int:
+        """Close (4401) this instance's pages in a session that joined with the token of hash ``digest``:
+        it was revoked (devices/watch.forget_here)."""
+        found = [q for group in self.local.values() for q in group
+                 if getattr(q.ws.state, "token_hash", None) == digest and q.ended is None]
+        for q in found:
+            q.end(4401, reason)
+        return len(found)
+
     # ---- following the center streams ---------------------------------------------------------------
     def on_event(self, event: LiveEvent) -> None:
         """A hub listener (never waits): a session's end closes its pages here at once, and the ticket

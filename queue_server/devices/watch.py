@@ -61,11 +61,12 @@ async def revoked(app: Starlette, hashes: list[str]) -> None:
 
 
 def forget_here(app: Starlette, digest: str) -> int:
-    """On this instance: the token stops resolving and its sockets (live screens, dashboards) close
-    with 4401 at once."""
+    """On this instance: the token stops resolving and its sockets (live screens, dashboards, video
+    sessions) close with 4401 at once."""
     reason = "the device token was revoked"
     app.state.tokens.forget(digest)
-    return app.state.realtime.hub.close_token(digest, reason) + app.state.ops.broadcaster.close_token(digest, reason)
+    return (app.state.realtime.hub.close_token(digest, reason) + app.state.ops.broadcaster.close_token(digest, reason)
+            + app.state.remote_sessions.close_token(digest, reason))
 
 
 async def listen_revocations(app: Starlette, stop: asyncio.Event) -> None:

@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
-from queue_server.record.people import create_token
+from queue_server.record.people import create_token, token_hash
 from tests.realtime.live import close_code, open_live, receive, silent
 from tests.support import AUTH, server_process
 
@@ -177,3 +177,20 @@ async def test_pages_joining_at_once_on_two_instances_open_one_session(settings:
                 assert await close_code(ws) == 1000
             events = await _session_events(settings)
             assert [e["type"] for e in events] == ["session.started", "session.closed"]
+
+
+async def test_a_revoked_device_leaves_the_session_on_every_instance(settings: Settings) -> None:
+    tokens = await _tokens(settings)
+    with server_process(settings) as (url_a, _), server_process(settings) as (url_b, _):
+        async with httpx.AsyncClient(base_url=url_a, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            path = f"/ws/sessions/{ticket['id']}"
+            clerk = await open_live(url_a, path, token=tokens["clerk"])
+            point = await open_live(url_b, path, token=tokens["sp1"])
+            await _next(clerk, "joined")
+            me = (await _next(point, "joined"))["me"]
+            device = f"dv_{token_hash(tokens['sp1'])[:16]}"     # the device create_token registered for it
+            assert (await http.post(f"/api/v1/devices/{device}/revoke")).status_code == 204
+            assert await close_code(point) == 4401
+            assert (await _next(clerk, "peer.left"))["from"] == me
+            assert await close_code(await open_live(url_b, path, token=tokens["sp1"])) == 4401
