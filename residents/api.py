@@ -18,8 +18,8 @@ from queue_server.api.problems import Problem
 from queue_server.api.schemas import Ticket
 from queue_server.api.tickets import limit_outsider, position_body
 from queue_server.domain.catalog import Center
-from queue_server.domain.numbering import center_of
-from queue_server.domain.residents import CODE_DIGITS, code_digest
+from queue_server.domain.numbering import center_of, service_day
+from queue_server.domain.residents import CODE_DIGITS, code_digest, ticket_to_check_in
 from queue_server.domain.tickets import Channel, mask_phone, public_ticket
 from queue_server.engine.queue_engine import TICKET_TTL_S, EngineError
 from queue_server.record.people import Principal, token_hash
@@ -27,7 +27,7 @@ from queue_server.record.people import Principal, token_hash
 from . import texts
 from .config import ResidentsConfig
 from .identity import number_key
-from .schemas import CodeRequest, CodeSent, RemoteTicket, ResidentNotices, StatusToken, TakeRemoteTicket
+from .schemas import CheckIn, CodeRequest, CodeSent, RemoteTicket, ResidentNotices, StatusToken, TakeRemoteTicket
 
 api = Endpoints("residents")
 CLAIM_PENDING_MS = 30_000   # a claim whose issue never came back (the instance died) frees the number after this
@@ -141,18 +141,25 @@ async def cancel(request: Request) -> Response:
     return json(public_ticket(result["ticket"]))
 
 
-@api("POST", "/api/v1/residents/tickets/{id}/check-in", "Check a resident in (the kiosk of the center, by the"
+@api("POST", "/api/v1/residents/centers/{center}/check-in", "Check a resident in at the center (its kiosk, by the"
      " ticket's QR or number; or the clerk): a ticket.present event once, and a called remote ticket no longer lapses",
-     response=Ticket, responses={403: "another center, or not a kiosk, staff or manager", 404: "no such ticket",
-                                 409: "no longer waiting or called"})
+     body=CheckIn, response=Ticket,
+     responses={403: "another center, or not a kiosk, staff or manager", 404: "no such ticket here today",
+                409: "no longer waiting or called", 422: "not a ticket number, id or status link"})
 async def check_in(request: Request) -> Response:
-    tid = _ticket_id(request)
+    center = _center(request, request.path_params["center"])
     who = await principal(request)
     assert who is not None
-    require(who, center_of(tid), {"manager", "staff", "device"}, device_kinds={"kiosk"})
+    require(who, center.code, {"manager", "staff", "device"}, device_kinds={"kiosk"})
     limit_outsider(request, who)
+    body = await read_body(request, CheckIn)
+    engine = request.app.state.engine
+    tid = ticket_to_check_in(center.code, service_day(engine.clock.now_ms(), center.timezone), body.ticket)
+    if tid is None:
+        raise Problem(422, "Invalid request", "not a ticket number, id or status link of this center today",
+                      errors=[{"field": "ticket", "message": "names no ticket of this center today"}])
     by = "admin" if who.role == "admin" else f"{who.role}:{who.label or who.staff_id or who.center}"
-    result = await request.app.state.engine.mark_present(tid, "", by)
+    result = await engine.mark_present(tid, "", by)
     return json(public_ticket(result["ticket"]))
 
 

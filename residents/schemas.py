@@ -44,3 +44,8 @@ class ResidentNotices(BaseModel):
     near_ahead: int = Field(description="the \"your turn is near\" SMS goes out when this many or fewer are ahead")
     check_in_grace_s: int = Field(description="a called remote ticket not checked in by then is a no-show")
     code_ttl_s: int
+
+
+class CheckIn(Body):
+    ticket: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="the ticket's number as printed (A005), its id, or its status link (the QR)")

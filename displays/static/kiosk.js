@@ -1,7 +1,9 @@
 // Kiosk: matters by bureau line with search, priority and optional phone, then a printable ticket
 // with a QR code to the resident's status page. `?service_point=CODE` makes it a service point's
 // all-in-one, issuing service_point tickets for remote-eligible matters. Outside the place's opening
-// hours it says so, with the next opening, and looks again when that time comes.
+// hours it says so, with the next opening, and looks again when that time comes. A lobby kiosk also
+// checks in tickets taken from home (residents/): its QR scanner types the status link, or the
+// resident keys in the number; POST /api/v1/residents/centers/{c}/check-in.
 
 import { api, centerInfo, pageToken, query, randomKey } from "./api.js";
 import { bi, dayTimeText, h, useTimeZone, waitText } from "./i18n.js";
@@ -201,6 +203,7 @@ function showStart() {
 function reset() {
   clearInterval(countdown);
   closeConfirm();
+  closeCheckIn();
   $("view-ticket").hidden = true;
   showStart();
   $("search").value = "";
@@ -229,8 +232,58 @@ function buildKeypad() {
   }, k)));
 }
 
+function openCheckIn() {
+  $("checkin-ticket").value = "";
+  $("checkin-result").hidden = true;
+  $("checkin").hidden = false;
+  $("checkin-ticket").focus();   // a QR scanner types into the focused field
+}
+
+function closeCheckIn() {
+  $("checkin").hidden = true;
+}
+
+function checkInSaid(ok, zh, en) {
+  $("checkin-result").className = `checkin-result ${ok ? "ok" : "bad"}`;
+  $("checkin-result").replaceChildren(bi(zh, en, "stack"));
+  $("checkin-result").hidden = false;
+}
+
+async function checkIn() {
+  const given = $("checkin-ticket").value.trim();
+  if (!given) return;
+  try {
+    const { data } = await api("POST", `/api/v1/residents/centers/${encodeURIComponent(center)}/check-in`,
+      { token, body: { ticket: given } });
+    checkInSaid(true, `${data.number} 签到成功，请留意叫号`, `${data.number} checked in — listen for your number`);
+    setTimeout(closeCheckIn, 5000);
+  } catch (err) {
+    if (err.status === 404 || err.status === 422) checkInSaid(false, "未找到该号码，请核对后重试", "No such ticket today; check the number");
+    else if (err.status === 409) checkInSaid(false, "该号码已过号或已办理，请咨询工作人员", "This ticket is no longer waiting; please ask at the desk");
+    else checkInSaid(false, "暂时无法签到，请咨询工作人员", `Check-in failed (${err.message})`);
+  }
+}
+
+function buildCheckInKeypad() {
+  const prefixes = [...new Set((info?.queues || []).map((q) => q.prefix))].sort();
+  const keys = [...prefixes, "1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "⌫", "✕"];
+  $("checkin-keypad").replaceChildren(...keys.map((k) => h("button", {
+    type: "button", class: "btn", dataset: { key: k }, "aria-label": k === "⌫" ? "删除 Delete" : k === "✕" ? "清空 Clear" : k,
+    onclick: () => {
+      const input = $("checkin-ticket");
+      if (k === "⌫") input.value = input.value.slice(0, -1);
+      else if (k === "✕") input.value = "";
+      else if (input.value.length < 8) input.value += k;
+    },
+  }, k)));
+}
+
 async function main() {
   buildKeypad();
+  $("checkin-open").addEventListener("click", openCheckIn);
+  $("checkin-back").addEventListener("click", closeCheckIn);
+  $("checkin-go").addEventListener("click", checkIn);
+  $("checkin-ticket").addEventListener("keydown", (e) => { if (e.key === "Enter") checkIn(); });
   $("search").addEventListener("input", renderMatters);
   $("cancel").addEventListener("click", closeConfirm);
   $("issue").addEventListener("click", issue);
@@ -251,6 +304,10 @@ async function main() {
       : bi("大厅自助取号", "Lobby ticket kiosk", "stack"));
     const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
     matters = all.filter((m) => (servicePoint ? m.remote_eligible : m.queue));
+    if (!servicePoint) {
+      buildCheckInKeypad();
+      $("checkin-open").hidden = false;
+    }
   } catch (err) {
     $("matters").replaceChildren(h("p", { class: "error" }, bi("暂时无法加载事项，请稍后再试或咨询工作人员",
       `Matters could not be loaded (${err.message})`)));

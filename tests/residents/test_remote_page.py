@@ -96,3 +96,36 @@ async def test_a_phone_takes_a_remote_ticket_and_follows_it_to_called(phone_serv
         await asyncio.sleep(0.5)
         assert kinds(standin) == ["code", "near", "called"]
         page.assert_clean()
+
+
+async def test_the_lobby_kiosk_checks_a_remote_ticket_in(phone_server: str, standin: TwilioStandin,  # noqa: F811
+                                                         open_page: Any) -> None:  # noqa: F811
+    async with httpx.AsyncClient(base_url=phone_server, timeout=10) as http:
+        assert (await http.post("/api/v1/residents/codes", json={"center": C, "phone": PHONE})).status_code == 202
+        await eventually_sms(standin, 1)
+        r = await http.post("/api/v1/residents/tickets",
+                            json={"center": C, "matter": "hrss-001", "phone": PHONE, "code": codes_to(standin, PHONE)[-1]})
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+        token = (await http.post("/api/v1/tokens", json={"role": "device", "center": C, "device_kind": "kiosk",
+                                                          "label": "lobby kiosk"}, headers=AUTH)).json()["token"]
+        kiosk = await open_page("kiosk", f"{phone_server}/kiosk/{C}?token={token}")
+        p = kiosk.page
+        await p.wait_for_selector("#checkin-open:not([hidden])")
+        assert inside(await box(p, "#checkin-open"), SIZES["kiosk"])
+        await p.click("#checkin-open")
+        for key in "A9":
+            await p.click(f'#checkin-keypad [data-key="{key}"]')
+        await p.click("#checkin-go")                                  # A009: no such ticket
+        await p.wait_for_selector("#checkin-result.bad:not([hidden])")
+        await p.click('#checkin-keypad [data-key="✕"]')
+        for key in ticket["number"]:
+            await p.click(f'#checkin-keypad [data-key="{key}"]')
+        await p.click("#checkin-go")
+        await p.wait_for_selector("#checkin-result.ok:not([hidden])")
+        assert ticket["number"] in await p.text_content("#checkin-result")
+        for selector in ("#checkin-ticket", "#checkin-go", "#checkin-back"):
+            assert inside(await box(p, selector), SIZES["kiosk"]), selector
+        await kiosk.shot("-checked-in")
+        assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["present_at"]
+        kiosk.assert_clean(expected=("status of 404",))

@@ -119,8 +119,13 @@ async def test_a_called_remote_ticket_lapses_unless_checked_in(settings: Setting
                                        json={"ticket": t["id"], "reason": "test"}, headers=AUTH)
             assert r.status_code == 200, r.text
         kiosk = await desk.token("device", kind="kiosk")
-        r = await desk.client.post(f"/api/v1/residents/tickets/{here['id']}/check-in", headers=kiosk)
-        assert r.status_code == 200 and r.json()["present_at"]
+        check_in = f"/api/v1/residents/centers/{C}/check-in"
+        r = await desk.client.post(check_in, json={"ticket": here["number"].lower()}, headers=kiosk)   # typed at the kiosk
+        assert r.status_code == 200 and r.json()["id"] == here["id"] and r.json()["present_at"]
+        again = await desk.client.post(check_in, json={"ticket": f"{PUBLIC}/status/{here['id']}"}, headers=kiosk)  # scanned
+        assert again.status_code == 200 and again.json()["present_at"] == r.json()["present_at"]
+        assert (await desk.client.post(check_in, json={"ticket": "Z999"}, headers=kiosk)).status_code == 404
+        assert (await desk.client.post(check_in, json={"ticket": "caojiadu-20261130-A001"}, headers=kiosk)).status_code == 422
         clock.advance(60)
         await asyncio.sleep(0.5)
         assert (await desk.client.get(f"/api/v1/tickets/{away['id']}")).json()["status"] == "called"
@@ -132,5 +137,6 @@ async def test_a_called_remote_ticket_lapses_unless_checked_in(settings: Setting
         await asyncio.sleep(0.3)
         assert (await desk.client.get(f"/api/v1/tickets/{here['id']}")).json()["status"] == "called"
         other_center = await desk.token("device", kind="kiosk", center="caojiadu")
-        r = await desk.client.post(f"/api/v1/residents/tickets/{here['id']}/check-in", headers=other_center)
-        assert r.status_code == 403
+        assert (await desk.client.post(check_in, json={"ticket": here["id"]}, headers=other_center)).status_code == 403
+        display = await desk.token("device", kind="display")
+        assert (await desk.client.post(check_in, json={"ticket": here["id"]}, headers=display)).status_code == 403

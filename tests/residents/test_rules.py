@@ -1,0 +1,27 @@
+"""The residents' pure rules: what a check-in names, and which called tickets must be checked in."""
+from __future__ import annotations
+
+from queue_server.domain.residents import code_digest, needs_check_in, ticket_to_check_in
+
+C, DAY = "jingansi", "20261130"
+
+
+def test_a_check_in_names_a_ticket_by_number_id_or_status_link() -> None:
+    tid = f"{C}-{DAY}-A005"
+    for given in ("A005", "a5", " A5 ", tid, f"https://q.example/status/{tid}", f"https://q.example/status/{tid}#token=x",
+                  f"/status/{tid}/"):
+        assert ticket_to_check_in(C, DAY, given) == tid, given
+    assert ticket_to_check_in(C, DAY, "B1234") == f"{C}-{DAY}-B1234"
+    for given in ("", "5", "A", "A-5", f"caojiadu-{DAY}-A005", f"{C}-20261129-A005", "<script>", "AAAAA1"):
+        assert ticket_to_check_in(C, DAY, given) is None, given
+
+
+def test_only_remote_tickets_not_checked_in_lapse() -> None:
+    assert needs_check_in({"channel": "remote"})
+    assert not needs_check_in({"channel": "remote", "present_at": 1})
+    assert not needs_check_in({"channel": "kiosk"})
+
+
+def test_a_code_is_bound_to_its_number() -> None:
+    assert code_digest("n1", "123456") != code_digest("n2", "123456")
+    assert code_digest("n1", "123456") == code_digest("n1", "123456")
