@@ -1,6 +1,6 @@
 """Import a catalog from a JSON file shaped like the demo data: {"centers": [...], "matters": [...],
 "queues": [...], "windows": [...], "service_points": [...], "remote_assignments": [...], "staff": [...]}
-(rows carry their center), or service points alone from a CSV file with POINT_COLUMNS as its header
+(rows carry their center; a matter may carry its checklist as ``items``), or service points alone from a CSV file with POINT_COLUMNS as its header
 (what ``export --points`` writes). A point's status in the file goes through the legal changes and
 into its history like any other change."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from ..domain.materials import FORMS
 from ..domain.network import KINDS, STATUSES, Assignment, may_change, overlapping, parse_hhmm, weekdays_of
 from .exporter import FORMULA_LEAD, POINT_COLUMNS
 from .migrate import migrate
@@ -71,11 +72,34 @@ def check_points(rows: list[dict[str, Any]]) -> None:
             raise ValueError(f"service point {n} ({r.get('code')}): status must be one of {', '.join(STATUSES)}")
 
 
+def material_items(matters: list[dict[str, Any]]) -> dict[str, list[tuple]]:
+    """The checklists the file's matters carry (``items``: name_zh, name_en, form original|copy, copies,
+    to_center), numbered in order; a matter with ``items`` has exactly those afterwards."""
+    out: dict[str, list[tuple]] = {}
+    for m in matters:
+        if "items" not in m:
+            continue
+        rows = []
+        for n, it in enumerate(m["items"] or [], start=1):
+            where = f"matter {m.get('code')} item {n}"
+            if not (isinstance(it, dict) and it.get("name_zh") and it.get("name_en")):
+                raise ValueError(f"{where}: name_zh and name_en are required")
+            if it.get("form", "original") not in FORMS:
+                raise ValueError(f"{where}: form must be one of {', '.join(FORMS)}")
+            copies = it.get("copies", 1)
+            if not (isinstance(copies, int) and 1 <= copies <= 20):
+                raise ValueError(f"{where}: copies must be a whole number from 1 to 20")
+            rows.append((n, it["name_zh"], it["name_en"], it.get("form", "original"), copies, bool(it.get("to_center"))))
+        out[m["code"]] = rows
+    return out
+
+
 async def import_catalog(database_url: str, path: Path) -> dict[str, int]:
     """Upsert every row in one transaction: all of the file or none of it."""
     data = read_points_csv(path) if path.suffix.lower() == ".csv" else json.loads(path.read_text(encoding="utf-8"))
     check_points(data.get("service_points", []))
     check_positions("center", data.get("centers", []))
+    checklists = material_items(data.get("matters", []))
     counts: dict[str, int] = {}
     conn = await asyncpg.connect(database_url)
     try:
@@ -96,6 +120,12 @@ async def import_catalog(database_url: str, path: Path) -> dict[str, int]:
                     [tuple(json.dumps(r[c]) if c == "hours" else r.get(c) for c in cols) for r in rows])
                 counts[table] = len(rows)
             await _point_statuses(conn, data.get("service_points", []), before)
+            if checklists:
+                await conn.executemany("DELETE FROM matter_materials WHERE matter = $1", [(m,) for m in checklists])
+                await conn.executemany("INSERT INTO matter_materials (matter, item, name_zh, name_en, form, copies, to_center)"
+                                       " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                       [(m, *row) for m, rows in checklists.items() for row in rows])
+                counts["matter_materials"] = sum(len(rows) for rows in checklists.values())
             if data.get("remote_assignments"):
                 counts["remote_assignments"] = await _assignments(conn, data["remote_assignments"])
     finally:
