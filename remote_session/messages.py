@@ -11,7 +11,7 @@ PeerId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)   # "yes" is not a boolean, 1 not a text
 
 
 class Offer(_Message):

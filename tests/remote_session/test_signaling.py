@@ -194,3 +194,40 @@ async def test_a_revoked_device_leaves_the_session_on_every_instance(settings: S
             assert await close_code(point) == 4401
             assert (await _next(clerk, "peer.left"))["from"] == me
             assert await close_code(await open_live(url_b, path, token=tokens["sp1"])) == 4401
+
+
+async def test_refused_messages_and_the_rate_limit_never_break_the_session_until_abuse(settings: Settings) -> None:
+    """Junk of every kind answers an error each and the relay goes on; past the rate an error too;
+    after twenty refused the socket is closed (1008). The clerk's hang-up ends the session for both."""
+    tokens = await _tokens(settings)
+    with server_process(settings, extra_env={"QUEUE_RTC_PER_MINUTE": "60", "QUEUE_RTC_BURST": "30"}) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            path = f"/ws/sessions/{ticket['id']}"
+            clerk = await open_live(url, path, token=tokens["clerk"])
+            point = await open_live(url, path, token=tokens["sp1"])
+            await _next(clerk, "joined")
+            me = (await _next(point, "joined"))["me"]
+            junk = ["not json", b"\x00\x01binary", "[]", "null", '{"type": "chat"}', '{"type": "chat", "text": ""}',
+                    '{"type": "chat", "text": "hi", "extra": 1}', '{"type": "offer", "to": "' + me + '"}',
+                    '{"type": "ice", "to": "' + me + '", "candidate": {"candidate": 5}}',
+                    '{"type": "ice", "to": "' + me + '", "candidate": {"candidate": "", "sdpMLineIndex": -1}}',
+                    '{"type": "media", "audio": "yes", "video": true}', '{"type": "peer.joined"}',
+                    '{"type": "session.closed"}', '{"type": "chat", "text": "' + "长" * 501 + '"}']
+            for message in junk:
+                await clerk.send(message)
+                assert (await _next(clerk, "error"))["detail"], message
+            await clerk.send(orjson.dumps({"type": "chat", "text": "仍然可用 still fine"}).decode())
+            assert (await _next(point, "chat"))["text"] == "仍然可用 still fine"
+            assert await silent(point, 0.3)          # none of the junk reached the other side
+            for _ in range(30):                      # over the burst: refused, counted, then closed
+                await clerk.send(orjson.dumps({"type": "chat", "text": "快 fast"}).decode())
+            assert await close_code(clerk) == 1008
+            clerk = await open_live(url, path, token=tokens["clerk"])   # a new page of the clerk's: same session
+            await _next(clerk, "joined")
+            await clerk.send('{"type": "hangup"}')
+            for ws in (clerk, point):
+                assert (await _next(ws, "session.closed"))["reason"] == "hung_up"
+                assert await close_code(ws) == 1000
+            assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["status"] == "called"   # still served
+            assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
