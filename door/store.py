@@ -208,7 +208,7 @@ async def review(pool: asyncpg.Pool, personal: PersonalData, case_id: int, appro
         tid = await _record(conn, case, action, to, actor, reason, now, {"list_versions": versions})
         if not approve:
             await enqueue_notice(conn, f"{served_id(case['center'], case_id)}-{tid}",
-                                 personal.open(case["phone_sealed"]), texts.refused(case_id, reason), now_ms)
+                                 personal.open(case["phone_sealed"]), texts.refused(case_id, reason), now_ms, personal)
 
 
 async def schedule(pool: asyncpg.Pool, personal: PersonalData, catalog: Catalog, case_id: int, visitor: str, day: date, slot: str, actor: str,
@@ -247,7 +247,7 @@ async def schedule(pool: asyncpg.Pool, personal: PersonalData, catalog: Catalog,
             matter = catalog.matters.get(r["matter"])
             materials += [m for m in (matter.materials if matter else ()) if m not in materials]
         await enqueue_notice(conn, f"{served_id(case['center'], case_id)}-{tid}", personal.open(case["phone_sealed"]),
-                             texts.scheduled(case_id, day, slot, materials), now_ms)
+                             texts.scheduled(case_id, day, slot, materials), now_ms, personal)
         return visit_id
 
 
@@ -296,7 +296,7 @@ async def record_visit(pool: asyncpg.Pool, personal: PersonalData, cfg: EvalConf
             served = Served(served_id(case["center"], case_id), case["center"], None, visit["visitor"],
                             matters[0]["matter"], now.astimezone(ZoneInfo(tz)).date(), now_ms, True)
             await save(conn, [served])
-            await enqueue_prompts(conn, [(served, personal.open(case["phone_sealed"]))], cfg)
+            await enqueue_prompts(conn, [(served, personal.open(case["phone_sealed"]))], cfg, personal)
         return visit["id"], True
 
 
@@ -328,7 +328,7 @@ async def update_approval(pool: asyncpg.Pool, personal: PersonalData, catalog: C
         m = catalog.matters.get(matter)
         await enqueue_notice(conn, f"{served_id(case['center'], case_id)}-{tid}", personal.open(case["phone_sealed"]),
                              texts.approval_changed(case_id, m.name_zh if m else matter, m.name_en if m else matter,
-                                                    str(state), due), now_ms)
+                                                    str(state), due), now_ms, personal)
 
 
 async def close(pool: asyncpg.Pool, case_id: int, reason: str, actor: str, now_ms: int) -> None:

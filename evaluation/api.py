@@ -371,7 +371,7 @@ async def case_step(request: Request) -> Response:
             moved = await rectification.act(conn, row["id"], action, author, body.note, now)
             if moved.case["state"] == "rectified":
                 tid = moved.case["ticket_id"]
-                await enqueue_followup(conn, tid, now, live_phone=lambda: _live_phone(ev, tid))
+                await enqueue_followup(conn, tid, now, ev.engine.personal, live_phone=lambda: _live_phone(ev, tid))
     except CaseError as exc:
         raise Problem(CASE_STATUS.get(exc.code, 409), exc.code.replace("_", " ").capitalize(), exc.message,
                       code=exc.code) from None

@@ -63,7 +63,7 @@ class EvaluationComponent:
         reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
                                 connection_class=connection_class(state.settings.redis_url))
         work.at_close(reader.aclose)
-        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock,
+        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock, state.personal,
                                     losses=state.losses)
         state.evaluation_consumer = consumer
         work.run("evaluation-consumer", lambda: consumer.run(work.stop))
@@ -72,7 +72,7 @@ class EvaluationComponent:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
                                   state.settings.public_base_url.rstrip("/") + inbound.STATUS)
             outbox = Outbox(state.pool, state.redis, state.keys, cfg, state.clock, ev.catalog,
-                            state.settings.public_base_url, sender)
+                            state.settings.public_base_url, sender, state.personal)
             state.sms_outbox = outbox
             work.at_close(sender.close)
             work.run("sms-outbox", lambda: outbox.run(work.stop))

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from queue_server.clock import Clock
 from queue_server.engine.keys import Keys
 from queue_server.record.group_consumer import GroupConsumer
+from queue_server.record.personal import PersonalData
 from queue_server.record.trim import Losses
 
 from .config import EvalConfig
@@ -24,9 +25,10 @@ class FinishedConsumer(GroupConsumer):
     group = GROUP
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], cfg: EvalConfig, clock: Clock,
-                 name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000, losses: Losses | None = None) -> None:
+                 personal: PersonalData, name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000,
+                 losses: Losses | None = None) -> None:
         super().__init__(redis, keys, centers, cfg.consumer_block_ms, name, batch, claim_idle_ms, losses)
-        self.pool, self.cfg, self.clock = pool, cfg, clock
+        self.pool, self.cfg, self.clock, self.personal = pool, cfg, clock, personal
         self.handled = 0
 
     async def take(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None:
@@ -42,5 +44,5 @@ class FinishedConsumer(GroupConsumer):
             # both are idempotent, and the outbox skips a prompt whose ticket was rated meanwhile.
             async with self.pool.acquire() as conn:
                 await save(conn, served)
-                await enqueue_prompts(conn, prompts, self.cfg)
+                await enqueue_prompts(conn, prompts, self.cfg, self.personal)
         self.handled += len(finished)

@@ -32,6 +32,7 @@ from queue_server.clock import SystemClock
 from queue_server.embedded import free_port
 from queue_server.engine.keys import Keys, drop_keys
 from queue_server.record.catalog import load_catalog
+from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 
 C = "jingansi"
 
@@ -59,8 +60,10 @@ async def queue_prompts(pool: asyncpg.Pool, n: int, run: str) -> None:
     await pool.executemany("INSERT INTO eval_served (ticket_id, center, window_code, staff_id, matter, day, finished_at,"
                            " has_phone) VALUES ($1, $2, 'w1', 'jingansi-s01', 'hrss-001', '2026-11-30', $3, true)",
                            [(t, C, now - timedelta(minutes=10)) for t in ids])
-    await pool.executemany("INSERT INTO sms_messages (ticket_id, kind, to_number, due_at) VALUES ($1, 'prompt', $2, $3)",
-                           [(t, f"+86139{i:08d}", now - timedelta(seconds=1)) for i, t in enumerate(ids)])
+    personal = PersonalData(parse_key(DEMO_KEY))
+    await pool.executemany("INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at) VALUES ($1, 'prompt', $2, $3, $4)",
+                           [(t, personal.seal(f"+86139{i:08d}"), personal.lookup(f"+86139{i:08d}"), now - timedelta(seconds=1))
+                            for i, t in enumerate(ids)])
 
 
 async def measure(database_url: str, redis_url: str, base: str, n: int, batch: int, concurrency: int, senders: int,
@@ -77,7 +80,8 @@ async def measure(database_url: str, redis_url: str, base: str, n: int, batch: i
         for _ in range(senders):
             sender = TwilioSender(standin.account_sid, standin.auth_token, "+8610690000", base,
                                   "https://queue.example/sms/twilio/status")
-            outboxes.append(Outbox(pool, redis, keys, cfg, SystemClock(), catalog, "https://queue.example", sender))
+            outboxes.append(Outbox(pool, redis, keys, cfg, SystemClock(), catalog, "https://queue.example", sender,
+                                    PersonalData(parse_key(DEMO_KEY))))
         before = len(httpx.get(f"{base}/2010-04-01/Accounts/{standin.account_sid}/Messages.json",
                                auth=(standin.account_sid, standin.auth_token)).json()["messages"])
 

@@ -15,15 +15,18 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
+from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
+
 TZ = ZoneInfo("Asia/Shanghai")
-TICKET_COLUMNS = ("id", "center", "day", "number", "queue", "class", "matter", "channel", "priority", "phone",
-                  "service_point", "status", "window_code", "recalls", "issued_at", "sort_at", "called_at", "started_at",
+TICKET_COLUMNS = ("id", "center", "day", "number", "queue", "class", "matter", "channel", "priority", "phone_sealed",
+                  "phone_lookup", "service_point", "status", "window_code", "recalls", "issued_at", "sort_at", "called_at", "started_at",
                   "finished_at", "ended_at", "version", "data")
 EVENT_COLUMNS = ("center", "stream_id", "stream_ms", "stream_seq", "type", "at", "ticket_id", "window_code", "data")
 COMPREHENSIVE = ("hrss-001", "hrss-002", "hrss-003", "ca-001", "ca-002", "ca-003")
 QUICK = ("hrss-004", "mi-006", "hpf-002")
 CHANNELS = ("kiosk",) * 14 + ("app",) * 3 + ("staff",) * 3
 BATCH = 20_000
+PERSONAL = PersonalData(parse_key(DEMO_KEY))   # the tests' and the demo's key: phones sealed as the server seals them
 
 
 def _ts(ms: int | None) -> datetime | None:
@@ -91,7 +94,8 @@ class YearData:
             if started:
                 view.update(started_at=started, finished_at=finished)
             view["ended_at"] = ended
-            tickets.append((tid, center, day, number, queue, "n", matter, channel, "normal", phone, None, status,
+            tickets.append((tid, center, day, number, queue, "n", matter, channel, "normal", PERSONAL.seal(phone),
+                            PERSONAL.lookup(phone), None, status,
                             window if called else None, 0, _ts(at), _ts(at), _ts(called), _ts(started), _ts(finished),
                             _ts(ended), 5, orjson.dumps(view).decode()))
             if not self.events:

@@ -45,6 +45,7 @@ from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
 from .record.personal import PersonalData
+from .record.phones import retention
 from .record.rebuild import rebuild_if_lost
 from .record.trim import Losses, Trimmer
 from .supervisor import Supervisor
@@ -103,14 +104,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=20, reset=keep_session)
         async with pool.acquire() as conn:
-            await migrate(conn)
+            await migrate(conn, personal)
         catalog = await load_catalog(pool)
         keys = Keys(settings.key_prefix)
-        engine = QueueEngine(redis, catalog, settings, clock, pool)
+        engine = QueueEngine(redis, catalog, settings, clock, pool, personal)
 
         async def restore() -> None:
             """Bring back from PostgreSQL whatever hot state Redis lost, before answering."""
-            await rebuild_if_lost(redis, pool, keys, catalog, clock)
+            await rebuild_if_lost(redis, pool, keys, catalog, clock, personal)
             await engine.sync_catalog()
 
         await restore()
@@ -130,10 +131,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
             work.run("stream-trimmer", lambda: trimmer.run(work.stop))
             if run_persister:
                 persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
-                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore, losses=losses)
+                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore, losses=losses,
+                                      personal=personal)
                 app.state.persister = persister
                 work.run("persister", lambda: persister.run(work.stop))
             work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
+            work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
             for component in COMPONENTS:
                 await component.start(app, work)
             yield

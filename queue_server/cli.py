@@ -245,6 +245,21 @@ def cmd_token(args: argparse.Namespace) -> None:
         print(asyncio.run(make()))
 
 
+def cmd_rekey(args: argparse.Namespace) -> None:
+    from .record.personal import PersonalData
+    from .record.phones import rekey
+
+    async def run(settings: Settings) -> int:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            return await rekey(pool, PersonalData.from_settings(settings))
+        finally:
+            await pool.close()
+
+    with services(Settings.from_env()) as settings:
+        print(f"re-sealed {asyncio.run(run(settings))} phone numbers under the current key", file=sys.stderr)
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from .record.importer import import_catalog
 
@@ -305,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--point", help="a service point's code: the device (its screen or tablet) or the assistant belongs"
                                    " to that point (required for an assistant)")
     p.set_defaults(fn=cmd_token)
+    p = sub.add_parser("rekey", help="after a key rotation, re-seal and re-hash every stored phone number under"
+                                     " QUEUE_PERSONAL_DATA_KEY (old keys in QUEUE_PERSONAL_DATA_OLD_KEYS)")
+    p.set_defaults(fn=cmd_rekey)
     p = sub.add_parser("import", help="import a catalog JSON file (centers, matters, queues, windows, service"
                                       " points, remote assignments, staff) or a CSV file of service points")
     p.add_argument("file")

@@ -78,7 +78,7 @@ async def request_code(request: Request) -> Response:
     await engine._run("resident_code", [k.resident_code(center.code, who)], [code_digest(who, digits), cfg.code_ttl_s, state.clock.now_ms()])
     text = texts.code(digits, center.name_zh, center.name_en, max(1, cfg.code_ttl_s // 60))
     async with state.pool.acquire() as conn:
-        await enqueue_notice(conn, f"{CODE_KEY}{secrets.token_hex(8)}", body.phone, text, state.clock.now_ms())
+        await enqueue_notice(conn, f"{CODE_KEY}{secrets.token_hex(8)}", body.phone, text, state.clock.now_ms(), state.personal)
     return json({"phone_masked": mask_phone(body.phone), "expires_in_s": cfg.code_ttl_s, "resend_after_s": cfg.code_gap_s},
                 202)
 

@@ -79,7 +79,7 @@ class NoticeConsumer(GroupConsumer):
         if notices:
             async with self.pool.acquire() as conn:
                 for n in notices:
-                    self.queued += await enqueue_notice(conn, n.key, n.phone, n.text, now)
+                    self.queued += await enqueue_notice(conn, n.key, n.phone, n.text, now, self.engine.personal)
         if notices or grace:
             async with self.engine.redis.pipeline(transaction=False) as pipe:
                 for n in notices:

@@ -68,6 +68,8 @@ async def inbound(request: Request) -> Response:
     ev = request.app.state.evaluation
     pool = request.app.state.pool
     now = ev.clock.now_ms()
+    personal = request.app.state.personal
+    lookups = personal.lookups(number)
     async with pool.acquire() as conn, conn.transaction():
         # The first delivery takes the row; repeats wait for its commit, then read its answer.
         fresh = await conn.fetchval("INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", sid)
@@ -75,17 +77,17 @@ async def inbound(request: Request) -> Response:
             reply = await conn.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
             return twiml(reply)
         prompt = await conn.fetchrow(
-            "SELECT id, ticket_id, kind, conversation FROM sms_messages WHERE to_number = $1 AND state = 'sent'"
-            " ORDER BY sent_at DESC, id DESC LIMIT 1 FOR UPDATE", texts.e164(number))
+            "SELECT id, ticket_id, kind, conversation FROM sms_messages WHERE to_lookup = ANY($1) AND state = 'sent'"
+            " ORDER BY sent_at DESC, id DESC LIMIT 1 FOR UPDATE", lookups)
         intent = interpret(body, prompt["conversation"] if prompt else None)
         reply: str | None = None
         outcome = intent.kind
         recorded: Recorded | None = None
         if intent.kind == "opt_out":
-            await suppress_number(conn, texts.e164(number), texts.keyword(body))
+            await suppress_number(conn, number, texts.keyword(body), personal)
             reply = None if texts.keyword(body) in texts.TWILIO_OPT_OUT else texts.OPTED_OUT  # Twilio confirms its own
         elif intent.kind == "opt_in":
-            await conn.execute("DELETE FROM sms_optouts WHERE number = $1", texts.e164(number))
+            await conn.execute("DELETE FROM sms_optouts WHERE number_lookup = ANY($1)", lookups)
             reply = texts.OPTED_IN
         elif intent.kind == "nothing":
             reply = texts.NOTHING_TO_RATE
@@ -133,9 +135,10 @@ async def status_callback(request: Request) -> Response:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("INSERT INTO sms_status_events (message_sid, status, error_code) VALUES ($1, $2, $3)"
                            " ON CONFLICT DO NOTHING", sid, status[:32], form.get("ErrorCode") or None)
-        current = await conn.fetchrow("SELECT id, to_number, twilio_status FROM sms_messages WHERE twilio_sid = $1 FOR UPDATE", sid)
+        current = await conn.fetchrow("SELECT id, to_sealed, twilio_status FROM sms_messages WHERE twilio_sid = $1 FOR UPDATE", sid)
         if current is not None and _RANK.get(status, 0) >= _RANK.get(current["twilio_status"] or "", 0):
             await conn.execute("UPDATE sms_messages SET twilio_status = $2 WHERE id = $1", current["id"], status[:32])
-        if current is not None and form.get("ErrorCode") == "21610":
-            await suppress_number(conn, current["to_number"], "twilio-21610")
+        number = request.app.state.personal.open(current["to_sealed"]) if current is not None else None
+        if number is not None and form.get("ErrorCode") == "21610":
+            await suppress_number(conn, number, "twilio-21610", request.app.state.personal)
     return Response(status_code=204)

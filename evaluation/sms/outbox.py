@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from queue_server.clock import Clock, from_ms
 from queue_server.domain.catalog import Catalog
 from queue_server.engine.keys import Keys
+from queue_server.record.personal import PersonalData
 
 from .. import links
 from ..config import EvalConfig
@@ -32,71 +33,83 @@ CODE_KEY = "code:"   # the key of a notice that carries a resident's one-time co
 
 
 
-async def opted_out(conn: asyncpg.Connection | asyncpg.Pool, number: str) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM sms_optouts WHERE number = $1", number))
+async def opted_out(conn: asyncpg.Connection | asyncpg.Pool, lookups: list[bytes]) -> bool:
+    """Whether the number with these keyed hashes (PersonalData.lookups) opted out."""
+    return bool(await conn.fetchval("SELECT 1 FROM sms_optouts WHERE number_lookup = ANY($1)", lookups))
 
 
-async def enqueue_prompts(conn: asyncpg.Connection, finished: list[tuple[Served, str]], cfg: EvalConfig) -> int:
+async def enqueue_prompts(conn: asyncpg.Connection, finished: list[tuple[Served, str]], cfg: EvalConfig,
+                          personal: PersonalData) -> int:
     """Queue the rating prompt (and the reminder, if configured) for finished tickets and the phones
-    they gave, except to opted-out numbers; idempotent. One statement for a whole batch: the consumer
-    gets the morning's finishes by the hundred."""
-    rows: list[tuple[str, str, str, datetime]] = []
+    they gave (sealed), except to opted-out numbers; idempotent. One statement for a whole batch: the
+    consumer gets the morning's finishes by the hundred."""
+    rows: list[tuple[str, str, bytes | None, bytes | None, datetime]] = []
     for served, phone in finished:
         number = texts.e164(phone)
-        rows.append((served.ticket_id, "prompt", number, from_ms(served.finished_at_ms + cfg.sms_delay_s * 1000)))
+        sealed, lookup = personal.seal(number), personal.lookup(number)
+        rows.append((served.ticket_id, "prompt", sealed, lookup, from_ms(served.finished_at_ms + cfg.sms_delay_s * 1000)))
         if cfg.reminder_days > 0:
-            rows.append((served.ticket_id, "reminder", number, from_ms(served.finished_at_ms + cfg.reminder_days * 86_400_000)))
+            rows.append((served.ticket_id, "reminder", sealed, lookup,
+                         from_ms(served.finished_at_ms + cfg.reminder_days * 86_400_000)))
     if not rows:
         return 0
     status = await conn.execute(
-        "INSERT INTO sms_messages (ticket_id, kind, to_number, due_at)"
-        " SELECT t, k, n, d FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS x(t, k, n, d)"
-        " WHERE NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number = x.n)"
+        "INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at)"
+        " SELECT t, k, s, l, d FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::timestamptz[])"
+        " AS x(t, k, s, l, d) WHERE NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number_lookup = x.l)"
         " ON CONFLICT (ticket_id, kind) DO NOTHING", *map(list, zip(*rows)))
     return int(status.rsplit(" ", 1)[1])
 
 
-async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int,
+async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int, personal: PersonalData,
                            live_phone: Callable[[], Awaitable[str | None]] | None = None) -> bool:
     """Queue the follow-up prompt after a rectification, to the number the first prompt went to, else
     the ticket's phone: from its record, or from the live ticket when the record has not caught up."""
-    number = await conn.fetchval("SELECT to_number FROM sms_messages WHERE ticket_id = $1 LIMIT 1", ticket_id)
-    if number is None:
-        phone = await conn.fetchval("SELECT phone FROM tickets WHERE id = $1", ticket_id)
-        if phone is None and live_phone is not None:
-            phone = await live_phone()
-        number = texts.e164(phone) if phone else None
-    if number is None or await opted_out(conn, number):
+    phone = personal.open(await conn.fetchval("SELECT to_sealed FROM sms_messages WHERE ticket_id = $1"
+                                              " AND to_sealed IS NOT NULL LIMIT 1", ticket_id))
+    if phone is None:
+        phone = personal.open(await conn.fetchval("SELECT phone_sealed FROM tickets WHERE id = $1", ticket_id))
+    if phone is None and live_phone is not None:
+        phone = await live_phone()
+    if not phone or await opted_out(conn, personal.lookups(phone)):
         return False
-    await conn.execute("INSERT INTO sms_messages (ticket_id, kind, to_number, due_at) VALUES ($1, 'followup', $2, $3)"
-                       " ON CONFLICT (ticket_id, kind) DO NOTHING", ticket_id, number, from_ms(now_ms))
+    sealed, lookup = personal.seal(texts.e164(phone)), personal.lookup(phone)
+    await conn.execute("INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at)"
+                       " VALUES ($1, 'followup', $2, $3, $4) ON CONFLICT (ticket_id, kind) DO NOTHING",
+                       ticket_id, sealed, lookup, from_ms(now_ms))
     return True
 
 
 
-async def enqueue_notice(conn: asyncpg.Connection, key: str, phone: str, body: str, due_ms: int) -> bool:
+async def enqueue_notice(conn: asyncpg.Connection, key: str, phone: str, body: str, due_ms: int,
+                         personal: PersonalData) -> bool:
     """Queue a message whose text is known now (a door-to-door case's refusal, visit or approval
     news), once per ``key``, unless the number opted out. Replies to it start no rating."""
-    number = texts.e164(phone)
+    if await opted_out(conn, personal.lookups(phone)):
+        return False
     status = await conn.execute(
-        "INSERT INTO sms_messages (ticket_id, kind, to_number, due_at, body, conversation)"
-        " SELECT $1, 'notice', $2, $3, $4, 'done' WHERE NOT EXISTS (SELECT 1 FROM sms_optouts WHERE number = $2)"
-        " ON CONFLICT (ticket_id, kind) DO NOTHING", key, number, from_ms(due_ms), body)
+        "INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at, body, conversation)"
+        " VALUES ($1, 'notice', $2, $3, $4, $5, 'done') ON CONFLICT (ticket_id, kind) DO NOTHING",
+        key, personal.seal(texts.e164(phone)), personal.lookup(phone), from_ms(due_ms), body)
     return status.endswith(" 1")
 
-async def suppress_number(conn: asyncpg.Connection | asyncpg.Pool, number: str, keyword: str) -> None:
-    """Record an opt-out and drop everything still queued for that number."""
-    await conn.execute("INSERT INTO sms_optouts (number, keyword) VALUES ($1, $2) ON CONFLICT (number) DO NOTHING",
-                       number, keyword)
-    await conn.execute("UPDATE sms_messages SET state = 'suppressed' WHERE to_number = $1 AND state IN ('queued', 'sending')",
-                       number)
+
+async def suppress_number(conn: asyncpg.Connection | asyncpg.Pool, number: str, keyword: str,
+                          personal: PersonalData) -> None:
+    """Record an opt-out (sealed, found by keyed hash) and drop everything still queued for that number."""
+    await conn.execute("INSERT INTO sms_optouts (number_lookup, number_sealed, keyword) SELECT $1, $2, $3"
+                       " WHERE NOT EXISTS (SELECT 1 FROM sms_optouts WHERE number_lookup = ANY($4)) ON CONFLICT DO NOTHING",
+                       personal.lookup(number), personal.seal(texts.e164(number)), keyword, personal.lookups(number))
+    await conn.execute("UPDATE sms_messages SET state = 'suppressed' WHERE to_lookup = ANY($1)"
+                       " AND state IN ('queued', 'sending')", personal.lookups(number))
 
 
 class Outbox:
     def __init__(self, pool: asyncpg.Pool, redis: Redis, keys: Keys, cfg: EvalConfig, clock: Clock, catalog: Catalog,
-                 public_base_url: str, sender: TwilioSender) -> None:
+                 public_base_url: str, sender: TwilioSender, personal: PersonalData) -> None:
         self.pool, self.redis, self.keys, self.cfg, self.clock = pool, redis, keys, cfg, clock
         self.catalog, self.base, self.sender = catalog, public_base_url, sender
+        self.personal = personal
         self.sent = 0
 
     async def claim(self) -> list[asyncpg.Record]:
@@ -106,7 +119,7 @@ class Outbox:
             "   OR (state = 'sending' AND lease_until < $1) ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
             " UPDATE sms_messages m SET state = 'sending', lease_until = $3, attempts = m.attempts + 1"
             " FROM due WHERE m.id = due.id"
-            " RETURNING m.id, m.ticket_id, m.kind, m.to_number, m.attempts, m.body",
+            " RETURNING m.id, m.ticket_id, m.kind, m.to_sealed, m.attempts, m.body",
             now, self.cfg.sms_batch, now + timedelta(seconds=self.cfg.sms_lease_s))
 
     async def _set(self, msg_id: int, state: str, **cols: object) -> None:
@@ -152,8 +165,11 @@ class Outbox:
     async def deliver(self, msg: asyncpg.Record) -> str:
         """Send one claimed message, or settle why not; returns the state it ends in."""
         now_ms = self.clock.now_ms()
-        number = msg["to_number"]
-        if await opted_out(self.pool, number):
+        number = self.personal.open(msg["to_sealed"])
+        if number is None:   # forgotten (QUEUE_PHONE_RETENTION_DAYS) before it was sent
+            await self._set(msg["id"], "skipped")
+            return "skipped"
+        if await opted_out(self.pool, self.personal.lookups(number)):
             await self._set(msg["id"], "suppressed")
             return "suppressed"
         body = await self._body(msg, now_ms)
@@ -169,7 +185,7 @@ class Outbox:
         except SendError as exc:
             if exc.code == UNSUBSCRIBED:
                 await self._set(msg["id"], "suppressed", last_error=exc.summary)
-                await suppress_number(self.pool, number, "twilio-21610")
+                await suppress_number(self.pool, number, "twilio-21610", self.personal)
                 return "suppressed"
             if exc.permanent or msg["attempts"] >= self.cfg.sms_max_attempts:
                 log.warning("sms %s to %s failed for good (%s)", msg["id"], texts.number_hash(number), exc.summary)

@@ -31,6 +31,7 @@ from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
 from ..domain.wait import Outlook
 from ..record.numbers import NumberReserve, as_date
 from ..record.persister import record
+from ..record.personal import PersonalData
 from .keys import Keys
 from .scripts import Scripts
 
@@ -77,7 +78,7 @@ class QueueEngine:
     tickets Redis no longer holds, and makes operations durable in the ``record`` mode."""
 
     def __init__(self, redis: Redis, catalog: Catalog, settings: Settings, clock: Clock,
-                 pool: asyncpg.Pool | None = None) -> None:
+                 pool: asyncpg.Pool | None = None, personal: PersonalData | None = None) -> None:
         self.redis = redis
         self.catalog = catalog
         self.settings = settings
@@ -90,6 +91,7 @@ class QueueEngine:
             redis, pool, self.keys, catalog, clock, settings.number_reserve_min, settings.number_reserve_runway_s)
         self._typical: tuple[Catalog | None, dict[str, float]] = (None, {})
         self.durable = settings.durability == "record"
+        self.personal = personal or PersonalData.from_settings(settings)
         if self.durable and pool is None:
             raise ValueError("durability 'record' needs the PostgreSQL pool")
 
@@ -119,7 +121,7 @@ class QueueEngine:
             raise EngineError("record_unavailable", f"event {event_id} is gone from the stream")
         try:
             async with asyncio.timeout(RECORD_TIMEOUT_S):
-                await record(self.pool, [(center, event_id, entries[0][1])])  # type: ignore[arg-type]
+                await record(self.pool, [(center, event_id, entries[0][1])], self.personal)  # type: ignore[arg-type]
         except RECORD_AWAY:
             raise record_away("recording the operation; it took effect and will be recorded") from None
 
@@ -409,12 +411,15 @@ class QueueEngine:
             raise EngineError("not_found", f"ticket {ticket_id!r} not found")
         try:
             async with asyncio.timeout(RECORD_TIMEOUT_S):
-                data = await self.pool.fetchval("SELECT data FROM tickets WHERE id = $1", ticket_id)
+                row = await self.pool.fetchrow("SELECT data, phone_sealed FROM tickets WHERE id = $1", ticket_id)
         except RECORD_AWAY:
             raise record_away("looking the ticket up in the record") from None
-        if data is None:
+        if row is None:
             raise EngineError("not_found", f"ticket {ticket_id!r} not found")
-        return Position(ticket=orjson.loads(data), ahead=0, estimated_wait_s=0, open_windows=0)
+        ticket = orjson.loads(row["data"])
+        if row["phone_sealed"] is not None:   # as Redis had it: whoever shows it masks it
+            ticket["phone"] = self.personal.open(row["phone_sealed"])
+        return Position(ticket=ticket, ahead=0, estimated_wait_s=0, open_windows=0)
 
     async def snapshot(self, center_code: str, window: str | None = None) -> dict[str, Any]:
         """The center's live state and the stream id it is valid at, read atomically; with ``window``,

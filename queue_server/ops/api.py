@@ -135,7 +135,7 @@ async def tickets_csv(request: Request) -> Response:
     center = await _scope(request, devices=False)
     since, until = _days(request)
     return _csv(request, f"tickets-{center or 'district'}-{since}-{until}.csv", COLUMNS,
-                lambda conn: ticket_rows(conn, since, until, center))
+                lambda conn: ticket_rows(conn, since, until, center, request.app.state.personal))
 
 
 @api("GET", "/metrics", "Prometheus metrics (text exposition format): the scraper's QUEUE_METRICS_TOKEN or the admin token",

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from ..domain.network import format_hhmm
-from ..domain.tickets import mask_phone
+from ..config import Settings
+from .personal import PersonalData, mask
 
 COLUMNS = ("id", "center", "day", "number", "queue", "matter", "channel", "priority", "status", "window_code",
            "recalls", "issued_at", "called_at", "started_at", "finished_at", "ended_at", "wait_s", "handling_s", "phone")
@@ -51,19 +52,20 @@ def excel_row(values: Iterable[Any]) -> list[Any]:
 
 
 async def ticket_rows(conn: asyncpg.Connection, since: date, until: date, center: str | None,
-                      prefetch: int = 1000) -> AsyncIterator[list[Any]]:
+                      personal: PersonalData, prefetch: int = 1000) -> AsyncIterator[list[Any]]:
     """Each ticket of the days given as a row of COLUMNS, times in its center's timezone, phone
-    masked; needs an open transaction."""
+    opened only to be masked; needs an open transaction."""
     query = (
         "SELECT t.id, t.center, t.day, t.number, t.queue, t.matter, t.channel, t.priority, t.status, t.window_code,"
         " t.recalls, t.issued_at, t.called_at, t.started_at, t.finished_at, t.ended_at,"
         " extract(epoch FROM t.called_at - t.issued_at)::int AS wait_s,"
-        " extract(epoch FROM t.finished_at - t.started_at)::int AS handling_s, t.phone, c.timezone"
+        " extract(epoch FROM t.finished_at - t.started_at)::int AS handling_s, t.phone_sealed, c.timezone"
         " FROM tickets t LEFT JOIN centers c ON c.code = t.center"
         " WHERE t.day BETWEEN $1 AND $2 AND ($3::text IS NULL OR t.center = $3) ORDER BY t.day, t.center, t.issued_at")
     async for r in conn.cursor(query, since, until, center, prefetch=prefetch):
         tz = r["timezone"] or DEFAULT_TZ
-        yield [*(local_time(r[c], tz) if c in TIME_COLUMNS else r[c] for c in COLUMNS[:-1]), mask_phone(r["phone"])]
+        yield [*(local_time(r[c], tz) if c in TIME_COLUMNS else r[c] for c in COLUMNS[:-1]),
+               mask(personal.open(r["phone_sealed"]))]
 
 
 async def csv_chunks(header: Sequence[str], rows: AsyncIterator[Sequence[Any]], bom: bool = True,
@@ -84,14 +86,17 @@ async def csv_chunks(header: Sequence[str], rows: AsyncIterator[Sequence[Any]], 
         yield buf.getvalue()
 
 
-async def export_tickets(database_url: str, since: str, until: str, center: str | None, out: TextIO) -> int:
+async def export_tickets(database_url: str, since: str, until: str, center: str | None, out: TextIO,
+                         personal: PersonalData | None = None) -> int:
+    """The tickets of the days given as CSV to ``out``; ``personal``: default, the configured key."""
+    personal = personal or PersonalData.from_settings(Settings.from_env())
     conn = await asyncpg.connect(database_url)
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     n = 0
     try:
         async with conn.transaction():
-            async for row in ticket_rows(conn, date.fromisoformat(since), date.fromisoformat(until), center):
+            async for row in ticket_rows(conn, date.fromisoformat(since), date.fromisoformat(until), center, personal):
                 writer.writerow(excel_row(row))
                 n += 1
     finally:

@@ -6,7 +6,13 @@ from importlib import resources
 
 import asyncpg
 
+from ..config import Settings
+from .personal import PersonalData
+from .phones import seal_staged_phones
+
 _LOCK_ID = 7_315_001
+# Steps SQL cannot do (sealing needs the key), run after their migration's SQL in its transaction.
+PYTHON_STEPS = {42: seal_staged_phones}
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -19,8 +25,9 @@ def migration_files() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply the migrations this database lacks; returns the names applied."""
+async def migrate(conn: asyncpg.Connection, personal: PersonalData | None = None, until: int | None = None) -> list[str]:
+    """Apply the migrations this database lacks (up to ``until``); returns the names applied.
+    ``personal`` seals what a migration converts (default: the key the environment configures)."""
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:
@@ -30,10 +37,13 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
         )
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         for version, name, sql in migration_files():
-            if version in done:
+            if version in done or (until is not None and version > until):
                 continue
             async with conn.transaction():
                 await conn.execute(sql)
+                if version in PYTHON_STEPS:
+                    personal = personal or PersonalData.from_settings(Settings.from_env())
+                    await PYTHON_STEPS[version](conn, personal)
                 await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
             applied.append(name)
     finally:

@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..clock import from_ms
+from ..config import Settings
+from .personal import PersonalData
 from ..engine.keys import Keys
 from ..engine.scripts import Scripts
 from .trim import Losses
@@ -73,13 +75,15 @@ _EVENTS = ("INSERT INTO events (center, stream_id, stream_ms, stream_seq, type, 
            " SELECT c, i, m, q, t, a, k, w, d::jsonb FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
            " $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::text[]) AS x(c, i, m, q, t, a, k, w, d)"
            " ON CONFLICT DO NOTHING")
-_TICKETS = ("INSERT INTO tickets (id, center, day, number, queue, class, matter, channel, priority, phone, service_point,"
-            " status, window_code, recalls, issued_at, sort_at, called_at, started_at, finished_at, ended_at, version, data)"
-            " SELECT i, c, dy, n, q, cl, m, ch, p, ph, sp, st, w, r, ia, sa, ca, sta, fa, ea, v, d::jsonb FROM unnest("
+_TICKETS = ("INSERT INTO tickets (id, center, day, number, queue, class, matter, channel, priority, phone_sealed,"
+            " phone_lookup, service_point, status, window_code, recalls, issued_at, sort_at, called_at, started_at,"
+            " finished_at, ended_at, version, data)"
+            " SELECT i, c, dy, n, q, cl, m, ch, p, ph, pl, sp, st, w, r, ia, sa, ca, sta, fa, ea, v, d::jsonb FROM unnest("
             "$1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
-            " $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::timestamptz[], $16::timestamptz[],"
-            " $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::int[], $22::text[])"
-            " AS x(i, c, dy, n, q, cl, m, ch, p, ph, sp, st, w, r, ia, sa, ca, sta, fa, ea, v, d)"
+            " $10::bytea[], $11::bytea[], $12::text[], $13::text[], $14::text[], $15::int[], $16::timestamptz[],"
+            " $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[],"
+            " $22::int[], $23::text[])"
+            " AS x(i, c, dy, n, q, cl, m, ch, p, ph, pl, sp, st, w, r, ia, sa, ca, sta, fa, ea, v, d)"
             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, queue = EXCLUDED.queue,"
             " class = EXCLUDED.class, window_code = EXCLUDED.window_code, recalls = EXCLUDED.recalls,"
             " called_at = EXCLUDED.called_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
@@ -91,10 +95,10 @@ def _columns(rows: list[tuple]) -> list[list]:
     return [list(col) for col in zip(*rows)]
 
 
-async def record(pool: asyncpg.Pool, entries: list[Entry]) -> None:
+async def record(pool: asyncpg.Pool, entries: list[Entry], personal: PersonalData) -> None:
     """Write a batch in one transaction; safe to repeat. Each table takes the batch as one statement
     over arrays (``unnest``): a row-by-row ``executemany`` cost the server twice the CPU at the
-    morning peak."""
+    morning peak. A resident's phone is written sealed in its column, never in the JSON kept."""
     events, tickets, windows = [], {}, {}
     for center, sid, fields in entries:
         kind = fields[b"type"].decode()
@@ -103,6 +107,8 @@ async def record(pool: asyncpg.Pool, entries: list[Entry]) -> None:
         ms, seq = _split(sid)
         t = data.get("ticket")
         w = data.get("window")
+        if t and "phone" in t:
+            raw = orjson.dumps({**data, "ticket": {k: v for k, v in t.items() if k != "phone"}})
         events.append((center, sid, ms, seq, kind, _ts(data.get("at")), t["id"] if t else None,
                        (w or {}).get("id") or (t or {}).get("window"), raw.decode()))
         if t and (t["id"] not in tickets or tickets[t["id"]]["version"] < t["version"]):
@@ -113,7 +119,7 @@ async def record(pool: asyncpg.Pool, entries: list[Entry]) -> None:
         if events:
             await conn.execute(_EVENTS, *_columns(events))
         if tickets:
-            await conn.execute(_TICKETS, *_columns([_ticket_row(t) for t in tickets.values()]))
+            await conn.execute(_TICKETS, *_columns([_ticket_row(t, personal) for t in tickets.values()]))
         if windows:
             await conn.executemany(
                 "INSERT INTO window_states (center, window_code, state, data, stream_ms, stream_seq)"
@@ -123,10 +129,12 @@ async def record(pool: asyncpg.Pool, entries: list[Entry]) -> None:
                 " < (EXCLUDED.stream_ms, EXCLUDED.stream_seq)", list(windows.values()))
 
 
-def _ticket_row(t: dict[str, Any]) -> tuple:
+def _ticket_row(t: dict[str, Any], personal: PersonalData) -> tuple:
     d = t["day"]
+    phone = t.pop("phone", None) or None
     return (t["id"], t["center"], date(int(d[:4]), int(d[4:6]), int(d[6:])), t["number"], t["queue"], t["class"],
-            t["matter"], t["channel"], t["priority"], t.get("phone"), t.get("service_point"), t["status"],
+            t["matter"], t["channel"], t["priority"], personal.seal(phone), personal.lookup(phone),
+            t.get("service_point"), t["status"],
             t.get("window"), int(t.get("recalls", 0)), _ts(t["issued_at"]), _ts(t["sort_at"]), _ts(t.get("called_at")),
             _ts(t.get("started_at")), _ts(t.get("finished_at")), _ts(t.get("ended_at")), int(t["version"]),
             orjson.dumps(t).decode())
@@ -138,8 +146,9 @@ class Persister:
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
                  batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000,
                  on_lost: Callable[[], Awaitable[object]] | None = None, pace_s: float = 0.1,
-                 losses: Losses | None = None) -> None:
+                 losses: Losses | None = None, personal: PersonalData | None = None) -> None:
         self.redis, self.pool, self.keys = redis, pool, keys
+        self.personal = personal or PersonalData.from_settings(Settings.from_env())
         self.centers = centers
         self.name = name or consumer_name()
         self.batch, self.claim_idle_ms, self.block_ms = batch, claim_idle_ms, block_ms
@@ -164,7 +173,7 @@ class Persister:
             if gone:
                 self.losses.add(center, GROUP, gone, "trimmed away while pending")
         if entries:
-            await record(self.pool, entries)
+            await record(self.pool, entries, self.personal)
         async with self.redis.pipeline(transaction=False) as pipe:
             for center, ids in acks.items():
                 pipe.xack(self.keys.events(center), GROUP, *ids)

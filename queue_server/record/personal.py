@@ -6,7 +6,8 @@ The whole API, for every store that keeps a resident's phone or ID number::
     personal = app.state.personal                 # a PersonalData, made once from the settings
     sealed = personal.seal("13812345678")         # bytes for a bytea column; None stays None
     personal.open(sealed)                         # "13812345678" again (only to send an SMS, dial, print)
-    personal.lookup("+86 138-1234-5678")          # bytes for an indexed bytea column: find rows by value
+    personal.lookup("+86 138-1234-5678")          # bytes for an indexed bytea column, stored beside the value
+    personal.lookups("13812345678")               # what to find rows by: WHERE col = ANY($1)
     mask("13812345678")                           # "138****5678": the only form a page, CSV or API shows
 
 Sealing is AES-256-GCM (``cryptography``) with a fresh 96-bit nonce per value, so equal numbers seal
@@ -14,7 +15,8 @@ differently and cannot be matched by their ciphertext: match them by ``lookup``,
 a second key. Both keys are derived (HKDF-SHA256) from one 32-byte key in configuration,
 ``QUEUE_PERSONAL_DATA_KEY`` (base64). A sealed value names the key it was sealed with, so a new key
 can come in while values sealed under ``QUEUE_PERSONAL_DATA_OLD_KEYS`` (comma-separated) still open
-(rotation: docs/privacy.md).
+and are still found (``lookups``); ``queue-server rekey`` then re-seals and re-hashes what is stored
+(record/phones.py; a store of its own adds itself to ``phones.STORES``). Rotation: docs/privacy.md.
 """
 from __future__ import annotations
 
@@ -133,6 +135,12 @@ class PersonalData:
         if value is None:
             return None
         return hmac.new(self._key.hmac, canonical(value).encode(), hashlib.sha256).digest()
+
+    def lookups(self, value: str) -> list[bytes]:
+        """The value's hash under the current key and every old one: rows stored before a rotation
+        are found until ``rekey`` has re-hashed them."""
+        text = canonical(value).encode()
+        return [hmac.new(k.hmac, text, hashlib.sha256).digest() for k in self._by_id.values()]
 
     def is_current(self, sealed: bytes) -> bool:
         """Whether a stored value is sealed under the current key (what ``rekey`` leaves behind)."""

@@ -13,19 +13,24 @@ import orjson
 from redis.asyncio import Redis
 
 from ..clock import Clock
+from ..config import Settings
 from ..domain.catalog import Catalog
 from ..domain.numbering import service_day
 from ..engine.keys import Keys
 from .numbers import NumberReserve
+from .personal import PersonalData
 
 log = logging.getLogger("queue_server.rebuild")
 TICKET_TTL_S = 2 * 86_400
 
 
-async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog: Catalog, clock: Clock) -> int | None:
+async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog: Catalog, clock: Clock,
+                          personal: PersonalData | None = None) -> int | None:
     """Rebuild every center whose hot state Redis no longer holds; returns the number of tickets
     restored (None if nothing was needed). Several instances may notice together: one rebuilds
-    under a lock while the others wait, and the scripts refuse to number tickets meanwhile."""
+    under a lock while the others wait, and the scripts refuse to number tickets meanwhile. A live
+    ticket gets its phone back (``personal`` opens it; default: the configured key) for its SMS."""
+    personal = personal or PersonalData.from_settings(Settings.from_env())
     async def lost() -> list[str]:
         return [c for c in catalog.centers if not await redis.exists(keys.alive(c))]
 
@@ -40,7 +45,7 @@ async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog:
         numbers = NumberReserve(redis, pool, keys, catalog, clock)
         for code in await lost():
             day = service_day(clock.now_ms(), catalog.centers[code].timezone)
-            restored += await _rebuild_center(redis, pool, keys, code, day)
+            restored += await _rebuild_center(redis, pool, keys, code, day, personal)
             await numbers.resume(code, day)
             await redis.set(keys.alive(code), "1")
         log.info("rebuilt the hot state from PostgreSQL: %d live tickets", restored)
@@ -49,11 +54,12 @@ async def rebuild_if_lost(redis: Redis, pool: asyncpg.Pool, keys: Keys, catalog:
         await redis.delete(keys.rebuild_lock())
 
 
-async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str, day: str) -> int:
+async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str, day: str,
+                          personal: PersonalData) -> int:
     d = date(int(day[:4]), int(day[4:6]), int(day[6:]))
     async with pool.acquire() as conn:
         live = await conn.fetch(
-            "SELECT data FROM tickets WHERE center = $1 AND day = $2 AND status IN ('waiting','called','serving','paused')",
+            "SELECT data, phone_sealed FROM tickets WHERE center = $1 AND day = $2 AND status IN ('waiting','called','serving','paused')",
             center, d)
         windows = await conn.fetch("SELECT window_code, data FROM window_states WHERE center = $1", center)
     async with redis.pipeline(transaction=False) as pipe:
@@ -68,6 +74,8 @@ async def _rebuild_center(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: 
                         pipe.sadd(keys.open_windows(center, q), r["window_code"])
         for r in live:
             t = orjson.loads(r["data"])
+            if r["phone_sealed"] is not None:
+                t["phone"] = personal.open(r["phone_sealed"])
             key = keys.ticket(center, t["id"])
             pipe.hset(key, mapping={k: str(v) for k, v in t.items()})
             pipe.expire(key, TICKET_TTL_S)

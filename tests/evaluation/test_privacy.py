@@ -1,6 +1,7 @@
 """A resident's phone number never leaves in full: not in an API answer, a page, the review export,
 an event the evaluation emits, or a log line — followed through SMS, a bad review, its case and the
-figures, with a failing send on the way so the error paths log too."""
+figures, with a failing send on the way so the error paths log too; and PostgreSQL holds it in no
+row in clear (record/personal.py seals it)."""
 from __future__ import annotations
 
 import logging
@@ -62,3 +63,19 @@ async def test_the_number_stays_inside(settings: Settings, clock: FixedClock, st
         assert "138****5678" in answers  # the masked form is what the ticket shows
         # the failed send (to whichever number went first) was logged by the number's hash
         assert any(f"to {number_hash(n)} failed (http 500" in caplog.text for n in (PHONE, OTHER))
+
+        await eventually(lambda: desk.pool.fetchval("SELECT count(*) FROM tickets WHERE phone_sealed IS NOT NULL"
+                                                    " AND status = 'finished'"), what="the tickets recorded")
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_messages WHERE kind = 'followup'") == 1
+        tickets = await desk.client.get(f"/api/v1/ops/tickets.csv?since=2026-11-30&until=2026-11-30&center={C}", headers=AUTH)
+        assert tickets.status_code == 200 and "138****5678" in tickets.text and PHONE not in tickets.text
+        for number in (PHONE, OTHER):
+            assert await rows_holding(desk.pool, number[3:]) == []   # every row of every table, as text
+
+
+async def rows_holding(pool, needle: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every row of every table of the database, as text, that holds ``needle``."""
+    found = []
+    for (table,) in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
+        found += [f"{table}: {text}" for (text,) in await pool.fetch(f'SELECT x::text FROM "{table}" x') if needle in text]
+    return found

@@ -119,7 +119,8 @@ async def test_stop_stops_every_later_sms(settings: Settings, clock: FixedClock,
         await queued(desk, 2)
         stop = await desk.sms(inbound("STOP", "SM" + "4" * 32))
         assert stop.status_code == 200 and "<Message>" not in stop.text  # Twilio confirms STOP itself
-        assert await desk.pool.fetchval("SELECT keyword FROM sms_optouts WHERE number = $1", PHONE_E164) == "STOP"
+        assert await desk.pool.fetchval("SELECT keyword FROM sms_optouts WHERE number_lookup = $1",
+                                        desk.app.state.personal.lookup(PHONE_E164)) == "STOP"
         later = await desk.serve("w1", phone=PHONE, minutes=1)
         await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", later["id"]))
         clock.advance(3600)
@@ -146,6 +147,8 @@ async def test_twilio_refusing_an_unsubscribed_number_records_the_opt_out(settin
         async def suppressed():  # type: ignore[no-untyped-def]
             return await desk.pool.fetchval("SELECT state FROM sms_messages") == "suppressed"
         await eventually(suppressed, what="the refused message to be suppressed")
+        # the opt-out is recorded just after the message is marked
+        await eventually(lambda: desk.pool.fetchval("SELECT keyword FROM sms_optouts"), what="the opt-out")
         assert await desk.pool.fetchval("SELECT keyword FROM sms_optouts") == "twilio-21610"
 
 

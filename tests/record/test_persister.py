@@ -15,10 +15,12 @@ from redis.asyncio import Redis
 from queue_server.clock import SystemClock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
+from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 from queue_server.record.persister import GROUP, Persister, ensure_groups, lag, prune_consumers, record
 from tests.support import AUTH, engine_for, server_process, wait_recorded
 
 C = "jingansi"
+PERSONAL = PersonalData(parse_key(DEMO_KEY))
 IDLE_MS = 1000   # the pruning test's idle limit
 
 
@@ -37,7 +39,7 @@ async def test_a_consumer_dead_mid_batch_is_taken_over(settings: Settings) -> No
         # "dead" read 40 entries and crashed before writing; "half" read 40, wrote them, crashed before XACK
         await redis.xreadgroup(GROUP, "dead", {keys.events(C): ">"}, count=40)
         half = await redis.xreadgroup(GROUP, "half", {keys.events(C): ">"}, count=40)
-        await record(pool, [(C, sid.decode(), fields) for sid, fields in half[0][1]])
+        await record(pool, [(C, sid.decode(), fields) for sid, fields in half[0][1]], PERSONAL)
         assert (await lag(redis, keys, [C]))[C]["pending"] == 80
 
         survivor = Persister(redis, pool, keys, [C], name="survivor", claim_idle_ms=50, block_ms=100)
@@ -88,8 +90,8 @@ async def test_rows_only_move_forward_when_events_arrive_out_of_order(settings: 
         t = (await engine.issue(C, "hrss-001", "kiosk")).ticket
         await engine.call_next(C, "w1")
         entries = [(C, sid.decode(), f) for sid, f in await redis.xrange(keys.events(C))]
-        await record(pool, entries[-1:])  # the call first
-        await record(pool, entries)       # then everything again, older events included
+        await record(pool, entries[-1:], PERSONAL)  # the call first
+        await record(pool, entries, PERSONAL)       # then everything again, older events included
         row = await pool.fetchrow("SELECT status, version FROM tickets WHERE id = $1", t["id"])
         assert (row["status"], row["version"]) == ("called", 2)
         assert await pool.fetchval("SELECT count(*) FROM events") == len(entries)
