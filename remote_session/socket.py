@@ -22,7 +22,6 @@ from queue_server.domain.remote_session import SessionEnd, side_of
 from queue_server.domain.tickets import AT_WINDOW
 from queue_server.realtime.endpoints import (OTHER_SCOPE, POLICY, TOO_BIG, TRY_LATER, UNKNOWN, Refused,
                                              admit_ip, refuse, socket_principal)
-from queue_server.record.people import Principal
 
 from .messages import ADDRESSED, MESSAGE, Chat, Hangup, Heartbeat
 from .relay import Participant, SessionRelay
@@ -32,8 +31,8 @@ TICKET_ID = re.compile(r"^[a-z0-9_]{1,64}-\d{8}-[A-Z]{1,4}\d{1,6}$")
 NO_SESSION = 4409     # the ticket is not called or served at a remote window now
 
 
-async def _admit(ws: WebSocket) -> tuple[Principal, str, str, str, str]:
-    """Who joins which session: (who, center, window, point, side)."""
+async def _admit(ws: WebSocket) -> tuple[str, str, str, str]:
+    """Which session the socket's token joins, and as which side: (center, window, point, side)."""
     state = ws.app.state
     ticket_id: str = ws.path_params["ticket_id"]
     center = center_of(ticket_id)
@@ -53,7 +52,7 @@ async def _admit(ws: WebSocket) -> tuple[Principal, str, str, str, str]:
     side = side_of(who.role, who.center, who.window, who.point, center, window, point)
     if side is None:
         raise Refused(OTHER_SCOPE, "only the clerk of the ticket's window and the devices of its service point may join")
-    return who, center, window, point, side
+    return center, window, point, side
 
 
 async def session_socket(ws: WebSocket) -> None:
@@ -63,7 +62,7 @@ async def session_socket(ws: WebSocket) -> None:
     ticket_id: str = ws.path_params["ticket_id"]
     await ws.accept()
     try:
-        who, center, window, point, side = await _admit(ws)
+        center, window, point, side = await _admit(ws)
         opened = await relay.open(center, window, ticket_id, point, side, state.clock.now_ms())
         if "refused" in opened:
             raise Refused(NO_SESSION, opened["detail"])
