@@ -61,9 +61,9 @@ async def _point_token(server: Server, point: str) -> str:
     return r.json()["token"]
 
 
-async def _issue_at(server: Server, point: str) -> dict[str, Any]:
+async def _issue_at(server: Server, point: str, matter: str = "hrss-001") -> dict[str, Any]:
     r = await server.http.post(f"/api/v1/centers/{CENTER}/tickets", headers=AUTH,
-                               json={"matter": "hrss-001", "channel": "service_point", "service_point": point})
+                               json={"matter": matter, "channel": "service_point", "service_point": point})
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -133,9 +133,10 @@ async def test_without_a_camera_the_clerk_is_told_and_still_serves(server: Serve
                         f"{server.url}/point/{CENTER}-sp1?token={await _point_token(server, 'sp1')}", "point")
     await staff.page.click("#win-open")
     await staff.page.locator("#win-state.open").wait_for()
-    ticket = await _issue_at(server, "sp1")
+    ticket = await _issue_at(server, "sp1", "tu-001")    # a matter with a checklist: the materials panel shows too
     await staff.page.locator(f"#waiting tr[data-ticket='{ticket['id']}']").wait_for()
     await staff.page.click("#call-next")
+    await staff.page.locator("#materials:not([hidden])").wait_for()
     await staff.page.locator("#rtc-media:has-text('摄像头')").wait_for()
     await point.page.locator("#rtc-peer-media:has-text('对方没有可用的')").wait_for()
     # receive-only: the clerk still sees the resident
@@ -146,7 +147,7 @@ async def test_without_a_camera_the_clerk_is_told_and_still_serves(server: Serve
     await staff.page.locator("#rtc-chat-log li.theirs:has-text('我听不到您')").wait_for()
     await staff.shot("-1366")
     assert await no_document_scroll(staff.page)
-    for selector in ("#rtc-remote", "#rtc-media", "#rtc-chat-input", "#rtc-hangup", "[data-action='start']",
+    for selector in ("#rtc-remote", "#rtc-media", "#rtc-chat-input", "#rtc-hangup", "#materials", "[data-action='start']",
                      "[data-action='finish']", "[data-action='pause']"):
         assert inside(await box(staff.page, selector), SIZES["network"]), selector
     await _finish(staff)

@@ -5,6 +5,7 @@ ticket leaving the window closes both with one session.closed event, recorded in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -77,6 +78,8 @@ async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_
             assert await close_code(await open_live(url_a, f"/ws/sessions/{C}-20260101-Z999", token=tokens["clerk"])) == 4409
             assert await close_code(await open_live(url_a, "/ws/sessions/nowhere-1", token=tokens["clerk"])) == 4404
 
+            other_point = await open_live(url_b, f"/ws/points/{C}-sp3/screen", token=tokens["sp3"])
+            assert (await receive(other_point))["type"] == "snapshot"
             clerk = await open_live(url_a, path, token=tokens["clerk"])
             joined = await _next(clerk, "joined")
             assert joined["role"] == "window" and joined["session"]["ticket"] == ticket["id"]
@@ -120,6 +123,13 @@ async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_
             events = await _session_events(settings)
             assert [e["type"] for e in events] == ["session.started", "session.closed"]
             assert events[1]["reason"] == "finished" and events[1]["session"]["id"] == joined["session"]["id"]
+
+            # another point's screen heard nothing of it: not the session's events, not its ticket
+            others = []
+            with contextlib.suppress(asyncio.TimeoutError):
+                while True:
+                    others.append(await receive(other_point, 0.5))
+            assert not [m for m in others if m["type"].startswith("session.") or "ticket" in m], others
 
             # the ticket has left the window: nobody may join its session now
             assert await close_code(await open_live(url_b, path, token=tokens["sp1"])) == 4409
