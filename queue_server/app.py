@@ -23,6 +23,7 @@ from recommend.component import component as recommend
 from residents.component import component as residents
 from remote_session.component import component as remote_sessions
 
+from .accounts.component import component as accounts
 from .api import centers, health, tickets, windows
 from .api.auth import TokenCache
 from .api.centers import PublicQueues
@@ -65,10 +66,10 @@ class Component(Protocol):
 
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 # evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days;
-# devices close live_screens' sockets when a token is revoked; door rates visits through evaluation;
-# remote_sessions follow live_screens' hub
-COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, materials,
-                               recommend, door, residents, remote_sessions, long_lived]
+# devices and accounts close live_screens' sockets when a token is revoked (accounts: or expires); door rates
+# visits through evaluation; remote_sessions follow live_screens' hub
+COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, accounts,
+                               materials, recommend, door, residents, remote_sessions, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

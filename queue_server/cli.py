@@ -1,5 +1,5 @@
 """``queue-server``: serve (production), demo (embedded services + Jing'an data + page URLs),
-migrate, import, export, calendar, report, token."""
+migrate, import, export, calendar, report, token, user, tokens."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +22,7 @@ from remote_session.config import SessionConfig
 from .config import Settings
 from .record.personal import DEMO_KEY
 from .realtime.config import RealtimeConfig
+from .accounts.cli import add_parsers as add_account_parsers
 from .ops.cli import add_parser as add_report_parser
 
 log = logging.getLogger("queue_server")
@@ -310,8 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("migrate")
     p.add_argument("--demo", action="store_true", help="also load the Jing'an demo catalog")
     p.set_defaults(fn=cmd_migrate)
-    p = sub.add_parser("token", help="create a manager, staff, device or service point assistant token")
-    p.add_argument("role", choices=["manager", "staff", "device", "assistant"])
+    p = sub.add_parser("token", help="create a manager, staff, device, service point assistant or auditor token")
+    p.add_argument("role", choices=["manager", "staff", "device", "assistant", "auditor"])
     p.add_argument("center")
     p.add_argument("--window")
     p.add_argument("--staff")
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="-")
     p.set_defaults(fn=cmd_export)
     add_report_parser(sub)
+    add_account_parsers(sub)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

@@ -34,7 +34,15 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("remote ticket", "/remote?center={center}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
+    ("log in", "/login", None),
+    ("accounts admin", "/admin", "manager"),
+    ("device enrollment", "/enroll", None),
 ]
+# Accounts to log in with at /login (one password for all: it is a demo), and where each leads.
+DEMO_PASSWORD = "demo-password"
+DEMO_ACCOUNTS = [("demo.clerk", "演示窗口人员", "clerk", DEMO_WINDOW, "staff console"),
+                 ("demo.manager", "演示中心主任", "manager", None, "dashboard"),
+                 ("demo.admin", "演示区管理员", "admin", None, "accounts admin")]
 
 
 async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) -> str:
@@ -50,6 +58,18 @@ async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) ->
         return await create_token(pool, "device", center, None, None, "screen", f"demo {label}", point="sp1")
     window = DEMO_WINDOW if kind in ("screen", "tablet") else None
     return await create_token(pool, "device", center, window, None, kind, f"demo {label}")
+
+
+async def _demo_accounts(pool: asyncpg.Pool, center: str) -> list[tuple[str, str]]:
+    """The demo accounts (made once; a later demo keeps them as they are), with where each leads."""
+    from .accounts.passwords import hash_password
+    from .accounts.store import add_user
+
+    for name, display, role, window, _ in DEMO_ACCOUNTS:
+        if await pool.fetchval("SELECT 1 FROM users WHERE username = $1", name) is None:
+            await add_user(pool, name, display, role, None if role == "admin" else center, window,
+                           f"{center}-s01" if role == "clerk" else None, await hash_password(DEMO_PASSWORD))
+    return [(name, leads) for name, _, _, _, leads in DEMO_ACCOUNTS]
 
 
 async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
@@ -102,6 +122,8 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
             url += ("&" if "?" in url else "?") + f"token={token}"
         lines.append(f"  {label:<18}{url}")
     lines.append(f"  {'web review':<18}{links.url(base, review)}")
+    lines.append(f"  {'log-ins':<18}password {DEMO_PASSWORD}: " + ", ".join(
+        f"{name} ({leads})" for name, leads in await _demo_accounts(pool, center)))
     lines.append(f"  {'':<18}(the demo ticket's review: it opens once the ticket is finished at the staff console,")
     lines.append(f"  {'':<18} 开窗 → 叫下一位 → 开始办理 → 办结; the ticket status page then offers it too)")
     return lines

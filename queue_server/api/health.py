@@ -50,15 +50,15 @@ async def persister_lag(request: Request) -> Response:
     return json({"centers": await lag(state.redis, state.keys, list(state.engine.catalog.centers))})
 
 
-@api("POST", "/api/v1/tokens", "Create a manager, staff, device or service point assistant token (shown once)", body=NewToken,
+@api("POST", "/api/v1/tokens", "Create a manager, staff, device, service point assistant or auditor token (shown once)", body=NewToken,
      response=TokenCreated, status=201, responses={403: "only admins and the center's manager"})
 async def new_token(request: Request) -> Response:
     who = await principal(request)
     assert who is not None
     body = await read_body(request, NewToken)
     require(who, body.center, {"manager"})
-    if who.role == "manager" and body.role == "manager":
-        raise Problem(403, "Forbidden", "only the district admin creates manager tokens")
+    if who.role == "manager" and body.role in ("manager", "auditor"):
+        raise Problem(403, "Forbidden", "only the district admin creates manager and auditor tokens")
     catalog = request.app.state.engine.catalog
     center = catalog.centers.get(body.center)
     if center is None:

@@ -126,8 +126,9 @@ class QueueSnapshot(BaseModel):
 
 
 class NewToken(Body):
-    role: Literal["manager", "staff", "device", "assistant"] = Field(
-        description="assistant: the assistant at a service point (帮办员), bound to its point")
+    role: Literal["manager", "staff", "device", "assistant", "auditor"] = Field(
+        description="assistant: the assistant at a service point (帮办员), bound to its point; auditor: reads the"
+                    " center's reports and exports, never acts")
     center: Code
     window: Code | None = None
     staff_id: Code | None = None

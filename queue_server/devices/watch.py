@@ -63,7 +63,7 @@ async def revoked(app: Starlette, hashes: list[str]) -> None:
 def forget_here(app: Starlette, digest: str) -> int:
     """On this instance: the token stops resolving and its sockets (live screens, dashboards, video
     sessions) close with 4401 at once."""
-    reason = "the device token was revoked"
+    reason = "the token was revoked"
     app.state.tokens.forget(digest)
     return (app.state.realtime.hub.close_token(digest, reason) + app.state.ops.broadcaster.close_token(digest, reason)
             + app.state.remote_sessions.close_token(digest, reason))

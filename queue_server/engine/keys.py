@@ -97,7 +97,8 @@ class Keys:
         return f"{self.center_base(center)}door:announced"
 
     def device_revocations(self) -> str:
-        """Pub/sub channel: a device token's hash, revoked; every instance forgets it and closes its sockets."""
+        """Pub/sub channel: a revoked token's hash (a device's, a login, any: devices/ and accounts/ publish it);
+        every instance forgets it and closes its sockets."""
         return f"{self.prefix}:devices:revoked"
 
     def network_changes(self) -> str:

@@ -16,7 +16,8 @@ PAGES = {"/display/{center}": f"/display/{C}", "/screen/{center}/{window}": f"/s
          "/status/{ticket_id}": "/status/jingansi-20260301-A001", "/staff/{center}/{window}": f"/staff/{C}/w1",
          "/review/{token}": "/review/unknown", "/dashboard": "/dashboard", "/network/{center}": f"/network/{C}", "/point/{point}": f"/point/{C}-sp1",
          "/assistant/{point}": f"/assistant/{C}-sp1", "/remote": "/remote", "/door/{center}": f"/door/{C}",
-         "/door/{center}/visit": f"/door/{C}/visit"}
+         "/door/{center}/visit": f"/door/{C}/visit",
+         "/login": "/login", "/admin": "/admin", "/enroll": "/enroll"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -29,6 +29,7 @@ SIZES = {
     "assistant": {"width": 1920, "height": 1080},   # the operator half of a point's dual-screen all-in-one
     "door": {"width": 1366, "height": 768},         # the center's door-to-door case board
     "visit": {"width": 390, "height": 844},         # the visiting staff's phone
+    "clerk monitor": {"width": 1366, "height": 768},   # log-in and the accounts admin page at a desk
 }
 
 

@@ -18,7 +18,7 @@ PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "
             "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8",
             "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
             "/remote", "/remote?center=jingansi&matter=hrss-001",
-            "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01"]
+            "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01", "/login", "/admin", "/enroll"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
@@ -85,6 +85,11 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
         status_of = [line.split()[-1].split("#")[0] for line in pages if "/status/" in line]
         assert status_of == [line.split()[-1].split("#")[0] for line in again if "/status/" in line]   # one demo ticket a day
         review = next(line.split()[-1] for line in lines if line.strip().startswith("web review"))
+        log_ins = next(line for line in lines if line.strip().startswith("log-ins"))
+        for name in ("demo.clerk", "demo.manager", "demo.admin"):
+            assert name in log_ins
+            r = await client.post("/api/v1/login", json={"username": name, "password": log_ins.split()[2].rstrip(":")})
+            assert r.status_code == 200 and r.json()["home"], r.text
         assert (await client.get(review.removeprefix("http://demo"))).status_code == 200
         review_token = review.rsplit("/", 1)[1]
         assert [line for line in pages if "/status/" in line][0].endswith(f"#review={review_token}")
@@ -129,6 +134,11 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
             elif "/door/" in path:
                 r = await client.get("/api/v1/centers/jingansi/door/cases", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and r.json()["cases"], r.text
+            elif path in ("/login", "/enroll"):
+                assert token is None
+            elif path == "/admin":
+                r = await client.get("/api/v1/tokens", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200 and {t["center"] for t in r.json()["tokens"]} == {"jingansi"}, r.text
             else:
                 who = await app.state.tokens.resolve(token)
                 assert who is not None and who.device_kind == path.split("/")[1] and who.center == "jingansi"
