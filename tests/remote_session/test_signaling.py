@@ -146,7 +146,7 @@ async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_
         await pool.close()
 
 
-async def test_too_big_a_message_closes_the_socket_and_pausing_the_window_closes_the_session(settings: Settings) -> None:
+async def test_too_big_a_message_closes_the_socket_and_a_pause_or_a_transfer_closes_the_session(settings: Settings) -> None:
     tokens = await _tokens(settings)
     with server_process(settings) as (url, _):
         async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
@@ -165,6 +165,17 @@ async def test_too_big_a_message_closes_the_socket_and_pausing_the_window_closes
                 assert (await _next(ws, "session.closed"))["reason"] == "window_paused"
                 assert await close_code(ws) == 1000
             assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
+
+            # open again, the ticket still called there: a new session, which the transfer ends
+            assert (await http.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": CLERK})).status_code == 200
+            clerk = await open_live(url, path, token=tokens["clerk"])
+            second = (await _next(clerk, "joined"))["session"]["id"]
+            r = await http.post(f"/api/v1/tickets/{ticket['id']}/transfer", json={"to_queue": ticket["queue"]})
+            assert r.status_code == 200, r.text
+            assert (await _next(clerk, "session.closed"))["reason"] == "transferred"
+            events = await _session_events(settings)
+            assert [e["type"] for e in events] == ["session.started", "session.closed"] * 2
+            assert events[2]["session"]["id"] == second != events[0]["session"]["id"]
 
 
 async def test_pages_joining_at_once_on_two_instances_open_one_session(settings: Settings) -> None:
