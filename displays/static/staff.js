@@ -57,6 +57,17 @@ function presentTag(t) {
   return t.present_at ? h("span", { class: "tag present", title: timeText(t.present_at) }, bi("在场", "present")) : null;
 }
 
+// A ticket taken from home and called before its resident checked in: it lapses to a no-show after the
+// grace unless the resident reaches the window and the clerk checks them in (residents/).
+function awaitingCheckIn(t) {
+  return t.channel === "remote" && !t.present_at && t.status === "called";
+}
+
+function checkIn(t) {
+  return run(() => api("POST", `/api/v1/residents/centers/${encodeURIComponent(center)}/check-in`,
+    { body: { ticket: t.id }, token }));
+}
+
 function current() {
   const t = win?.current ? tickets.get(win.current) : null;
   return t && (t.status === "called" || t.status === "serving") ? t : null;
@@ -77,11 +88,16 @@ function render() {
   const box = $("current");
   if (cur) {
     const [sz, se] = STATUS[cur.status] || [cur.status, cur.status];
+    box.classList.toggle("crowded", awaitingCheckIn(cur));
     box.replaceChildren(
       h("div", { class: "number", dataset: { ticket: cur.id } }, cur.number),
       cur.present_at ? h("div", { class: "presence" }, presentTag(cur)) : "",   // replaceChildren would write a null out as "null"
       h("div", { class: "matter" }, matterName(cur.matter)),
-      h("div", { class: `status ${cur.status}` }, bi(sz, se)),
+      awaitingCheckIn(cur)
+        ? h("div", { class: "check" }, h("div", { class: "status absent" }, bi(`${sz} · 未签到`, `${se} · not checked in`)),
+          h("button", { type: "button", class: "btn green", id: "check-in", disabled: busy, onclick: () => checkIn(cur) },
+            bi("签到", "Check in")))
+        : h("div", { class: `status ${cur.status}` }, bi(sz, se)),
       h("div", { class: "meta" }, bi(`叫号 ${timeText(cur.called_at)}${cur.recalls ? ` · 重呼 ${cur.recalls} 次` : ""}`,
         `called ${timeText(cur.called_at)}${cur.recalls ? ` · recalled ${cur.recalls}×` : ""}`)));
   } else {

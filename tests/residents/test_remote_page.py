@@ -129,3 +129,37 @@ async def test_the_lobby_kiosk_checks_a_remote_ticket_in(phone_server: str, stan
         await kiosk.shot("-checked-in")
         assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["present_at"]
         kiosk.assert_clean(expected=("status of 404",))
+
+
+async def test_the_clerk_checks_in_a_remote_ticket_at_the_window(phone_server: str, standin: TwilioStandin,  # noqa: F811
+                                                                 open_page: Any) -> None:  # noqa: F811
+    async with httpx.AsyncClient(base_url=phone_server, timeout=10) as http:
+        assert (await http.post("/api/v1/residents/codes", json={"center": C, "phone": PHONE})).status_code == 202
+        await eventually_sms(standin, 1)
+        r = await http.post("/api/v1/residents/tickets",
+                            json={"center": C, "matter": "hrss-001", "phone": PHONE, "code": codes_to(standin, PHONE)[-1]})
+        ticket = r.json()
+        token = (await http.post("/api/v1/tokens", json={"role": "staff", "center": C, "window": "w1",
+                                                          "staff_id": f"{C}-s01"}, headers=AUTH)).json()["token"]
+        assert (await http.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"},
+                                headers=AUTH)).status_code == 200
+        r = await http.post(f"/api/v1/centers/{C}/windows/w1/call-next", json={"ticket": ticket["id"], "reason": "test"},
+                            headers=AUTH)
+        assert r.status_code == 200, r.text
+        staff = await open_page("staff", f"{phone_server}/staff/{C}/w1?token={token}", size="network")   # 1366×768
+        p = staff.page
+        await p.wait_for_selector("#check-in")
+        assert "未签到" in await p.text_content("#current")
+        assert inside(await box(p, "#check-in"), SIZES["network"])
+        body, actions = await box(p, "#current"), await box(p, "#ticket-actions")
+        assert body["y"] + body["height"] <= actions["y"] + 1      # the current ticket's box holds it all
+        for selector in ("#current .number", "#current .status", "#current .meta"):
+            b = await box(p, selector)
+            assert body["y"] - 1 <= b["y"] and b["y"] + b["height"] <= body["y"] + body["height"] + 1, selector
+        await staff.shot("-not-checked-in")
+        await p.click("#check-in")
+        await p.wait_for_selector("#current .tag.present")
+        assert not await p.locator("#check-in").count()
+        await staff.shot("-checked-in")
+        assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["present_at"]
+        staff.assert_clean()
