@@ -39,4 +39,7 @@ async def ticket_of(request: Request, ticket_id: str) -> dict[str, Any]:
 
 
 def matter_of(request: Request, ticket: dict[str, Any]) -> Matter:
-    return request.app.state.engine.catalog.matters[ticket["matter"]]
+    found = request.app.state.engine.catalog.matters.get(ticket["matter"])
+    if found is None:   # taken before the matter left the catalog
+        raise Problem(404, "Not found", f"matter {ticket['matter']!r} is no longer in the catalog")
+    return found

@@ -175,15 +175,18 @@ async def review(request: Request) -> Response:
 
 @api("GET", "/api/v1/materials/scans/{id}/file", "The file of a scan, by the signed link the checklist gives"
      " (?expires=&sig=); never cached", auth=False,
-     responses={403: "the link is not valid or has expired", 404: "no such scan", 429: "rate limited"})
+     responses={403: "the link is not valid or has expired", 404: "no such scan", 429: "rate limited"},
+     query={"expires": "when the link expires, epoch seconds", "sig": "the link's HMAC-SHA256 signature (hex)"})
 async def scan_file(request: Request) -> Response:
-    limit_outsider(request, None)
     state = request.app.state
     scan_id = record_id(request.path_params["id"])
     q = request.query_params
     if scan_id is None or not links.valid(state.materials.config.link_key, scan_id, q.get("expires", ""),
                                           q.get("sig", ""), state.clock.now_ms()):
+        limit_outsider(request, None)
         raise Problem(403, "Forbidden", "the link is not valid or has expired: ask the checklist for a new one")
+    # a valid link is limited on its own: the consoles of a whole center may share one address
+    state.limiter.check(f"scan-link:{q['sig']}")
     found = await scans.one(state.pool, scan_id)
     data = await state.materials.store.get(found["sha256"]) if found is not None else None
     if found is None or data is None:
