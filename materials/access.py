@@ -17,13 +17,13 @@ def actor(who: Principal) -> str:
 
 
 def may_see(who: Principal, ticket: dict[str, Any]) -> bool:
-    """The ticket's own people: the assistant of its point, the clerk of its window; and the center's
-    managers and the district admin, who audit."""
-    if who.role == "admin":
+    """The ticket's own people: the assistant of its point, the clerk of its window; and those who
+    audit: the center's managers and auditors, the district's auditors and admin. Auditors only read."""
+    if who.role == "admin" or (who.role == "auditor" and who.center is None):   # a district auditor
         return True
     if who.center != ticket["center"]:
         return False
-    if who.role == "manager":
+    if who.role in ("manager", "auditor"):
         return True
     if who.role == "assistant":
         return who.point is not None and who.point == ticket.get("service_point")

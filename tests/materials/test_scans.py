@@ -117,11 +117,16 @@ async def test_scans_are_seen_only_by_the_tickets_people_and_by_signed_links(set
         path = f"/api/v1/tickets/{a.ticket['id']}/materials"
         for who, status in [(a.assistant, 200), (a.clerk, 200), (AUTH, 200),
                             (await token(client, role="manager"), 200),
+                            (await token(client, role="auditor"), 200),
+                            (await token(client, role="staff", staff_id=f"{C}-s03"), 403),      # no window
                             (await token(client, role="assistant", point="sp2"), 403),
                             (await token(client, role="staff", window="r2", staff_id=f"{C}-s02"), 403),
                             (await token(client, role="device", device_kind="display"), 403)]:
             assert (await client.get(path, headers=who)).status_code == status
         assert (await client.get(path)).status_code == 401
+        auditor = await token(client, role="auditor")
+        r = await client.post(f"/api/v1/materials/scans/{scan['id']}/review", json={"decision": "accepted"}, headers=auditor)
+        assert r.status_code == 403                                  # auditors read, never decide
         url = scan["url"]
         q = parse_qs(urlsplit(url).query)
         base = urlsplit(url).path
