@@ -22,7 +22,7 @@ from evaluation.reviews import NewReview, ReviewError
 from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, is_json, json, read_body, read_bytes, record_id
 from queue_server.api.problems import Problem, validation_problem
-from queue_server.domain.door import DISTRICT, IllegalTransition, Source, Stage
+from queue_server.domain.door import DISTRICT, IllegalTransition, Source, Stage, list_problems
 from queue_server.record.people import Principal
 
 from . import store
@@ -115,7 +115,8 @@ def _scope(request: Request, who: Principal) -> str:
 
 
 @api("GET", "/api/v1/door/lists/{scope}", "A door-to-door service list (the district's, or a center's additions);"
-     " `?version=N` for an earlier one", response=ServiceList, responses={404: "unknown scope or version"})
+     " `?version=N` for an earlier one", response=ServiceList, responses={404: "unknown scope or version"},
+     query={"version": "an earlier version (default: the current one)"})
 async def get_list(request: Request) -> Response:
     who = await principal(request)
     assert who is not None
@@ -150,14 +151,11 @@ async def put_list(request: Request) -> Response:
     else:
         require(who, scope, {"manager"})
     body = await read_body(request, NewListVersion)
-    matters = request.app.state.engine.catalog.matters
-    seen: set[str] = set()
-    for i, item in enumerate(body.items):
-        if item.matter not in matters:
-            raise _invalid(f"items.{i}.matter", f"unknown matter {item.matter!r}")
-        if item.matter in seen:
-            raise _invalid(f"items.{i}.matter", f"{item.matter!r} is listed twice")
-        seen.add(item.matter)
+    problems = list_problems([(i.matter, i.difficulty) for i in body.items],
+                             set(request.app.state.engine.catalog.matters))
+    if problems:
+        raise Problem(422, "Invalid request", "; ".join(m for _, m in problems),
+                      errors=[{"field": f"items.{i}.matter", "message": m} for i, m in problems])
     state = request.app.state
     await store.save_list(state.pool, scope, [i.model_dump(mode="json") for i in body.items], body.note, actor(who),
                           state.clock.now_ms())
@@ -235,7 +233,9 @@ async def discover(request: Request) -> Response:
 
 @api("GET", "/api/v1/centers/{center}/door/cases", "The center's case board, overdue first;"
      " `?stage=a,b&source=&matter=&overdue=true&limit=`", response=CaseBoard,
-     responses={403: "another center's token", 404: "unknown center", 422: "unknown stage"})
+     responses={403: "another center's token", 404: "unknown center", 422: "unknown stage"},
+     query={"stage": "comma-separated stages", "source": "the channel that found the resident", "matter": "a matter's code",
+            "overdue": "true: only cases with an overdue approval", "limit": "1 to 1000 (default 200)"})
 async def board(request: Request) -> Response:
     _, code = await _center(request, WRITERS)
     q = request.query_params
@@ -406,7 +406,9 @@ async def rating(request: Request) -> Response:
 
 @api("GET", "/api/v1/door/figures", "Door-to-door figures: cases by stage, median days discovery→visit and"
      " →approval, satisfaction; `?center=&since=&until=` (local days, default the last 30)", response=Figures,
-     responses={403: "staff tokens, or another center's", 422: "bad date or range"})
+     responses={403: "staff tokens, or another center's", 422: "bad date or range"},
+     query={"center": "one center (default: the district, admin only)", "since": "YYYY-MM-DD",
+            "until": "YYYY-MM-DD, inclusive"})
 async def door_figures(request: Request) -> Response:
     who = await principal(request)
     assert who is not None

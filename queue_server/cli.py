@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+from door.cli import add_parsers as add_door_parsers
 from remote_session.config import SessionConfig
 
 from .config import Settings
@@ -341,6 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(fn=cmd_export)
     add_report_parser(sub)
     add_account_parsers(sub)
+    add_door_parsers(sub)
     args = parser.parse_args(argv)
     try:
         args.fn(args)

@@ -105,6 +105,22 @@ def effective_list(district: dict[str, str], own: dict[str, str]) -> dict[str, s
     return out
 
 
+def list_problems(items: list[tuple[str, str]], known_matters: set[str] | frozenset[str]) -> list[tuple[int, str]]:
+    """What is wrong with a list's (matter, difficulty) items, by position: an unknown matter, one
+    listed twice, a difficulty that is neither simple nor complex. Empty: the list may be saved."""
+    problems: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for i, (matter, difficulty) in enumerate(items):
+        if matter not in known_matters:
+            problems.append((i, f"unknown matter {matter!r}"))
+        elif matter in seen:
+            problems.append((i, f"{matter!r} is listed twice"))
+        elif difficulty not in set(Difficulty):
+            problems.append((i, f"difficulty {difficulty!r}: simple or complex"))
+        seen.add(matter)
+    return problems
+
+
 def case_difficulty(difficulties: list[str]) -> Difficulty:
     """A visit for several matters is as hard as its hardest one."""
     return Difficulty.COMPLEX if Difficulty.COMPLEX in difficulties else Difficulty.SIMPLE
