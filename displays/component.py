@@ -113,6 +113,8 @@ class Displays:
         Route("/network/{center}", page("network")),
         Route("/point/{point}", page("point")),
         Route("/assistant/{point}", page("assistant")),
+        Route("/book/{center}", page("book")),
+        Route("/appointments/{center}", page("appointments")),
         Mount("/assets", StaticFiles(directory=HERE / "static"), name="assets"),
         *api.routes,
     ]

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from appointments.component import component as appointments
 from displays.component import component as displays
 from door.component import component as door
 from evaluation.component import component as evaluation
@@ -69,7 +70,8 @@ ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 # devices and accounts close live_screens' sockets when a token is revoked (accounts: or expires); door rates
 # visits through evaluation; remote_sessions follow live_screens' hub
 COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, accounts,
-                               materials, recommend, door, residents, remote_sessions, long_lived]
+                               materials, recommend, door, residents, remote_sessions, appointments,
+                               long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -3,6 +3,9 @@ with a token of its own so each link works as it is; the demo ticket's status pa
 review link, as the printed ticket's QR does."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import asyncpg
 
 from evaluation import links
@@ -10,6 +13,7 @@ from evaluation.config import EvalConfig
 
 from .clock import SystemClock
 from .config import Settings
+from .record.demo_data import demo_slots
 from .record.people import create_token
 
 DEMO_WINDOW = "w1"
@@ -31,6 +35,8 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("service points", "/network/{center}", "manager"),
     ("door cases", "/door/{center}", "manager"),
     ("home visit", "/door/{center}/visit?visitor={center}-s01", "staff"),
+    ("appointment slots", "/appointments/{center}", "manager"),
+    ("book appointment", "/book/{center}", None),
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("remote ticket", "/remote?center={center}", None),
     ("ops dashboard", "/dashboard", "dashboard"),
@@ -112,6 +118,7 @@ async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: st
     ]
     lines.append(f"Pages of {center} (window {DEMO_WINDOW})")
     ticket = await _demo_ticket(pool, center)
+    await demo_slots(pool, center, datetime.now(ZoneInfo("Asia/Shanghai")).date())   # for the booking page
     # One single-use review link for the demo ticket: what the kiosk puts in a printed ticket's QR.
     ttl_h = EvalConfig.from_settings(Settings.from_env()).link_ttl_h
     review, _ = await links.mint(pool, ticket, 1, SystemClock().now_ms(), ttl_h)

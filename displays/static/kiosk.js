@@ -3,10 +3,13 @@
 // all-in-one, issuing service_point tickets for remote-eligible matters. Outside the place's opening
 // hours it says so, with the next opening, and looks again when that time comes. A lobby kiosk also
 // checks in tickets taken from home (residents/): its QR scanner types the status link, or the
-// resident keys in the number; POST /api/v1/residents/centers/{c}/check-in.
+// resident keys in the number; POST /api/v1/residents/centers/{c}/check-in. 预约签到 checks an
+// appointment in by its booking code, typed or scanned from its QR, and prints its ticket. A
+// whole-city matter's confirm sheet shows the nearby centers with their waits (nearby.js).
 
 import { api, centerInfo, pageToken, query, randomKey } from "./api.js";
 import { bi, dayTimeText, h, useTimeZone, waitText } from "./i18n.js";
+import { renderNearby } from "./nearby.js";
 
 const center = decodeURIComponent(location.pathname.split("/")[2]);
 const servicePoint = query("service_point");
@@ -19,6 +22,8 @@ const $ = (id) => document.getElementById(id);
 
 let info = null;
 let matters = [];
+let allMatters = [];
+let checkingInAppointment = false;
 let bureau = "";               // selected bureau line, "" = all
 let choice = null;             // {matter, priority, key}
 let issuing = false;
@@ -73,11 +78,48 @@ function openConfirm(m) {
   $("issue-error").hidden = true;
   renderPriority();
   $("confirm").hidden = false;
+  if (!servicePoint) renderNearby($("nearby"), { matter: m.code, lat: info?.lat, lng: info?.lng, here: center });
 }
 
 function closeConfirm() {
   choice = null;
   $("confirm").hidden = true;
+  $("nearby").hidden = true;
+}
+
+function openAppointment() {
+  $("appt-code").value = "";
+  $("appt-error").hidden = true;
+  $("appt").hidden = false;
+  $("appt-code").focus();
+}
+
+function closeAppointment() {
+  $("appt").hidden = true;
+}
+
+// POST /api/v1/appointments/check-in: the booking becomes its appointment ticket (the same one
+// again if it was checked in before), printed like any other.
+async function checkInAppointment() {
+  const code = $("appt-code").value.trim();
+  if (!code || checkingInAppointment) return;
+  checkingInAppointment = true;
+  $("appt-go").disabled = true;
+  try {
+    const { data } = await api("POST", "/api/v1/appointments/check-in", { body: { code }, token });
+    const m = allMatters.find((x) => x.code === data.ticket.matter) || { name_zh: data.ticket.matter, name_en: data.ticket.matter };
+    closeAppointment();
+    showTicket(data.ticket, m);
+  } catch (err) {
+    const [zh, en] = err.status === 404 ? ["未找到该预约，请核对预约码", "No such booking; please check the code"]
+      : err.status === 409 ? [`暂不能签到：${err.detail}`, "This booking cannot be checked in now"]
+        : [`签到失败：${err.detail || err.message}`, "Check-in failed; please try again or ask staff"];
+    $("appt-error").replaceChildren(bi(zh, en, "stack"));
+    $("appt-error").hidden = false;
+  } finally {
+    checkingInAppointment = false;
+    $("appt-go").disabled = false;
+  }
 }
 
 function renderPriority() {
@@ -204,6 +246,7 @@ function reset() {
   clearInterval(countdown);
   closeConfirm();
   closeCheckIn();
+  closeAppointment();
   $("view-ticket").hidden = true;
   showStart();
   $("search").value = "";
@@ -284,6 +327,10 @@ async function main() {
   $("checkin-back").addEventListener("click", closeCheckIn);
   $("checkin-go").addEventListener("click", checkIn);
   $("checkin-ticket").addEventListener("keydown", (e) => { if (e.key === "Enter") checkIn(); });
+  $("appt-open").addEventListener("click", openAppointment);
+  $("appt-cancel").addEventListener("click", closeAppointment);
+  $("appt-go").addEventListener("click", checkInAppointment);
+  $("appt-code").addEventListener("keydown", (e) => { if (e.key === "Enter") checkInAppointment(); });   // a scanner ends with Enter
   $("search").addEventListener("input", renderMatters);
   $("cancel").addEventListener("click", closeConfirm);
   $("issue").addEventListener("click", issue);
@@ -303,10 +350,12 @@ async function main() {
     $("place").replaceChildren(sp ? bi(`${sp.name_zh} · 远程服务点`, `${sp.name_en} · remote service point`, "stack")
       : bi("大厅自助取号", "Lobby ticket kiosk", "stack"));
     const all = (await api("GET", `/api/v1/matters?center=${encodeURIComponent(center)}`)).data.matters;
+    allMatters = all;
     matters = all.filter((m) => (servicePoint ? m.remote_eligible : m.queue));
     if (!servicePoint) {
       buildCheckInKeypad();
       $("checkin-open").hidden = false;
+      $("appt-open").hidden = false;
     }
   } catch (err) {
     $("matters").replaceChildren(h("p", { class: "error" }, bi("暂时无法加载事项，请稍后再试或咨询工作人员",

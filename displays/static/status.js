@@ -4,10 +4,13 @@
 // the page offers the ticket's web review link when it was opened with one (`#review=TOKEN`, the
 // printed ticket's QR carries it). A remote ticket's page (`#token=S`, the link the remote page opens)
 // may cancel it while it waits; "快到您了 Your turn is near" shows at the center's threshold, as the SMS.
+// While it waits for a whole-city matter, the nearby centers with their waits are shown (nearby.js),
+// from its center's position.
 
 import { api, centerInfo } from "./api.js";
 import { bi, STATUS, waitText } from "./i18n.js";
 import { LiveSocket } from "./live.js";
+import { renderNearby } from "./nearby.js";
 
 const ticketId = decodeURIComponent(location.pathname.split("/")[2]);
 const center = ticketId.split("-")[0];
@@ -50,6 +53,7 @@ function render(msg) {
   const atWindow = t.status === "called" || t.status === "serving";
   $("called").hidden = !atWindow;
   $("position").hidden = t.status !== "waiting" && t.status !== "paused";
+  if (t.status !== "waiting") $("nearby").hidden = true;
   if (atWindow) {
     const [zh, en] = windowNames(msg);
     $("called-window").replaceChildren(bi(zh, en));
@@ -100,7 +104,7 @@ function unknown() {
   $("error").replaceChildren(bi("未找到该号码，请核对链接或重新扫描号票上的二维码",
     "This ticket was not found; check the link or scan the ticket's QR code again", "stack"));
   $("error").hidden = false;
-  for (const id of ["head", "position", "called", "near", "ended", "cancel-box", "review", "live", "hint"]) $(id).hidden = true;
+  for (const id of ["head", "position", "called", "near", "nearby", "ended", "cancel-box", "review", "live", "hint"]) $(id).hidden = true;
 }
 
 // Whether the ticket exists (a passing failure counts as yes: the page keeps trying).
@@ -160,6 +164,7 @@ async function main() {
   $("cancel").addEventListener("click", cancel);
   $("cancel-confirm").addEventListener("click", cancel);
   if (!(await load()) || FINAL.includes(current?.status)) return;
+  if (current?.status === "waiting") renderNearby($("nearby"), { matter: current.matter, lat: info?.lat, lng: info?.lng, here: center });
   socket = new LiveSocket(`/ws/tickets/${encodeURIComponent(ticketId)}`, {
     onSnapshot: (msg) => render(msg),
     onEvent: (msg) => { if (msg.ticket?.id === ticketId) render(msg); },

@@ -5,7 +5,9 @@ tests and the load tests all start from the same realistic catalog without any i
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -439,3 +441,17 @@ async def load_demo(conn: asyncpg.Connection) -> None:
              for c in _CENTER_CODES for s in staff_for(c)],
         )
         await door_demo.load(conn, _CENTER_CODES)
+
+
+async def demo_slots(pool: asyncpg.Pool, center: str, today: date) -> int:
+    """Appointment slots for the demo's booking page: the center's appointment line, 09:00-11:30 in
+    half hours, five places each, today and the next six days (whatever is past is simply not
+    bookable); idempotent. Returns how many were added."""
+    tz = ZoneInfo("Asia/Shanghai")
+    starts = [datetime.combine(today + timedelta(days=d), time(9, 0), tz) + timedelta(minutes=30 * n)
+              for d in range(7) for n in range(6)]
+    added = await pool.fetch(
+        "INSERT INTO appointment_slots (center, queue, starts_at, ends_at, capacity)"
+        " SELECT $1, 'appointment', s, s + interval '30 minutes', 5 FROM unnest($2::timestamptz[]) s"
+        " ON CONFLICT DO NOTHING RETURNING id", center, starts)
+    return len(added)

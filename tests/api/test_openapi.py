@@ -17,7 +17,8 @@ PAGES = {"/display/{center}": f"/display/{C}", "/screen/{center}/{window}": f"/s
          "/review/{token}": "/review/unknown", "/dashboard": "/dashboard", "/network/{center}": f"/network/{C}", "/point/{point}": f"/point/{C}-sp1",
          "/assistant/{point}": f"/assistant/{C}-sp1", "/remote": "/remote", "/door/{center}": f"/door/{C}",
          "/door/{center}/visit": f"/door/{C}/visit",
-         "/login": "/login", "/admin": "/admin", "/enroll": "/enroll"}
+         "/login": "/login", "/admin": "/admin", "/enroll": "/enroll",
+         "/book/{center}": f"/book/{C}", "/appointments/{center}": f"/appointments/{C}"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 

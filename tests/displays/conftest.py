@@ -30,6 +30,8 @@ SIZES = {
     "door": {"width": 1366, "height": 768},         # the center's door-to-door case board
     "visit": {"width": 390, "height": 844},         # the visiting staff's phone
     "clerk monitor": {"width": 1366, "height": 768},   # log-in and the accounts admin page at a desk
+    "book": {"width": 390, "height": 844},          # a resident's phone
+    "appointments": {"width": 1366, "height": 768},  # a manager's desk
 }
 
 

@@ -18,12 +18,13 @@ PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "
             "/kiosk/jingansi?service_point=sp1", "/status/jingansi-20260101-A001", "/staff/jingansi/w8",
             "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
             "/remote", "/remote?center=jingansi&matter=hrss-001",
-            "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01", "/login", "/admin", "/enroll"]
+            "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01", "/login", "/admin", "/enroll",
+            "/book/jingansi", "/appointments/jingansi"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
                  "/assistant/jingansi-sp99", "/assistant/jingansi",
-                 "/door/nowhere", "/door/nowhere/visit"]
+                 "/door/nowhere", "/door/nowhere/visit", "/book/nowhere", "/appointments/nowhere"]
 
 
 async def test_pages_are_served_with_their_headers(settings: Settings) -> None:
@@ -124,6 +125,14 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
                 assert query == "center=jingansi"
                 r = await client.get("/api/v1/residents/centers/jingansi")
                 assert r.status_code == 200 and r.json()["near_ahead"] == 3
+            elif "/appointments/" in path:
+                r = await client.post("/api/v1/centers/jingansi/appointment-slots", headers={"Authorization": f"Bearer {token}"},
+                                      json={"queue": "nowhere", "starts_at": "2099-01-05T09:00:00+08:00",
+                                            "ends_at": "2099-01-05T09:30:00+08:00", "capacity": 1})
+                assert r.status_code == 422, r.text      # a manager of the center: past the token, to the line check
+            elif "/book/" in path:
+                r = await client.get("/api/v1/centers/jingansi/appointment-slots")
+                assert r.status_code == 200 and r.json()["center"] == "jingansi"
             elif "/network/" in path:
                 r = await client.get("/api/v1/points?center=jingansi", headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200 and len(r.json()["points"]) == 4
