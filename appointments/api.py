@@ -156,7 +156,8 @@ async def open_slot(request: Request) -> Response:
 
 @api("GET", "/api/v1/centers/{center}/appointment-slots", "A day's appointment slots of a center with their free "
      "places (?date=YYYY-MM-DD, Shanghai; default today)", response=SlotList, auth=False,
-     responses={404: "unknown center", 422: "date is not YYYY-MM-DD", 429: "rate limited"})
+     responses={404: "unknown center", 422: "date is not YYYY-MM-DD", 429: "rate limited"},
+     query={"date": "the day, YYYY-MM-DD in Shanghai; today by default"})
 async def list_slots(request: Request) -> Response:
     limit_outsider(request, None)
     center = _center(request, request.path_params["center"])

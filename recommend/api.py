@@ -97,7 +97,9 @@ async def predicted(engine: QueueEngine, centers: list[Center], matter: str) -> 
 @api("GET", "/api/v1/recommend", "Centers for a matter, open now, best first by predicted wait plus walk "
      "(?matter=&lat=&lng=)", response=Recommendation, auth=False,
      responses={422: "unknown matter, or lat/lng missing or out of range", 429: "rate limited",
-                503: "Redis away: Retry-After"})
+                503: "Redis away: Retry-After"},
+     query={"matter": "the matter's code (required)", "lat": "the resident's latitude, WGS-84 (required)",
+            "lng": "the resident's longitude, WGS-84 (required)"})
 async def recommend(request: Request) -> Response:
     state = request.app.state
     state.recommend.limiter.check(f"ip:{request.client.host if request.client else '-'}")
