@@ -81,7 +81,8 @@ api = Endpoints("pages")
 @api("GET", "/api/v1/tickets/{id}/qr.svg", "QR code (SVG) of the ticket's status page, for the printed ticket;"
      " `?review=TOKEN` (the secret of the ticket's web review link, which the kiosk makes) rides in the URL's"
      " fragment, so the status page can offer the review once the ticket is finished",
-     auth=False, responses={404: "not a ticket id", 422: "review is not a review link's token", 429: "rate limited"})
+     auth=False, responses={404: "not a ticket id", 422: "review is not a review link's token", 429: "rate limited"},
+     query={"review": "the secret of the ticket's web review link"})
 async def ticket_qr(request: Request) -> Response:
     limit_outsider(request, None)
     tid = request.path_params["id"]

@@ -298,7 +298,7 @@ async def export(request: Request) -> Response:
 
 api.routes.append(Route("/api/v1/reviews/export.csv", export, methods=["GET"]))
 api.docs.append(Doc("GET", "/api/v1/reviews/export.csv", "Ratings as CSV; ?center=&since=&until=", None, None, 200, True,
-                    "evaluation", {403: "another center", 422: "bad query parameter"}, PERIOD_QUERY))
+                    "evaluation", {403: "another center", 404: "unknown center", 422: "bad query parameter"}, PERIOD_QUERY))
 
 
 async def _case(ev: Evaluation, case_id: int, who: Principal) -> dict:
@@ -324,7 +324,8 @@ def _case_id(request: Request) -> int:
 
 
 @api("GET", "/api/v1/rectifications", "Rectification cases; ?center=&state=", response=CaseList,
-     responses={403: "another center"}, query={"center": PERIOD_QUERY["center"], "state": "a case state: only those"})
+     responses={403: "another center", 404: "unknown center", 422: "unknown state, or no center for a manager"},
+     query={"center": PERIOD_QUERY["center"], "state": "a case state: only those"})
 async def cases(request: Request) -> Response:
     ev = _ev(request)
     _, center = await _scope(request, {"manager"})

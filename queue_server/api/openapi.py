@@ -40,11 +40,18 @@ def build(docs: list[Doc]) -> dict[str, Any]:
         problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for status, why in d.extra_responses.items():
             responses[str(status)] = {"description": why} if status < 400 else {"description": why, "content": problem}
+        # what any endpoint of its shape may answer, so a client (and the fuzzer) finds every status listed
+        common: dict[int, str] = {}
         if d.auth:
-            responses.setdefault("401", {"description": "missing or invalid token", "content": problem})
+            common |= {401: "missing or invalid token", 403: "the token may not do this here",
+                       503: "Redis or PostgreSQL away: retry after Retry-After"}
             op["security"] = [{"bearer": []}]
+        if _path_params(d.path):
+            common[404] = "no such " + ", ".join(_path_params(d.path))
         if d.body is not None:
-            responses.setdefault("422", {"description": "invalid field", "content": problem})
+            common |= {400: "malformed JSON", 413: "body too large", 415: "body not JSON", 422: "invalid field"}
+        for status, why in common.items():
+            responses.setdefault(str(status), {"description": why, "content": problem})
         op["responses"] = responses
         paths.setdefault(d.path, {})[d.method.lower()] = op
     return {
