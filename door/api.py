@@ -21,7 +21,7 @@ from evaluation.levels import is_bad
 from evaluation.reviews import NewReview, ReviewError
 from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, is_json, json, read_body, read_bytes, record_id
-from queue_server.api.problems import Problem, validation_problem
+from queue_server.api.problems import REDIS_AWAY, Problem, outages, validation_problem
 from queue_server.domain.door import DISTRICT, IllegalTransition, Source, Stage, list_problems
 from queue_server.record.people import Principal
 
@@ -98,9 +98,14 @@ async def _case(request: Request, roles: set[str]) -> tuple[Principal, int]:
 
 
 async def _answer_case(request: Request, of: int, status: int = 200, **extra: Any) -> Response:
-    """After a write: its transitions go on the stream now, then the case as it stands."""
+    """After a write: its transitions go on the stream now, then the case as it stands. The write is
+    done once PostgreSQL has it: with Redis away the events wait for the sweep, and the answer is
+    still the write's (a 503 would have the client retry a step already taken)."""
     state = request.app.state
-    await _door(request).announcer.announce()
+    try:
+        await _door(request).announcer.announce()
+    except REDIS_AWAY as exc:
+        outages.note("Redis", exc)
     found = await store.case(state.pool, of, _today(request))
     return json({**extra, "case": found} if extra else found, status)
 
