@@ -2,7 +2,8 @@
 // disable, a form for a new one; every valid token with rotate and revoke, and for a device an
 // enrollment code. Secrets (a rotated token, a code) are shown once, in the notice.
 import { api, pageToken, ApiError } from "./api.js";
-import { bi, h, dayTimeText } from "./i18n.js";
+import { bi, h } from "./i18n.js";
+import { offerLogout } from "./logout.js";
 
 const token = pageToken();
 const error = document.getElementById("error");
@@ -13,6 +14,10 @@ const ROLES = {
   assistant: ["帮办员", "Assistant"],
 };
 let me = null;
+// "2027-12-02 03:18", Shanghai time: a device token lives a year, so the year is shown
+const WHEN = new Intl.DateTimeFormat("sv-SE", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+  day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const when = (iso) => WHEN.format(new Date(iso));
 
 function fail(err) {
   error.replaceChildren(err instanceof ApiError ? err.message : String(err));
@@ -83,13 +88,13 @@ function tokenRow(t) {
     }), "revoke"));
   if (t.device) actions.append(button("注册码", "Enroll code", () => act(async () => {
     const { data } = await call("POST", `/api/v1/devices/${encodeURIComponent(t.device)}/enrollment`);
-    show(`设备注册码（${dayTimeText(Date.parse(data.expires_at))} 前有效，仅一次）：`,
-      "Enrollment code (single use, expires soon):", data.code);
+    show(`设备注册码（${when(data.expires_at)} 前有效，仅一次）：`,
+      `Enrollment code (single use, valid until ${when(data.expires_at)}):`, data.code);
   })));
   return h("tr", { dataset: { token: t.id } },
     h("td", {}, t.label || t.user || t.device_kind || "—", h("div", { class: "sub" }, t.user || t.device || "")),
     h("td", {}, role(t.role)), h("td", {}, place(t.center, t.window || t.point)),
-    h("td", {}, dayTimeText(Date.parse(t.expires_at))), h("td", {}, actions));
+    h("td", { class: "when" }, when(t.expires_at)), h("td", {}, actions));
 }
 
 async function load() {
@@ -113,21 +118,14 @@ document.getElementById("user-form").addEventListener("submit", (event) => {
   });
 });
 
-document.getElementById("logout").addEventListener("click", async () => {
-  try {
-    if (me && me.user) await call("POST", "/api/v1/logout");
-  } catch { /* gone already: log-in page all the same */ }
-  try { localStorage.removeItem(`qs.token:${location.pathname}`); } catch { /* private mode */ }
-  location.assign("/login");
-});
-
 (async () => {
   if (!token) {
     location.assign("/login");
     return;
   }
   try {
-    me = (await call("GET", "/api/v1/me")).data;
+    me = await offerLogout(token, document.querySelector(".topbar"));
+    if (!me) throw new ApiError(401, "Unauthorized", "");
     document.getElementById("who").replaceChildren(role(me.role), " ", me.user || me.label || "", " · ",
       place(me.center, me.window));
     if (me.center) document.querySelector("#user-form [name=center]").value = me.center;

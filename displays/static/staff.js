@@ -5,6 +5,7 @@
 import { api, centerInfo, pageToken } from "./api.js";
 import { bi, h, PRIORITY, STATUS, timeText, useTimeZone, WINDOW_STATE } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
+import { offerLogout } from "./logout.js";
 import { RemoteSession } from "./session.js";
 
 const [, , centerRaw, windowRaw] = location.pathname.split("/");
@@ -287,6 +288,7 @@ async function main() {
     token, onSnapshot, onEvent, onStatus: bindBanner($("offline")),
   }).start();
   setInterval(renderWaiting, 30_000);
+  offerLogout(token, document.querySelector(".win-actions"));   // a clerk who logged in (docs/accounts.md)
 }
 
 main();

@@ -1,6 +1,6 @@
 """Log-in, the accounts admin page and device enrollment in Chromium against a real server: a clerk
 at a 1366×768 monitor logs in (after a wrong password, said in both languages) to their window's
-console, a manager on a 1280×800 tablet to the dashboard; the admin page revokes a token and makes an
+console, opens the window and logs out, a manager on a 1280×800 tablet to the dashboard; the admin page revokes a token and makes an
 enrollment code, which a tablet (1280×800) and a kiosk (1080×1920) type to get their pages."""
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ async def test_a_clerk_logs_in_to_their_console_and_a_manager_to_the_dashboard(s
     await clerk.page.wait_for_url(f"**/staff/{CENTER}/w2", timeout=15_000)   # the token taken out of the address
     await clerk.page.wait_for_selector("#win-open")
     assert "token=" not in clerk.page.url
+    await clerk.page.wait_for_selector("#logout")
+    await clerk.page.click("#win-open")
+    await clerk.page.wait_for_selector("#win-state.open, .state-pill.open", timeout=15_000)
+    await fits(clerk, "clerk monitor")
+    await clerk.shot("-console")
+    login = await clerk.page.evaluate(f"localStorage.getItem('qs.token:/staff/{CENTER}/w2')")
+    await clerk.page.click("#logout")
+    await clerk.page.wait_for_url("**/login", timeout=15_000)
+    ended = await server.http.get("/api/v1/me", headers={"Authorization": f"Bearer {login}"})
+    assert login and ended.status_code == 401
     clerk.assert_clean(("401",))
 
     manager = await open_page("login", f"{server.url}/login", "tablet")
@@ -83,6 +93,8 @@ async def test_the_admin_page_revokes_and_enrolls_and_devices_enroll_by_code(ser
         await expect(page.locator("#secret")).to_have_text(re.compile(r"^\d{8}$"))
         await expect(page.locator("#secret")).not_to_have_text(before)
         codes[kind] = await page.locator("#secret").inner_text()
+    year = int((await page.locator("#tokens tr", has_text="tablet to enroll").locator(".when").inner_text())[:4])
+    assert year >= 2026   # a device token lives a year: its expiry shows the year, in Shanghai time
     await fits(admin, "clerk monitor")
     await admin.shot("-accounts")
     admin.assert_clean()
