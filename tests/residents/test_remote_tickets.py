@@ -140,3 +140,21 @@ async def test_a_called_remote_ticket_lapses_unless_checked_in(settings: Setting
         assert (await desk.client.post(check_in, json={"ticket": here["id"]}, headers=other_center)).status_code == 403
         display = await desk.token("device", kind="display")
         assert (await desk.client.post(check_in, json={"ticket": here["id"]}, headers=display)).status_code == 403
+
+
+async def test_a_claim_whose_ticket_could_not_be_issued_is_given_back(settings: Settings, clock: FixedClock,
+                                                                      standin: TwilioStandin) -> None:
+    async with desk_for(eval_settings(settings, standin, QUEUE_RESIDENT_CODE_GAP_S="10"), clock,
+                        run_persister=False) as desk:
+        me = Resident(desk, standin, PHONE)
+        code = await me.code()
+        redis, alive = desk.app.state.redis, desk.app.state.keys.alive(C)
+        await redis.delete(alive)                  # what a Redis that lost the center looks like to the issue
+        r = await me.take(code)
+        assert r.status_code == 503 and r.headers["retry-after"], r.text
+        await redis.set(alive, "1")
+        clock.advance(11)                          # well within the 30 s a claim in flight holds the number
+        r = await me.take(await me.code())         # the number is free again at once: not "being issued"
+        assert r.status_code == 201, r.text
+        assert len([t for t in (await desk.client.get(f"/api/v1/centers/{C}/queue", headers=AUTH)).json()["tickets"]
+                    if t.get("channel") == "remote"]) == 1
