@@ -3,6 +3,7 @@ and target, then the same table through HTTP on real Redis and PostgreSQL — ev
 does not allow is a 403 problem+json and changes nothing."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -171,3 +172,23 @@ async def test_every_window_action_by_every_role_over_http(settings: Settings) -
                 else:
                     assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", case
                     assert (await client.get(f"/api/v1/centers/{C}/queue")).json()["windows"] == before, case
+
+
+async def test_a_clerk_racing_a_transfer_away_never_acts_on_a_line_it_does_not_serve(settings: Settings) -> None:
+    """The clerk's cancel and the manager's transfer to another window's own line, at once, twenty
+    times: exactly one of them wins each time, and a ticket that left the clerk's lines is never
+    cancelled by the clerk (the engine checks the line in the script that moves the ticket)."""
+    async with running_app(settings) as (app, client):
+        headers = await _tokens(app)
+        hall = Hall(client)
+        for _ in range(20):
+            tid = await hall.waiting()
+            cancel, transfer = await asyncio.gather(
+                hall.post(f"/api/v1/tickets/{tid}/cancel", {}, headers["clerk w1"]),
+                hall.post(f"/api/v1/tickets/{tid}/transfer", {"to_window": "w3"}, headers["manager"]))
+            final = (await client.get(f"/api/v1/tickets/{tid}")).json()
+            if cancel.status_code == 200:
+                assert transfer.status_code == 409 and final["status"] == "cancelled", transfer.text
+            else:
+                assert cancel.status_code == 403 and transfer.status_code == 200, (cancel.text, transfer.text)
+                assert final["status"] == "waiting" and final["target_window"] == "w3"
