@@ -23,12 +23,15 @@ import random
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from loadtests.harness import percentile
+from loadtests.harness import fresh_database, key_prefix, percentile, services
+from queue_server.clock import FixedClock
+from queue_server.config import Settings
 from queue_server.domain.policy import ratio_cycle
 from queue_server.domain.wait import SAMPLES_KEPT, Outlook, estimate_wait_s
+from queue_server.engine.queue_engine import QueueEngine
 from queue_server.record.demo_data import MATTERS, QUEUES
 
 CYCLE = ratio_cycle(2, 1)
@@ -121,16 +124,45 @@ def replay(events: Iterable[Event], typical_s: Mapping[str, float]) -> Replay:
     return r
 
 
-def generated_day(seed: int) -> list[Event]:
-    """One simulated day of one center's main line (see the module's docstring)."""
+@dataclass
+class DayPlan:
+    """What happens to one center's main line in a generated day, whoever serves it: the walk-ins
+    (seconds from 08:30, matter, class), each matter's true mean handling time, the windows and
+    their lunch, and the draws of handling and walking times."""
+    arrivals: list[tuple[float, str, str]]
+    true_mean: dict[str, float]
+    rng: random.Random
+    windows: tuple[str, ...] = ("w1", "w2", "w3", "w4")
+    lunch: tuple[float, float] = (3 * 3600, 4.5 * 3600)      # 11:30-13:00: the last two windows close
+
+    def handling_s(self, matter: str) -> float:
+        return 10.0 if self.rng.random() < 0.04 else self.rng.lognormvariate(0, 0.5) * self.true_mean[matter] / 1.133
+
+    def walk_s(self) -> float:
+        return self.rng.uniform(15, 60)
+
+
+def day_plan(seed: int) -> DayPlan:
     rng = random.Random(seed)
     quick = next(q for q in QUEUES if q["code"] == "quick")["matters"]
     matters = [m for m in MATTERS if m["code"] not in quick]
     weights = [rng.uniform(0.2, 1.0) for _ in matters]
     true_mean = {m["code"]: m["typical_minutes"] * 60 * rng.lognormvariate(0, 0.35) for m in matters}
-    close_s, lunch = 8 * 3600, (3 * 3600, 4.5 * 3600)
-    windows = [f"w{i}" for i in range(1, 5)]
-    events: list[Event] = [Event(0, "window", window=w, state="open", queues=(LINE,)) for w in windows]
+    arrivals: list[tuple[float, str, str]] = []
+    at = 0.0
+    while True:
+        hour = at / 3600
+        rate = 24 if 0.5 <= hour < 3 else 15 if hour < 5 else 11       # walk-ins an hour (the windows take ~18)
+        at += rng.expovariate(rate / 3600)
+        if at >= 8 * 3600:
+            return DayPlan(arrivals, true_mean, rng)
+        arrivals.append((at, rng.choices(matters, weights)[0]["code"], "p" if rng.random() < 0.10 else "n"))
+
+
+def generated_day(seed: int) -> list[Event]:
+    """One simulated day of one center's main line (see the module's docstring), served in memory."""
+    plan = day_plan(seed)
+    events: list[Event] = [Event(0, "window", window=w, state="open", queues=(LINE,)) for w in plan.windows]
     heap: list[tuple[float, int, str, str]] = []           # (at, order, what, window or ticket)
     order = 0
 
@@ -139,24 +171,17 @@ def generated_day(seed: int) -> list[Event]:
         order += 1
         heapq.heappush(heap, (at, order, what, who))
 
-    at = 0.0
-    while True:
-        hour = at / 3600
-        rate = 24 if 0.5 <= hour < 3 else 15 if hour < 5 else 11       # walk-ins an hour (the windows take ~18)
-        at += rng.expovariate(rate / 3600)
-        if at >= close_s:
-            break
-        push(at, "arrive", "")
-    for w in windows:
+    for n, (at, matter, cls) in enumerate(plan.arrivals, start=1):
+        push(at, "arrive", f"t{n}|{matter}|{cls}")
+    for w in plan.windows:
         push(0, "free", w)
-    for w in windows[2:]:
-        push(lunch[0], "lunch", w)
-        push(lunch[1], "back", w)
+    for w in plan.windows[2:]:
+        push(plan.lunch[0], "lunch", w)
+        push(plan.lunch[1], "back", w)
     waiting: dict[str, list[tuple[str, str]]] = {"p": [], "n": []}
-    cycle_pos = {w: 0 for w in windows}
+    cycle_pos = {w: 0 for w in plan.windows}
     idle: set[str] = set()
     away: set[str] = set()
-    n = 0
 
     def call(w: str, now: float) -> None:
         want = CYCLE[cycle_pos[w]]
@@ -165,18 +190,14 @@ def generated_day(seed: int) -> list[Event]:
             cycle_pos[w] = (cycle_pos[w] + 1) % len(CYCLE)
         ticket, matter = waiting[cls].pop(0)
         events.append(Event(now, "called", ticket=ticket, window=w))
-        start = now + rng.uniform(15, 60)
+        start = now + plan.walk_s()
         events.append(Event(start, "started", ticket=ticket))
-        took = 10.0 if rng.random() < 0.04 else rng.lognormvariate(0, 0.5) * true_mean[matter] / 1.133
-        push(start + took, "done", f"{w}|{ticket}")
+        push(start + plan.handling_s(matter), "done", f"{w}|{ticket}")
 
     while heap:
         now, _, what, who = heapq.heappop(heap)
         if what == "arrive":
-            n += 1
-            matter = rng.choices(matters, weights)[0]["code"]
-            cls = "p" if rng.random() < 0.10 else "n"
-            ticket = f"t{n}"
+            ticket, matter, cls = who.split("|")
             events.append(Event(now, "issued", ticket=ticket, queue=LINE, cls=cls, matter=matter))
             waiting[cls].append((ticket, matter))
             if idle:
@@ -204,6 +225,70 @@ def generated_day(seed: int) -> list[Event]:
             events.append(Event(now, "window", window=who, state="closed", queues=(LINE,)))
     events.sort(key=lambda e: e.at)
     return events
+
+
+async def drive_day(plan: DayPlan, engine: QueueEngine, clock: FixedClock, center: str) -> None:
+    """The same plan served by a real engine (its Lua scripts choose whom each window calls, by the
+    policy's cycle) on the clock's day from 08:30: what it records is a day to replay from the record."""
+    start = clock.now_ms() / 1000
+    heap: list[tuple[float, int, str, str]] = []
+    order = 0
+
+    def push(at: float, what: str, who: str) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(heap, (at, order, what, who))
+
+    for at, matter, cls in plan.arrivals:
+        push(at, "arrive", f"{matter}|{cls}")
+    for w in plan.windows:
+        push(0, "back", w)
+    for w in plan.windows[2:]:
+        push(plan.lunch[0], "lunch", w)
+        push(plan.lunch[1], "back", w)
+    idle: set[str] = set()
+    away: set[str] = set()
+
+    async def call(w: str, now: float) -> bool:
+        called = await engine.call_next(center, w)
+        if not called or not called.get("ticket"):
+            return False
+        t = called["ticket"]
+        push(now + plan.walk_s(), "start", f"{w}|{t['id']}|{t['matter']}")
+        return True
+
+    while heap:
+        now, _, what, who = heapq.heappop(heap)
+        clock.set(datetime.fromtimestamp(start + now, timezone.utc))
+        if what == "arrive":
+            matter, cls = who.split("|")
+            await engine.issue(center, matter, "kiosk", "priority" if cls == "p" else "normal")
+            for w in sorted(idle):
+                idle.discard(w)
+                if await call(w, now):
+                    break
+                idle.add(w)
+        elif what == "start":
+            w, tid, matter = who.split("|")
+            await engine.act(tid, "start", w)
+            push(now + plan.handling_s(matter), "done", f"{w}|{tid}")
+        elif what in ("done", "back"):
+            w, _, tid = who.partition("|")
+            if what == "done":
+                await engine.act(tid, "finish", w)
+                if w in away:             # lunch began during this service: the window closes now
+                    await engine.set_window(center, w, "closed")
+                    continue
+            else:
+                away.discard(w)
+                await engine.set_window(center, w, "open", {"id": f"{center}-s0{w[1:]}", "name": "backtest", "no": w})
+            if not await call(w, now):
+                idle.add(w)
+        elif what == "lunch":
+            away.add(who)
+            if who in idle:               # free: it closes at once; busy: after its current service
+                idle.discard(who)
+                await engine.set_window(center, who, "closed")
 
 
 async def recorded_events(dsn: str, center: str, since: date, until: date) -> tuple[list[Event], dict[str, float]]:
@@ -249,11 +334,48 @@ def figures(r: Replay) -> dict[str, object]:
             "live": {"median_min": round(percentile(live, 50), 2), "p90_min": round(percentile(live, 90), 2)}}
 
 
+async def through_engine(days: int, seed: int) -> dict[str, object]:
+    """Generated days served by a real engine (Redis scripts, every operation recorded in PostgreSQL),
+    then replayed from the record: the backtest over recorded events."""
+    import asyncpg
+
+    from queue_server.app import redis_client
+    from queue_server.record.catalog import load_catalog
+    from queue_server.record.rebuild import rebuild_if_lost
+
+    center, first = "jingansi", date(2026, 11, 30)
+    with services() as (redis_url, dsn), key_prefix(redis_url, "wb") as prefix:
+        async with fresh_database(dsn) as url:
+            settings = Settings(redis_url=redis_url, database_url=url, key_prefix=prefix, durability="record")
+            clock = FixedClock(datetime.combine(first, time(8, 30), ZoneInfo("Asia/Shanghai")))
+            redis = redis_client(redis_url)
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
+            try:
+                engine = QueueEngine(redis, await load_catalog(pool), settings, clock, pool)
+                await rebuild_if_lost(redis, pool, engine.keys, engine.catalog, clock)
+                await engine.sync_catalog()
+                merged = Replay({})
+                for d in range(days):
+                    day = first + timedelta(days=d)
+                    clock.set(datetime.combine(day, time(8, 30), ZoneInfo("Asia/Shanghai")))
+                    await drive_day(day_plan(seed + d), engine, clock, center)
+                    events, typical = await recorded_events(url, center, day, day + timedelta(days=1))
+                    r = replay(events, typical)
+                    merged.told.update({f"{d}:{t}": v for t, v in r.told.items()})
+                    merged.waits.update({f"{d}:{t}": v for t, v in r.waits.items()})
+            finally:
+                await redis.aclose()
+                await pool.close()
+    return figures(merged)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--record", metavar="DSN")
+    ap.add_argument("--record", metavar="DSN", help="replay what this database recorded instead")
+    ap.add_argument("--through-engine", action="store_true",
+                    help="serve the generated days by a real engine and replay them from the record")
     ap.add_argument("--center", default="jingansi")
     ap.add_argument("--since", type=date.fromisoformat)
     ap.add_argument("--until", type=date.fromisoformat)
@@ -262,6 +384,10 @@ def main() -> None:
         since = a.since or date.today()
         events, typical = asyncio.run(recorded_events(a.record, a.center, since, a.until or since + timedelta(days=1)))
         print(json.dumps({"source": "record", **figures(replay(events, typical))}))
+        return
+    if a.through_engine:
+        print(json.dumps({"source": "generated days served by the engine, replayed from the record",
+                          **asyncio.run(through_engine(a.days, a.seed))}))
         return
     typical = {m["code"]: m["typical_minutes"] * 60.0 for m in MATTERS}
     per_day = [figures(replay(generated_day(a.seed + d), typical)) for d in range(a.days)]

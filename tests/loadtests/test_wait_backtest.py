@@ -1,11 +1,12 @@
 """The wait backtest: on generated days the live estimate beats the coarse formula (median and p90
-absolute error), and a day recorded in PostgreSQL replays into the same figures."""
+absolute error); a day recorded in PostgreSQL replays into exactly the estimates the server gave; a
+generated day served by the real engine and replayed from the record shows the same."""
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timezone
 
-from loadtests.wait_backtest import figures, generated_day, recorded_events, replay
+from loadtests.wait_backtest import day_plan, drive_day, figures, generated_day, recorded_events, replay
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.record.demo_data import MATTERS
@@ -43,3 +44,15 @@ async def test_a_recorded_day_replays(settings: Settings) -> None:
     assert [r.told[p.ticket["id"]][1] for p in told] == [p.estimated_wait_s for p in told]
     assert [round(r.waits[p.ticket["id"]]) for p in told] == [30, 460, 890]
     assert figures(r)["tickets"] == 3
+
+
+async def test_a_generated_day_served_by_the_engine_replays_from_the_record(settings: Settings) -> None:
+    clock = FixedClock(datetime(2026, 11, 30, 0, 30, tzinfo=timezone.utc))    # 08:30 in Shanghai
+    plan = day_plan(3)
+    async with engine_for(replace(settings, durability="record"), clock) as engine:
+        await drive_day(plan, engine, clock, C)
+        events, typical = await recorded_events(settings.database_url, C, date(2026, 11, 30), date(2026, 12, 1))
+    r = replay(events, typical)
+    assert len(r.told) == len(plan.arrivals) == len(r.waits)          # every walk-in was issued and called
+    coarse, live = (sorted(e) for e in r.errors())
+    assert live[len(live) // 2] < coarse[len(coarse) // 2]
