@@ -14,6 +14,7 @@ const pointId = decodeURIComponent(pointRaw);
 const pointBase = `/api/v1/points/${encodeURIComponent(pointId)}`;
 const token = pageToken();
 const AT_WINDOW = new Set(["called", "serving", "paused"]);
+const PACKAGES_REFRESH_MS = 60_000;   // the center's receiving is no event of the point's socket
 const $ = (id) => document.getElementById(id);
 
 const tickets = new Map();       // the point's tickets at a window now
@@ -173,3 +174,4 @@ $("receipt-print").addEventListener("click", () => {
 });
 $("receipt-done").addEventListener("click", () => { $("receipt-view").hidden = true; });
 $("materials-hide").addEventListener("click", () => { checklist = null; render(); });
+setInterval(loadPackages, PACKAGES_REFRESH_MS);
