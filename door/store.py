@@ -324,7 +324,8 @@ async def update_approval(pool: asyncpg.Pool, personal: PersonalData, catalog: C
             await conn.execute("UPDATE door_cases SET approvals_done_at = $2 WHERE id = $1", case_id, now)
         tid = await _record(conn, case, "approval", Stage.TRACKING, actor, reason, now,
                             {"matter": matter, "from": row["approval"], "to": str(state),
-                             "expected_by": due.isoformat() if due else None})
+                             "expected_by": due.isoformat() if due else None,
+                             "overdue": reminded is not None and not all_done([str(state)])})
         m = catalog.matters.get(matter)
         await enqueue_notice(conn, f"{served_id(case['center'], case_id)}-{tid}", personal.open(case["phone_sealed"]),
                              texts.approval_changed(case_id, m.name_zh if m else matter, m.name_en if m else matter,

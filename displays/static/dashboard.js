@@ -132,7 +132,16 @@ function channels(f) {
   h("div", { class: "channel-name" }, bi("原件流转", "Originals", "stack")),
   ...[["在途", "In transit", p.in_transit], ["在中心", "At center", p.at_center], ["逾期未退", "Return late", p.returns_overdue]]
     .map(([z, e, n]) => h("div", { class: "channel-stat" }, h("span", { class: "label" }, bi(z, e, "stack")), h("span", { class: "num" }, n ?? 0))));
-  return [row("remote", "经服务点（远程）", "Via service points", f.remote), row("hall", "中心大厅", "In the hall", f.hall), originals];
+  const d = f.door || {};
+  const door = h("div", { class: `channel door${d.overdue ? " late" : ""}`, dataset: { channel: "door",
+    review: String(d.discovered ?? 0), visit: String((d.approved ?? 0) + (d.scheduled ?? 0)),
+    tracking: String(d.tracking ?? 0), overdue: String(d.overdue ?? 0) } },
+  h("div", { class: "channel-name" }, bi("上门帮办", "Door-to-door", "stack")),
+  ...[["待审核", "To review", d.discovered], ["待上门", "To visit", (d.approved ?? 0) + (d.scheduled ?? 0)],
+    ["审批超期", "Overdue", d.overdue]]
+    .map(([z, e, n]) => h("div", { class: "channel-stat" }, h("span", { class: "label" }, bi(z, e, "stack")), h("span", { class: "num" }, n ?? 0))));
+  return [row("remote", "经服务点（远程）", "Via service points", f.remote), row("hall", "中心大厅", "In the hall", f.hall), originals,
+    door];
 }
 
 function renderLegend(target) {

@@ -19,7 +19,7 @@ from ..engine.queue_engine import QueueEngine
 from ..realtime.events import LiveEvent
 from ..realtime.reader import StreamReader
 from .live import LiveFigures
-from .warm import open_cases, open_packages, today_events
+from .warm import open_cases, open_door_cases, open_packages, today_events
 
 log = logging.getLogger("queue_server.ops")
 
@@ -56,7 +56,8 @@ class Feed:
         events, tail = await today_events(self.redis, self.pool, self.keys, center, self.figures.centers[center].day_start)
         snapshot = await self.engine.snapshot(center)
         packages = await open_packages(self.pool, center)
-        self.figures.load(center, events, tail, snapshot, cases, now, packages)
+        door = await open_door_cases(self.pool, center)
+        self.figures.load(center, events, tail, snapshot, cases, now, packages, door)
         for event in self.held.pop(center, []):
             self.take(event)
         self.on_change()

@@ -24,7 +24,10 @@ Definitions (the reports in ``reports.py`` use the same ones over any range of d
   event named the point (devices/watch.py); null where none did;
 - **packages** of originals (materials/handover.py), whatever day they were packed: **in transit**
   packed or sent and not yet received at the center; **at the center** received and not yet
-  returned; **returns overdue** at the center past their ``return_due_at``.
+  returned; **returns overdue** at the center past their ``return_due_at``;
+- **door-to-door** cases (door/) open now, by stage, from their ``door.case`` events: awaiting
+  review, to schedule, scheduled, tracking their approvals, and those with an approval overdue
+  (reminded and still undecided).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from ..domain.catalog import Center
 from ..domain.materials import AT_CENTER, IN_TRANSIT, return_overdue
 from ..domain.network import local_moment, serving_windows
 
+DOOR_OPEN = ("discovered", "approved", "scheduled", "tracking")   # domain/door.OPEN, as the events name them
 BUCKET_MS = 15 * 60_000
 HOUR_MS = 3_600_000
 WAIT_EDGES_MIN = (0, 5, 10, 15, 20, 30, 45, 60)     # histogram bins [edge, next edge); the last is open
@@ -119,6 +123,11 @@ class Totals:
     packages_in_transit: int = 0
     packages_at_center: int = 0
     returns_overdue: int = 0
+    door_discovered: int = 0
+    door_approved: int = 0
+    door_scheduled: int = 0
+    door_tracking: int = 0
+    door_overdue: int = 0
 
     def __post_init__(self) -> None:
         self.issued_curve = self.issued_curve or [0] * self.buckets
@@ -129,7 +138,8 @@ class Totals:
                      "handling_sum", "handling_n", "wait_1h_sum", "wait_1h_n", "handling_1h_sum", "handling_1h_n",
                      "cases_open", "cases_overdue", "devices_online", "devices_offline", "pending", "undelivered",
                      "remote_issued", "remote_served", "remote_waiting", "packages_in_transit", "packages_at_center",
-                     "returns_overdue"):
+                     "returns_overdue", "door_discovered", "door_approved", "door_scheduled", "door_tracking",
+                     "door_overdue"):
             setattr(self, name, getattr(self, name) + getattr(o, name))
         for q, n in o.waiting.items():
             self.waiting[q] = self.waiting.get(q, 0) + n
@@ -173,6 +183,8 @@ class Totals:
                      "waiting": waiting_total - self.remote_waiting},
             "packages": {"in_transit": self.packages_in_transit, "at_center": self.packages_at_center,
                          "returns_overdue": self.returns_overdue},
+            "door": {"discovered": self.door_discovered, "approved": self.door_approved,
+                     "scheduled": self.door_scheduled, "tracking": self.door_tracking, "overdue": self.door_overdue},
         }
 
 
@@ -214,6 +226,7 @@ class CenterLive:
         self.device_points: dict[str, str] = {}              # presence field -> the point it stands at (registry)
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
         self.packages: dict[int, tuple[str, int | None]] = {}    # open package id -> (state, return due ms)
+        self.door: dict[int, tuple[str, frozenset[str]]] = {}   # open door case -> (stage, matters overdue)
         self.start_day(day)
 
     def start_day(self, day: str) -> None:
@@ -345,6 +358,21 @@ class CenterLive:
         elif p.get("id") is not None:
             self.packages[int(p["id"])] = (str(p.get("state")), p.get("return_due_at"))
 
+    def door_case(self, case_id: int, stage: str, action: str, detail: dict[str, Any]) -> None:
+        """A door-to-door case as its transition's event shows it: its stage, and the matters whose
+        approval is overdue (reminded, and not decided or given a new date since); a case no longer
+        open is done with."""
+        if stage not in DOOR_OPEN:
+            self.door.pop(case_id, None)
+            return
+        overdue = self.door.get(case_id, ("", frozenset()))[1]
+        matter = detail.get("matter")
+        if matter and action == "approval_overdue":
+            overdue = overdue | {matter}
+        elif matter and action == "approval":
+            overdue = overdue | {matter} if detail.get("overdue") else overdue - {matter}
+        self.door[case_id] = (stage, overdue)
+
     # -- reading --------------------------------------------------------------------------------
 
     def device_list(self) -> list[dict[str, Any]]:
@@ -400,6 +428,9 @@ class CenterLive:
             tot.packages_in_transit += state in IN_TRANSIT
             tot.packages_at_center += state == AT_CENTER
             tot.returns_overdue += return_overdue(state, due, now_ms)
+        for stage, overdue in self.door.values():
+            setattr(tot, f"door_{stage}", getattr(tot, f"door_{stage}") + 1)
+            tot.door_overdue += bool(overdue)
         return tot
 
     def figures(self, now_ms: int, tot: Totals | None = None) -> dict[str, Any]:
@@ -506,13 +537,15 @@ class LiveFigures:
             live.device_state(data["device"], kind == "device.online")
         elif kind.startswith("package.") and isinstance(data.get("package"), dict):
             live.package(data["package"])
+        elif kind == "door.case" and data.get("case_id") is not None and isinstance(data.get("detail"), dict):
+            live.door_case(int(data["case_id"]), str(data.get("to_stage")), str(data.get("action")), data["detail"])
         live.version += 1
         self.version += 1
 
     def load(self, center: str, events: list[tuple[str, dict[str, Any]]], tail: str | None,
              snapshot: dict[str, Any], cases: list[dict[str, Any]], now_ms: int,
-             packages: Sequence[dict[str, Any]] = ()) -> None:
-        """Start a center afresh from what was read at start (see warm.py): its open cases and packages, today's
+             packages: Sequence[dict[str, Any]] = (), door_cases: Sequence[dict[str, Any]] = ()) -> None:
+        """Start a center afresh from what was read at start (see warm.py): its open cases, packages and door cases, today's
         events in order, then the windows and live tickets of a snapshot taken after those events.
         Live events after ``tail`` follow through ``apply``."""
         self.roll(now_ms)
@@ -524,6 +557,8 @@ class LiveFigures:
             live.case_updated(case)
         for p in packages:
             live.package(p)
+        for d in door_cases:
+            live.door[int(d["id"])] = (str(d["stage"]), frozenset(d["overdue"]))
         for _, data in events:
             self._apply(live, data)
         for w in snapshot.get("windows") or []:

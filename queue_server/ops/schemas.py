@@ -87,6 +87,8 @@ class DashboardFigures(BaseModel):
     hall: ServiceSplit = Field(description="every other ticket: remote + hall = the totals")
     packages: dict[str, int] = Field(description="packages of originals: in_transit (packed or sent), at_center"
                                                  " (received, not returned), returns_overdue (at the center past due)")
+    door: dict[str, int] = Field(description="door-to-door cases open now by stage (discovered, approved, scheduled,"
+                                             " tracking) and overdue (an approval past its expected date)")
     points: list[PointFigures] | None = Field(default=None, description="a center's service points (not the district's)")
     day: str
 

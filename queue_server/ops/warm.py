@@ -69,3 +69,14 @@ async def open_packages(pool: asyncpg.Pool, center: str) -> list[dict[str, Any]]
     rows = await pool.fetch("SELECT id, state, (extract(epoch FROM return_due_at) * 1000)::bigint AS return_due_at"
                             " FROM packages WHERE center = $1 AND state <> 'returned'", center)
     return [dict(r) for r in rows]
+
+
+async def open_door_cases(pool: asyncpg.Pool, center: str) -> list[dict[str, Any]]:
+    """The center's open door-to-door cases with the matters whose approval is overdue (door/), as their
+    events show them."""
+    rows = await pool.fetch(
+        "SELECT c.id, c.stage, coalesce(array_agg(m.matter) FILTER (WHERE m.overdue_reminded_at IS NOT NULL"
+        " AND m.approval IN ('submitted', 'in_review')), '{}') AS overdue FROM door_cases c"
+        " LEFT JOIN door_case_matters m ON m.case_id = c.id"
+        " WHERE c.center = $1 AND c.stage IN ('discovered', 'approved', 'scheduled', 'tracking') GROUP BY c.id", center)
+    return [{"id": r["id"], "stage": r["stage"], "overdue": list(r["overdue"])} for r in rows]
