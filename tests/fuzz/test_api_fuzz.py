@@ -1,6 +1,6 @@
 """Property-based fuzzing of the whole HTTP API from its own ``/openapi.json`` (schemathesis), against
 a real server process on the real services: whatever is sent, as whoever (admin, manager, clerk,
-kiosk, tablet, assistant or nobody), the answer is never a 5xx, a refusal is problem+json, and the
+auditor, kiosk, tablet, dashboard, assistant or nobody), the answer is never a 5xx, a refusal is problem+json, and the
 answer is a status the document lists for the operation, conforming to its schema there. Bounded: a
 few examples per operation, no shrinking, so the run stays near a minute on two busy cores."""
 from __future__ import annotations
@@ -72,7 +72,9 @@ async def fuzzed(services: Services) -> AsyncIterator[Fuzzed]:
                      "staff": await _token(http, role="staff", window="w1", staff_id=f"{C}-s01"),
                      "kiosk": await _token(http, role="device", device_kind="kiosk"),
                      "tablet": await _token(http, role="device", device_kind="tablet", window="w1"),
-                     "assistant": await _token(http, role="assistant", point="sp1")}
+                     "assistant": await _token(http, role="assistant", point="sp1"),
+                     "dashboard": await _token(http, role="device", device_kind="dashboard"),
+                     "auditor": await _token(http, role="auditor")}
             assert (await http.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"})).status_code == 200
             tickets = [(await http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})).json()["id"]
                        for _ in range(12)]
@@ -88,7 +90,8 @@ async def fuzzed(services: Services) -> AsyncIterator[Fuzzed]:
 
 
 @schema.parametrize()
-@schema.given(role=st.sampled_from(["admin", "manager", "staff", "kiosk", "tablet", "assistant", "nobody"]))
+@schema.given(role=st.sampled_from(["admin", "manager", "staff", "auditor", "kiosk", "tablet", "dashboard", "assistant",
+                                     "nobody"]))
 @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_no_answer_is_a_server_error(case: Any, role: str, fuzzed: Fuzzed) -> None:
