@@ -178,7 +178,7 @@ async def center_list(request: Request) -> Response:
     for matter, difficulty in sorted(items.items()):
         m = catalog.matters.get(matter)
         out.append({"matter": matter, "difficulty": difficulty, "name_zh": m.name_zh if m else matter,
-                    "name_en": m.name_en if m else matter, "materials": list(m.materials) if m else []})
+                    "name_en": m.name_en if m else matter, "materials": store.checklist(m) if m else []})
     return json({"center": code, "items": out, "versions": versions})
 
 

@@ -16,7 +16,7 @@ from evaluation.config import EvalConfig
 from evaluation.served import Served, save
 from evaluation.sms.outbox import DOOR, enqueue_notice, enqueue_prompts
 from queue_server.clock import from_ms
-from queue_server.domain.catalog import Catalog
+from queue_server.domain.catalog import Catalog, Matter
 from queue_server.domain.door import (
     DISTRICT, OPEN, Action, Stage, all_done, case_difficulty, effective_list, eligibility, may_visit, next_approval,
     next_stage)
@@ -245,10 +245,21 @@ async def schedule(pool: asyncpg.Pool, personal: PersonalData, catalog: Catalog,
         materials: list[str] = []
         for r in rows:
             matter = catalog.matters.get(r["matter"])
-            materials += [m for m in (matter.materials if matter else ()) if m not in materials]
+            for item in checklist(matter) if matter else []:
+                line = f"{item['name_zh']}（{texts.FORMS.get(item['form'], item['form'])}）" if item["form"] else item["name_zh"]
+                if line not in materials:
+                    materials.append(line)
         await enqueue_notice(conn, f"{served_id(case['center'], case_id)}-{tid}", personal.open(case["phone_sealed"]),
                              texts.scheduled(case_id, day, slot, materials), now_ms, personal)
         return visit_id
+
+
+def checklist(matter: Matter) -> list[dict[str, Any]]:
+    """What to have ready for a matter: the materials catalog's checklist (name, original or copy, how
+    many), else the matter's plain list of materials."""
+    if matter.items:
+        return [{"name_zh": i.name_zh, "name_en": i.name_en, "form": i.form, "copies": i.copies} for i in matter.items]
+    return [{"name_zh": name, "name_en": "", "form": "", "copies": 1} for name in matter.materials]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from datetime import date
 from evaluation.sms.texts import SIGNATURE
 
 SLOTS = {"am": ("上午 9:00–11:30", "morning 9:00–11:30"), "pm": ("下午 13:30–16:30", "afternoon 13:30–16:30")}
+FORMS = {"original": "原件", "copy": "复印件"}
 APPROVALS = {"submitted": ("已提交审批", "submitted for approval"), "in_review": ("审批中", "under review"),
              "approved": ("已批准", "approved"), "rejected": ("未获批准", "not approved")}
 

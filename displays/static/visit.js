@@ -15,6 +15,7 @@ const visitor = query("visitor");
 const $ = (id) => document.getElementById(id);
 const PREFIX = `qs.door.visit:${center}:`;
 const SLOTS = { am: ["上午", "morning"], pm: ["下午", "afternoon"] };
+const FORMS = { original: ["原件", "original"], copy: ["复印件", "copy"] };
 const RETRY_MS = 10000;
 
 let draft = null;      // the record being made, as kept on the phone
@@ -86,13 +87,17 @@ async function openCase(caseId) {
       api("GET", `/api/v1/door/cases/${caseId}`, { token }),
       api("GET", `/api/v1/centers/${encodeURIComponent(center)}/door/list`, { token })]);
     const byMatter = Object.fromEntries(list.items.map((i) => [i.matter, i]));
-    const materials = [];
+    const materials = [];   // the matters' checklists, each thing once
     for (const m of found.matters) {
-      for (const name of byMatter[m.matter]?.materials || []) if (!materials.includes(name)) materials.push(name);
+      for (const item of byMatter[m.matter]?.materials || []) {
+        if (!materials.some((x) => x.name === item.name_zh)) {
+          materials.push({ name: item.name_zh, en: item.name_en, form: item.form, copies: item.copies, collected: false });
+        }
+      }
     }
     draft = {
       case_id: caseId, record_key: randomKey(), pending: false, arrived_at: null, accepted: null, reason: "",
-      signature: null, materials: materials.map((name) => ({ name, collected: false })),
+      signature: null, materials,
       case: { resident_name: found.resident_name, address: found.address, phone_masked: found.phone_masked,
         matters: found.matters.map((m) => [byMatter[m.matter]?.name_zh || m.matter, byMatter[m.matter]?.name_en || m.matter]) },
     };
@@ -118,7 +123,8 @@ function render() {
     h("label", {}, h("input", { type: "checkbox", checked: m.collected, dataset: { i }, onchange: (e) => {
       draft.materials[i].collected = e.target.checked;
       keep();
-    } }), h("span", {}, m.name)))));
+    } }), h("span", { class: "item" }, bi(m.name, m.en || ""),
+      m.form ? h("span", { class: "form" }, bi(...FORMS[m.form] || [m.form, m.form]), ` ×${m.copies}`) : null)))));
   $("accept-yes").classList.toggle("selected", draft.accepted === true);
   $("accept-no").classList.toggle("selected", draft.accepted === false);
   $("reason-box").hidden = draft.accepted !== false;
@@ -206,7 +212,8 @@ async function send(record = draft) {
   if (sending || !record) return;
   sending = true;
   try {
-    const body = { record_key: record.record_key, arrived_at: record.arrived_at, materials: record.materials,
+    const body = { record_key: record.record_key, arrived_at: record.arrived_at,
+      materials: record.materials.map((m) => ({ name: m.name, collected: m.collected })),
       accepted: record.accepted, reason: record.reason.trim(), signature: record.signature };
     const { data } = await api("POST", `/api/v1/door/cases/${record.case_id}/visit`, { token, body });
     forget(record.case_id);

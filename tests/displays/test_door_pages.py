@@ -44,6 +44,8 @@ async def test_a_visit_recorded_on_a_phone_survives_a_reload_and_an_outage(serve
     await page.click(f"button.booking[data-case='{case_id}']")
     await page.locator("#resident").wait_for()
     assert "137****5001" in await page.locator("#resident").inner_text()
+    checklist = await page.locator("#materials").inner_text()
+    assert "居民身份证" in checklist and "原件" in checklist and "社保卡" in checklist   # the materials catalog's
     await page.click("#arrive")
     await page.locator("#materials input").first.check()
     await page.click("#accept-yes")
@@ -74,7 +76,7 @@ async def test_a_visit_recorded_on_a_phone_survives_a_reload_and_an_outage(serve
     await page.locator("#sent").wait_for()
     # the same record again, as a phone whose answer was lost would send it: taken once
     again = await server.http.post(f"/api/v1/door/cases/{case_id}/visit", headers=AUTH, json={
-        "record_key": kept["record_key"], "arrived_at": kept["arrived_at"], "materials": kept["materials"],
+        "record_key": kept["record_key"], "arrived_at": kept["arrived_at"], "materials": [{"name": m["name"], "collected": m["collected"]} for m in kept["materials"]],
         "accepted": True, "signature": kept["signature"]})
     assert again.status_code == 200 and again.json()["new"] is False
     await page.reload()

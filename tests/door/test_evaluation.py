@@ -4,6 +4,7 @@ reply that opens a rectification case, a rating on the visitor's device (channel
 figures that count them."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -43,6 +44,9 @@ async def test_door_sms_and_ratings_through_the_reviews_system(settings: Setting
         clock.advance(301)                                      # QUEUE_REVIEW_SMS_DELAY_S=300
         prompt = (await eventually(lambda: _sent(standin, RESIDENT_E164, 2), what="the rating prompt"))[1]
         assert f"上门帮办（编号{case_id}）" in prompt.body and "Home visit" in prompt.body
+        token = re.search(r"/review/([A-Za-z0-9_\-]+)", prompt.body).group(1)    # the web review link works too
+        info = await desk.client.get(f"/api/v1/reviews/links/{token}")
+        assert info.status_code == 200 and info.json()["number"] == str(case_id), info.text
         # the resident answers 2, then why: a bad review by SMS, and its rectification case
         assert (await desk.sms(inbound("2", "SM" + "d1" * 16, RESIDENT_E164))).status_code == 200
         assert (await desk.sms(inbound("2 态度不好", "SM" + "d2" * 16, RESIDENT_E164))).status_code == 200
