@@ -47,10 +47,15 @@ async def mint(pool: asyncpg.Pool, ticket_id: str, round_: int, now_ms: int, ttl
             token = _derive(key, ticket_id, round_, live["created_at"])
             if token_hash(token) == live["token_hash"]:  # links drawn at random before 044 cannot be given again
                 return token, live["expires_at"]
-        token = _derive(key, ticket_id, round_, now)
+        # each link of a ticket's round has its own creation time, so its own secret: one used this very
+        # millisecond does not come back
+        latest = await conn.fetchval("SELECT max(created_at) FROM review_links WHERE ticket_id = $1 AND round = $2",
+                                     ticket_id, round_)
+        created = now if latest is None or latest < now else latest + timedelta(microseconds=1)
+        token = _derive(key, ticket_id, round_, created)
         expires = now + timedelta(hours=ttl_h)
         await conn.execute("INSERT INTO review_links (token_hash, ticket_id, round, created_at, expires_at)"
-                           " VALUES ($1, $2, $3, $4, $5)", token_hash(token), ticket_id, round_, now, expires)
+                           " VALUES ($1, $2, $3, $4, $5)", token_hash(token), ticket_id, round_, created, expires)
         return token, expires
 
 

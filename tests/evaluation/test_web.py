@@ -119,6 +119,9 @@ async def test_a_ticket_has_one_live_link_minted_early_and_usable_once_finished(
         rated = await desk.rate(tid, 4, channel="web", link=token)
         assert rated.status_code == 201, rated.text
         assert await desk.pool.fetchval("SELECT count(*) FROM review_links WHERE used_at IS NOT NULL") == 1
+        # the used link is no longer live: minting again, even the same millisecond, makes another
+        again = await desk.client.post("/api/v1/reviews/links", json={"ticket_id": tid}, headers=staff)
+        assert again.status_code == 201 and again.json()["url"] != url
 
 
 async def test_an_expired_link_gives_way_to_a_new_one(settings: Settings, clock: FixedClock) -> None:
