@@ -23,6 +23,7 @@ from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, is_json, json, read_body, read_bytes, record_id
 from queue_server.api.problems import REDIS_AWAY, Problem, outages, validation_problem
 from queue_server.domain.door import DISTRICT, IllegalTransition, Source, Stage, list_problems
+from queue_server.ops.scope import ScopeError, ops_scope
 from queue_server.record.people import Principal
 
 from . import store
@@ -411,21 +412,18 @@ async def rating(request: Request) -> Response:
 
 @api("GET", "/api/v1/door/figures", "Door-to-door figures: cases by stage, median days discovery→visit and"
      " →approval, satisfaction; `?center=&since=&until=` (local days, default the last 30)", response=Figures,
-     responses={403: "staff tokens, or another center's", 422: "bad date or range"},
-     query={"center": "one center (default: the district, admin only)", "since": "YYYY-MM-DD",
+     responses={403: "not an admin, manager or auditor, or another center's", 404: "unknown center",
+                422: "bad date or range"},
+     query={"center": "one center (default: all the token may see)", "since": "YYYY-MM-DD",
             "until": "YYYY-MM-DD, inclusive"})
 async def door_figures(request: Request) -> Response:
     who = await principal(request)
     assert who is not None
     q = request.query_params
-    center = q.get("center") or None
-    if center is None:
-        if who.role != "admin":
-            raise Problem(403, "Forbidden", "district figures are for the district admin; name your center")
-    else:
-        require(who, center, {"manager"})
-        if center not in request.app.state.engine.catalog.centers:
-            raise _invalid("center", f"unknown center {center!r}")
+    try:   # who sees which figures: the ops views' one rule
+        center = ops_scope(who, q.get("center") or None, request.app.state.engine.catalog.centers, devices=False)
+    except ScopeError as exc:
+        raise Problem(exc.status, "Forbidden" if exc.status == 403 else "Not found", exc.message) from None
     today = _today(request)
     try:
         until = date.fromisoformat(q["until"]) if q.get("until") else today

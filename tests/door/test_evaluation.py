@@ -85,6 +85,11 @@ async def test_door_sms_and_ratings_through_the_reviews_system(settings: Setting
         staff = await cases.token("staff", f"{C}-s01")
         assert (await desk.client.get(f"/api/v1/door/figures?center={C}", headers=staff)).status_code == 403
         assert (await desk.client.get("/api/v1/door/figures?since=2026-13-01", headers=AUTH)).status_code == 422
+        manager = await cases.token("manager")
+        mine = (await desk.client.get("/api/v1/door/figures?since=2026-11-01&until=2026-12-31", headers=manager)).json()
+        assert mine["center"] == C and mine["satisfaction"]["rated"] == 2
+        other = await cases.token("manager", None, "caojiadu")
+        assert (await desk.client.get(f"/api/v1/door/figures?center={C}", headers=other)).status_code == 403
 
 
 async def _sent(standin: TwilioStandin, number: str, n: int) -> list | None:
