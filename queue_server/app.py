@@ -26,6 +26,7 @@ from remote_session.component import component as remote_sessions
 
 from .accounts.component import component as accounts
 from .api import centers, health, tickets, windows
+from .audit.component import component as audit
 from .api.auth import TokenCache
 from .api.centers import PublicQueues
 from .api.calendar import component as opening_calendar
@@ -68,10 +69,11 @@ class Component(Protocol):
 ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 # evaluation and ops listen to live_screens' hub; evaluation's deadlines count the calendar's working days;
 # devices and accounts close live_screens' sockets when a token is revoked (accounts: or expires); door rates
-# visits through evaluation; remote_sessions follow live_screens' hub
+# visits through evaluation; remote_sessions follow live_screens' hub; audit
+# wraps the whole middleware stack (every request)
 COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, accounts,
                                materials, recommend, door, residents, remote_sessions, appointments,
-                               long_lived]
+                               audit, long_lived]
 
 
 def redis_client(url: str, blocking: bool = False) -> Redis:

@@ -20,7 +20,7 @@ DEMO_WINDOW = "w1"
 DEMO_MATTER = "hrss-001"
 
 # (label, path template, token kind: a device kind, "staff", "remote staff" (r1's, which serves sp1: its
-# console opens the video with sp1's screen), "manager", "point screen" or "point assistant" (sp1's), or
+# console opens the video with sp1's screen), "manager", "auditor" (the center's), "point screen" or "point assistant" (sp1's), or
 # None for a public page)
 PAGES: list[tuple[str, str, str | None]] = [
     ("call display", "/display/{center}", "display"),
@@ -43,6 +43,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("log in", "/login", None),
     ("accounts admin", "/admin", "manager"),
     ("device enrollment", "/enroll", None),
+    ("audit log", "/audit", "auditor"),
 ]
 # Accounts to log in with at /login (one password for all: it is a demo), and where each leads.
 DEMO_PASSWORD = "demo-password"
@@ -58,6 +59,8 @@ async def _page_token(pool: asyncpg.Pool, kind: str, center: str, label: str) ->
         return await create_token(pool, "staff", center, "r1", f"{center}-s02", None, f"demo {label}")
     if kind == "manager":
         return await create_token(pool, "manager", center, label=f"demo {label}")
+    if kind == "auditor":
+        return await create_token(pool, "auditor", center, label=f"demo {label}")
     if kind == "point assistant":
         return await create_token(pool, "assistant", center, label=f"demo {label}", point="sp1")
     if kind == "point screen":

@@ -42,8 +42,7 @@ async def migrate(conn: asyncpg.Connection, personal: PersonalData | None = None
             async with conn.transaction():
                 await conn.execute(sql)
                 if version in PYTHON_STEPS:
-                    personal = personal or PersonalData.from_settings(Settings.from_env())
-                    await PYTHON_STEPS[version](conn, personal)
+                    await PYTHON_STEPS[version](conn, lambda: personal or PersonalData.from_settings(Settings.from_env()))
                 await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
             applied.append(name)
     finally:

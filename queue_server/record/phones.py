@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
@@ -15,8 +16,14 @@ from .personal import PersonalData
 log = logging.getLogger("queue_server.phones")
 
 
-async def seal_staged_phones(conn: asyncpg.Connection, personal: PersonalData) -> None:
-    """Migration 042's Python step: seal the plaintext it staged, in its transaction."""
+async def seal_staged_phones(conn: asyncpg.Connection, keys: Callable[[], PersonalData]) -> None:
+    """Migration 042's Python step: seal the plaintext it staged, in its transaction (``keys`` is
+    asked for only when there is something to seal: a new database needs no key)."""
+    staged = await conn.fetchval("SELECT (SELECT count(*) FROM unsealed_ticket_phones) + (SELECT count(*) FROM"
+                                 " unsealed_sms_numbers) + (SELECT count(*) FROM unsealed_optouts)")
+    if not staged:
+        return
+    personal = keys()
     tickets = await conn.fetch("SELECT id, phone FROM unsealed_ticket_phones")
     await conn.executemany("UPDATE tickets SET phone_sealed = $2, phone_lookup = $3 WHERE id = $1",
                            [(r["id"], personal.seal(r["phone"]), personal.lookup(r["phone"])) for r in tickets])

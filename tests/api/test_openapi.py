@@ -18,7 +18,8 @@ PAGES = {"/display/{center}": f"/display/{C}", "/screen/{center}/{window}": f"/s
          "/assistant/{point}": f"/assistant/{C}-sp1", "/remote": "/remote", "/door/{center}": f"/door/{C}",
          "/door/{center}/visit": f"/door/{C}/visit",
          "/login": "/login", "/admin": "/admin", "/enroll": "/enroll",
-         "/book/{center}": f"/book/{C}", "/appointments/{center}": f"/appointments/{C}"}
+         "/book/{center}": f"/book/{C}", "/appointments/{center}": f"/appointments/{C}",
+         "/audit": "/audit"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -32,6 +32,7 @@ SIZES = {
     "clerk monitor": {"width": 1366, "height": 768},   # log-in and the accounts admin page at a desk
     "book": {"width": 390, "height": 844},          # a resident's phone
     "appointments": {"width": 1366, "height": 768},  # a manager's desk
+    "audit": {"width": 1366, "height": 768},        # an auditor's or manager's desk monitor
 }
 
 

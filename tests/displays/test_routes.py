@@ -19,7 +19,7 @@ PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "
             "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
             "/remote", "/remote?center=jingansi&matter=hrss-001",
             "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01", "/login", "/admin", "/enroll",
-            "/book/jingansi", "/appointments/jingansi"]
+            "/book/jingansi", "/appointments/jingansi", "/audit"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
@@ -108,6 +108,9 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
                                       headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 200, r.text
                 assert r.json()["staff_id"] == {"w1": "jingansi-s01", "r1": "jingansi-s02"}[window]
+            elif path == "/audit":
+                r = await client.get("/api/v1/audit", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200, r.text
             elif "/kiosk/" in path:
                 r = await client.post("/api/v1/centers/jingansi/tickets", json={"matter": "hrss-002"},
                                       headers={"Authorization": f"Bearer {token}"})
