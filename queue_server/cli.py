@@ -345,6 +345,30 @@ def main(argv: list[str] | None = None) -> None:
     add_door_parsers(sub)
     args = parser.parse_args(argv)
     try:
-        args.fn(args)
+        if args.command in AUDITED_COMMANDS:
+            _audited(args)
+        else:
+            args.fn(args)
     except KeyboardInterrupt:
         pass
+
+
+# Commands that change tokens, accounts, the catalog, the calendar or stored keys: in the audit log.
+AUDITED_COMMANDS = {"token", "user", "tokens", "import", "calendar", "rekey"}
+
+
+def _audited(args: argparse.Namespace) -> None:
+    """Run an administrator's command and write it to the audit log, done (200) or refused (400)."""
+    from .audit.trail import record_command
+
+    params = {k: str(v) for k, v in vars(args).items() if k not in ("fn", "command") and v not in (None, False, "")}
+    with services(Settings.from_env()) as settings:
+        outcome = 400
+        try:
+            args.fn(args)
+            outcome = 200
+        finally:
+            try:
+                asyncio.run(record_command(settings.database_url, args.command, params, outcome))  # type: ignore[arg-type]
+            except (OSError, asyncpg.PostgresError) as exc:
+                print(f"could not write the audit log: {type(exc).__name__}", file=sys.stderr)

@@ -11,7 +11,9 @@ interval (``QUEUE_AUDIT_FLUSH_S``, 0.25 s) not yet written; PostgreSQL away: the
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import socket
 import uuid
 from collections import deque
 from itertools import islice
@@ -25,7 +27,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api.auth import bearer
-from ..clock import Clock, from_ms
+from ..clock import Clock, SystemClock, from_ms
 from ..domain.numbering import center_of
 from ..record.people import Principal, token_hash
 
@@ -135,6 +137,18 @@ class AuditLog:
                 await asyncio.wait_for(stop.wait(), self.flush_s)
             except asyncio.TimeoutError:
                 pass
+
+
+async def record_command(database_url: str, command: str, params: dict[str, str], outcome: int) -> None:
+    """An administrator's command (``queue-server token``, ``user``, ``tokens``, ``import``...) in the
+    log: role ``cli``, the operating-system user, this host; outcome 200 done, 400 refused."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await append(conn, [Entry(uuid.uuid4(), from_ms(SystemClock().now_ms()), "cli", getpass.getuser(), None,
+                                  params.get("center"), params.get("window"), f"queue-server {command}", params, outcome,
+                                  socket.gethostname(), "queue-server cli")])
+    finally:
+        await conn.close()
 
 
 class AuditTrail:

@@ -177,3 +177,27 @@ async def test_entries_wait_out_a_failed_write(settings: Settings) -> None:
         actions = [r["action"] for r in await live.fetch("SELECT action FROM audit_log ORDER BY at, id")]
         assert actions == ["POST /api/v1/centers/{center}/windows/{window}/open",
                            "POST /api/v1/centers/{center}/windows/{window}/pause"]
+
+
+def test_administrators_commands_are_logged_done_or_refused(settings: Settings, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from queue_server import cli
+
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    cli.main(["token", "staff", C, "--window", "w1", "--staff", f"{C}-s01"])
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    with pytest.raises(SystemExit):
+        cli.main(["token", "assistant", C])      # refused: an assistant needs --point
+
+    async def rows() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await conn.fetch("SELECT role, action, center, window_code, target, outcome FROM audit_log ORDER BY id")
+        finally:
+            await conn.close()
+    done, refused = asyncio.run(rows())
+    assert (done["role"], done["action"], done["center"], done["window_code"], done["outcome"]) == \
+        ("cli", "queue-server token", C, "w1", 200)
+    assert orjson.loads(done["target"])["role"] == "staff" and token not in done["target"]
+    assert (refused["action"], refused["outcome"]) == ("queue-server token", 400)
