@@ -106,7 +106,7 @@ class TokenList(BaseModel):
     tokens: list[TokenInfo]
 
 
-class Rotated(BaseModel):
+class TokenRotated(BaseModel):
     id: str
     token: str = Field(description="the new token, shown once; the old one no longer works anywhere")
 
@@ -324,7 +324,7 @@ async def revoke_token(request: Request) -> Response:
 
 
 @api("POST", "/api/v1/tokens/{id}/rotate", "A new token in place of this one (same role and place, a fresh lifetime);"
-     " the old one stops working on every instance", response=Rotated,
+     " the old one stops working on every instance", response=TokenRotated,
      responses={403: "not allowed to manage this token", 404: "no valid token with this id",
                 409: "rotated or revoked meanwhile"})
 async def rotate_token(request: Request) -> Response:
