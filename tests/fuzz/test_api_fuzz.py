@@ -95,8 +95,11 @@ async def fuzzed(services: Services) -> AsyncIterator[Fuzzed]:
 @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_no_answer_is_a_server_error(case: Any, role: str, fuzzed: Fuzzed) -> None:
+    # framing is the HTTP client's: a made-up Content-Length is refused by uvicorn's parser (a plain 400)
+    # before the app sees the request
+    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() not in ("content-length", "transfer-encoding")}
     if role != "nobody":   # nobody sends whatever Authorization the case made up, if any
-        case.headers = {**(case.headers or {}), **fuzzed.roles[role]}
+        case.headers = {**case.headers, **fuzzed.roles[role]}
     response = case.call(base_url=fuzzed.url, timeout=10)
     where = f"{case.method} {case.formatted_path} as {role}: {response.status_code} {response.text[:300]}"
     assert response.status_code < 500, where
