@@ -17,7 +17,7 @@ from queue_server.supervisor import Supervisor
 from .api import api
 from .events import Announcer
 from .pages import routes as page_routes
-from .store import remind_overdue
+from .store import forget_finished, remind_overdue
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,12 @@ class Door:
 
 
 async def sweep(app: Starlette) -> None:
-    """Remind of what went overdue, then announce whatever is not on the streams yet."""
+    """Remind of what went overdue, forget the personal data of cases finished long ago, then announce
+    whatever is not on the streams yet."""
     state = app.state
-    await remind_overdue(state.pool, state.clock.now_ms(), state.settings.timezone)
+    now = state.clock.now_ms()
+    await remind_overdue(state.pool, now, state.settings.timezone)
+    await forget_finished(state.pool, now, state.settings.phone_retention_days)
     await state.door.announcer.announce()
 
 

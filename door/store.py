@@ -382,6 +382,16 @@ async def remind_overdue(pool: asyncpg.Pool, now_ms: int, tz: str) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
+async def forget_finished(pool: asyncpg.Pool, now_ms: int, days: int) -> int:
+    """Forget the sealed phone and ID number of cases finished (closed, refused, cancelled) more than
+    ``days`` ago — the phone retention period (docs/privacy.md): nothing is sent to a finished case's
+    resident after it. Returns how many cases forgot."""
+    status = await pool.execute(
+        "UPDATE door_cases SET phone_sealed = NULL, id_number_sealed = NULL WHERE phone_sealed IS NOT NULL"
+        " AND stage IN ('closed', 'refused', 'cancelled') AND updated_at < $1", from_ms(now_ms) - timedelta(days=days))
+    return int(status.rsplit(" ", 1)[1])
+
+
 # ---- reading ---------------------------------------------------------------------------------------
 
 def _case(row: asyncpg.Record, matters: list[asyncpg.Record], today: date) -> dict[str, Any]:
