@@ -8,7 +8,7 @@ import asyncpg
 from door.component import sweep
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
-from tests.door.conftest import C, MONDAY, Cases, phone
+from tests.door.conftest import MONDAY, Cases, phone
 from tests.support import AUTH, running_app
 
 ID_NUMBER = "310106194501015678"
