@@ -64,7 +64,7 @@ async def inbound(request: Request) -> Response:
     if not sid or not number:
         raise Problem(422, "Invalid request", "MessageSid and From are required",
                       errors=[{"field": "MessageSid" if not sid else "From", "message": "required"}])
-    request.app.state.limiter.check(f"sms:{texts.number_hash(number)}")
+    request.app.state.limiter.check(f"sms:{request.app.state.personal.handle(number)}")
     ev = request.app.state.evaluation
     pool = request.app.state.pool
     now = ev.clock.now_ms()

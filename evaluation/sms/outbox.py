@@ -130,7 +130,7 @@ class Outbox:
                                 msg_id, state, *cols.values())
 
     async def _within_limit(self, number: str, now_ms: int) -> bool:
-        key = self.keys.sms_rate(texts.number_hash(number), now_ms // HOUR_MS)
+        key = self.keys.sms_rate(self.personal.handle(number), now_ms // HOUR_MS)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, 7200)
@@ -188,11 +188,11 @@ class Outbox:
                 await suppress_number(self.pool, number, "twilio-21610", self.personal)
                 return "suppressed"
             if exc.permanent or msg["attempts"] >= self.cfg.sms_max_attempts:
-                log.warning("sms %s to %s failed for good (%s)", msg["id"], texts.number_hash(number), exc.summary)
+                log.warning("sms %s to %s failed for good (%s)", msg["id"], self.personal.handle(number), exc.summary)
                 await self._set(msg["id"], "failed", last_error=exc.summary)
                 return "failed"
             delay = min(3600, self.cfg.sms_backoff_s * 2 ** (msg["attempts"] - 1))
-            log.info("sms %s to %s failed (%s); retry in %d s", msg["id"], texts.number_hash(number), exc.summary, delay)
+            log.info("sms %s to %s failed (%s); retry in %d s", msg["id"], self.personal.handle(number), exc.summary, delay)
             await self._set(msg["id"], "queued", due_at=from_ms(now_ms + delay * 1000), last_error=exc.summary)
             return "retry"
         await self._set(msg["id"], "sent", twilio_sid=sid, twilio_status=status, sent_at=from_ms(now_ms))

@@ -1,7 +1,6 @@
 """What the SMS say, bilingual, and the numbers they go to. Pure."""
 from __future__ import annotations
 
-import hashlib
 import re
 
 from ..levels import LABELS, REASON_LABELS
@@ -18,11 +17,6 @@ def e164(phone: str) -> str:
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     return f"+86{digits}"
-
-
-def number_hash(number: str) -> str:
-    """A stable, non-reversible handle for a number (rate-limit keys, log lines)."""
-    return hashlib.sha256(e164(number).encode()).hexdigest()[:16]
 
 
 def keyword(body: str) -> str:

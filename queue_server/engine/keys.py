@@ -144,9 +144,9 @@ class Keys:
         """The pattern every instance follows for ``session_signals`` (one subscription per instance)."""
         return f"{self.prefix}:rtc:*"
 
-    def sms_rate(self, number_hash: str, hour: int) -> str:
-        """SMS sent to one number (by hash) in one clock hour: the per-number send limit."""
-        return f"{self.prefix}:sms:rate:{number_hash}:{hour}"
+    def sms_rate(self, number_handle: str, hour: int) -> str:
+        """SMS sent to one number (by its keyed handle) in one clock hour: the per-number send limit."""
+        return f"{self.prefix}:sms:rate:{number_handle}:{hour}"
 
 
 def drop_keys(redis_url: str, pattern: str) -> int:

@@ -8,6 +8,7 @@ The whole API, for every store that keeps a resident's phone or ID number::
     personal.open(sealed)                         # "13812345678" again (only to send an SMS, dial, print)
     personal.lookup("+86 138-1234-5678")          # bytes for an indexed bytea column, stored beside the value
     personal.lookups("13812345678")               # what to find rows by: WHERE col = ANY($1)
+    personal.handle("13812345678")                # a short keyed name for it in logs and Redis keys
     mask("13812345678")                           # "138****5678": the only form a page, CSV or API shows
 
 Sealing is AES-256-GCM (``cryptography``) with a fresh 96-bit nonce per value, so equal numbers seal
@@ -141,6 +142,11 @@ class PersonalData:
         are found until ``rekey`` has re-hashed them."""
         text = canonical(value).encode()
         return [hmac.new(k.hmac, text, hashlib.sha256).digest() for k in self._by_id.values()]
+
+    def handle(self, value: str) -> str:
+        """A short name for a value in log lines and rate-limit keys: keyed, so it cannot be turned
+        back into the number by hashing every mobile number there is, as a plain hash can."""
+        return (self.lookup(value) or b"").hex()[:16]
 
     def is_current(self, sealed: bytes) -> bool:
         """Whether a stored value is sealed under the current key (what ``rekey`` leaves behind)."""

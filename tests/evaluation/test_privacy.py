@@ -8,7 +8,6 @@ import logging
 import re
 
 from evaluation.sms.standin import TwilioStandin
-from evaluation.sms.texts import number_hash
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from tests.evaluation.conftest import C, PHONE, PUBLIC, desk_for, eval_settings, eventually, inbound
@@ -62,7 +61,7 @@ async def test_the_number_stays_inside(settings: Settings, clock: FixedClock, st
             assert number not in caplog.text
         assert "138****5678" in answers  # the masked form is what the ticket shows
         # the failed send (to whichever number went first) was logged by the number's hash
-        assert any(f"to {number_hash(n)} failed (http 500" in caplog.text for n in (PHONE, OTHER))
+        assert any(f"to {desk.app.state.personal.handle(n)} failed (http 500" in caplog.text for n in (PHONE, OTHER))
 
         await eventually(lambda: desk.pool.fetchval("SELECT count(*) FROM tickets WHERE phone_sealed IS NOT NULL"
                                                     " AND status = 'finished'"), what="the tickets recorded")

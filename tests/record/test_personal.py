@@ -78,3 +78,10 @@ def test_a_malformed_key_stops_the_server_and_a_missing_one_is_warned(settings: 
     with caplog.at_level(logging.WARNING, logger="queue_server.personal"):
         create_app(replace(settings, personal_data_key=None))
     assert "QUEUE_PERSONAL_DATA_KEY is not set" in caplog.text
+
+
+def test_a_handle_names_a_number_without_giving_it_away() -> None:
+    personal = PersonalData(_key())
+    assert personal.handle("13812345678") == personal.handle("+86 138 1234 5678") != personal.handle("13812345679")
+    assert len(personal.handle("13812345678")) == 16
+    assert PersonalData(_key()).handle("13812345678") != personal.handle("13812345678")
