@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from queue_server.api.endpoints import Doc
-from queue_server.engine.connection import connection_class
+from queue_server.engine.streams import StreamNodes
 from queue_server.supervisor import Supervisor
 
 from .api import api
@@ -60,13 +60,13 @@ class EvaluationComponent:
         ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock, state.calendar)
         state.evaluation = ev
         state.realtime.hub.listeners.append(ev.recent.take)
-        reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
-                                connection_class=connection_class(state.settings.redis_url))
-        work.at_close(reader.aclose)
-        consumer = FinishedConsumer(reader, state.pool, state.keys, list(ev.catalog.centers), cfg, state.clock, state.personal,
-                                    losses=state.losses)
-        state.evaluation_consumer = consumer
-        work.run("evaluation-consumer", lambda: consumer.run(work.stop))
+        streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:evaluation")
+        work.at_close(streams.aclose)
+
+        def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
+            return FinishedConsumer(node, state.pool, state.keys, centers, cfg, state.clock, state.personal,
+                                    losses=state.losses).run(work.stop)
+        work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer))
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_server.app import redis_client
+from queue_server.engine.connection import redis_client
 
 SCRIPT = "redis.call('INCR', KEYS[1]) return redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'f', ARGV[1])"
 

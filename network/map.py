@@ -21,7 +21,7 @@ from queue_server.domain.catalog import Catalog
 from queue_server.domain.network import KINDS, local_moment, point_id, serving_windows
 from queue_server.domain.wait import estimate_wait_s
 from queue_server.engine.keys import Keys
-from queue_server.engine.scripts import Scripts
+from queue_server.engine.scripts import Scripts, call_each
 
 FRESH_S = 5.0          # how long one read of the live figures serves every map request of an instance
 CLASSES = ("p", "a", "n")
@@ -61,16 +61,15 @@ async def live_features(redis: Redis, scripts: Scripts, keys: Keys, catalog: Cat
             openings[key] = _opening(calendar, center, point, now)
         return openings[key]
 
-    script = scripts["map_counts"]
-    async with redis.pipeline(transaction=False) as pipe:
-        for c in catalog.centers.values():
-            remote = [w.code for w in c.windows.values() if w.kind == "remote"]
-            lines = [keys.waiting(c.code, q, cls) for q in c.queues for cls in CLASSES]
-            points = [keys.waiting(c.code, keys.point_line(p), cls) for p in c.service_points for cls in CLASSES]
-            await script(keys=[keys.open_windows(c.code, CENTER_LINE), keys.stats(c.code), *lines,
-                               *(keys.window(c.code, w) for w in remote), *points],
-                         args=[len(lines), len(remote), CENTER_LINE, REMOTE_LINE], client=pipe)
-        replies = await pipe.execute()
+    calls = []
+    for c in catalog.centers.values():
+        remote = [w.code for w in c.windows.values() if w.kind == "remote"]
+        lines = [keys.waiting(c.code, q, cls) for q in c.queues for cls in CLASSES]
+        points = [keys.waiting(c.code, keys.point_line(p), cls) for p in c.service_points for cls in CLASSES]
+        calls.append(([keys.open_windows(c.code, CENTER_LINE), keys.stats(c.code), *lines,
+                       *(keys.window(c.code, w) for w in remote), *points],
+                      [len(lines), len(remote), CENTER_LINE, REMOTE_LINE]))
+    replies = await call_each(redis, scripts["map_counts"], calls)
     default = float(settings.default_handling_s)
     features: list[dict[str, Any]] = []
     for c, raw in zip(catalog.centers.values(), replies):

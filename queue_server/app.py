@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 import asyncpg
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +37,8 @@ from .api.ratelimit import RateLimiter
 from .clock import Clock, ShiftedClock, SystemClock
 from .config import Settings
 from .devices.component import component as devices
-from .engine.connection import connection_class
+from .engine.connection import redis_client
+from .engine.streams import StreamNodes
 from .engine.keys import Keys
 from .engine.queue_engine import QueueEngine
 from .gc_freeze import component as long_lived
@@ -74,16 +75,6 @@ ENDPOINTS = [health.api, centers.api, tickets.api, windows.api]
 COMPONENTS: list[Component] = [opening_calendar, displays, live_screens, evaluation, ops, network, devices, accounts,
                                materials, recommend, door, residents, remote_sessions, appointments,
                                audit, long_lived]
-
-
-def redis_client(url: str, blocking: bool = False) -> Redis:
-    """Shared pool for scripts; ``blocking`` gives a reader of streams its own connection without a
-    socket timeout (redis-py 8 defaults to 5 s, which a blocking XREADGROUP would trip)."""
-    if blocking:
-        return Redis.from_url(url, socket_timeout=None, max_connections=4, connection_class=connection_class(url))
-    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10,
-                                           connection_class=connection_class(url))
-    return Redis(connection_pool=pool)
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:
@@ -127,19 +118,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
         app.state.public_queues = PublicQueues()
         work = app.state.supervisor = Supervisor()
-        reader = redis_client(settings.redis_url, blocking=True)  # type: ignore[arg-type]
-        work.at_close(reader.aclose)
+        record_streams = StreamNodes(settings.redis_url, keys, f"{settings.key_prefix}:record")  # type: ignore[arg-type]
+        work.at_close(record_streams.aclose)
         losses = app.state.losses = Losses()
         trimmer = Trimmer(redis, keys, list(catalog.centers), keep=RealtimeConfig.from_env().replay_max,
                           cap=settings.stream_maxlen // 2, losses=losses)
         try:
             work.run("stream-trimmer", lambda: trimmer.run(work.stop))
             if run_persister:
-                persister = Persister(reader, pool, keys, list(catalog.centers), batch=settings.persister_batch,
-                                      claim_idle_ms=settings.persister_claim_idle_ms, on_lost=restore, losses=losses,
-                                      personal=personal)
-                app.state.persister = persister
-                work.run("persister", lambda: persister.run(work.stop))
+                def persister(node: Redis, centers: list[str]) -> Awaitable[None]:
+                    return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
+                                     claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
+                                     personal=personal).run(work.stop)
+                work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister))
             work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
             work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
             for component in COMPONENTS:

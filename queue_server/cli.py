@@ -201,7 +201,7 @@ def cmd_calendar(args: argparse.Namespace) -> None:
     from .record.calendar import store_calendar_file
 
     async def store(settings: Settings) -> dict[str, int]:
-        from .app import redis_client
+        from .engine.connection import redis_client
         from .engine.keys import Keys
 
         conn = await asyncpg.connect(settings.database_url)

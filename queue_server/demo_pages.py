@@ -83,7 +83,7 @@ async def _demo_accounts(pool: asyncpg.Pool, center: str) -> list[tuple[str, str
 
 async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
     """A ticket for the status page link: issued once per service day (idempotent on the day)."""
-    from .app import redis_client
+    from .engine.connection import redis_client
     from .domain.numbering import service_day
     from .engine.keys import Keys
     from .engine.queue_engine import QueueEngine

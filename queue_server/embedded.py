@@ -43,13 +43,17 @@ def redis_server_binary() -> Path:
 
 
 @contextlib.contextmanager
-def embedded_redis(folder: Path, port: int | None = None, persistent: bool = True) -> Iterator[str]:
-    """Run redis-server on 127.0.0.1 with append-only persistence in ``folder``; yields its URL."""
+def embedded_redis(folder: Path, port: int | None = None, persistent: bool = True,
+                   cluster: bool = False) -> Iterator[str]:
+    """Run redis-server on 127.0.0.1 with append-only persistence in ``folder``; yields its URL. With
+    ``cluster`` it starts as a cluster node holding no slots yet (see ``embedded_redis_cluster``)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder.resolve()),
             "--save", "", "--daemonize", "no", "--logfile", str((folder / "redis.log").resolve())]
     args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
+    if cluster:
+        args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]
     # Its own session: Ctrl-C in a terminal signals the whole foreground process group, and a Redis
     # that died with it would pull the store from under the app while the app is still stopping. It
     # is stopped below, after the app (PostgreSQL's pg_ctl puts the server in its own session too);
@@ -65,6 +69,43 @@ def embedded_redis(folder: Path, port: int | None = None, persistent: bool = Tru
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def embedded_redis_cluster(folder: Path, masters: int = 3, replicas: int = 0) -> Iterator[str]:
+    """A real Redis Cluster on loopback: ``masters`` nodes sharing the 16,384 slots (and ``replicas``
+    per master), each its own redis-server with AOF under ``folder/node-N``; yields a
+    ``redis+cluster://`` URL naming the first node (the client discovers the rest)."""
+    with contextlib.ExitStack() as nodes:
+        ports = [_cluster_port() for _ in range(masters * (1 + replicas))]
+        for i, port in enumerate(ports):
+            nodes.enter_context(embedded_redis(folder / f"node-{i}", port, cluster=True))
+        cli = redis_server_binary().with_name("redis-cli")
+        subprocess.run([str(cli), "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                        "--cluster-replicas", str(replicas), "--cluster-yes"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        _wait_for_cluster(cli, ports)
+        yield f"redis+cluster://127.0.0.1:{ports[0]}/0"
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 above it) is free and exists too."""
+    while True:
+        port = free_port()
+        if port + 10_000 <= 65_535 and not port_taken("127.0.0.1", port + 10_000):
+            return port
+
+
+def _wait_for_cluster(cli: Path, ports: list[int], timeout: float = 30.0) -> None:
+    """Until every node agrees the cluster is up (slots assigned and known to all)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [subprocess.run([str(cli), "-p", str(p), "cluster", "info"], capture_output=True, text=True).stdout
+                  for p in ports]
+        if all("cluster_state:ok" in s for s in states):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the Redis Cluster did not come up")
 
 
 def _terminate_with_parent() -> None:

@@ -17,6 +17,7 @@ from queue_server.domain.calendar import Calendar
 from queue_server.domain.catalog import Catalog, Center
 from queue_server.domain.choice import Candidate, Weights, distance_m, rank
 from queue_server.engine.queue_engine import QueueEngine
+from queue_server.engine.scripts import call_each
 
 api = Endpoints("recommend")
 WALK_IN = "kiosk"          # a resident who walks in takes a kiosk ticket
@@ -79,12 +80,10 @@ async def predicted(engine: QueueEngine, centers: list[Center], matter: str) -> 
     """Per center, what a walk-in of the matter would be told now: one ``line_outlook`` script each, in
     one pipeline."""
     keys, now = engine.keys, engine.clock.now_ms()
-    script = engine.scripts["line_outlook"]
     queues = [c.queue_for(matter, WALK_IN).code for c in centers]  # type: ignore[union-attr]
-    async with engine.redis.pipeline(transaction=False) as pipe:
-        for c, q in zip(centers, queues):
-            await script(keys=[keys.waiting(c.code, q, "n")], args=[keys.center_base(c.code), now, q], client=pipe)
-        replies = await pipe.execute()
+    replies = await call_each(engine.redis, engine.scripts["line_outlook"],
+                              [([keys.waiting(c.code, q, "n")], [keys.center_base(c.code), now, q])
+                               for c, q in zip(centers, queues)])
     out: dict[str, dict[str, Any]] = {}
     for c, raw in zip(centers, replies):
         r = orjson.loads(raw)

@@ -2,6 +2,7 @@
 group that queues "turn is near" and "called" SMS, and the loop that ends the check-in grace."""
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -12,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from displays.component import HERE as PAGES, PAGE_HEADERS
 from queue_server.api.endpoints import Doc
-from queue_server.engine.connection import connection_class
+from queue_server.engine.streams import StreamNodes
 from queue_server.supervisor import Supervisor
 
 from . import check_in
@@ -36,12 +37,13 @@ class ResidentsComponent:
     async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         cfg = state.residents = ResidentsConfig.from_settings(state.settings)
-        reader = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=4,
-                                connection_class=connection_class(state.settings.redis_url))
-        work.at_close(reader.aclose)
-        consumer = state.resident_notices = NoticeConsumer(reader, state.pool, state.engine, cfg, state.clock,
-                                                           losses=state.losses)
-        work.run("resident-notices", lambda: consumer.run(work.stop))
+        streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:resident-notices")
+        work.at_close(streams.aclose)
+
+        def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
+            return NoticeConsumer(node, state.pool, state.engine, cfg, state.clock, centers,
+                                  losses=state.losses).run(work.stop)
+        work.run("resident-notices", lambda: streams.on_each(list(state.engine.catalog.centers), consumer))
         work.run("check-in-grace", lambda: check_in.run(state.engine, cfg.tick_s, work.stop))
 
 

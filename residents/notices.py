@@ -46,8 +46,8 @@ class NoticeConsumer(GroupConsumer):
     group = GROUP
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, engine: QueueEngine, cfg: ResidentsConfig, clock: Clock,
-                 name: str | None = None, losses: Losses | None = None) -> None:
-        super().__init__(redis, engine.keys, list(engine.catalog.centers), cfg.consumer_block_ms, name, losses=losses)
+                 centers: list[str], name: str | None = None, losses: Losses | None = None) -> None:
+        super().__init__(redis, engine.keys, centers, cfg.consumer_block_ms, name, losses=losses)
         self.pool, self.engine, self.cfg, self.clock = pool, engine, cfg, clock
         self.queued = 0
 

@@ -6,19 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from queue_server.config import Settings
-from queue_server.engine.keys import drop_keys
-from queue_server.record.calendar import open_all_hours
-from queue_server.record.demo_data import load_demo
-from queue_server.record.migrate import migrate
-from tests.support import Services, with_database
+from tests.support import Services, prepared_services
 
 
 @pytest.fixture(scope="session")
@@ -40,25 +34,8 @@ def service_urls() -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 async def services(service_urls: tuple[str, str]) -> AsyncIterator[Services]:
-    redis_url, admin_dsn = service_urls
-    svc = Services(redis_url, admin_dsn, uuid.uuid4().hex[:8])
-    svc.template = f"qs_{svc.run_id}_template"
-    conn = await asyncpg.connect(admin_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{svc.template}"')
-        tconn = await asyncpg.connect(with_database(admin_dsn, svc.template))
-        try:
-            await migrate(tconn)
-            await load_demo(tconn)
-            await open_all_hours(tconn)   # tests issue at whatever hour CI runs; calendar tests set hours
-        finally:
-            await tconn.close()
+    async with prepared_services(*service_urls) as svc:
         yield svc
-    finally:
-        drop_keys(redis_url, f"t{svc.run_id}*")   # every test's key prefix starts so
-        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"qs_{svc.run_id}_%"):
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 @pytest.fixture

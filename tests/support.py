@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-from redis.asyncio import Redis
 
 from queue_server import cli
 from queue_server.app import create_app
 from queue_server.clock import Clock, ShiftedClock
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys, drop_keys
 from queue_server.record.personal import DEMO_KEY
 
@@ -59,6 +59,34 @@ class Services:
                         key_prefix=f"t{self.run_id}{uuid.uuid4().hex[:6]}", persister_claim_idle_ms=1000,
                         rate_limit_per_minute=100_000, personal_data_key=DEMO_KEY)
         return replace(base, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def prepared_services(redis_url: str, admin_dsn: str) -> AsyncIterator[Services]:
+    """A session's services: a migrated template database with the demo data (each test clones it),
+    and every key and database the session made dropped at its end."""
+    from queue_server.record.calendar import open_all_hours
+    from queue_server.record.demo_data import load_demo
+    from queue_server.record.migrate import migrate
+
+    svc = Services(redis_url, admin_dsn, uuid.uuid4().hex[:8])
+    svc.template = f"qs_{svc.run_id}_template"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{svc.template}"')
+        tconn = await asyncpg.connect(with_database(admin_dsn, svc.template))
+        try:
+            await migrate(tconn)
+            await load_demo(tconn)
+            await open_all_hours(tconn)   # tests issue at whatever hour CI runs; calendar tests set hours
+        finally:
+            await tconn.close()
+        yield svc
+    finally:
+        drop_keys(redis_url, f"t{svc.run_id}*")   # every test's key prefix starts so
+        for (name,) in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", f"qs_{svc.run_id}_%"):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
 
 
 def on_a_service_day(settings: Settings) -> Settings:
@@ -107,7 +135,6 @@ def server_process(settings: Settings, port: int | None = None,
 @contextlib.asynccontextmanager
 async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> AsyncIterator[Any]:
     """A QueueEngine on the real services, without HTTP; ``catalog`` overrides the demo one."""
-    from queue_server.app import redis_client
     from queue_server.engine.queue_engine import QueueEngine
     from queue_server.record.catalog import load_catalog
     from queue_server.record.rebuild import rebuild_if_lost
@@ -126,7 +153,7 @@ async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> A
 
 async def wait_recorded(pool: asyncpg.Pool, redis_url: str, settings: Settings, center: str, timeout: float = 60.0) -> int:
     """Wait until PostgreSQL holds every event of the center's stream; returns that count."""
-    r = Redis.from_url(redis_url)
+    r = redis_client(redis_url)
     try:
         total = await r.xlen(Keys(settings.key_prefix).events(center))
         deadline = time.monotonic() + timeout

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
-
 from ..config import Settings
-from .connection import connection_class
+from .connection import subscriber
 
 
 async def follow(settings: Settings, channel: str, name: str, stop: asyncio.Event,
@@ -20,9 +18,7 @@ async def follow(settings: Settings, channel: str, name: str, stop: asyncio.Even
     ``on_message`` with each message's data, and ``on_quiet`` after each second without one. A failure ends
     the call: the supervisor starts it again, and the new subscription calls ``on_subscribed`` again. With
     ``pattern`` the channel is a glob (PSUBSCRIBE): one subscription for a family of channels."""
-    client = Redis.from_url(settings.redis_url, socket_timeout=None, max_connections=1,
-                            client_name=f"{settings.key_prefix}:{name}",
-                            connection_class=connection_class(settings.redis_url))   # type: ignore[arg-type]
+    client = await subscriber(settings.redis_url, f"{settings.key_prefix}:{name}")  # type: ignore[arg-type]
     try:
         async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
             await (pubsub.psubscribe(channel) if pattern else pubsub.subscribe(channel))

@@ -1,14 +1,26 @@
-"""Redis connections that pack commands with hiredis's C packer. redis-py's asyncio connection packs
-every command in Python (the sync one can use hiredis): 19 µs for an issue's EVALSHA, 1.1 ms for the
-stream readers' XREAD naming 287 centers' streams, against 5 µs and 0.14 ms here. The bytes on the
-wire are the same, and so are the errors (a bool is refused, as redis-py does)."""
+"""The one way to a Redis client: a single Redis (``redis://``, ``unix://``) or a Redis Cluster
+(``redis+cluster://`` naming any of its nodes; the client finds the rest and follows slot moves).
+
+Connections pack commands with hiredis's C packer. redis-py's asyncio connection packs every command
+in Python (the sync one can use hiredis): 19 µs for an issue's EVALSHA, 1.1 ms for the stream
+readers' XREAD naming 287 centers' streams, against 5 µs and 0.14 ms here. The bytes on the wire are
+the same, and so are the errors (a bool is refused, as redis-py does)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import hiredis
+import redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
+
+CLUSTER_SCHEME = "redis+cluster://"
 
 
 class _HiredisPacking:
@@ -39,3 +51,112 @@ class PackedUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
 
 def connection_class(url: str) -> type[Connection]:
     return PackedUnixConnection if url.startswith("unix:") else PackedConnection
+
+
+def is_cluster(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEME)
+
+
+def node_url(url: str) -> str:
+    return "redis://" + url[len(CLUSTER_SCHEME):]
+
+
+@contextlib.asynccontextmanager
+async def _in_flight(slots: asyncio.Semaphore) -> AsyncIterator[None]:
+    """A slot for one command or pipeline; and a connection a failover closed under it reported as
+    the ConnectionError it is. redis-py lets the transport's own error out instead (an AttributeError
+    or TypeError on a ``None`` writer: redis/redis-py#4287), which would be a 500, not a 503."""
+    async with slots:
+        try:
+            yield
+        except (AttributeError, TypeError) as exc:
+            if "NoneType" not in str(exc):
+                raise
+            raise redis.exceptions.ConnectionError(f"connection closed under the command ({exc})") from exc
+
+
+class WaitingCluster(RedisCluster):
+    """redis-py's cluster client refuses a command when a node's pool is full (MaxConnectionsError),
+    where the single-node BlockingConnectionPool makes it wait: a burst of requests would become
+    errors. This one waits too: at most ``max_connections`` commands or pipelines in flight."""
+
+    def __init__(self, *args: Any, max_connections: int = 256, **kwargs: Any) -> None:
+        super().__init__(*args, max_connections=max_connections, **kwargs)
+        self.in_flight = asyncio.Semaphore(max_connections)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with _in_flight(self.in_flight):
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        return _WaitingPipeline(self, transaction=transaction)
+
+
+class _WaitingPipeline(ClusterPipeline):
+    async def execute(self, *args: Any, **kwargs: Any) -> list[Any]:
+        async with _in_flight(self.cluster_client.in_flight):   # type: ignore[attr-defined]
+            return await super().execute(*args, **kwargs)
+
+
+def redis_client(url: str, blocking: bool = False, name: str | None = None, max_connections: int = 4) -> Redis:
+    """A shared pool for scripts and commands; ``blocking`` gives a reader of streams or channels
+    connections of its own without a socket timeout (redis-py 8 defaults to 5 s, which a blocking
+    XREAD would trip), ``max_connections`` of them, named ``name`` in CLIENT LIST. On a cluster the
+    client routes each command by its keys' slot, all of a center's keys sharing one (``{center}``);
+    a blocking read of many centers' streams goes node by node (``engine/streams.py``)."""
+    if is_cluster(url):
+        options: dict[str, Any] = {"client_name": name} if name else {}
+        if blocking:
+            return WaitingCluster.from_url(node_url(url), socket_timeout=None, max_connections=max_connections,  # type: ignore[return-value]
+                                           connection_class=PackedConnection, **options)
+        return WaitingCluster.from_url(node_url(url), max_connections=256, socket_timeout=10,  # type: ignore[return-value]
+                                       connection_class=PackedConnection, **options)
+    if blocking:
+        return Redis.from_url(url, socket_timeout=None, max_connections=max_connections, client_name=name,
+                              connection_class=connection_class(url))
+    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10,
+                                           connection_class=connection_class(url))
+    return Redis(connection_pool=pool)
+
+
+class ClusterView:
+    """Which node holds which slot, asked afresh on each ``look`` (a failover or a slot move changes
+    the answer). It remembers every node it has met, so the node the URL names may be gone."""
+
+    def __init__(self, url: str) -> None:
+        self._cluster = RedisCluster.from_url(node_url(url))
+
+    async def look(self) -> RedisCluster:
+        await self._cluster.nodes_manager.initialize()
+        return self._cluster
+
+    async def aclose(self) -> None:
+        await self._cluster.aclose()
+
+
+async def subscriber(url: str, name: str) -> Redis:
+    """A connection of its own for following change channels. On a cluster any primary will do: a
+    PUBLISH reaches every node over the cluster bus. Taken afresh at each (re)subscription, so a node
+    that went away is not asked again."""
+    if not is_cluster(url):
+        return redis_client(url, blocking=True, name=name, max_connections=1)
+    view = ClusterView(url)
+    try:
+        node = random.choice((await view.look()).get_primaries())
+    finally:
+        await view.aclose()
+    return node_client((node.host, int(node.port)), name, 1)
+
+
+def node_client(at: tuple[str, int], name: str | None, max_connections: int) -> Redis:
+    """A blocking client of one cluster node (its own connections, no socket timeout): the reads
+    of many centers' streams that node holds, or a subscription to change channels."""
+    return Redis(connection_pool=ConnectionPool(host=at[0], port=at[1], socket_timeout=None, client_name=name,
+                                                max_connections=max_connections, connection_class=PackedConnection))
+
+
+def sync_client(url: str) -> redis.Redis:
+    """A blocking (synchronous) client, for the CLI and for tests and benchmarks tidying up."""
+    if is_cluster(url):
+        return redis.RedisCluster.from_url(node_url(url))   # type: ignore[return-value]
+    return redis.Redis.from_url(url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
+from .connection import sync_client
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ class Keys:
 def drop_keys(redis_url: str, pattern: str) -> int:
     """Delete every key matching ``pattern`` (SCAN, not KEYS: Redis stays responsive), for tests and
     benchmarks that share the machine's Redis with other runs and the demo; returns how many."""
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     dropped = 0
     try:
         batch: list[bytes] = []

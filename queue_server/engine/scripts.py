@@ -2,10 +2,14 @@
 which calls them by SHA and reloads them after a Redis restart."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
@@ -26,3 +30,15 @@ class Scripts:
 
     def __getitem__(self, name: str) -> AsyncScript:
         return self._by_name[name]
+
+
+async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
+    """One call of ``script`` per (keys, args) — one per center —, the answers in order: pipelined in
+    one round trip on a single Redis; on a cluster, which refuses scripts in a pipeline (centers'
+    keys sit on different nodes), all at once."""
+    if isinstance(redis, RedisCluster):
+        return list(await asyncio.gather(*(script(keys=k, args=a) for k, a in calls)))
+    async with redis.pipeline(transaction=False) as pipe:
+        for k, a in calls:
+            await script(keys=k, args=a, client=pipe)
+        return await pipe.execute()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +13,7 @@ from starlette.routing import BaseRoute
 from ..api.auth import require_operator
 from ..api.endpoints import Doc, Endpoints, json
 from ..api.ratelimit import RateLimiter
-from ..engine.connection import connection_class
+from ..engine.streams import StreamNodes
 from ..supervisor import Supervisor
 from .config import RealtimeConfig
 from .endpoints import routes as socket_routes
@@ -69,12 +68,11 @@ class LiveScreens:
         state = app.state
         config = RealtimeConfig.from_env()
         hub = Hub(config)
-        # Its own connection, blocking without a socket timeout, named for CLIENT LIST.
-        blocking = Redis.from_url(state.settings.redis_url, socket_timeout=None, max_connections=2,
-                                  client_name=f"{state.settings.key_prefix}:realtime-reader",
-                                  connection_class=connection_class(state.settings.redis_url))
-        work.at_close(blocking.aclose)
-        reader = StreamReader(blocking, state.keys, list(state.engine.catalog.centers), hub, config)
+        # Its own connections (one per node on a Redis Cluster), blocking without a socket timeout, named for CLIENT LIST.
+        nodes = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:realtime-reader",
+                            max_connections=2)
+        work.at_close(nodes.aclose)
+        reader = StreamReader(state.redis, nodes, state.keys, list(state.engine.catalog.centers), hub, config)
         await reader.prepare()
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
         per_minute = state.settings.rate_limit_per_minute

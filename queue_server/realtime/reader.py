@@ -1,6 +1,7 @@
-"""The one stream reader of this process: XREAD over every center's stream, each entry decoded once
-and handed to the hub. It survives Redis restarts by reconnecting and going on from the last id it
-saw, and notices a Redis that lost its data by the centers' epochs changing."""
+"""The one stream reader of this process: XREAD over every center's stream (one per node on a Redis
+Cluster), each entry decoded once and handed to the hub. It survives Redis restarts and failovers by
+reconnecting and going on from the last id it saw, and notices a Redis that lost its data by the
+centers' epochs changing."""
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,9 @@ import logging
 import time
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..engine.keys import Keys
+from ..engine.streams import INTERRUPTIONS, StreamNodes
 from .config import RealtimeConfig
 from .epoch import current_epochs, ensure_epoch
 from .events import decode
@@ -22,18 +22,19 @@ BATCH = 500
 
 
 class StreamReader:
-    def __init__(self, redis: Redis, keys: Keys, centers: list[str], hub: Hub, config: RealtimeConfig) -> None:
-        self.redis = redis
+    def __init__(self, redis: Redis, nodes: StreamNodes, keys: Keys, centers: list[str], hub: Hub,
+                 config: RealtimeConfig) -> None:
+        self.redis, self.nodes = redis, nodes
         self.keys = keys
         self.hub = hub
         self.config = config
         self.centers = centers
         self._center_of = {keys.events(c).encode(): c for c in centers}
-        self._streams = [keys.events(c) for c in centers]
         self.last: dict[str, str] = {}          # center -> last stream id handed to the hub
         self.epochs: dict[str, str] = {}
         self.connected = False
         self.reconnects = 0
+        self._backoff = 0.2
 
     async def _positions(self) -> dict[str, str]:
         """Where each stream ends now: the reader starts there ("$", but pinned to a real id so an
@@ -50,10 +51,11 @@ class StreamReader:
         self.last = await self._positions()
         await self.check_epochs()
 
-    async def check_epochs(self) -> None:
+    async def check_epochs(self, centers: list[str] | None = None) -> None:
         """Close the sockets of any center whose epoch changed: Redis lost that history."""
-        stored = await current_epochs(self.redis, self.keys, self.centers)
-        for c in self.centers:
+        centers = self.centers if centers is None else centers
+        stored = await current_epochs(self.redis, self.keys, centers)
+        for c in centers:
             now = stored[c] or await ensure_epoch(self.redis, self.keys, c)
             before = self.epochs.get(c)
             self.epochs[c] = now
@@ -62,33 +64,38 @@ class StreamReader:
                 log.warning("epoch of %s changed (Redis lost its data): closed %d sockets", c, n)
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.2
-        next_check = time.monotonic() + self.config.epoch_check_s
         while not stop.is_set():
             try:
-                if time.monotonic() >= next_check:
-                    await self.check_epochs()
-                    next_check = time.monotonic() + self.config.epoch_check_s
-                self.connected = True
-                if await self._read_once() < BATCH and self.config.gather_ms:
-                    # One XREAD names every center's stream: at a busy hour, reading per event or two
-                    # costs more than the events. A few ms of gathering keeps screens well inside 100 ms.
-                    await asyncio.sleep(self.config.gather_ms / 1000)
-                backoff = 0.2
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                await self.nodes.on_each(self.centers, lambda node, centers: self._follow(node, centers, stop))
+            except INTERRUPTIONS as exc:
                 self.connected = False
                 self.reconnects += 1
-                next_check = 0.0
-                log.warning("stream reader lost Redis (%s); retrying in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                log.warning("stream reader lost Redis (%s); retrying in %.1f s", exc, self._backoff)
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 5.0)
 
-    async def _read_once(self) -> int:
+    async def _follow(self, node: Redis, centers: list[str], stop: asyncio.Event) -> None:
+        """Read one node's streams until ``stop``, their epochs checked first and every so often."""
+        streams = [self.keys.events(c) for c in centers]
+        next_check = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_check:
+                await self.check_epochs(centers)
+                next_check = time.monotonic() + self.config.epoch_check_s
+            self.connected = True
+            read = await self._read_once(node, streams, centers)
+            self._backoff = 0.2
+            if read < BATCH and self.config.gather_ms:
+                # One XREAD names every center's stream of the node: at a busy hour, reading per event or
+                # two costs more than the events. A few ms of gathering keeps screens well inside 100 ms.
+                await asyncio.sleep(self.config.gather_ms / 1000)
+
+    async def _read_once(self, node: Redis, streams: list[str], centers: list[str]) -> int:
         """Read and publish what is new; returns how many entries the read brought."""
         # XREAD built here rather than by redis-py's xread(), which rebuilds and checks the arguments
         # for every stream of the district (or city) on each call: 3 % of a server's CPU at city scale.
-        reply = await self.redis.execute_command("XREAD", "COUNT", BATCH, "BLOCK", self.config.block_ms, "STREAMS",
-                                                 *self._streams, *(self.last[c] for c in self.centers))
+        reply = await node.execute_command("XREAD", "COUNT", BATCH, "BLOCK", self.config.block_ms, "STREAMS",
+                                           *streams, *(self.last[c] for c in centers))
         read = 0
         for stream, entries in reply or ():
             read += len(entries)

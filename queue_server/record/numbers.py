@@ -32,6 +32,7 @@ from datetime import date
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from ..clock import Clock
 from ..domain.catalog import Catalog
@@ -121,20 +122,33 @@ class NumberReserve:
                 unverified.append((c, d))
         return unverified
 
-    async def _state(self, pairs: list[tuple[str, str]]) -> tuple[str, list[tuple[dict[str, str], dict[str, int]]]]:
-        """This Redis server's run id, and per (center, day) its reserve hash and its sequences."""
+    async def _state(self, pairs: list[tuple[str, str]]) -> list[tuple[str, dict[str, str], dict[str, int]]]:
+        """Per (center, day): the run id of the Redis server holding its keys (on a cluster, the master
+        of the center's slot), its reserve hash and its sequences."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.info("server")
             for c, d in pairs:
                 pipe.hgetall(self.keys.number_reserve(c, d))
                 pipe.hgetall(self.keys.sequence(c, d))
             replies = await pipe.execute()
-        run = replies[0]["run_id"]
+        runs = await self._runs(pairs)
         out = []
         for i in range(len(pairs)):
-            reserve, seqs = replies[1 + 2 * i], replies[2 + 2 * i]
-            out.append(({k.decode(): v.decode() for k, v in reserve.items()}, {k.decode(): int(v) for k, v in seqs.items()}))
-        return run, out
+            reserve, seqs = replies[2 * i], replies[2 * i + 1]
+            out.append((runs[i], {k.decode(): v.decode() for k, v in reserve.items()},
+                        {k.decode(): int(v) for k, v in seqs.items()}))
+        return out
+
+    async def _runs(self, pairs: list[tuple[str, str]]) -> list[str]:
+        if not isinstance(self.redis, RedisCluster):
+            return [(await self.redis.info("server"))["run_id"]] * len(pairs)
+        by_node: dict[str, str] = {}
+        out = []
+        for c, d in pairs:
+            node = self.redis.get_node_from_key(self.keys.sequence(c, d))
+            if node.name not in by_node:
+                by_node[node.name] = (await self.redis.info("server", target_nodes=node))["run_id"]
+            out.append(by_node[node.name])
+        return out
 
     async def top_up(self, only: tuple[str, str, str] | None = None) -> None:
         """Resume what this Redis server has not resumed, and reserve ahead whatever has less than half
@@ -148,15 +162,15 @@ class NumberReserve:
                             for t in (now, now + AHEAD_OF_MIDNIGHT_MS)})
             for gone in [k for k in self._pace if k[:2] not in pairs]:
                 del self._pace[gone]
-        run, states = await self._state(pairs)
-        for (c, d), (reserve, _) in zip(pairs, states):
+        states = await self._state(pairs)
+        for (c, d), (run, reserve, _) in zip(pairs, states):
             if reserve.get("_run") != run:
                 await self.resume(c, d)
-        if any(reserve.get("_run") != run for reserve, _ in states):
-            run, states = await self._state(pairs)
+        if any(reserve.get("_run") != run for run, reserve, _ in states):
+            states = await self._state(pairs)
         wanted: dict[tuple[str, str], dict[str, int]] = {}
         t = asyncio.get_running_loop().time()
-        for (c, d), (reserve, seqs) in zip(pairs, states):
+        for (c, d), (_, reserve, seqs) in zip(pairs, states):
             for p in ([only[2]] if only else self._prefixes(c)):
                 seq, ceiling = seqs.get(p, 0), int(reserve.get(p, 0))
                 pace = self._pace.get((c, d, p))

@@ -282,11 +282,11 @@ async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
             if pending:
                 pipe.xpending(keys.events(c), GROUP)
             else:
-                pipe.echo("")               # keeps the replies two per center
+                pipe.exists(keys.events(c))   # keeps the replies two per center (and on the center's node)
             if newest != delivered and (undelivered is None or not pending):
                 pipe.xrange(keys.events(c), min=f"({delivered}", count=1 if undelivered is not None else UNDELIVERED_COUNT_MAX)
             else:
-                pipe.echo("")
+                pipe.exists(keys.events(c))
         more = await pipe.execute(raise_on_error=False) if found else []
     out: dict[str, Any] = {}
     for i, (c, (newest, delivered, pending, undelivered)) in enumerate(found.items()):

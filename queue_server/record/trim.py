@@ -12,7 +12,7 @@ import logging
 from redis.asyncio import Redis
 
 from ..engine.keys import Keys
-from ..engine.scripts import Scripts
+from ..engine.scripts import Scripts, call_each
 
 log = logging.getLogger("queue_server.trim")
 TRIM_EVERY_S = 10.0
@@ -38,10 +38,8 @@ class Trimmer:
 
     async def trim(self) -> int:
         """One call per center, pipelined; returns the entries removed."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for c in self.centers:
-                await self._script(keys=[self.keys.events(c)], args=[self.keep, self.cap, MOST_PER_CALL], client=pipe)
-            replies = await pipe.execute()
+        replies = await call_each(self.redis, self._script, [([self.keys.events(c)], [self.keep, self.cap, MOST_PER_CALL])
+                                                              for c in self.centers])
         removed = 0
         for c, (n, *lost) in zip(self.centers, replies):
             removed += int(n)

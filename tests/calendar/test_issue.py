@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from queue_server.record.calendar import store_calendar_file
 from tests.support import AUTH, running_app
@@ -54,7 +55,7 @@ async def hall(settings: Settings) -> AsyncIterator[Hall]:
     async with running_app(settings, clock) as (_app, client):
         r = await client.put(f"/api/v1/centers/{C}/hours", json=REAL_HOURS, headers=AUTH)
         assert r.status_code == 200, r.text
-        redis = Redis.from_url(settings.redis_url)   # type: ignore[arg-type]
+        redis = redis_client(settings.redis_url)   # type: ignore[arg-type]
         try:
             yield Hall(client, clock, redis, Keys(settings.key_prefix))
         finally:

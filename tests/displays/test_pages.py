@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from tests.displays.conftest import CENTER, Server
 from tests.support import AUTH
@@ -228,7 +229,7 @@ async def three_calls_while_offline(server: Server, open_page: Any, lose_history
         await asyncio.sleep(0.01)   # distinct call times: a reset snapshot orders calls by them
     assert await announcements(display.page) == []
     if lose_history:   # as after a Redis that lost its data: the cursor's epoch is gone
-        redis = Redis.from_url(server.settings.redis_url)
+        redis = redis_client(server.settings.redis_url)
         await redis.delete(Keys(server.settings.key_prefix).epoch(CENTER))
         await redis.aclose()
     await link.up()

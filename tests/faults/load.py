@@ -20,11 +20,11 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from tests.realtime.live import ws_url
 from tests.support import AUTH
@@ -256,7 +256,7 @@ class Load:
 
     async def displays_caught_up(self, timeout: float = 60.0) -> None:
         """Wait until every display has received its stream's newest entry."""
-        r = Redis.from_url(self.settings.redis_url)
+        r = redis_client(self.settings.redis_url)
         try:
             deadline = time.monotonic() + timeout
             for c in CENTERS:
@@ -279,7 +279,7 @@ async def check_displays(settings: Settings, ledger: Ledger, resets_allowed: boo
     reset after Redis lost its data), what each display received across all its reconnects is the
     stream's own XRANGE from that snapshot's cursor — every id once, in order, none missing; before
     a reset, nothing twice or out of order either. Returns the resets per center."""
-    r = Redis.from_url(settings.redis_url)
+    r = redis_client(settings.redis_url)
     resets: dict[str, int] = {}
     try:
         for c in CENTERS:
@@ -300,7 +300,7 @@ async def check_displays(settings: Settings, ledger: Ledger, resets_allowed: boo
 
 async def record_caught_up(settings: Settings, timeout: float = 120.0) -> None:
     """Wait until PostgreSQL holds every event every stream holds (once each: the primary key)."""
-    r = Redis.from_url(settings.redis_url)
+    r = redis_client(settings.redis_url)
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     try:
         keys = Keys(settings.key_prefix)

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from loadtests import baseline_app
-from queue_server.app import redis_client
+from queue_server.engine.connection import redis_client
 from queue_server.engine.connection import connection_class
 from tests.support import Services
 

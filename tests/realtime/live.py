@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from tests.support import ADMIN_TOKEN, AUTH
 
@@ -60,7 +60,7 @@ async def reconcile(ws: ClientConnection, api: "Api", settings: Settings, after:
     got = list(received)
     while not (got and got[-1]["type"] == "ticket.issued" and got[-1]["ticket"]["id"] == marker["id"]):
         got.append(await receive(ws))
-    r = Redis.from_url(settings.redis_url)
+    r = redis_client(settings.redis_url)
     try:
         entries = await r.xrange(Keys(settings.key_prefix).events(C), min=f"({after}", max=got[-1]["id"])
     finally:

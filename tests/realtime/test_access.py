@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import replace
 
 import orjson
-from redis.asyncio import Redis
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from tests.realtime.live import C, Api, close_code, open_live, receive, receive_n, silent
 from tests.support import server_process
@@ -94,7 +94,7 @@ async def test_client_messages_heartbeats_and_presence(settings: Settings) -> No
             await ws.send(orjson.dumps({"type": "heartbeat"}).decode())
             await ws.send("nonsense")  # ignored
             assert await silent(ws)
-            r = Redis.from_url(settings.redis_url)
+            r = redis_client(settings.redis_url)
             try:
                 for _ in range(50):
                     seen = await r.hget(Keys(settings.key_prefix).devices(C), "display:-:hall east")

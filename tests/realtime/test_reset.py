@@ -8,6 +8,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from tests.realtime.live import C, Api, close_code, open_live, receive, reconcile
 from tests.support import lose_redis_data, server_process, wait_recorded
@@ -25,7 +26,7 @@ async def test_cursor_older_than_the_retained_stream(settings: Settings) -> None
             await ws.close()
             for _ in range(3):
                 await api.issue()
-            r = Redis.from_url(settings.redis_url)
+            r = redis_client(settings.redis_url)
             try:
                 await r.xtrim(Keys(settings.key_prefix).events(C), maxlen=2, approximate=False)
             finally:

@@ -3,9 +3,9 @@ in order — on the same instance, after the server restarted, and on another in
 is checked against the stream itself (live.reconcile), not by a moment of silence."""
 from __future__ import annotations
 
-from redis.asyncio import Redis
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from tests.realtime.live import C, Api, open_live, receive, receive_n, reconcile
 from tests.support import server_process
 
@@ -128,7 +128,7 @@ async def test_reader_survives_losing_its_redis_connection(settings: Settings) -
             await receive(ws)
             await api.issue()
             before = await receive(ws)
-            r = Redis.from_url(settings.redis_url)
+            r = redis_client(settings.redis_url)
             try:
                 [reader] = [c for c in await r.client_list() if c["name"] == f"{settings.key_prefix}:realtime-reader"]
                 assert await r.client_kill_filter(_id=reader["id"]) == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from queue_server.record.persister import GROUP, UNDELIVERED_COUNT_MAX, ensure_groups, lag
 
@@ -18,7 +19,7 @@ async def redis_major(redis: Redis) -> int:
 
 
 async def test_lag_is_exact_however_far_behind_the_record_is(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     keys = Keys(settings.key_prefix)
     stream = keys.events("c1")
     try:

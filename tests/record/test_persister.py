@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from queue_server.clock import SystemClock
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 from queue_server.record.persister import GROUP, Persister, ensure_groups, lag, prune_consumers, record
@@ -101,7 +102,7 @@ async def test_a_killed_server_process_loses_no_event(settings: Settings) -> Non
     """SIGKILL a server while a batch it read is certainly pending (its write waits on a lock this test
     holds on the events table); a second instance takes that batch over (XAUTOCLAIM) and records it."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     keys = Keys(settings.key_prefix)
     stream = keys.events(C)
     blocker = await asyncpg.connect(settings.database_url)

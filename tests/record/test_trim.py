@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from queue_server.record.persister import GROUP, Persister, ensure_groups
 from queue_server.record.trim import Losses, Trimmer
@@ -45,7 +46,7 @@ async def first_id(redis: Redis, stream: str) -> str:
 
 
 async def test_nothing_a_group_has_not_finished_with_is_trimmed(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     keys = Keys(settings.key_prefix)
     try:
         stream = await stream_of(redis, keys, 300)
@@ -74,7 +75,7 @@ async def test_nothing_a_group_has_not_finished_with_is_trimmed(settings: Settin
 
 
 async def test_the_cap_forces_the_oldest_out_and_counts_them(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     keys = Keys(settings.key_prefix)
     try:
         stream = await stream_of(redis, keys, 300)
@@ -99,7 +100,7 @@ async def test_the_cap_forces_the_oldest_out_and_counts_them(settings: Settings,
 async def test_entries_found_trimmed_away_while_pending_are_counted(settings: Settings) -> None:
     """What XADD's last-resort cap (or anyone's XTRIM) takes from under a consumer: found empty by its
     own re-read (6.2 and 7) or named by XAUTOCLAIM (7), each counted, none acknowledged silently."""
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     keys = Keys(settings.key_prefix)
     try:
