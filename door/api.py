@@ -29,7 +29,7 @@ from queue_server.record.people import Principal
 from . import store
 from .figures import figures
 from .schemas import (
-    ApprovalChange, Case, CaseBoard, CenterList, Discovered, DoorRating, Figures, NewBooking, NewCase, NewListVersion,
+    ApprovalChange, CaseBoard, CenterServiceList, Discovered, DoorCase, DoorRating, Figures, NewCase, NewListVersion, NewVisit,
     NewVisitor, NewVisitRecord, ReviewDecision, ServiceList, StageChange, Visitor, VisitorList, VisitList,
     VisitRecorded)
 from .store import DoorError, Resident, VisitRecord
@@ -169,7 +169,7 @@ async def put_list(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/centers/{center}/door/list", "The matters a center serves at home now: the district's list"
-     " with the center's additions, each simple or complex", response=CenterList,
+     " with the center's additions, each simple or complex", response=CenterServiceList,
      responses={403: "another center's token", 404: "unknown center"})
 async def center_list(request: Request) -> Response:
     _, code = await _center(request, {"staff", "manager"})
@@ -261,7 +261,7 @@ async def board(request: Request) -> Response:
 
 
 @api("GET", CASE, "A case with its matters, visits, discoveries, rating and its whole history",
-     response=Case, responses={403: "another center's token", 404: "unknown case"})
+     response=DoorCase, responses={403: "another center's token", 404: "unknown case"})
 async def get_case(request: Request) -> Response:
     _, case_id = await _case(request, WRITERS)
     return json(await store.case(request.app.state.pool, case_id, _today(request)))
@@ -287,11 +287,11 @@ async def review(request: Request) -> Response:
 
 
 @api("POST", f"{CASE}/schedule", "Book the visit (date, slot, visitor fit for the matters' difficulty); the materials"
-     " list goes to the resident by SMS", body=NewBooking,
+     " list goes to the resident by SMS", body=NewVisit,
      responses={409: "not approved yet, or the visitor is booked for that slot", 422: "unknown or unqualified visitor",
                 404: "unknown case"})
 async def schedule(request: Request) -> Response:
-    body = await read_body(request, NewBooking)
+    body = await read_body(request, NewVisit)
     state = request.app.state
     return await _step(request, WRITERS, lambda who, case_id: store.schedule(
         state.pool, state.personal, state.engine.catalog, case_id, body.visitor, body.date, body.slot, actor(who),

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from evaluation.levels import Reason as ReviewReason
 from queue_server.api.schemas import Body, Code, Phone, ShortText
-from queue_server.domain.door import Approval, Difficulty, Reason, Source, Stage, VisitorKind
+from queue_server.domain.door import Approval, Difficulty, HomeServiceReason, Source, Stage, VisitorKind
 
 Note = Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)]
 Explanation = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
@@ -38,7 +38,7 @@ class ServiceList(BaseModel):
     versions: list[dict[str, Any]] = Field(default_factory=list, description="every version, newest first")
 
 
-class CenterList(BaseModel):
+class CenterServiceList(BaseModel):
     center: str
     items: list[dict[str, Any]] = Field(description="matter, difficulty, the matter's names and materials")
     versions: dict[str, int] = Field(description="the list versions this comes from, by scope")
@@ -68,7 +68,7 @@ class NewCase(Body):
     id_number: IdNumber | None = Field(default=None, description="resident ID number; stored sealed, shown masked")
     address: Address
     matters: list[Code] = Field(min_length=1, max_length=10)
-    reason: Reason = Field(description="why the resident cannot come to the center")
+    reason: HomeServiceReason = Field(description="why the resident cannot come to the center")
     reason_note: Note = ""
     source: Source = Field(description="the channel that found the resident")
     note: Note = ""
@@ -85,7 +85,7 @@ class ReviewDecision(Body):
     reason: Note = Field(default="", description="required to refuse: the explanation the resident gets by SMS")
 
 
-class NewBooking(Body):
+class NewVisit(Body):
     visitor: Code
     date: date
     slot: Literal["am", "pm"]
@@ -128,14 +128,14 @@ class DoorRating(Body):
     comment: Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)] = ""
 
 
-class Case(BaseModel):
+class DoorCase(BaseModel):
     id: int
     center: str
     resident_name: str
     phone_masked: str
     id_number_masked: str | None
     address: str
-    reason: Reason
+    reason: HomeServiceReason
     reason_note: str
     source: Source
     stage: Stage
@@ -157,7 +157,7 @@ class Case(BaseModel):
 
 class CaseBoard(BaseModel):
     center: str
-    cases: list[Case]
+    cases: list[DoorCase]
 
 
 class VisitList(BaseModel):

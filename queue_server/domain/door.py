@@ -131,7 +131,7 @@ def may_visit(difficulty: Difficulty | str, visitor: VisitorKind | str) -> bool:
     return Difficulty(difficulty) == Difficulty.SIMPLE or VisitorKind(visitor) == VisitorKind.STAFF
 
 
-class Reason(StrEnum):
+class HomeServiceReason(StrEnum):
     """Why the resident cannot come (the policy's target groups)."""
     LIMITED_MOBILITY = "limited_mobility"
     ELDERLY = "elderly"
@@ -163,7 +163,7 @@ def eligibility(matters: list[str], service_list: dict[str, str], reason: str, r
     """What a review checks: every matter is on the center's door-to-door list, and the reason for
     home service is one of the target groups' or is explained."""
     return Eligibility(tuple(m for m in matters if m not in service_list),
-                       Reason(reason) == Reason.OTHER and not reason_note.strip())
+                       HomeServiceReason(reason) == HomeServiceReason.OTHER and not reason_note.strip())
 
 
 # ---- tracking the approvals ----------------------------------------------------------------------
