@@ -18,7 +18,8 @@ from tests.support import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "QUEUE_ADMIN_TOKEN": "admin-secret"}
+SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "QUEUE_ADMIN_TOKEN": "admin-secret",
+           "QUEUE_PERSONAL_DATA_KEY": "bDKJ1Bk5vUo6x1cXZc4mV0n0uQ1xP7b5s3pE3Yh6QkA="}
 _VAR = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
 
 
@@ -87,6 +88,7 @@ def test_the_app_gets_what_it_needs_pointing_at_the_other_services(monkeypatch: 
         monkeypatch.setenv(name, value)
     settings = Settings.from_env()
     assert settings.admin_token == SECRETS["QUEUE_ADMIN_TOKEN"]
+    assert settings.personal_data_key == SECRETS["QUEUE_PERSONAL_DATA_KEY"] and settings.phone_retention_days == 45
     redis, database = urlsplit(settings.redis_url or ""), urlsplit(settings.database_url or "")
     assert (redis.scheme, redis.hostname, redis.port) == ("redis", "redis", 6379)
     assert (database.scheme, database.hostname, database.port) == ("postgresql", "postgres", 5432)
