@@ -71,11 +71,16 @@ async def _migrate(settings: Settings, demo: bool) -> None:
 # screens' sockets refuse anything over their own ``RealtimeConfig.max_in_bytes`` once it is read.
 UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0,
               "ws_max_size": max(RealtimeConfig.max_in_bytes, SessionConfig.max_message_bytes)}
+# On SIGTERM uvicorn stops listening, closes every websocket with 1012 (the pages come back to another
+# instance with their cursor), then waits this long for requests in flight before cancelling them and
+# running the app's shutdown (the consumers ack what they took). docker-compose's stop_grace_period is longer.
+GRACEFUL_SHUTDOWN_S = 20
+UVICORN = {**UVICORN_WS, "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S}
 
 
 def uvicorn_flags() -> list[str]:
-    """``UVICORN_WS`` as uvicorn's command-line options."""
-    return [a for k, v in UVICORN_WS.items() for a in ("--" + k.replace("_", "-"), str(v).lower())]
+    """``UVICORN`` as uvicorn's command-line options."""
+    return [a for k, v in UVICORN.items() for a in ("--" + k.replace("_", "-"), str(v).lower())]
 
 
 @contextlib.contextmanager
@@ -120,7 +125,7 @@ def _run_server(settings: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run("queue_server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, **UVICORN_WS)
+                log_level="warning", access_log=False, **UVICORN)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -1,8 +1,10 @@
-"""docker-compose.yml, parsed, stays in step with the code: the three services and how each is known
-healthy, the app starting only once both stores are, the image holding every package pyproject
-installs, the app given every setting it cannot start without (secrets required, never written
-down), its URLs pointing at the other two services with their own credentials, and nothing passed
-that no code reads (a renamed variable would otherwise be dropped without a word)."""
+"""docker-compose.yml (with deploy/nginx.conf and .env.example), parsed, stays in step with the code:
+N app replicas behind a websocket-aware proxy that needs no sticky sessions, every service known
+healthy (the app by ``/readyz``), Redis as one node or, by the ``cluster`` profile, three masters
+joined by a one-shot, the image holding every package pyproject installs, the app given every setting
+it cannot start without (secrets required, never written down, named in .env.example and nowhere
+else), its URLs pointing at the other services with their own credentials, and nothing passed that no
+code reads (a renamed variable would otherwise be dropped without a word). No Docker engine here."""
 from __future__ import annotations
 
 import os
@@ -13,14 +15,21 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from queue_server.cli import GRACEFUL_SHUTDOWN_S
 from queue_server.config import Settings
+from queue_server.engine.connection import is_cluster, node_url
 from tests.support import ROOT
 
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
+NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
+ENV_EXAMPLE = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                   if line.strip() and not line.startswith("#"))
 SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "QUEUE_ADMIN_TOKEN": "admin-secret",
-           "QUEUE_PERSONAL_DATA_KEY": "bDKJ1Bk5vUo6x1cXZc4mV0n0uQ1xP7b5s3pE3Yh6QkA="}
-_VAR = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
+           "QUEUE_PERSONAL_DATA_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
+CLUSTER_NODES = ["redis-1", "redis-2", "redis-3"]
+_VAR = re.compile(r"(?<!\$)\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
 
 
 def expand(value: str, env: dict[str, str]) -> str:
@@ -39,28 +48,137 @@ def app_env(env: dict[str, str]) -> dict[str, str]:
     return {k: expand(v, env) for k, v in SERVICES["app"]["environment"].items()}
 
 
-def test_three_services_each_with_a_health_check() -> None:
-    assert set(SERVICES) == {"redis", "postgres", "app"}
+def app_port() -> str:
+    cmd = re.search(r'^CMD (\[.*\])$', SERVICES["app"]["build"]["dockerfile_inline"], re.M)
+    assert cmd, "the image says how the server starts"
+    args = yaml.safe_load(cmd.group(1))
+    return args[args.index("--port") + 1]
+
+
+def directives(block: str) -> list[list[str]]:
+    """nginx directives of the top level of ``block`` (blocks nested in it left out), each as its words."""
+    out, depth, current = [], 0, ""
+    for ch in re.sub(r"#[^\n]*", "", block):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif ch == ";" and depth == 0:
+            out.append(current.split())
+            current = ""
+        elif depth == 0:
+            current += ch
+    return out
+
+
+def nginx_block(name: str, text: str = NGINX) -> str:
+    """The body of the first ``name {...}`` block of ``text``."""
+    m = re.search(rf"(^|\n)\s*{re.escape(name)}\s*\{{", re.sub(r"#[^\n]*", "", text))
+    assert m, f"no {name} block"
+    text = re.sub(r"#[^\n]*", "", text)
+    depth, start = 1, m.end()
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i]
+    raise AssertionError(f"{name} block not closed")
+
+
+def test_every_service_known_healthy() -> None:
+    assert set(SERVICES) == {"proxy", "app", "redis", *CLUSTER_NODES, "redis-cluster", "postgres"}
     for name, service in SERVICES.items():
+        if name == "redis-cluster":
+            assert service["restart"] == "no"      # a one-shot: done once the cluster is made
+            continue
         check = service["healthcheck"]
         assert check["test"][0] == "CMD" and check["retries"] >= 3, name
         assert all(re.fullmatch(r"\d+s", check[k]) for k in ("interval", "timeout")), name
         assert service["restart"] == "unless-stopped", name
-    assert SERVICES["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
+    for name in ["redis", *CLUSTER_NODES]:
+        assert SERVICES[name]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
     pg = SERVICES["postgres"]["environment"]
     assert SERVICES["postgres"]["healthcheck"]["test"][1:] == ["pg_isready", "-U", pg["POSTGRES_USER"],
                                                                "-d", pg["POSTGRES_DB"]]
     # the app is healthy when /readyz (Redis and PostgreSQL answer) does, on the port it serves
+    assert f"http://127.0.0.1:{app_port()}/readyz" in " ".join(SERVICES["app"]["healthcheck"]["test"])
+    assert SERVICES["app"]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert set(COMPOSE["volumes"]) == {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])
+                                       if not v.startswith(".")}
+
+
+def test_replicas_behind_the_proxy_only() -> None:
     app = SERVICES["app"]
-    cmd = re.search(r'^CMD (\[.*\])$', app["build"]["dockerfile_inline"], re.M)
-    assert cmd, "the image says how the server starts"
-    port = yaml.safe_load(cmd.group(1))
-    port = port[port.index("--port") + 1]
-    assert f"http://127.0.0.1:{port}/readyz" in " ".join(app["healthcheck"]["test"])
-    assert any(p.split(":")[-1] == port for p in app["ports"])
-    assert app["depends_on"] == {"redis": {"condition": "service_healthy"},
-                                 "postgres": {"condition": "service_healthy"}}
-    assert set(COMPOSE["volumes"]) == {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])}
+    assert expand(app["deploy"]["replicas"], {}) == "3"
+    assert expand(app["deploy"]["replicas"], {"APP_REPLICAS": "5"}) == "5"
+    # replicas cannot share a host port, and nothing but the proxy should reach an instance
+    assert "ports" not in app and "container_name" not in app
+    # SIGTERM → uvicorn's graceful shutdown, which must end before Docker's SIGKILL
+    assert int(app["stop_grace_period"].rstrip("s")) > GRACEFUL_SHUTDOWN_S
+    proxy = SERVICES["proxy"]
+    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    listen = [d[1] for d in directives(nginx_block("server")) if d[0] == "listen"]
+    assert [expand(p, {}).split(":")[-1] for p in proxy["ports"]] == listen
+    assert expand(proxy["ports"][0], {}).split(":")[0] == "8000"
+    # the proxy is healthy when an instance behind it is ready
+    assert f"http://127.0.0.1:{listen[0]}/readyz" in proxy["healthcheck"]["test"]
+
+
+def test_the_proxy_holds_websockets_without_sticky_sessions() -> None:
+    upstream = directives(nginx_block("upstream app"))
+    servers = [d for d in upstream if d[0] == "server"]
+    assert [s[1] for s in servers] == [f"app:{app_port()}"], "every replica, through the service's name"
+    assert "resolve" in servers[0] and ["zone", "app", "64k"] in upstream   # replicas followed as they scale
+    assert not {"ip_hash", "hash", "sticky"} & {d[0] for d in upstream}, "any instance resumes a socket"
+    assert any(d[0] == "resolver" and d[1] == "127.0.0.11" for d in directives(NGINX))
+    location = {d[0]: d[1:] for d in directives(nginx_block("location /", nginx_block("server")))}
+    headers = [d[1:] for d in directives(nginx_block("location /", nginx_block("server"))) if d[0] == "proxy_set_header"]
+    assert location["proxy_pass"] == ["http://app"]
+    assert location["proxy_http_version"] == ["1.1"]
+    assert ["Upgrade", "$http_upgrade"] in headers and ["Connection", "$connection_upgrade"] in headers
+    upgrade_map = directives(nginx_block("map $http_upgrade $connection_upgrade"))
+    assert ["default", "upgrade"] in upgrade_map
+    # a quiet screen's socket outlives nginx's default 60 s by far (the hub pings every 15 s)
+    assert int(location["proxy_read_timeout"][0].rstrip("s")) >= 3600
+    assert "http_503" in location["proxy_next_upstream"]            # an instance not ready is skipped
+    assert "non_idempotent" not in location["proxy_next_upstream"]  # a POST is never sent twice
+
+
+def test_the_cluster_profile() -> None:
+    assert SERVICES["redis"]["profiles"] == ["single"]
+    for name in CLUSTER_NODES:
+        node = SERVICES[name]
+        assert node["profiles"] == ["cluster"]
+        assert node["command"][node["command"].index("--cluster-enabled") + 1] == "yes"
+        assert "--appendonly" in node["command"] and f"{name}-data:/data" in node["volumes"]
+    create = SERVICES["redis-cluster"]
+    assert create["profiles"] == ["cluster"]
+    script = " ".join(create["command"])
+    assert "redis-cli --cluster create --cluster-yes" in script and "cluster_state:ok" in script
+    assert all(n in script for n in CLUSTER_NODES)
+    assert create["depends_on"] == {n: {"condition": "service_healthy"} for n in CLUSTER_NODES}
+    # the app waits for whichever Redis the profile starts
+    assert SERVICES["app"]["depends_on"]["redis"] == {"condition": "service_healthy", "required": False}
+    assert SERVICES["app"]["depends_on"]["redis-cluster"] == {"condition": "service_completed_successfully",
+                                                              "required": False}
+    # the URL follows the profile: single by default, the cluster client when .env says so
+    single = app_env(SECRETS)["REDIS_URL"]
+    assert ENV_EXAMPLE["COMPOSE_PROFILES"] == "single" and ENV_EXAMPLE["REDIS_URL"] == single
+    assert not is_cluster(single) and urlsplit(single).hostname == "redis"
+    documented = re.search(r"REDIS_URL=(redis\+cluster://\S+)", COMPOSE_TEXT)
+    assert documented and "COMPOSE_PROFILES=cluster" in COMPOSE_TEXT
+    cluster = app_env({**SECRETS, "REDIS_URL": documented.group(1)})["REDIS_URL"]
+    assert is_cluster(cluster) and urlsplit(node_url(cluster)).hostname in CLUSTER_NODES
+
+
+def test_env_example_names_what_compose_reads_with_no_secret_in_it() -> None:
+    interpolated = {m[0] for m in _VAR.findall(COMPOSE_TEXT)}
+    required = {m[0] for m in _VAR.findall(COMPOSE_TEXT) if m[1] == ":?"}
+    assert required == set(SECRETS)
+    assert set(ENV_EXAMPLE) - {"COMPOSE_PROFILES"} == interpolated   # COMPOSE_PROFILES is read by compose itself
+    for name, value in ENV_EXAMPLE.items():
+        if name in required or re.search(r"TOKEN|PASSWORD|KEY|SID", name):
+            assert value == "", f"{name} must be filled in by the deployer, not shipped"
 
 
 def test_the_image_holds_every_package() -> None:
@@ -98,6 +216,8 @@ def test_the_app_gets_what_it_needs_pointing_at_the_other_services(monkeypatch: 
 
 def test_every_variable_passed_is_one_the_code_reads() -> None:
     source = "\n".join(p.read_text() for d in ("queue_server", "evaluation") for p in (ROOT / d).rglob("*.py"))
+    uvicorn_config = __import__("uvicorn.config", fromlist=["Config"]).__file__
+    source += open(uvicorn_config).read()    # FORWARDED_ALLOW_IPS is uvicorn's own
     for variable in SERVICES["app"]["environment"]:
         read = rf'(get|_int|_float|environ)\s*[(\[]\s*"{variable}"'
         assert re.search(read, source), f"{variable} is passed to the app but nothing reads it"
