@@ -36,6 +36,7 @@ log = logging.getLogger("queue_server.audit")
 UNAUDITED_ROLES = {"device"}   # kiosks and screens act for residents, not as staff
 _AUDITED_READS = (".csv", "/api/v1/audit")   # exports and the log itself: who looked is audited too
 _AGENT_MAX = 300
+_TEXT_MAX = 200   # a route or parameter as long as a URL may be is cut: a token cannot fill the log
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def audited(method: str, path: str) -> bool:
 
 def entry_for(scope: Scope, who: Principal, status: int, now_ms: int) -> Entry:
     """The audit entry of one answered request (``scope`` after routing: its route and parameters)."""
-    params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
-    route = getattr(scope.get("route"), "path", None) or scope.get("path", "")
+    params = {k: str(v)[:_TEXT_MAX] for k, v in (scope.get("path_params") or {}).items()}
+    route = (getattr(scope.get("route"), "path", None) or scope.get("path", ""))[:_TEXT_MAX]
     if "action" in params:   # /api/v1/tickets/{id}/{action}: the verb is the action's name
         route = route.replace("{action}", params["action"])
     ticket = params.get("ticket_id") or params.get("id") if "ticket" in route else None

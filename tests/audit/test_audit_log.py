@@ -68,6 +68,10 @@ async def test_actions_are_logged_with_who_when_what_where_and_outcome(settings:
         assert (token["role"], token["actor"], token["outcome"]) == ("admin", "admin", 201)
         # reading the log is itself logged
         assert any(e["action"] == "GET /api/v1/audit" for e in await logged(app, client))
+        # a path as long as a URL may be is cut: a token cannot fill the log
+        assert (await client.post(f"/api/v1/tickets/{C}-{'9' * 4000}/finish", headers=clerk)).status_code in (404, 422)
+        long = [e for e in await logged(app, client) if e["target"].get("id", "").endswith("9")]
+        assert long and len(long[0]["target"]["id"]) == 200 and long[0]["outcome"] in (404, 422)
 
 
 async def test_the_database_refuses_to_change_or_remove_an_entry(settings: Settings) -> None:
