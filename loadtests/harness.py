@@ -21,17 +21,26 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "load-admin-token"
 
 
+REDIS_KINDS = ("single", "cluster")
+CLUSTER_MASTERS = 3
+
+
 @contextlib.contextmanager
-def services() -> Iterator[tuple[str, str]]:
-    """(redis_url, maintenance DSN): REDIS_URL / DATABASE_URL when set, else embedded ones."""
+def services(redis_kind: str = "single") -> Iterator[tuple[str, str]]:
+    """(redis_url, maintenance DSN): REDIS_URL / DATABASE_URL when set (REDIS_URL as given, whatever
+    ``redis_kind``), else embedded ones: one Redis, or for ``cluster`` a Redis Cluster of
+    ``CLUSTER_MASTERS`` masters, the shape docs/scale.md sizes from."""
     with contextlib.ExitStack() as stack:
         redis_url, dsn = os.environ.get("REDIS_URL"), os.environ.get("DATABASE_URL")
         if not redis_url or not dsn:
-            from queue_server.embedded import embedded_postgres, embedded_redis
+            from queue_server.embedded import embedded_postgres, embedded_redis, embedded_redis_cluster
 
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qs-load-")))
             os.chmod(tmp, 0o755)
-            redis_url = redis_url or stack.enter_context(embedded_redis(tmp / "redis", persistent=False))
+            if not redis_url:
+                redis_url = stack.enter_context(embedded_redis_cluster(tmp / "redis", masters=CLUSTER_MASTERS)
+                                                if redis_kind == "cluster"
+                                                else embedded_redis(tmp / "redis", persistent=False))
             dsn = dsn or stack.enter_context(embedded_postgres(tmp / "pg", database="postgres"))
         yield redis_url, dsn
 

@@ -55,6 +55,20 @@ def listener_pid(url: str, default_port: int, name: str) -> int | None:
     return None
 
 
+def redis_pids(url: str) -> list[int]:
+    """The processes of a Redis on this machine: its server, or every node of a Redis Cluster."""
+    from queue_server.engine.connection import is_cluster, sync_client
+
+    if not is_cluster(url):
+        return [pid for pid in [listener_pid(url, 6379, "redis")] if pid]
+    client = sync_client(url)
+    try:
+        nodes = [(n.host, n.port) for n in client.get_nodes()]
+    finally:
+        client.close()
+    return [pid for pid in (listener_pid(f"redis://{host}:{port}", 6379, "redis") for host, port in nodes) if pid]
+
+
 class Sampler:
     """Per group of processes (each given by its root pid, children included): time series of CPU
     seconds used and of resident memory."""

@@ -27,12 +27,13 @@ from typing import Any
 import psutil
 
 from queue_server.embedded import free_port
+from queue_server.engine.connection import is_cluster
 
 from .city import city_catalog, staff_of
 from .engine_ops import session
-from .harness import ADMIN_TOKEN, ROOT, fresh_database, key_prefix, server, services
+from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
-from .procstat import Sampler, listener_pid
+from .procstat import Sampler, listener_pid, redis_pids
 from .server_metrics import scrape
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
@@ -41,6 +42,7 @@ from .summary import QUEUE_OPS, closed_loop, judge, load_phase, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+REDIS_GROUP = "redis (whole server)"   # every node of a cluster
 
 
 def server_env(sms_env: dict[str, str]) -> dict[str, str]:
@@ -183,7 +185,7 @@ def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], 
             seen["persister_lag_ms_last"] = lag
 
 
-async def run(profile: Profile, out: Path, py_spy: bool = False) -> dict[str, Any]:
+async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single") -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -195,10 +197,11 @@ async def run(profile: Profile, out: Path, py_spy: bool = False) -> dict[str, An
                   "users": {k: v for k, v in counts(profile).items()}},
     }
     sampler = Sampler()
-    with services() as (redis_url, dsn), sampler:
+    with services(redis_kind) as (redis_url, dsn), sampler:
+        summary["machine"]["redis"] = "cluster" if is_cluster(redis_url) else "single"
         catalog = city_catalog(profile.size)
         (out / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
-        sampler.watch("redis (whole server)", listener_pid(redis_url, 6379, "redis"))
+        sampler.watch(REDIS_GROUP, *redis_pids(redis_url))
         async with fresh_database(dsn, out / "catalog.json") as db:
             sampler.watch("postgresql (this run's backends)", listener_pid(dsn, 5432, "postgres"), only=urlsplit(db).path[1:])
             devices, clerks, kiosks, rows = people(catalog)
@@ -283,6 +286,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
             cpu = procs.get("baseline servers" if phase == "baseline" else "servers")
             if ops and cpu:   # CPU of the servers per operation: the figure optimisations move
                 result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+            if ops and REDIS_GROUP in procs:   # Redis's share, for sizing its masters (shared: an upper bound)
+                result[phase]["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
     base, ours = result["baseline"].get("server_cpu_ms_per_op"), result["capacity"].get("server_cpu_ms_per_op")
     if base and ours:   # what the ratio of throughputs would be with the servers' CPU the only limit
         result["capacity"]["cpu_ratio_to_baseline"] = round(base / ours, 2)
@@ -298,12 +303,15 @@ def main() -> None:
     parser.add_argument("--servers", type=int, help="server processes (default: the profile's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes (default: the profile's)")
     parser.add_argument("--py-spy", action="store_true", help="profile the servers in the capacity and load phases")
+    parser.add_argument("--redis", choices=REDIS_KINDS, default="single",
+                        help="the embedded Redis to start when REDIS_URL is not set: one server, or a 3-master cluster")
+    parser.add_argument("--cluster", dest="redis", action="store_const", const="cluster", help="same as --redis cluster")
     a = parser.parse_args()
     profile = PROFILES[a.profile]
     changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers}.items() if v}
     profile = dataclasses.replace(profile, **changes)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = asyncio.run(run(profile, out, a.py_spy))
+    summary = asyncio.run(run(profile, out, a.py_spy, a.redis))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")

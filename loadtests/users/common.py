@@ -14,6 +14,7 @@ import redis
 from locust.env import Environment
 
 from loadtests.plan import Plan
+from queue_server.engine.connection import sync_client
 
 _plan: Plan | None = None
 _slots: redis.Redis | None = None
@@ -40,7 +41,7 @@ def slot(env: Environment, kind: str) -> int:
     from a counter in Redis, so no two users share a device or a window however Locust spreads them."""
     global _slots
     if _slots is None:
-        _slots = redis.Redis.from_url(plan().slots["redis_url"])
+        _slots = sync_client(plan().slots["redis_url"])   # one Redis or a cluster
     return int(_slots.incr(f"{plan().slots['key']}:{PHASE}:{kind}")) - 1
 
 
