@@ -12,6 +12,7 @@ from ..api.endpoints import Doc
 from ..api.ratelimit import RateLimiter
 from ..supervisor import Supervisor
 from .api import api
+from .inspections import api as inspections
 from .watch import DeviceWatch, start
 
 
@@ -24,8 +25,8 @@ class Devices:
 
 class DevicesComponent:
     def __init__(self) -> None:
-        self.routes: list[BaseRoute] = list(api.routes)
-        self.docs: list[Doc] = list(api.docs)
+        self.routes: list[BaseRoute] = [*api.routes, *inspections.routes]
+        self.docs: list[Doc] = [*api.docs, *inspections.docs]
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         every_s = float(os.environ.get("QUEUE_DEVICE_WATCH_S", "5"))

@@ -114,6 +114,7 @@ class Totals:
     cases_overdue: int = 0
     devices_online: int = 0
     devices_offline: int = 0
+    inspections_failed: int = 0
     lag_ms: int = 0
     pending: int = 0
     undelivered: int = 0
@@ -136,7 +137,7 @@ class Totals:
     def add(self, o: "Totals") -> None:
         for name in ("issued", "served", "no_shows", "cancelled", "transfers", "called", "within", "wait_sum",
                      "handling_sum", "handling_n", "wait_1h_sum", "wait_1h_n", "handling_1h_sum", "handling_1h_n",
-                     "cases_open", "cases_overdue", "devices_online", "devices_offline", "pending", "undelivered",
+                     "cases_open", "cases_overdue", "devices_online", "devices_offline", "inspections_failed", "pending", "undelivered",
                      "remote_issued", "remote_served", "remote_waiting", "packages_in_transit", "packages_at_center",
                      "returns_overdue", "door_discovered", "door_approved", "door_scheduled", "door_tracking",
                      "door_overdue"):
@@ -176,7 +177,8 @@ class Totals:
             "ratings": {"rated": rated, "good": good, "bad": bad, "levels": {str(i + 1): n for i, n in enumerate(self.levels)},
                         "satisfaction_rate": _rate(good, rated)},
             "bad_reviews": {"open": self.cases_open, "overdue": self.cases_overdue},
-            "devices": {"online": self.devices_online, "offline": self.devices_offline},
+            "devices": {"online": self.devices_online, "offline": self.devices_offline,
+                        "inspections_failed": self.inspections_failed},
             "persister": {"lag_ms": self.lag_ms, "pending": self.pending, "undelivered": self.undelivered},
             "remote": {"issued": self.remote_issued, "served": self.remote_served, "waiting": self.remote_waiting},
             "hall": {"issued": self.issued - self.remote_issued, "served": self.served - self.remote_served,
@@ -224,6 +226,7 @@ class CenterLive:
         self.devices: list[dict[str, Any]] = []             # as the poller found them in the presence hash
         self.device_states: dict[str, bool] = {}             # presence field -> online, from device.* events
         self.device_points: dict[str, str] = {}              # presence field -> the point it stands at (registry)
+        self.inspections_failed = 0                          # today's device.inspection_failed events
         self.persister: dict[str, int] = {"lag_ms": 0, "pending": 0, "undelivered": 0}
         self.packages: dict[int, tuple[str, int | None]] = {}    # open package id -> (state, return due ms)
         self.door: dict[int, tuple[str, frozenset[str]]] = {}   # open door case -> (stage, matters overdue)
@@ -422,6 +425,7 @@ class CenterLive:
                                 if c["state"] not in PAUSED_CASES and c["escalated"] - c["done"])
         tot.devices_online = sum(1 for d in self.device_list() if d["online"])
         tot.devices_offline = len(self.devices) - tot.devices_online
+        tot.inspections_failed = self.inspections_failed
         tot.lag_ms, tot.pending, tot.undelivered = (self.persister["lag_ms"], self.persister["pending"],
                                                     self.persister["undelivered"])
         for state, due in self.packages.values():
@@ -535,6 +539,8 @@ class LiveFigures:
             live.case_overdue(int(data["case_id"]), str(data.get("stage", "")))
         elif kind in ("device.online", "device.offline") and isinstance(data.get("device"), dict):
             live.device_state(data["device"], kind == "device.online")
+        elif kind == "device.inspection_failed":
+            live.inspections_failed += 1
         elif kind.startswith("package.") and isinstance(data.get("package"), dict):
             live.package(data["package"])
         elif kind == "door.case" and data.get("case_id") is not None and isinstance(data.get("detail"), dict):
