@@ -27,24 +27,24 @@ api = Endpoints("devices")
 INSPECTORS = {"manager", "staff"}
 
 
-class ChecklistItem(BaseModel):
+class InspectionItem(BaseModel):
     item: str
     zh: str
     en: str
 
 
-class ScheduleEntry(BaseModel):
+class KindSchedule(BaseModel):
     kind: str
     interval_days: int
-    checklist: list[ChecklistItem]
+    checklist: list[InspectionItem]
 
 
-class Schedule(BaseModel):
+class InspectionSchedule(BaseModel):
     center: str
-    kinds: list[ScheduleEntry]
+    kinds: list[KindSchedule]
 
 
-class NewInterval(Body):
+class InspectionInterval(Body):
     interval_days: int = Field(ge=1, le=366, description="inspect each device of this kind every this many days")
 
 
@@ -59,7 +59,7 @@ class DueDevice(BaseModel):
     overdue_from: int = Field(description="ms since the epoch it is overdue")
     last_inspected_at: int | None
     last_passed: bool | None
-    checklist: list[ChecklistItem]
+    checklist: list[InspectionItem]
 
 
 class DueList(BaseModel):
@@ -69,14 +69,14 @@ class DueList(BaseModel):
     devices: list[DueDevice] = Field(description="the due and overdue devices, most overdue first")
 
 
-class ItemResult(Body):
+class InspectionAnswer(Body):
     item: Code
     passed: bool
     note: ShortText = ""
 
 
 class NewInspection(Body):
-    items: list[ItemResult] = Field(min_length=1, max_length=20)
+    items: list[InspectionAnswer] = Field(min_length=1, max_length=20)
     result: str = Field(pattern="^(pass|fail)$", description="pass or fail overall")
     note: ShortText = ""
 
@@ -91,7 +91,7 @@ class Inspection(BaseModel):
     inspected_at: int = Field(description="ms since the epoch")
 
 
-class History(BaseModel):
+class InspectionHistory(BaseModel):
     device: str
     inspections: list[Inspection]
 
@@ -126,7 +126,7 @@ async def _center(request: Request, roles: set[str]) -> str:
 
 
 @api("GET", "/api/v1/centers/{center}/inspections/schedule", "How often each kind of device is inspected, with its checklist",
-     response=Schedule, responses={403: "only the center's staff and manager", 404: "unknown center"})
+     response=InspectionSchedule, responses={403: "only the center's staff and manager", 404: "unknown center"})
 async def schedule(request: Request) -> Response:
     code = await _center(request, INSPECTORS)
     every = await intervals(request.app.state.pool, code)
@@ -135,14 +135,14 @@ async def schedule(request: Request) -> Response:
 
 
 @api("PUT", "/api/v1/centers/{center}/inspections/schedule/{kind}", "Set how often this kind of device is inspected",
-     body=NewInterval, response=ScheduleEntry,
+     body=InspectionInterval, response=KindSchedule,
      responses={403: "only the center's manager", 404: "unknown center or kind"})
 async def set_interval(request: Request) -> Response:
     code = await _center(request, {"manager"})
     kind = request.path_params["kind"]
     if kind not in CHECKLIST:
         raise Problem(404, "Not found", f"unknown device kind {kind!r}")
-    body = await read_body(request, NewInterval)
+    body = await read_body(request, InspectionInterval)
     await request.app.state.pool.execute(
         "INSERT INTO inspection_schedules (center, kind, interval_days) VALUES ($1, $2, $3)"
         " ON CONFLICT (center, kind) DO UPDATE SET interval_days = EXCLUDED.interval_days", code, kind, body.interval_days)
@@ -241,7 +241,7 @@ async def record(request: Request) -> Response:
 
 
 @api("GET", "/api/v1/devices/{device}/inspections", "The device's inspections, newest first",
-     response=History, responses={403: "only the center's staff and manager", 404: "unknown device"})
+     response=InspectionHistory, responses={403: "only the center's staff and manager", 404: "unknown device"})
 async def history(request: Request) -> Response:
     device = await _device(request)
     rows = await request.app.state.pool.fetch(
