@@ -66,7 +66,7 @@ class EvaluationComponent:
         def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
             return FinishedConsumer(node, state.pool, state.keys, centers, cfg, state.clock, state.personal,
                                     losses=state.losses).run(work.stop)
-        work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer))
+        work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,

@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
                     return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
                                      claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
                                      personal=personal).run(work.stop)
-                work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister))
+                work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister), finishes=True)
             work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
             work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
             for component in COMPONENTS:

@@ -3,7 +3,9 @@ reader, the consumers, the SMS sender, the pollers) is started here, and one tha
 app stops — by an exception, or by returning — is started again after a capped exponential backoff
 with jitter. A failure is logged once per streak (the first, with its traceback), not once a
 second; restarts are counted per task for ``/metrics``, and a task that keeps failing is named by
-``/readyz``."""
+``/readyz``. When the app stops, a stream consumer is let finish the batch it took (record it, ack
+it) rather than cancelled between the read and the ack, which would leave that batch pending on a
+consumer that never comes back until another one takes it over."""
 from __future__ import annotations
 
 import asyncio
@@ -33,6 +35,7 @@ class Supervised:
     """One task's record: its restarts, and the streak of failures it is in (if any)."""
     name: str
     run: Callable[[], Awaitable[object]]
+    finishes: bool = False      # ends by itself soon after ``stop``: given ``finish_s`` before it is cancelled
     restarts: int = 0
     failures: int = 0           # in the current streak: failures not separated by ``settle_s`` of running
     running: bool = False
@@ -48,19 +51,22 @@ class Supervisor:
 
     def __init__(self, backoff: Backoff = Backoff(), clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, draw: Callable[[], float] = random.random,
-                 settle_s: float = 10.0, down_after: int = 3) -> None:
+                 settle_s: float = 10.0, down_after: int = 3, finish_s: float = 5.0) -> None:
         self.stop = asyncio.Event()
         self.backoff, self.clock, self.sleep, self.draw = backoff, clock, sleep, draw
         self.settle_s = settle_s        # running this long without failing ends a streak
         self.down_after = down_after    # failures in one streak before /readyz calls the task down
+        self.finish_s = finish_s        # how long ``close`` waits for the tasks that finish on their own
         self.tasks: dict[str, Supervised] = {}
         self._cleanups: list[Callable[[], Awaitable[object]]] = []
 
-    def run(self, name: str, run: Callable[[], Awaitable[object]]) -> None:
-        """Run ``run()`` until the app stops, starting it again whenever it ends early."""
+    def run(self, name: str, run: Callable[[], Awaitable[object]], finishes: bool = False) -> None:
+        """Run ``run()`` until the app stops, starting it again whenever it ends early. ``finishes``: it
+        returns by itself soon after ``stop`` is set (a consumer, once it has acked what it took), and
+        ``close`` waits up to ``finish_s`` for that before cancelling it."""
         if name in self.tasks:
             raise ValueError(f"a task named {name!r} is already supervised")
-        s = self.tasks[name] = Supervised(name, run)
+        s = self.tasks[name] = Supervised(name, run, finishes)
         s.task = asyncio.create_task(self._keep(s), name=name)
 
     def at_close(self, cleanup: Callable[[], Awaitable[object]]) -> None:
@@ -77,6 +83,12 @@ class Supervisor:
 
     async def close(self) -> None:
         self.stop.set()
+        finishing = [s.task for s in self.tasks.values() if s.finishes and s.running and s.task is not None]
+        if finishing:   # one waiting out a backoff has nothing in hand: it is cancelled with the rest
+            _, late = await asyncio.wait(finishing, timeout=self.finish_s)
+            for t in late:
+                log.warning("background task %s did not finish within %.0f s of the stop: cancelled",
+                            t.get_name(), self.finish_s)
         tasks = [s.task for s in self.tasks.values() if s.task is not None]
         for t in tasks:
             t.cancel()

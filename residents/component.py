@@ -43,7 +43,8 @@ class ResidentsComponent:
         def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
             return NoticeConsumer(node, state.pool, state.engine, cfg, state.clock, centers,
                                   losses=state.losses).run(work.stop)
-        work.run("resident-notices", lambda: streams.on_each(list(state.engine.catalog.centers), consumer))
+        work.run("resident-notices", lambda: streams.on_each(list(state.engine.catalog.centers), consumer),
+                 finishes=True)
         work.run("check-in-grace", lambda: check_in.run(state.engine, cfg.tick_s, work.stop))
 
 

@@ -119,6 +119,39 @@ async def test_a_streak_ends_once_the_task_has_run_long_enough() -> None:
     await work.close()
 
 
+async def test_stopping_lets_a_consumer_finish_its_batch_and_cancels_the_rest() -> None:
+    """A consumer between its read and its ack is let finish (nothing left pending); a task that does
+    not watch ``stop`` is cancelled at once, and one that finishes too slowly once ``finish_s`` is up."""
+    work = Supervisor(finish_s=0.5)
+    batch, acked, slow_cancelled = asyncio.Event(), [], asyncio.Event()
+
+    async def consumer() -> None:
+        while not work.stop.is_set():
+            await batch.wait()              # a batch taken: the stop arrives before it is acked
+            await asyncio.sleep(0.05)       # recording it
+            acked.append(1)
+
+    async def sleeper() -> None:
+        await asyncio.Event().wait()        # never ends by itself, and is not asked to
+
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()    # claims to finish, never does
+        except asyncio.CancelledError:
+            slow_cancelled.set()
+            raise
+
+    work.run("consumer", consumer, finishes=True)
+    work.run("sleeper", sleeper)
+    work.run("stuck", stuck, finishes=True)
+    await asyncio.sleep(0)
+    batch.set()
+    await work.close()
+    assert acked and all(s.task is not None and s.task.done() for s in work.tasks.values())
+    assert not work.tasks["consumer"].task.cancelled()   # type: ignore[union-attr]
+    assert work.tasks["sleeper"].task.cancelled() and slow_cancelled.is_set()   # type: ignore[union-attr]
+
+
 async def test_readyz_names_a_failing_task_and_metrics_count_its_restarts(settings: Settings) -> None:
     async with running_app(settings) as (app, client):
         work: Supervisor = app.state.supervisor
