@@ -117,6 +117,7 @@ def test_replicas_behind_the_proxy_only() -> None:
     proxy = SERVICES["proxy"]
     assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert re.fullmatch(r"nginx:1\.(2[7-9]|[3-9]\d)(-alpine)?", proxy["image"])   # `resolve` in an upstream: 1.27.3 on
     listen = [d[1] for d in directives(nginx_block("server")) if d[0] == "listen"]
     assert [expand(p, {}).split(":")[-1] for p in proxy["ports"]] == listen
     assert expand(proxy["ports"][0], {}).split(":")[0] == "8000"
