@@ -137,6 +137,10 @@ def test_the_proxy_holds_websockets_without_sticky_sessions() -> None:
     assert location["proxy_pass"] == ["http://app"]
     assert location["proxy_http_version"] == ["1.1"]
     assert ["Upgrade", "$http_upgrade"] in headers and ["Connection", "$connection_upgrade"] in headers
+    # uvicorn trusting every proxy (FORWARDED_ALLOW_IPS=*) reads the first X-Forwarded-For entry as the
+    # client: nginx sets it to the peer, so a client cannot name itself anew to dodge the rate limits
+    assert SERVICES["app"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
+    assert ["X-Forwarded-For", "$remote_addr"] in headers
     upgrade_map = directives(nginx_block("map $http_upgrade $connection_upgrade"))
     assert ["default", "upgrade"] in upgrade_map
     # a quiet screen's socket outlives nginx's default 60 s by far (the hub pings every 15 s)
