@@ -133,3 +133,26 @@ local function busy(base, window, w)
   end
   return nil
 end
+
+-- The refusal of a resident's one-time SMS code (residents/) unless ``digest`` is its digest; nil if
+-- right (the caller uses it up). An expired code is gone; a wrong one uses an attempt, and the last
+-- allowed one kills the code.
+local function refuse_code(key, digest, attempts, now)
+  local code = hgetall(key)
+  if code.digest and now >= tonumber(code.expires) then
+    redis.call('DEL', key)
+    code = {}
+  end
+  if not code.digest then
+    return fail('code_invalid', 'no code is pending for this number at this center (expired or used); ask for a new one')
+  end
+  if code.digest ~= digest then
+    local left = attempts - redis.call('HINCRBY', key, 'attempts', 1)
+    if left <= 0 then
+      redis.call('DEL', key)
+      return fail('code_dead', 'too many wrong codes: this code no longer works; ask for a new one')
+    end
+    return fail('code_wrong', 'the code is not right', {attempts_left = left})
+  end
+  return nil
+end

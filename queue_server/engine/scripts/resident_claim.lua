@@ -1,28 +1,13 @@
 -- Check a resident's SMS code and claim the number's one live remote ticket at the center, in one
 -- step: one code gives one ticket however many requests race with it, and a number never holds two
--- live remote tickets at a center. A wrong code uses an attempt; the last allowed one kills the code.
--- A right code is used up by a successful claim (single use); refused for a live ticket, it stays.
+-- live remote tickets at a center. The code's rules are refuse_code's (_lib.lua); a right code is used
+-- up by a successful claim (single use); refused for a live ticket, it stays.
 -- KEYS: 1 the number's code at the center, 2 the number's claim at the center
 -- ARGV: 1 base, 2 digest of the code given, 3 attempts allowed, 4 now (ms), 5 this claim's issue key,
 --       6 how long (ms) a claim whose ticket is not issued yet holds the number, 7 the claim's ttl s
 local base, now = ARGV[1], tonumber(ARGV[4])
-local code = hgetall(KEYS[1])
-if code.digest and now >= tonumber(code.expires) then
-  redis.call('DEL', KEYS[1])
-  code = {}
-end
-if not code.digest then
-  return fail('code_invalid', 'no code is pending for this number at this center (expired or used); ask for a new one')
-end
-if code.digest ~= ARGV[2] then
-  local used = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-  local left = tonumber(ARGV[3]) - used
-  if left <= 0 then
-    redis.call('DEL', KEYS[1])
-    return fail('code_dead', 'too many wrong codes: this code no longer works; ask for a new one')
-  end
-  return fail('code_wrong', 'the code is not right', {attempts_left = left})
-end
+local refused = refuse_code(KEYS[1], ARGV[2], tonumber(ARGV[3]), now)
+if refused then return refused end
 local held = hgetall(KEYS[2])
 if held.key then
   local tid = redis.call('GET', base .. 'idem:' .. held.key)
