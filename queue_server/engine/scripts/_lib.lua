@@ -156,3 +156,12 @@ local function refuse_code(key, digest, attempts, now)
   end
   return nil
 end
+
+-- A remote video session (remote_session/) as the events carry it: its times as numbers.
+local function session_view(s)
+  local out = {}
+  for k, v in pairs(s) do out[k] = v end
+  out.started_at = tonumber(s.started_at)
+  out.ended_at = tonumber(s.ended_at)
+  return out
+end

@@ -4,13 +4,6 @@
 -- ARGV: 1 base, 2 now, 3 stream maxlen, 4 center, 5 window, 6 only the session of this ticket ('' any),
 --       7 reason
 -- Returns the session closed, or {} when there was none (or it was another ticket's).
-local function session_view(s)
-  local out = {}
-  for k, v in pairs(s) do out[k] = v end
-  out.started_at = tonumber(s.started_at)
-  out.ended_at = tonumber(s.ended_at)
-  return out
-end
 local base, now, window = ARGV[1], ARGV[2], ARGV[5]
 local s = hgetall(KEYS[1])
 if not s.id or (ARGV[6] ~= '' and s.ticket ~= ARGV[6]) then return '{}' end

@@ -6,13 +6,6 @@
 -- ARGV: 1 base, 2 now, 3 stream maxlen, 4 center, 5 window, 6 the ticket's point, 7 session ttl (s),
 --       8 the side that joined (window | point)
 -- Returns {session, started} or {refused, detail}.
-local function session_view(s)
-  local out = {}
-  for k, v in pairs(s) do out[k] = v end
-  out.started_at = tonumber(s.started_at)
-  out.ended_at = tonumber(s.ended_at)
-  return out
-end
 local base, now, window = ARGV[1], ARGV[2], ARGV[5]
 local t = hgetall(KEYS[2])
 if not t.id or not is_at_window(t.status) or t.window ~= window or (t.service_point or '') ~= ARGV[6] then
