@@ -7,7 +7,7 @@
 
 import { api, pageToken } from "./api.js";
 import { bi, dayTimeText, h } from "./i18n.js";
-import { ACCEPT, STEP, checklistPath, itemName, itemNeeds, lastScan, scanPreview, scanState, stepsText } from "./materials-common.js";
+import { ACCEPT, STEP, checklistPath, itemName, itemNeeds, lastScan, oneAtATime, scanPreview, scanState, stepsText } from "./materials-common.js";
 
 const [, , pointRaw] = location.pathname.split("/");
 const pointId = decodeURIComponent(pointRaw);
@@ -21,7 +21,7 @@ const tickets = new Map();       // the point's tickets at a window now
 let shownId = null;              // the ticket whose checklist is shown
 let checklist = null;
 let packages = [];
-let busy = false;
+const requests = oneAtATime(() => render(), (err) => flash(err));
 
 function flash(err) {
   const box = $("materials-error");
@@ -62,33 +62,17 @@ async function loadPackages() {
   renderPackages();
 }
 
-async function act(call) {
-  if (busy) return null;
-  busy = true;
-  render();
-  try {
-    const res = await call();
-    flash(null);
-    return res;
-  } catch (err) {
-    flash(err);
-    return null;
-  } finally {
-    busy = false;
-    render();
-  }
-}
 
 async function upload(item, file) {
   if (!file) return;
   const path = `${pointBase}/tickets/${encodeURIComponent(shownId)}/materials/${item.item}`;
-  if (await act(() => api("POST", path, { body: file, token }))) await load();
+  if (await requests.act(() => api("POST", path, { body: file, token }))) await load();
 }
 
 function itemRow(item) {
   const scan = lastScan(item);
   const input = h("input", { type: "file", accept: ACCEPT, capture: "environment", class: "scan-input",
-    dataset: { item: item.item }, disabled: busy, onchange: (e) => upload(item, e.target.files[0]) });
+    dataset: { item: item.item }, disabled: requests.pending(), onchange: (e) => upload(item, e.target.files[0]) });
   const label = scan && scan.state !== "rejected" ? ["重新拍摄", "Scan again"] : ["拍摄/扫描", "Photo / scan"];
   return h("li", { class: `material ${scan?.state || "none"}`, dataset: { item: item.item } },
     h("div", { class: "what" }, itemName(item), itemNeeds(item)),
@@ -112,7 +96,7 @@ function render() {
     !travels ? bi("本事项原件无需送中心", "No original travels to the center for this matter")
       : pkg ? h("div", { class: "package-state" }, bi(...STEP[pkg.state], "stack"),
         h("button", { type: "button", class: "btn", onclick: () => showReceipt(checklist, t) }, bi("打印回执", "Print receipt", "stack")))
-        : h("button", { type: "button", class: "btn primary", id: "pack", disabled: busy, onclick: pack },
+        : h("button", { type: "button", class: "btn primary", id: "pack", disabled: requests.pending(), onclick: pack },
           bi("打包原件并打印回执", "Pack the originals, print a receipt", "stack")));
 }
 
@@ -129,7 +113,7 @@ function renderPackages() {
 
 async function pack() {
   const path = `${pointBase}/tickets/${encodeURIComponent(shownId)}/package`;
-  const res = await act(() => api("POST", path, { body: {}, token }));
+  const res = await requests.act(() => api("POST", path, { body: {}, token }));
   if (!res) return;
   await load();
   await loadPackages();
@@ -137,7 +121,7 @@ async function pack() {
 }
 
 async function step(p, name) {
-  if (await act(() => api("POST", `/api/v1/packages/${p.id}/${name}`, { body: {}, token }))) await loadPackages();
+  if (await requests.act(() => api("POST", `/api/v1/packages/${p.id}/${name}`, { body: {}, token }))) await loadPackages();
 }
 
 // The resident's receipt: what the point keeps of theirs, and a QR to follow it on the status page.

@@ -54,3 +54,29 @@ export function stepsText(pkg) {
     return h("li", { class: `step ${s.step}` }, bi(`${zh} ${timeText(s.at)}`, en));
   });
 }
+
+/** One request at a time from a panel: `act(call)` runs it unless one is under way (then null), renders
+ * before and after so its buttons, disabled while `pending()`, follow, and shows its error through `flash`
+ * (null on success). Gives the call's result, or null when it failed. */
+export function oneAtATime(render, flash) {
+  let busy = false;
+  return {
+    pending: () => busy,
+    async act(call) {
+      if (busy) return null;
+      busy = true;
+      render();
+      try {
+        const res = await call();
+        flash(null);
+        return res;
+      } catch (err) {
+        flash(err);
+        return null;
+      } finally {
+        busy = false;
+        render();
+      }
+    },
+  };
+}

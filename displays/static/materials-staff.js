@@ -6,7 +6,7 @@
 
 import { api, pageToken } from "./api.js";
 import { bi, h } from "./i18n.js";
-import { checklistPath, itemName, itemNeeds, lastScan, scanPreview, scanState, stepsText } from "./materials-common.js";
+import { checklistPath, itemName, itemNeeds, lastScan, oneAtATime, scanPreview, scanState, stepsText } from "./materials-common.js";
 
 const [, , centerRaw] = location.pathname.split("/");
 const center = decodeURIComponent(centerRaw);
@@ -17,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 let ticketId = null;
 let checklist = null;
 let packages = [];
-let busy = false;
+const requests = oneAtATime(() => render(), (err) => flash(err));
 
 function flash(err) {
   const box = $("materials-error");
@@ -49,35 +49,19 @@ async function loadPackages() {
   render();
 }
 
-async function act(call) {
-  if (busy) return null;
-  busy = true;
-  render();
-  try {
-    const res = await call();
-    flash(null);
-    return res;
-  } catch (err) {
-    flash(err);
-    return null;
-  } finally {
-    busy = false;
-    render();
-  }
-}
 
 async function review(scan, decision, reason) {
   const body = decision === "rejected" ? { decision, reason } : { decision };
-  if (await act(() => api("POST", `/api/v1/materials/scans/${scan.id}/review`, { body, token }))) await load();
+  if (await requests.act(() => api("POST", `/api/v1/materials/scans/${scan.id}/review`, { body, token }))) await load();
 }
 
 function reviewControls(scan) {
   if (scan?.state !== "pending") return null;
   const reason = h("input", { class: "reject-reason", maxlength: "200", placeholder: "退回原因 Reason to reject", autocomplete: "off" });
   return h("div", { class: "review" },
-    h("button", { type: "button", class: "btn green accept", disabled: busy, onclick: () => review(scan, "accepted") }, bi("通过", "Accept")),
+    h("button", { type: "button", class: "btn green accept", disabled: requests.pending(), onclick: () => review(scan, "accepted") }, bi("通过", "Accept")),
     reason,
-    h("button", { type: "button", class: "btn reject", disabled: busy, onclick: () => {
+    h("button", { type: "button", class: "btn reject", disabled: requests.pending(), onclick: () => {
       const why = reason.value.trim();
       if (!why) { reason.classList.add("invalid"); reason.focus(); return; }
       review(scan, "rejected", why);
@@ -94,7 +78,7 @@ function itemRow(item) {
 }
 
 async function receive(p) {
-  if (await act(() => api("POST", `/api/v1/packages/${p.id}/received`, { body: {}, token }))) await loadPackages();
+  if (await requests.act(() => api("POST", `/api/v1/packages/${p.id}/received`, { body: {}, token }))) await loadPackages();
 }
 
 function render() {
@@ -105,7 +89,7 @@ function render() {
   $("materials-packages").replaceChildren(...packages.map((p) => h("li", { class: `package ${p.state}`, dataset: { package: p.id } },
     h("span", { class: "ticket" }, p.ticket_id.split("-").pop()),
     h("ul", { class: "steps" }, stepsText(p)),
-    p.state === "sent" ? h("button", { type: "button", class: "btn receive", disabled: busy, onclick: () => receive(p) }, bi("签收原件", "Receive")) : null,
+    p.state === "sent" ? h("button", { type: "button", class: "btn receive", disabled: requests.pending(), onclick: () => receive(p) }, bi("签收原件", "Receive")) : null,
     p.return_overdue ? h("span", { class: "tag overdue" }, bi("逾期未退还", "Return overdue")) : null)));
 }
 
