@@ -36,6 +36,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("door cases", "/door/{center}", "manager"),
     ("home visit", "/door/{center}/visit?visitor={center}-s01", "staff"),
     ("appointment slots", "/appointments/{center}", "manager"),
+    ("device inspections", "/inspections/{center}", "staff"),
     ("book appointment", "/book/{center}", None),
     ("ticket status", "/status/{ticket}#review={review}", None),
     ("remote ticket", "/remote?center={center}", None),

@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
+
+from displays.component import page
 
 from ..api.endpoints import Doc
 from ..api.ratelimit import RateLimiter
@@ -25,7 +27,8 @@ class Devices:
 
 class DevicesComponent:
     def __init__(self) -> None:
-        self.routes: list[BaseRoute] = [*api.routes, *inspections.routes]
+        self.routes: list[BaseRoute] = [*api.routes, *inspections.routes,
+                                          Route("/inspections/{center}", page("inspections"))]   # the inspector's tablet
         self.docs: list[Doc] = [*api.docs, *inspections.docs]
 
     async def start(self, app: Starlette, work: Supervisor) -> None:

@@ -19,12 +19,12 @@ PAGES_OK = ["/display/jingansi", "/screen/jingansi/w1", "/tablet/jingansi/r2", "
             "/point/jingansi-sp1", "/network/jingansi", "/assistant/jingansi-sp2",
             "/remote", "/remote?center=jingansi&matter=hrss-001",
             "/door/jingansi", "/door/jingansi/visit?visitor=jingansi-s01", "/login", "/admin", "/enroll",
-            "/book/jingansi", "/appointments/jingansi", "/audit"]
+            "/book/jingansi", "/appointments/jingansi", "/audit", "/inspections/jingansi"]
 PAGES_MISSING = ["/display/nowhere", "/screen/jingansi/w99", "/tablet/nowhere/w1", "/kiosk/<script>",
                  "/status/not-a-ticket", "/status/nowhere-20260101-A001", "/staff/jingansi/w0",
                  "/point/jingansi-sp99", "/point/nowhere-sp1", "/point/jingansi", "/network/nowhere",
                  "/assistant/jingansi-sp99", "/assistant/jingansi",
-                 "/door/nowhere", "/door/nowhere/visit", "/book/nowhere", "/appointments/nowhere"]
+                 "/door/nowhere", "/door/nowhere/visit", "/book/nowhere", "/appointments/nowhere", "/inspections/nowhere"]
 
 
 async def test_pages_are_served_with_their_headers(settings: Settings) -> None:
@@ -133,6 +133,9 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
                                       json={"queue": "nowhere", "starts_at": "2099-01-05T09:00:00+08:00",
                                             "ends_at": "2099-01-05T09:30:00+08:00", "capacity": 1})
                 assert r.status_code == 422, r.text      # a manager of the center: past the token, to the line check
+            elif "/inspections/" in path:
+                r = await client.get("/api/v1/centers/jingansi/inspections/due", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200 and r.json()["center"] == "jingansi", r.text
             elif "/book/" in path:
                 r = await client.get("/api/v1/centers/jingansi/appointment-slots")
                 assert r.status_code == 200 and r.json()["center"] == "jingansi"
