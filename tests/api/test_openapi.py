@@ -19,7 +19,7 @@ PAGES = {"/display/{center}": f"/display/{C}", "/screen/{center}/{window}": f"/s
          "/door/{center}/visit": f"/door/{C}/visit",
          "/login": "/login", "/admin": "/admin", "/enroll": "/enroll",
          "/book/{center}": f"/book/{C}", "/appointments/{center}": f"/appointments/{C}",
-         "/audit": "/audit"}
+         "/audit": "/audit", "/inspections/{center}": f"/inspections/{C}"}
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
