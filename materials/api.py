@@ -18,11 +18,10 @@ from queue_server.api.schemas import Body, MaterialItemInfo
 from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
 from queue_server.domain.materials import DECISIONS, SCANNABLE
-from queue_server.domain.network import split_point_id
 from queue_server.record.people import token_hash
 
 from . import links, scans
-from .access import actor, may_see, matter_of, ticket_of
+from .access import actor, at_point, may_see, matter_of, ticket_of
 from .handover import PackageView, package_of_ticket, view as package_view
 from .intake import ALLOWED, receive
 
@@ -113,13 +112,7 @@ async def checklist(request: Request) -> Response:
                 415: "not a scan, or not the type it was sent as", 429: "rate limited"})
 async def upload(request: Request) -> Response:
     state = request.app.state
-    center_code, code = split_point_id(request.path_params["point"])
-    who = await principal(request)
-    assert who is not None
-    center = state.engine.catalog.centers.get(center_code)
-    if center is None or code not in center.service_points:
-        raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
-    require(who, center_code, UPLOADERS, point=code)
+    who, center_code, code = await at_point(request, UPLOADERS)
     if who.role != "admin":   # an assistant's tablet is an outsider's reach: its own bucket
         state.limiter.check(f"scan:{token_hash(bearer(request) or '')}")
     ticket = await ticket_of(request, request.path_params["id"])

@@ -22,10 +22,9 @@ from queue_server.api.schemas import Body
 from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
 from queue_server.domain.materials import STEPS, previous_step, return_overdue, side_of
-from queue_server.domain.network import split_point_id
 from queue_server.domain.numbering import center_of
 
-from .access import actor, matter_of, ticket_of
+from .access import actor, at_point, matter_of, ticket_of
 
 api = Endpoints("materials hand-over")
 Step = Literal["packed", "sent", "received", "returned"]
@@ -94,13 +93,7 @@ async def _done(request: Request, r: asyncpg.Record, step: str) -> Response:
                 409: "packed already", 422: "the matter needs no originals at the center"})
 async def pack(request: Request) -> Response:
     state = request.app.state
-    center_code, code = split_point_id(request.path_params["point"])
-    who = await principal(request)
-    assert who is not None
-    center = state.engine.catalog.centers.get(center_code)
-    if center is None or code not in center.service_points:
-        raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
-    require(who, center_code, {"assistant", "manager"}, point=code)
+    who, center_code, code = await at_point(request, {"assistant", "manager"})
     await read_body(request, StepDone)
     ticket = await ticket_of(request, request.path_params["id"])
     if ticket["center"] != center_code or ticket.get("service_point") != code:
@@ -207,11 +200,5 @@ async def center_packages(request: Request) -> Response:
      " sends them, and returns them to the residents once received)", response=PackageList,
      responses={403: "another point's assistant", 404: "unknown service point"})
 async def point_packages(request: Request) -> Response:
-    center_code, code = split_point_id(request.path_params["point"])
-    who = await principal(request)
-    assert who is not None
-    center = request.app.state.engine.catalog.centers.get(center_code)
-    if center is None or code not in center.service_points:
-        raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
-    require(who, center_code, {"assistant", "manager"}, point=code)
+    who, center_code, code = await at_point(request, {"assistant", "manager"})
     return await _open_packages(request, "center = $1 AND point = $2", center_code, code)
