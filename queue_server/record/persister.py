@@ -98,7 +98,11 @@ def _columns(rows: list[tuple]) -> list[list]:
 async def record(pool: asyncpg.Pool, entries: list[Entry], personal: PersonalData) -> None:
     """Write a batch in one transaction; safe to repeat. Each table takes the batch as one statement
     over arrays (``unnest``): a row-by-row ``executemany`` cost the server twice the CPU at the
-    morning peak. A resident's phone is written sealed in its column, never in the JSON kept."""
+    morning peak. A resident's phone is written sealed in its column, never in the JSON kept.
+
+    Rows are written in key order: the instances' persisters share each center's stream (one
+    consumer group), so two batches can hold the same tickets in opposite orders, and two
+    transactions locking them in those orders deadlock (PostgreSQL then fails one batch)."""
     events, tickets, windows = [], {}, {}
     for center, sid, fields in entries:
         kind = fields[b"type"].decode()
@@ -117,16 +121,16 @@ async def record(pool: asyncpg.Pool, entries: list[Entry], personal: PersonalDat
             windows[(center, w["id"])] = (center, w["id"], w.get("state", "closed"), orjson.dumps(w).decode(), ms, seq)
     async with pool.acquire() as conn, conn.transaction():
         if events:
-            await conn.execute(_EVENTS, *_columns(events))
+            await conn.execute(_EVENTS, *_columns(sorted(events, key=lambda e: (e[0], e[2], e[3]))))
         if tickets:
-            await conn.execute(_TICKETS, *_columns([_ticket_row(t, personal) for t in tickets.values()]))
+            await conn.execute(_TICKETS, *_columns([_ticket_row(tickets[i], personal) for i in sorted(tickets)]))
         if windows:
             await conn.executemany(
                 "INSERT INTO window_states (center, window_code, state, data, stream_ms, stream_seq)"
                 " VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (center, window_code) DO UPDATE"
                 " SET state = EXCLUDED.state, data = EXCLUDED.data, stream_ms = EXCLUDED.stream_ms,"
                 " stream_seq = EXCLUDED.stream_seq WHERE (window_states.stream_ms, window_states.stream_seq)"
-                " < (EXCLUDED.stream_ms, EXCLUDED.stream_seq)", list(windows.values()))
+                " < (EXCLUDED.stream_ms, EXCLUDED.stream_seq)", [windows[k] for k in sorted(windows)])
 
 
 def _ticket_row(t: dict[str, Any], personal: PersonalData) -> tuple:

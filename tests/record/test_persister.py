@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -96,6 +97,38 @@ async def test_rows_only_move_forward_when_events_arrive_out_of_order(settings: 
         row = await pool.fetchrow("SELECT status, version FROM tickets WHERE id = $1", t["id"])
         assert (row["status"], row["version"]) == ("called", 2)
         assert await pool.fetchval("SELECT count(*) FROM events") == len(entries)
+
+
+async def test_batches_holding_the_same_tickets_in_opposite_orders_do_not_deadlock(settings: Settings) -> None:
+    """Two instances' persisters read one center's stream in one group, so their batches can name the
+    same tickets in opposite orders. Here another transaction holds the lower ticket's row while a
+    batch names the higher one first, then asks for the higher one: had the batch locked the higher
+    row first, each would wait for the other and PostgreSQL would fail one of them."""
+    async with engine_for(settings, SystemClock()) as engine:
+        keys, redis, pool = engine.keys, engine.redis, engine.pool
+        for w in ("w1", "w2"):
+            await engine.set_window(C, w, "open", {"id": f"{C}-s01", "name": "王丽华"})
+        low, high = sorted([(await engine.issue(C, "hrss-001", "kiosk")).ticket["id"] for _ in range(2)])
+        await record(pool, [(C, sid.decode(), f) for sid, f in await redis.xrange(keys.events(C))], PERSONAL)
+        seen = await redis.xrange(keys.events(C))
+        await engine.call_next(C, "w1")
+        await engine.call_next(C, "w2")
+        calls = [(C, sid.decode(), f) for sid, f in await redis.xrange(keys.events(C)) if (sid, f) not in seen]
+        calls.sort(key=lambda e: json.loads(e[2][b"data"])["ticket"]["id"] != high)   # the higher ticket's call first
+
+        other = await asyncpg.connect(settings.database_url)   # another instance's transaction
+        async with other.transaction():
+            await other.execute("UPDATE tickets SET version = version WHERE id = $1", low)
+            batch = asyncio.create_task(record(pool, calls, PERSONAL))
+            while not await other.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                           " AND wait_event_type = 'Lock'"):
+                assert not batch.done(), "the batch went through a row another transaction holds"
+                await asyncio.sleep(0.05)   # until the batch waits for the lower ticket's row
+            await other.execute("UPDATE tickets SET version = version WHERE id = $1", high)
+        await other.close()
+        await batch
+        rows = await pool.fetch("SELECT id, status FROM tickets WHERE id = ANY($1::text[]) ORDER BY id", [low, high])
+        assert [(r["id"], r["status"]) for r in rows] == [(low, "called"), (high, "called")]
 
 
 async def test_a_killed_server_process_loses_no_event(settings: Settings) -> None:
