@@ -5,17 +5,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from queue_server.api.auth import principal, require
 from queue_server.api.problems import Problem
 from queue_server.domain.catalog import Matter
-from queue_server.domain.network import split_point_id
 from queue_server.domain.numbering import center_of
 from queue_server.record.people import Principal
 
-
-def actor(who: Principal) -> str:
-    """Who did it, as the record and the events say."""
-    return "admin" if who.role == "admin" else f"{who.role}:{who.label or who.staff_id or who.point or who.center}"
 
 
 def may_see(who: Principal, ticket: dict[str, Any]) -> bool:
@@ -32,19 +26,6 @@ def may_see(who: Principal, ticket: dict[str, Any]) -> bool:
     if who.role == "staff":   # a clerk's token without a window touches no ticket (domain/access.py)
         return who.window is not None and who.window == ticket.get("window")
     return False
-
-
-async def at_point(request: Request, roles: set[str] | frozenset[str]) -> tuple[Principal, str, str]:
-    """The caller, and the center and point of the path's ``{point}``: 404 for a point that is not there,
-    403 unless the caller is one of ``roles`` at it."""
-    center_code, code = split_point_id(request.path_params["point"])
-    who = await principal(request)
-    assert who is not None
-    center = request.app.state.engine.catalog.centers.get(center_code)
-    if center is None or code not in center.service_points:
-        raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
-    require(who, center_code, roles, point=code)
-    return who, center_code, code
 
 
 async def ticket_of(request: Request, ticket_id: str) -> dict[str, Any]:

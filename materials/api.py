@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
+from network.assistant import at_point
 from queue_server.api.auth import bearer, principal, require
 from queue_server.api.endpoints import Endpoints, json, read_body, record_id
 from queue_server.api.problems import Problem
@@ -21,7 +22,7 @@ from queue_server.domain.materials import DECISIONS, SCANNABLE
 from queue_server.record.people import token_hash
 
 from . import links, scans
-from .access import actor, at_point, may_see, matter_of, ticket_of
+from .access import may_see, matter_of, ticket_of
 from .handover import PackageView, package_of_ticket, view as package_view
 from .intake import ALLOWED, receive
 
@@ -112,11 +113,11 @@ async def checklist(request: Request) -> Response:
                 415: "not a scan, or not the type it was sent as", 429: "rate limited"})
 async def upload(request: Request) -> Response:
     state = request.app.state
-    who, center_code, code = await at_point(request, UPLOADERS)
+    who, center, code = await at_point(request, UPLOADERS)
     if who.role != "admin":   # an assistant's tablet is an outsider's reach: its own bucket
         state.limiter.check(f"scan:{token_hash(bearer(request) or '')}")
     ticket = await ticket_of(request, request.path_params["id"])
-    if ticket["center"] != center_code or ticket.get("service_point") != code:
+    if ticket["center"] != center.code or ticket.get("service_point") != code:
         raise Problem(403, "Forbidden", f"ticket {ticket['id']} was not taken at service point {code}", code="other_point")
     if ticket["status"] not in SCANNABLE:
         raise Problem(409, "Conflict", f"ticket {ticket['number']} is {ticket['status']}: scans are taken while"
@@ -133,7 +134,7 @@ async def upload(request: Request) -> Response:
             row, status = last, 200    # a retry (its event may not have gone out): the same scan
         else:
             row, status = await scans.add(conn, ticket, item, received.sha256, len(received.data),
-                                          received.media_type, actor(who), from_ms(state.clock.now_ms())), 201
+                                          received.media_type, who.actor, from_ms(state.clock.now_ms())), 201
     await state.engine.material_event(ticket["id"], "material.uploaded", {"scan": scans.as_view(row)})
     return json(scan_body(request, row), status)
 
@@ -159,7 +160,7 @@ async def review(request: Request) -> Response:
     if ticket["status"] not in SCANNABLE:
         raise Problem(409, "Conflict", f"ticket {ticket['number']} is {ticket['status']}, no longer at the window")
     row = await scans.review(state.pool, found["id"], body.decision, (body.reason or "").strip() or None,
-                             actor(who), from_ms(state.clock.now_ms()))
+                             who.actor, from_ms(state.clock.now_ms()))
     if row is None:
         raise Problem(409, "Conflict", f"scan {found['id']} was reviewed already")
     await state.engine.material_event(ticket["id"], "material.reviewed", {"scan": scans.as_view(row)})

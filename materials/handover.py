@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from network.assistant import at_point
 from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, json, read_body, record_id
 from queue_server.api.problems import Problem
@@ -24,7 +25,7 @@ from queue_server.clock import from_ms
 from queue_server.domain.materials import STEPS, previous_step, return_overdue, side_of
 from queue_server.domain.numbering import center_of
 
-from .access import actor, at_point, matter_of, ticket_of
+from .access import matter_of, ticket_of
 
 api = Endpoints("materials hand-over")
 Step = Literal["packed", "sent", "received", "returned"]
@@ -93,10 +94,10 @@ async def _done(request: Request, r: asyncpg.Record, step: str) -> Response:
                 409: "packed already", 422: "the matter needs no originals at the center"})
 async def pack(request: Request) -> Response:
     state = request.app.state
-    who, center_code, code = await at_point(request, {"assistant", "manager"})
+    who, center, code = await at_point(request, {"assistant", "manager"})
     await read_body(request, StepDone)
     ticket = await ticket_of(request, request.path_params["id"])
-    if ticket["center"] != center_code or ticket.get("service_point") != code:
+    if ticket["center"] != center.code or ticket.get("service_point") != code:
         raise Problem(403, "Forbidden", f"ticket {ticket['id']} was not taken at service point {code}", code="other_point")
     travel = [{"item": i.item, "name_zh": i.name_zh, "name_en": i.name_en, "form": i.form, "copies": i.copies}
               for i in matter_of(request, ticket).items if i.to_center]
@@ -104,12 +105,12 @@ async def pack(request: Request) -> Response:
         raise Problem(422, "Invalid request", f"{ticket['matter']} needs no originals at the center",
                       errors=[{"field": "matter", "message": "no item travels to the center"}])
     at = from_ms(state.clock.now_ms())
-    by = actor(who)
+    by = who.actor
     async with state.pool.acquire() as conn, conn.transaction():
         r = await conn.fetchrow(
             "INSERT INTO packages (center, point, ticket_id, items, state, packed_by, packed_at)"
             " VALUES ($1, $2, $3, $4::jsonb, 'packed', $5, $6) ON CONFLICT (ticket_id) DO NOTHING RETURNING *",
-            center_code, code, ticket["id"], orjson.dumps(travel).decode(), by, at)
+            center.code, code, ticket["id"], orjson.dumps(travel).decode(), by, at)
         if r is None:
             raise Problem(409, "Conflict", f"the originals of ticket {ticket['number']} are packed already")
         await conn.execute("INSERT INTO package_steps (package_id, step, by_whom, at) VALUES ($1, 'packed', $2, $3)",
@@ -138,7 +139,7 @@ async def step(request: Request) -> Response:
     else:
         require(who, found["center"], {"staff", "manager"})
     await read_body(request, StepDone)
-    at, by = from_ms(state.clock.now_ms()), actor(who)
+    at, by = from_ms(state.clock.now_ms()), who.actor
     async with state.pool.acquire() as conn, conn.transaction():
         r = await conn.fetchrow(
             f"UPDATE packages SET state = $2, {name}_by = $3, {name}_at = $4, return_due_at = CASE WHEN $2 = 'received'"
@@ -200,5 +201,5 @@ async def center_packages(request: Request) -> Response:
      " sends them, and returns them to the residents once received)", response=PackageList,
      responses={403: "another point's assistant", 404: "unknown service point"})
 async def point_packages(request: Request) -> Response:
-    who, center_code, code = await at_point(request, {"assistant", "manager"})
-    return await _open_packages(request, "center = $1 AND point = $2", center_code, code)
+    who, center, code = await at_point(request, {"assistant", "manager"})
+    return await _open_packages(request, "center = $1 AND point = $2", center.code, code)

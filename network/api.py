@@ -20,13 +20,6 @@ api = Endpoints("service network")
 MANAGERS = {"manager"}
 
 
-def _by(who: Principal) -> str:
-    """Who made a change, as the history shows it."""
-    if who.role == "admin":
-        return "admin"
-    return f"{who.role}:{who.staff_id or who.label or who.center}"
-
-
 async def _manager_of(request: Request) -> tuple[Principal, str]:
     center = request.path_params["center"]
     who = await principal(request)
@@ -63,7 +56,7 @@ async def create_point(request: Request) -> Response:
     body = await read_body(request, NewPoint)
     async with request.app.state.pool.acquire() as conn:
         try:
-            await store.create_point(conn, center, body.model_dump(), _by(who))
+            await store.create_point(conn, center, body.model_dump(), who.actor)
             created = await store.point(conn, center, body.code)
         except store.Refused as exc:
             raise _refused(exc) from None
@@ -91,7 +84,7 @@ async def change_status(request: Request) -> Response:
     body = await read_body(request, StatusChange)
     async with request.app.state.pool.acquire() as conn:
         try:
-            await store.change_status(conn, center, code, body.status, _by(who), body.reason)
+            await store.change_status(conn, center, code, body.status, who.actor, body.reason)
             changed = await store.point(conn, center, code)
         except store.Refused as exc:
             raise _refused(exc) from None
@@ -116,7 +109,7 @@ async def assign(request: Request) -> Response:
     async with request.app.state.pool.acquire() as conn:
         try:
             made = await store.assign(conn, center, body.window, body.point, parse_hhmm(body.starts),
-                                      parse_hhmm(body.ends, allow_end_of_day=True), frozenset(body.weekdays), _by(who))
+                                      parse_hhmm(body.ends, allow_end_of_day=True), frozenset(body.weekdays), who.actor)
         except store.Refused as exc:
             raise _refused(exc) from None
     await request.app.state.network.changed({"center": center, "point": body.point})

@@ -52,28 +52,26 @@ class PointQueue(BaseModel):
     windows: list[ServingWindow] = Field(description="the remote windows assigned to the point now, with their clerk")
 
 
-async def _at_point(request: Request) -> tuple[Principal, Center, str]:
-    """Who acts, at which center and point: the path's point must exist and, for an assistant, be its own."""
+async def at_point(request: Request, roles: set[str] | frozenset[str] = frozenset(ASSISTANTS)
+                   ) -> tuple[Principal, Center, str]:
+    """Who acts, at which center and point: the path's ``{point}`` must exist (404) and the caller be
+    one of ``roles`` there (403; an assistant only at its own point)."""
     center_code, code = split_point_id(request.path_params["point"])
     who = await principal(request)
     assert who is not None
     center = request.app.state.engine.catalog.centers.get(center_code)
     if center is None or code not in center.service_points:
         raise Problem(404, "Not found", f"unknown service point {request.path_params['point'][:80]!r}")
-    require(who, center_code, ASSISTANTS, point=code)
+    require(who, center_code, roles, point=code)
     return who, center, code
 
-
-def _by(who: Principal) -> str:
-    """Who marked a resident present, as the event says."""
-    return "admin" if who.role == "admin" else f"{who.role}:{who.label or who.staff_id or who.point or who.center}"
 
 
 @api("GET", "/api/v1/points/{point}/queue", "The point's queue: its live tickets and the remote windows serving it"
      " now with their clerk ({point} is center-code)", response=PointQueue,
      responses={403: "another point's assistant, or not an assistant", 404: "unknown service point"})
 async def point_queue(request: Request) -> Response:
-    _, center, code = await _at_point(request)
+    _, center, code = await at_point(request)
     state = request.app.state
     now_windows = frozenset(serving_windows(center.assignments, code, local_moment(state.clock.now_ms(), center.timezone)))
     p = center.service_points[code]
@@ -91,7 +89,7 @@ async def point_queue(request: Request) -> Response:
                 409: "the point is closed, not active, or no remote window serves it now",
                 422: "invalid field, or a matter not handled remotely", 503: "Redis away or restoring"})
 async def issue_at_point(request: Request) -> Response:
-    who, center, code = await _at_point(request)
+    who, center, code = await at_point(request)
     body = await read_body(request, AssistantIssue)
     key = request.headers.get("idempotency-key")
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable()):
@@ -108,11 +106,11 @@ async def issue_at_point(request: Request) -> Response:
      response=Ticket, responses={403: "a ticket of another point or of the hall, or not this point's assistant",
                                  404: "no such ticket", 409: "the ticket is no longer waiting or called"})
 async def mark_present(request: Request) -> Response:
-    who, center, code = await _at_point(request)
+    who, center, code = await at_point(request)
     await read_body(request, Body)
     ticket_id = request.path_params["id"]
     if center_of(ticket_id) != center.code:
         raise Problem(403, "Forbidden", f"ticket {ticket_id[:80]!r} was not taken at service point {code}",
                       code="other_point")
-    result = await request.app.state.engine.mark_present(ticket_id, code, _by(who))
+    result = await request.app.state.engine.mark_present(ticket_id, code, who.actor)
     return json(public_ticket(result["ticket"]))

@@ -32,6 +32,14 @@ class Principal:
     def may_act_in(self, center: str) -> bool:
         return self.role == "admin" or self.center == center
 
+    @property
+    def actor(self) -> str:
+        """Who acted, as histories, events and the record name them: the admin, else the role with the
+        account, label, staff member, point or center behind the token (the first it has)."""
+        if self.role == "admin":
+            return "admin"
+        return f"{self.role}:{self.user or self.label or self.staff_id or self.point or self.center}"
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
