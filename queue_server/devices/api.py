@@ -75,7 +75,8 @@ def _bad(field: str, message: str, detail: str) -> Problem:
     return Problem(422, "Invalid request", detail, errors=[{"field": field, "message": message}])
 
 
-async def _device(request: Request, roles: set[str]) -> dict[str, Any]:
+async def find_device(request: Request, roles: set[str]) -> dict[str, Any]:
+    """The path's device, if ``roles`` at its center may act on it; only who could see any device learns one is missing."""
     who = await principal(request)
     assert who is not None
     device = await store.find(request.app.state.pool, request.path_params["device"])
@@ -138,7 +139,7 @@ async def of_center(request: Request) -> Response:
 @api("POST", "/api/v1/devices/{device}/rotate", "A new token for the device; the old one stops working at once",
      response=Rotated, responses={403: "only admins and the center's manager", 404: "unknown device"})
 async def rotate(request: Request) -> Response:
-    device = await _device(request, {"manager"})
+    device = await find_device(request, {"manager"})
     token, old = await store.rotate(request.app.state.pool, device)
     for digest in old:
         forget_here(request.app, digest)
@@ -149,7 +150,7 @@ async def rotate(request: Request) -> Response:
 @api("POST", "/api/v1/devices/{device}/revoke", "Revoke the device's token: its sockets close (4401) on every instance",
      status=204, responses={403: "only admins and the center's manager", 404: "unknown device"})
 async def revoke(request: Request) -> Response:
-    device = await _device(request, {"manager"})
+    device = await find_device(request, {"manager"})
     old = await store.revoke(request.app.state.pool, device["id"])
     for digest in old:
         forget_here(request.app, digest)

@@ -21,7 +21,7 @@ from ..api.problems import Problem
 from ..api.schemas import Body, Code, ShortText
 from ..domain.devices import (CHECKLIST, DEFAULT_INTERVAL_DAYS, KINDS, checklist_refusal, inspection_status,
                               inspection_window)
-from . import store
+from .api import find_device
 
 api = Endpoints("devices")
 INSPECTORS = {"manager", "staff"}
@@ -184,18 +184,6 @@ async def due(request: Request) -> Response:
                  "overdue": sum(d["status"] == "overdue" for d in found), "devices": found})
 
 
-async def _device(request: Request) -> dict[str, Any]:
-    who = await principal(request)
-    assert who is not None
-    device = await store.find(request.app.state.pool, request.path_params["device"])
-    if device is None:
-        if who.role not in ("admin", "manager"):
-            raise Problem(403, "Forbidden", f"a {who.role} token may not do this")
-        raise Problem(404, "Not found", f"no device {request.path_params['device']!r}")
-    require(who, device["center"], INSPECTORS)
-    return device
-
-
 @api("POST", "/api/v1/devices/{device}/inspections", "Record the device's due inspection, item by item",
      body=NewInspection, response=Inspection, status=201,
      responses={403: "only the center's staff and manager", 404: "unknown device",
@@ -203,7 +191,7 @@ async def _device(request: Request) -> dict[str, Any]:
                 422: "items not the kind's checklist, or a pass with a failed item",
                 503: "Redis or PostgreSQL unavailable: nothing recorded"})
 async def record(request: Request) -> Response:
-    device = await _device(request)
+    device = await find_device(request, INSPECTORS)
     body = await read_body(request, NewInspection)
     items = {i.item: i.passed for i in body.items}
     if len(items) != len(body.items):
@@ -243,7 +231,7 @@ async def record(request: Request) -> Response:
 @api("GET", "/api/v1/devices/{device}/inspections", "The device's inspections, newest first",
      response=InspectionHistory, responses={403: "only the center's staff and manager", 404: "unknown device"})
 async def history(request: Request) -> Response:
-    device = await _device(request)
+    device = await find_device(request, INSPECTORS)
     rows = await request.app.state.pool.fetch(
         "SELECT * FROM device_inspections WHERE device = $1 ORDER BY id DESC LIMIT 200", device["id"])
     return json({"device": device["id"], "inspections": [_inspection(r) for r in rows]})
