@@ -84,7 +84,7 @@ async def _done(request: Request, r: asyncpg.Record, step: str) -> Response:
     """The step is recorded: tell the center's stream, answer with the package."""
     state = request.app.state
     body = view(r, state.clock.now_ms())
-    await state.engine.package_event(r["center"], f"package.{step}", {"package": body})
+    await state.engine.center_event(r["center"], f"package.{step}", {"package": body})
     return json(body, 201 if step == "packed" else 200)
 
 

@@ -219,7 +219,7 @@ async def record(request: Request) -> Response:
             failed = [i for i in results if not i["passed"]]
             if failed:
                 # announced before the commit: with Redis away nothing is recorded (503) and the inspector retries
-                await state.engine.package_event(device["center"], "device.inspection_failed", {
+                await state.engine.center_event(device["center"], "device.inspection_failed", {
                     "device": {"id": device["id"], "kind": device["kind"], "label": device["label"],
                                "window_code": device["window"], "point": device["point"]},
                     "inspection": {"id": done["id"], "failed": failed, "note": body.note}})

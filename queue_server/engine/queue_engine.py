@@ -323,9 +323,9 @@ class QueueEngine:
         await self._run("material_event", [k.ticket(c, ticket_id), k.events(c), k.alive(c)],
                         [self.clock.now_ms(), self.settings.stream_maxlen, c, kind, orjson.dumps(body).decode()], c)
 
-    async def package_event(self, center: str, kind: str, body: dict[str, Any]) -> None:
-        """A step of a package of originals (materials/handover.py), on the center's stream."""
-        await self._run("package_event", [self.keys.events(center)],
+    async def center_event(self, center: str, kind: str, body: dict[str, Any]) -> None:
+        """An event about the center that names no live ticket (a package's step, a failed inspection)."""
+        await self._run("center_event", [self.keys.events(center)],
                         [self.clock.now_ms(), self.settings.stream_maxlen, center, kind, orjson.dumps(body).decode()],
                         center)
 

@@ -14,7 +14,7 @@ from redis.commands.core import AsyncScript
 
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
          "number_reserve", "map_counts", "trim_events", "mark_present", "device_presence", "material_event",
-         "package_event", "line_outlook", "door_announce", "resident_quota", "resident_code", "resident_claim",
+         "center_event", "line_outlook", "door_announce", "resident_quota", "resident_code", "resident_claim",
          "resident_release", "near_due", "session_open", "session_close", "resident_code_use")
 
 

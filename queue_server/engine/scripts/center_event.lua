@@ -1,5 +1,6 @@
--- A step of a package of originals (materials/handover.py): one event on the center's stream. The
--- package outlives its ticket in Redis (it comes back days later), so the event names no ticket hash.
+-- One event about the center that names no live ticket, on the center's stream: a step of a package of
+-- originals (materials/handover.py; the package outlives its ticket in Redis), a device's failed
+-- inspection (devices/inspections.py).
 -- KEYS: 1 events
 -- ARGV: 1 now, 2 stream maxlen, 3 center, 4 event type, 5 body (JSON object)
 local body = cjson.decode(ARGV[5])
