@@ -35,10 +35,12 @@ class Participant:
     """One page in one session: its socket and the queue of what it has yet to be sent, so the relay
     never waits on a slow page."""
 
-    def __init__(self, ws: WebSocket, center: str, window: str, ticket: str, session: str, role: str) -> None:
+    def __init__(self, ws: WebSocket, center: str, window: str, ticket: str, session: str, role: str,
+                 started_at: int) -> None:
         self.ws = ws
         self.id = secrets.token_hex(8)
         self.center, self.window, self.ticket, self.session, self.role = center, window, ticket, session, role
+        self.started_at = started_at   # the session's start (ms): an end from before it is not its end
         self.outbox: deque[bytes] = deque()
         self.wake = asyncio.Event()
         self.ended: tuple[int, str] | None = None     # close code and reason, once the session is over for it
@@ -98,7 +100,7 @@ class SessionRelay:
         raw = await self.scripts["session_close"](
             keys=[k.remote_session(center, end.window), k.events(center)],
             args=[k.center_base(center), now_ms, self.settings.stream_maxlen, center, end.window, end.ticket or "",
-                  end.reason])
+                  end.reason, "" if end.at is None else end.at])
         return orjson.loads(raw)
 
     # ---- participants on this instance -------------------------------------------------------------
@@ -135,12 +137,11 @@ class SessionRelay:
             if message.get("type") == "peer.joined" and q.role != role:
                 await self.publish(q, {"type": "peer.present"}, to=sender)
 
-    def end_local(self, session: str | None, ticket: str | None, reason: str) -> None:
-        """Tell this instance's pages of a session (by id, or by its ticket) that it is over, and close them."""
-        for group in list(self.local.values()):
-            for q in tuple(group):
-                if q.session == session or (ticket is not None and q.ticket == ticket):
-                    q.end(1000, "session closed", {"type": "session.closed", "reason": reason})
+    def end_local(self, session: str, reason: str) -> None:
+        """Tell this instance's pages of a session that it is over, and close them. By the session's id
+        only: a late end of an earlier session of the same ticket must not close the one open now."""
+        for q in tuple(self.local.get(session, ())):
+            q.end(1000, "session closed", {"type": "session.closed", "reason": reason})
 
     def close_token(self, digest: str, reason: str) -> int:
         """Close (4401) this instance's pages in a session that joined with the token of hash ``digest``:
@@ -158,7 +159,8 @@ class SessionRelay:
         data = event.data
         if event.type == "session.closed":
             s = data.get("session") or {}
-            self.end_local(s.get("id"), s.get("ticket"), str(data.get("reason", "")))
+            if isinstance(s.get("id"), str):
+                self.end_local(s["id"], str(data.get("reason", "")))
             return
         end = session_end(data)
         if end is None:
@@ -167,13 +169,11 @@ class SessionRelay:
         window = center.windows.get(end.window) if center is not None else None
         if window is None or window.kind != "remote":
             return
-        if end.ticket is not None:
-            self.end_local(None, end.ticket, end.reason)
-        else:
-            for group in list(self.local.values()):
-                for q in tuple(group):
-                    if q.center == event.center and q.window == end.window:
-                        q.end(1000, "session closed", {"type": "session.closed", "reason": end.reason})
+        for group in list(self.local.values()):
+            for q in tuple(group):
+                if q.center == event.center and q.window == end.window and end.ticket in (None, q.ticket) \
+                        and (end.at is None or q.started_at <= end.at):
+                    q.end(1000, "session closed", {"type": "session.closed", "reason": end.reason})
         try:
             self.closes.put_nowait((event.center, end))
         except asyncio.QueueFull:

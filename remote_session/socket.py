@@ -73,7 +73,7 @@ async def session_socket(ws: WebSocket) -> None:
         await refuse(ws, TRY_LATER, "sessions cannot be opened right now; retry shortly")
         return
     session = opened["session"]
-    p = Participant(ws, center, window, ticket_id, session["id"], side)
+    p = Participant(ws, center, window, ticket_id, session["id"], side, int(session["started_at"]))
     relay.join(p)
     writer = asyncio.create_task(p.write())
     try:

@@ -32,6 +32,7 @@ class SessionEnd:
     window: str
     ticket: str | None     # None: whatever ticket the window's session is for
     reason: str
+    at: int | None = None  # the ending event's time (ms): a session opened after it is not the one it ends
 
 
 def session_end(event: dict[str, Any]) -> SessionEnd | None:
@@ -43,11 +44,12 @@ def session_end(event: dict[str, Any]) -> SessionEnd | None:
     window_id = window.get("id") if isinstance(window, dict) else None
     if not isinstance(window_id, str) or not window_id:
         return None
+    at = event.get("at") if type(event.get("at")) is int else None
     if kind in WINDOW_ENDS:
-        return SessionEnd(window_id, None, WINDOW_ENDS[kind])
+        return SessionEnd(window_id, None, WINDOW_ENDS[kind], at)
     ticket = event.get("ticket")
     if not kind.startswith("ticket.") or not isinstance(ticket, dict) or not ticket.get("service_point"):
         return None
     if ticket.get("status") in AT_WINDOW and ticket.get("window") == window_id:
         return None
-    return SessionEnd(window_id, str(ticket.get("id")), kind.removeprefix("ticket."))
+    return SessionEnd(window_id, str(ticket.get("id")), kind.removeprefix("ticket."), at)

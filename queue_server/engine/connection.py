@@ -64,13 +64,14 @@ def node_url(url: str) -> str:
 @contextlib.asynccontextmanager
 async def _in_flight(slots: asyncio.Semaphore) -> AsyncIterator[None]:
     """A slot for one command or pipeline; and a connection a failover closed under it reported as
-    the ConnectionError it is. redis-py lets the transport's own error out instead (an AttributeError
-    or TypeError on a ``None`` writer: redis/redis-py#4287), which would be a 500, not a 503."""
+    the ConnectionError it is. redis-py lets the transport's own error out instead (redis/redis-py#4287):
+    an AttributeError or TypeError on a ``None`` writer, or under uvloop a RuntimeError from the closed
+    transport — a 500 where the answer is a 503."""
     async with slots:
         try:
             yield
-        except (AttributeError, TypeError) as exc:
-            if "NoneType" not in str(exc):
+        except (AttributeError, TypeError, RuntimeError) as exc:
+            if "NoneType" not in str(exc) and "handler is closed" not in str(exc):
                 raise
             raise redis.exceptions.ConnectionError(f"connection closed under the command ({exc})") from exc
 
