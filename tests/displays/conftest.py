@@ -92,20 +92,27 @@ class Page:
         assert not unexpected, f"{self.name}: console errors {unexpected}"
 
 
+async def new_page(browser: Any, contexts: list[Any], name: str, url: str, size: str | None = None,
+                   **context_options: Any) -> Page:
+    """A page of its own context (kept in ``contexts`` to close) at a device's size, in Shanghai time,
+    its console errors collected."""
+    context = await browser.new_context(viewport=SIZES[size or name], locale="zh-CN",
+                                        timezone_id="Asia/Shanghai", **context_options)
+    contexts.append(context)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    await page.goto(url)
+    return Page(page, context, name, errors)
+
+
 @pytest.fixture
 async def open_page(browser: Any) -> AsyncIterator[Any]:
     contexts: list[Any] = []
 
     async def opener(name: str, url: str, size: str | None = None, **context_options: Any) -> Page:
-        context = await browser.new_context(viewport=SIZES[size or name], locale="zh-CN",
-                                            timezone_id="Asia/Shanghai", **context_options)
-        contexts.append(context)
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        await page.goto(url)
-        return Page(page, context, name, errors)
+        return await new_page(browser, contexts, name, url, size, **context_options)
 
     yield opener
     for c in contexts:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser import ARGS, chromium_or_skip
-from tests.displays.conftest import CENTER, SIZES, Page, Server
+from tests.displays.conftest import CENTER, SIZES, Page, Server, new_page
 from tests.displays.test_device_fit import box, inside, no_document_scroll
 from tests.support import AUTH
 
@@ -40,14 +40,7 @@ async def open_in() -> AsyncIterator[Any]:
     contexts: list[Any] = []
 
     async def opener(browser: Any, name: str, url: str, size: str) -> Page:
-        context = await browser.new_context(viewport=SIZES[size], locale="zh-CN", timezone_id="Asia/Shanghai")
-        contexts.append(context)
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        await page.goto(url)
-        return Page(page, context, name, errors)
+        return await new_page(browser, contexts, name, url, size)
 
     yield opener
     for c in contexts:
