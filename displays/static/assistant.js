@@ -5,7 +5,7 @@
 // POST .../tickets/{id}/present, WS /ws/points/{point}/assistant).
 
 import { api, centerInfo, pageToken, randomKey } from "./api.js";
-import { bi, dayTimeText, h, PRIORITY, STATUS, useTimeZone, WINDOW_STATE } from "./i18n.js";
+import { bi, dayTimeText, h, PRIORITY, showProblem, STATUS, useTimeZone, WINDOW_STATE } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
 
 const [, , pointRaw] = location.pathname.split("/");
@@ -47,10 +47,7 @@ function windowName(id) {
 }
 
 function showError(err) {
-  const box = $("error");
-  if (!err) { box.hidden = true; return; }
-  box.replaceChildren(bi(err.detail || err.message, err.title && err.status ? `${err.title} (${err.status})` : ""));
-  box.hidden = false;
+  showProblem($("error"), err);
 }
 
 function renderHeader() {

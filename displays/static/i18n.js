@@ -128,3 +128,11 @@ export function initials(name) {
   if (/^[\u4e00-\u9fff]/.test(s)) return s[0];
   return s.split(/\s+/).map((p) => p[0]).join("").slice(0, 2).toUpperCase();
 }
+
+/** A problem from the API in its page's error box, the detail with its title and status beside;
+ * null hides the box. */
+export function showProblem(box, err) {
+  if (!err) { box.hidden = true; return; }
+  box.replaceChildren(bi(err.detail || err.message, err.title && err.status ? `${err.title} (${err.status})` : ""));
+  box.hidden = false;
+}

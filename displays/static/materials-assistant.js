@@ -6,7 +6,7 @@
 // them. assistant.js passes on its live socket's messages as "live:snapshot" / "live:event".
 
 import { api, pageToken } from "./api.js";
-import { bi, dayTimeText, h } from "./i18n.js";
+import { bi, dayTimeText, h, showProblem } from "./i18n.js";
 import { ACCEPT, STEP, checklistPath, itemName, itemNeeds, lastScan, oneAtATime, scanPreview, scanState, stepsText } from "./materials-common.js";
 
 const [, , pointRaw] = location.pathname.split("/");
@@ -24,10 +24,7 @@ let packages = [];
 const requests = oneAtATime(() => render(), (err) => flash(err));
 
 function flash(err) {
-  const box = $("materials-error");
-  if (!err) { box.hidden = true; return; }
-  box.replaceChildren(bi(err.detail || err.message, err.title && err.status ? `${err.title} (${err.status})` : ""));
-  box.hidden = false;
+  showProblem($("materials-error"), err);
 }
 
 function track(t) {

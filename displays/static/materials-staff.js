@@ -5,7 +5,7 @@
 // as "live:event".
 
 import { api, pageToken } from "./api.js";
-import { bi, h } from "./i18n.js";
+import { bi, h, showProblem } from "./i18n.js";
 import { checklistPath, itemName, itemNeeds, lastScan, oneAtATime, scanPreview, scanState, stepsText } from "./materials-common.js";
 
 const [, , centerRaw] = location.pathname.split("/");
@@ -20,10 +20,7 @@ let packages = [];
 const requests = oneAtATime(() => render(), (err) => flash(err));
 
 function flash(err) {
-  const box = $("materials-error");
-  if (!err) { box.hidden = true; return; }
-  box.replaceChildren(bi(err.detail || err.message, err.title && err.status ? `${err.title} (${err.status})` : ""));
-  box.hidden = false;
+  showProblem($("materials-error"), err);
 }
 
 async function load() {

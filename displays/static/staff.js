@@ -3,7 +3,7 @@
 // shown with the server's own words (problem+json `detail`).
 
 import { api, centerInfo, pageToken } from "./api.js";
-import { bi, h, PRIORITY, STATUS, timeText, useTimeZone, WINDOW_STATE } from "./i18n.js";
+import { bi, h, PRIORITY, showProblem, STATUS, timeText, useTimeZone, WINDOW_STATE } from "./i18n.js";
 import { LiveSocket, bindBanner } from "./live.js";
 import { offerLogout } from "./logout.js";
 import { RemoteSession } from "./session.js";
@@ -146,10 +146,7 @@ function renderWaiting() {
 }
 
 function showError(err) {
-  const box = $("error");
-  if (!err) { box.hidden = true; return; }
-  box.replaceChildren(bi(err.detail || err.message, err.title && err.status ? `${err.title} (${err.status})` : ""));
-  box.hidden = false;
+  showProblem($("error"), err);
 }
 
 // Runs one API call; applies its answer at once (the socket confirms it a moment later).
