@@ -126,9 +126,14 @@ class ClusterView:
 
     def __init__(self, url: str) -> None:
         self._cluster = RedisCluster.from_url(node_url(url))
+        self._met = False
 
     async def look(self) -> RedisCluster:
-        await self._cluster.nodes_manager.initialize()
+        if self._met:
+            await self._cluster.nodes_manager.initialize()
+        else:   # the client's own first look: only then does its ``aclose`` close the nodes' connections
+            await self._cluster.initialize()
+            self._met = True
         return self._cluster
 
     async def aclose(self) -> None:
