@@ -108,33 +108,34 @@ async def _demo_ticket(pool: asyncpg.Pool, center: str) -> str:
 
 
 async def demo_links(pool: asyncpg.Pool, base: str, center: str, admin_token: str) -> list[str]:
-    lines = [
-        "API",
-        f"  health            {base}/healthz   {base}/readyz",
-        f"  OpenAPI           {base}/openapi.json",
-        f"  centers           {base}/api/v1/centers",
-        f"  center            {base}/api/v1/centers/{center}",
-        f"  matters           {base}/api/v1/matters?center={center}",
-        f"  live queue        {base}/api/v1/centers/{center}/queue",
-        f"  network map       {base}/api/v1/map.geojson   {base}/api/v1/map.csv (admin token)",
-        f"  persister lag     {base}/api/v1/ops/persister",
-        f"  admin token       Authorization: Bearer {admin_token}",
+    api = [
+        ("health", f"{base}/healthz   {base}/readyz"),
+        ("OpenAPI", f"{base}/openapi.json"),
+        ("centers", f"{base}/api/v1/centers"),
+        ("center", f"{base}/api/v1/centers/{center}"),
+        ("matters", f"{base}/api/v1/matters?center={center}"),
+        ("live queue", f"{base}/api/v1/centers/{center}/queue"),
+        ("network map", f"{base}/api/v1/map.geojson   {base}/api/v1/map.csv (admin token)"),
+        ("persister lag", f"{base}/api/v1/ops/persister"),
+        ("admin token", f"Authorization: Bearer {admin_token}"),
     ]
-    lines.append(f"Pages of {center} (window {DEMO_WINDOW})")
     ticket = await _demo_ticket(pool, center)
     await demo_slots(pool, center, datetime.now(ZoneInfo("Asia/Shanghai")).date())   # for the booking page
     # One single-use review link for the demo ticket: what the kiosk puts in a printed ticket's QR.
     ttl_h = EvalConfig.from_settings(Settings.from_env()).link_ttl_h
     review, _ = await links.mint(pool, ticket, 1, SystemClock().now_ms(), ttl_h)
+    pages = []
     for label, path, kind in PAGES:
         url = base + path.format(center=center, window=DEMO_WINDOW, ticket=ticket, review=review)
         if kind:
             token = await _page_token(pool, kind, center, label)
             url += ("&" if "?" in url else "?") + f"token={token}"
-        lines.append(f"  {label:<18}{url}")
-    lines.append(f"  {'web review':<18}{links.url(base, review)}")
-    lines.append(f"  {'log-ins':<18}password {DEMO_PASSWORD}: " + ", ".join(
-        f"{name} ({leads})" for name, leads in await _demo_accounts(pool, center)))
-    lines.append(f"  {'':<18}(the demo ticket's review: it opens once the ticket is finished at the staff console,")
-    lines.append(f"  {'':<18} 开窗 → 叫下一位 → 开始办理 → 办结; the ticket status page then offers it too)")
-    return lines
+        pages.append((label, url))
+    pages.append(("web review", links.url(base, review)))
+    pages.append(("log-ins", f"password {DEMO_PASSWORD}: " + ", ".join(
+        f"{name} ({leads})" for name, leads in await _demo_accounts(pool, center))))
+    pages.append(("", "(the demo ticket's review: it opens once the ticket is finished at the staff console,"))
+    pages.append(("", " 开窗 → 叫下一位 → 开始办理 → 办结; the ticket status page then offers it too)"))
+    width = max(len(label) for label, _ in api + pages) + 2   # every URL starts in one column, after the longest label
+    return (["API"] + [f"  {label:<{width}}{text}" for label, text in api]
+            + [f"Pages of {center} (window {DEMO_WINDOW})"] + [f"  {label:<{width}}{text}" for label, text in pages])

@@ -83,6 +83,8 @@ async def test_demo_prints_a_working_link_for_every_page(settings: Settings, mon
     async with running_app(settings) as (app, client):
         pages = [line for line in lines if any(line.strip().startswith(label) for label, _, _ in PAGES)]
         assert len(pages) == len(PAGES)
+        urls_at = {line.index("http://") for line in lines if "http://" in line}
+        assert len(urls_at) == 1 and all(line[min(urls_at) - 1] == " " for line in lines if "http://" in line)   # one column
         status_of = [line.split()[-1].split("#")[0] for line in pages if "/status/" in line]
         assert status_of == [line.split()[-1].split("#")[0] for line in again if "/status/" in line]   # one demo ticket a day
         review = next(line.split()[-1] for line in lines if line.strip().startswith("web review"))
