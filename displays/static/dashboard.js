@@ -81,6 +81,8 @@ function kpiCards(f) {
       [`${f.windows?.open ?? 0} / ${f.windows?.paused ?? 0} / ${f.windows?.closed ?? 0}`, ""]],
     ["devices", "设备在线 / 离线", "Devices online/offline",
       [`${f.devices?.online ?? 0} / ${f.devices?.offline ?? 0}`, ""], {}, f.devices?.offline ? "long" : ""],
+    ["inspections", "巡检未通过", "Failed inspections", count(f.devices?.inspections_failed), {},
+      f.devices?.inspections_failed ? "long" : ""],
     ["lag", "记录延迟", "Record lag", duration((f.persister?.lag_ms ?? 0) / 1000), {}, (f.persister?.lag_ms ?? 0) > 5000 ? "long" : ""],
   ];
   return cards.map(([key, zh, en, parts, attrs = {}, level = ""]) =>
