@@ -34,7 +34,7 @@ from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid, redis_pids
-from .server_metrics import scrape
+from .server_metrics import loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
@@ -152,8 +152,8 @@ def wait_with_children(proc: subprocess.Popen) -> int:
 
 def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], out: Path) -> None:
     """What the servers say while the load runs: their sockets, the persister's lag over the measured
-    window (its largest and its last reading), and their own request latencies over the window
-    (scraped when it begins and when it ends)."""
+    window (its largest and its last reading), and their own request latencies and event-loop lag
+    over the window (scraped when it begins and when it ends)."""
     import httpx
 
     marks = out / "window-load.json"
@@ -163,9 +163,10 @@ def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], 
         span = json.loads(marks.read_text()) if marks.exists() else {}
         with contextlib.suppress(httpx.HTTPError, ValueError):
             if "start" in span and "at_start" not in seen:
-                seen["at_start"] = scrape(urls)
+                seen["at_start"], seen["stalls_at_start"] = scrape(urls), scrape_stalls(urls)
             if "end" in span and "at_start" in seen and "latency_by_route" not in seen:
                 seen["latency_by_route"] = server_window(seen.pop("at_start"), scrape(urls))
+                seen["loop_lag"] = loop_lag(seen.pop("stalls_at_start"), scrape_stalls(urls))
         if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
             continue
         sockets = lag = dropped = 0
@@ -271,6 +272,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         stop.set()
         watcher.join()
         seen.pop("at_start", None)
+        seen.pop("stalls_at_start", None)
         result["load"] = load_phase(out, profile)
         if files:
             result["load"]["hottest"] = hottest(files)

@@ -1,6 +1,8 @@
-"""The servers' own view of request latency (``/metrics``: ``http_request_duration_seconds`` per
-route template), over the measured window: told apart from what the load generators saw, it shows
-whether a slow tail is the server's or the shared machine's (a generator or server not scheduled)."""
+"""The servers' own view over the measured window, from ``/metrics``: request latency per route
+template (``http_request_duration_seconds``) and the event loop's lag and GC pauses
+(``event_loop_lag_seconds``, ``gc_pause_seconds``). Told apart from what the load generators saw, they
+show whether a slow tail is the server's (its loop stalled) or the shared machine's (a generator or
+server not scheduled)."""
 from __future__ import annotations
 
 import re
@@ -11,40 +13,90 @@ import httpx
 
 from .harness import ADMIN_TOKEN
 
-_BUCKET = re.compile(r'^http_request_duration_seconds_bucket\{(?P<labels>.*)\} (?P<n>\S+)$')
+_BUCKET = re.compile(r'^(?P<name>\w+)_bucket\{(?P<labels>.*)\} (?P<n>\S+)$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 Buckets = dict[tuple[str, str], dict[float, float]]   # (method, route) -> upper bound (s) -> cumulative count
+Histograms = dict[str, dict[float, float]]            # metric name -> upper bound (s) -> cumulative count
+STALLS = ("event_loop_lag_seconds", "gc_pause_seconds")
+
+
+def _buckets(text: str) -> Any:
+    """Each histogram bucket line of a scrape as (metric name, labels, upper bound, cumulative count)."""
+    for line in text.splitlines():
+        m = _BUCKET.match(line)
+        if m:
+            labels = dict(_LABEL.findall(m["labels"]))
+            le = labels.pop("le")
+            yield m["name"], labels, float("inf") if le == "+Inf" else float(le), float(m["n"])
+
+
+def _get(url: str) -> str:
+    return httpx.get(f"{url}/metrics", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
 
 
 def scrape(urls: list[str]) -> Buckets:
     """Cumulative latency buckets per route, summed over the servers (statuses merged)."""
     out: Buckets = defaultdict(lambda: defaultdict(float))
     for url in urls:
-        text = httpx.get(f"{url}/metrics", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
-        for line in text.splitlines():
-            m = _BUCKET.match(line)
-            if not m:
-                continue
-            labels = dict(_LABEL.findall(m["labels"]))
-            le = float("inf") if labels["le"] == "+Inf" else float(labels["le"])
-            out[(labels["method"], labels["route"])][le] += float(m["n"])
+        for name, labels, le, n in _buckets(_get(url)):
+            if name == "http_request_duration_seconds":
+                out[(labels["method"], labels["route"])][le] += n
     return out
+
+
+def scrape_text(text: str) -> Histograms:
+    """The loop-lag and GC-pause histograms of one scrape (every generation summed)."""
+    out: Histograms = defaultdict(lambda: defaultdict(float))
+    for name, _, le, n in _buckets(text):
+        if name in STALLS:
+            out[name][le] += n
+    return out
+
+
+def scrape_stalls(urls: list[str]) -> Histograms:
+    """``scrape_text`` summed over the servers."""
+    out: Histograms = defaultdict(lambda: defaultdict(float))
+    for url in urls:
+        for name, hist in scrape_text(_get(url)).items():
+            for le, n in hist.items():
+                out[name][le] += n
+    return out
+
+
+def _delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
+    return {le: n - before.get(le, 0.0) for le, n in after.items()}
+
+
+def _under(delta: dict[float, float], p: float) -> float | None:
+    """The bucket bound (ms) under which ``p`` % of the window's observations fall; None above the last."""
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return None
+    for le in sorted(delta):
+        if delta[le] >= total * p / 100:
+            return None if le == float("inf") else round(le * 1000, 1)
+    return None
 
 
 def window(before: Buckets, after: Buckets) -> dict[str, Any]:
     """Per route: requests in the window and the bucket bounds (ms) their p50 and p99 fall under."""
     out: dict[str, Any] = {}
     for key, buckets in after.items():
-        delta = {le: n - before.get(key, {}).get(le, 0.0) for le, n in buckets.items()}
+        delta = _delta(before.get(key, {}), buckets)
         total = delta.get(float("inf"), 0.0)
         if total <= 0:
             continue
-
-        def under(p: float) -> float | None:
-            for le in sorted(delta):
-                if delta[le] >= total * p / 100:
-                    return None if le == float("inf") else round(le * 1000, 1)
-            return None
-
-        out[f"{key[0]} {key[1]}"] = {"count": int(total), "p50_le_ms": under(50), "p99_le_ms": under(99)}
+        out[f"{key[0]} {key[1]}"] = {"count": int(total), "p50_le_ms": _under(delta, 50), "p99_le_ms": _under(delta, 99)}
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["count"]))
+
+
+def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
+    """The event loop's lag over the window (ticks, and the bucket bounds its p99 and max fall under)
+    and the GC's pauses (how many, the bound of the longest). Empty for a server without the monitor."""
+    lag = _delta(before.get("event_loop_lag_seconds", {}), after.get("event_loop_lag_seconds", {}))
+    if not lag.get(float("inf")):
+        return {}
+    gc = _delta(before.get("gc_pause_seconds", {}), after.get("gc_pause_seconds", {}))
+    return {"loop_lag_ticks": int(lag[float("inf")]), "loop_lag_p99_le_ms": _under(lag, 99),
+            "loop_lag_max_le_ms": _under(lag, 100),
+            "gc_pauses": int(gc.get(float("inf"), 0)), "gc_pause_max_le_ms": _under(gc, 100)}

@@ -22,6 +22,7 @@ from .broadcast import Broadcaster
 from .config import OpsConfig
 from .feed import Feed
 from .live import LiveFigures
+from .loop_lag import LoopLag
 from .metrics import Metrics, RequestTimer
 from .socket import routes as socket_routes
 
@@ -105,6 +106,9 @@ class OpsComponent:
         metrics.count_from("stream_events_lost", "Events a consumer group will never read: trimmed from the stream"
                            " before it did (see record/trim.py)", ["center", "group"], lambda: dict(state.losses.counts))
         work.at_close(feed.close)
+        loop_lag = LoopLag(metrics.registry)
+        work.at_close(loop_lag.close)
+        work.run("loop-lag", lambda: loop_lag.run(work.stop))
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
         work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
                                                 config.poll_s, broadcaster.changed, work.stop,

@@ -1,7 +1,7 @@
 """Prometheus metrics at ``/metrics``: request latency per route template (a small ASGI wrapper),
 queue operations by event type as this instance's reader saw them, live and ops websocket
-connections, the persister's stream lag, the SMS outbox, each center's queue, and the restarts of the
-background tasks. Each app has its own registry, so several apps in one process (tests) never clash."""
+connections, the persister's stream lag, the SMS outbox, each center's queue, the restarts of the
+background tasks, and the event loop's lag and GC pauses (``loop_lag.py``). Each app has its own registry, so several apps in one process (tests) never clash."""
 from __future__ import annotations
 
 import time

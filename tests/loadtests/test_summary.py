@@ -9,8 +9,9 @@ import pytest
 
 from loadtests.city import CitySize
 from loadtests.profiles import Profile, Targets
-from loadtests.summary import (QUEUE_OPS, _hist_percentile, _merge, closed_loop, figures, judge, load_phase,
-                               read_exceptions, read_failures, read_stats, tallies, window)
+from loadtests.server_metrics import loop_lag, scrape_text
+from loadtests.summary import (QUEUE_OPS, _hist_percentile, _merge, closed_loop, figures, judge,
+                               load_phase, read_exceptions, read_failures, read_stats, tallies, window)
 
 RUN = Path(__file__).parent / "recorded"
 # One center and one point (45 + 2 screens); 11 queue operations a second wanted.
@@ -114,3 +115,28 @@ def test_the_verdict_judges_the_rate_of_operations_that_did_something() -> None:
         "call->screen p99, ms": (40, True),
         "capacity / bare baseline": (0.38, True),
     }
+
+
+SCRAPE = """# HELP event_loop_lag_seconds How late a timer due every 0.02 s ran
+event_loop_lag_seconds_bucket{{le="0.001"}} {a}
+event_loop_lag_seconds_bucket{{le="0.01"}} {b}
+event_loop_lag_seconds_bucket{{le="0.1"}} {c}
+event_loop_lag_seconds_bucket{{le="+Inf"}} {c}
+event_loop_lag_seconds_count {c}
+gc_pause_seconds_bucket{{generation="0",le="0.001"}} {g}
+gc_pause_seconds_bucket{{generation="0",le="0.1"}} {g}
+gc_pause_seconds_bucket{{generation="0",le="+Inf"}} {g}
+gc_pause_seconds_bucket{{generation="2",le="0.001"}} 0.0
+gc_pause_seconds_bucket{{generation="2",le="0.1"}} {full}
+gc_pause_seconds_bucket{{generation="2",le="+Inf"}} {full}
+http_request_duration_seconds_bucket{{method="GET",route="/x",status="200",le="+Inf"}} 5.0
+"""
+
+
+def test_the_loop_lag_over_a_window_is_what_the_window_added() -> None:
+    before = scrape_text(SCRAPE.format(a=100.0, b=100.0, c=100.0, g=5.0, full=0.0))
+    # 1,000 ticks in the window: 980 under 1 ms, 15 under 10 ms, 5 under 100 ms; 40 young collections, one full
+    after = scrape_text(SCRAPE.format(a=1080.0, b=1095.0, c=1100.0, g=45.0, full=1.0))
+    assert loop_lag(before, after) == {"loop_lag_ticks": 1000, "loop_lag_p99_le_ms": 10.0,
+                                       "loop_lag_max_le_ms": 100.0, "gc_pauses": 41, "gc_pause_max_le_ms": 100.0}
+    assert loop_lag({}, scrape_text("http_request_duration_seconds_count 3.0")) == {}   # a server without the monitor

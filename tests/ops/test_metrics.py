@@ -1,5 +1,6 @@
 """``/metrics`` of a real server process: request latency per route template (never per path), queue
-operations by event type, live and ops websockets, the persister's lag, the SMS outbox and the queues."""
+operations by event type, live and ops websockets, the persister's lag, the SMS outbox, the queues and
+the event loop's lag."""
 from __future__ import annotations
 
 import asyncio
@@ -77,6 +78,8 @@ async def test_metrics(server: str) -> None:
         assert sample(text, "queue_waiting_tickets", center=C) == 2
         assert sample(text, "queue_longest_wait_seconds", center=C) >= 0
         assert "13812345678" not in text
+        assert sample(text, "event_loop_lag_seconds_bucket", le="+Inf") > 0      # its timer ticks
+        assert sample(text, "gc_pause_seconds_count", generation="0") is not None
         await live.close()
         await ops.close()
 
