@@ -46,7 +46,8 @@ class AppointmentsComponent:
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         app.state.appointments = Appointments(AppointmentsConfig.from_env())
-        work.run("appointment-release", lambda: sweep(app, work.stop))
+        if app.state.settings.answers_api:
+            work.run("appointment-release", lambda: sweep(app, work.stop))
 
 
 component = AppointmentsComponent()

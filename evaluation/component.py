@@ -59,7 +59,10 @@ class EvaluationComponent:
         cfg = EvalConfig.from_settings(state.settings)
         ev = Evaluation(state.pool, state.redis, state.keys, state.engine, state.settings, cfg, state.clock, state.calendar)
         state.evaluation = ev
-        state.realtime.hub.listeners.append(ev.recent.take)
+        if state.settings.tier == "all":   # only a process that both sees the finishes and takes the ratings
+            state.realtime.hub.listeners.append(ev.recent.take)
+        if not state.settings.answers_api:   # the consumer, the sweep and the SMS outbox are the http tier's
+            return
         streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:evaluation")
         work.at_close(streams.aclose)
 

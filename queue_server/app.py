@@ -1,5 +1,5 @@
 """The ASGI app: wires Redis, PostgreSQL, the catalog, the engine and the persister together and
-mounts the transports. Every instance is identical; none holds state another needs."""
+mounts the transports. Every instance of a tier (QUEUE_TIER, tiers.py) is identical; none holds state another needs."""
 from __future__ import annotations
 
 import contextlib
@@ -53,6 +53,7 @@ from .record.phones import retention
 from .record.rebuild import rebuild_if_lost
 from .record.trim import Losses, Trimmer
 from .supervisor import Supervisor
+from .tiers import for_tier
 
 log = logging.getLogger("queue_server")
 
@@ -124,15 +125,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         trimmer = Trimmer(redis, keys, list(catalog.centers), keep=RealtimeConfig.from_env().replay_max,
                           cap=settings.stream_maxlen // 2, losses=losses)
         try:
-            work.run("stream-trimmer", lambda: trimmer.run(work.stop))
-            if run_persister:
-                def persister(node: Redis, centers: list[str]) -> Awaitable[None]:
-                    return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
-                                     claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
-                                     personal=personal).run(work.stop)
-                work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister), finishes=True)
-            work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
-            work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
+            if settings.answers_api:   # the record's work, for any process but the sockets tier's (docs/scale.md)
+                work.run("stream-trimmer", lambda: trimmer.run(work.stop))
+                if run_persister:
+                    def persister(node: Redis, centers: list[str]) -> Awaitable[None]:
+                        return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
+                                         claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
+                                         personal=personal).run(work.stop)
+                    work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister),
+                             finishes=True)
+                work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
+                work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
             for component in COMPONENTS:
                 await component.start(app, work)
             yield
@@ -149,4 +152,4 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     routes = [r for e in ENDPOINTS for r in e.routes]
     routes += [r for c in COMPONENTS for r in c.routes]
     routes.append(Route("/openapi.json", openapi_json))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    return Starlette(routes=for_tier(routes, settings.tier), lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

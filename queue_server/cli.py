@@ -20,7 +20,7 @@ import asyncpg
 from door.cli import add_parsers as add_door_parsers
 from remote_session.config import SessionConfig
 
-from .config import Settings
+from .config import TIERS, Settings
 from .record.personal import DEMO_KEY
 from .realtime.config import RealtimeConfig
 from .accounts.cli import add_parsers as add_account_parsers
@@ -139,6 +139,8 @@ def _check_port(host: str, port: int) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     _check_port(args.host, args.port)
+    if args.tier:
+        os.environ["QUEUE_TIER"] = args.tier   # the workers read their settings from the environment
     with services(Settings.from_env()) as settings:
         asyncio.run(_migrate(settings, demo=False))
         print(f"serving on http://{args.host}:{args.port}", flush=True)
@@ -310,6 +312,9 @@ def main(argv: list[str] | None = None) -> None:
         p.set_defaults(fn=fn)
         if name == "serve":
             p.add_argument("--workers", type=int, default=1)
+            p.add_argument("--tier", choices=TIERS, help="what this server serves (else QUEUE_TIER, else all):"
+                           " all; http (the API, pages and the record's background work); sockets (the websockets,"
+                           " the stream reader, the live figures)")
         else:
             p.add_argument("--center", default="jingansi", help="the center whose page URLs are printed")
             p.add_argument("--open-all-hours", action="store_true",

@@ -11,11 +11,20 @@ def _int(name: str, default: int) -> int:
 
 
 DURABILITY_MODES = ("redis", "record")
+# What a process serves (docs/scale.md, "Tiers"): everything; the HTTP API and the background work of
+# the record; or the websockets and the stream reader that feeds them.
+TIERS = ("all", "http", "sockets")
 
 
 def _durability(value: str) -> str:
     if value not in DURABILITY_MODES:
         raise ValueError(f"QUEUE_DURABILITY must be one of {', '.join(DURABILITY_MODES)}, not {value!r}")
+    return value
+
+
+def _tier(value: str) -> str:
+    if value not in TIERS:
+        raise ValueError(f"QUEUE_TIER must be one of {', '.join(TIERS)}, not {value!r}")
     return value
 
 
@@ -42,6 +51,7 @@ class Settings:
     # When an operation is acknowledged (docs/durability.md): "redis" once its script ran, "record"
     # once its event and ticket row are in PostgreSQL too.
     durability: str = "redis"
+    tier: str = "all"
     # Ticket numbers reserved in PostgreSQL ahead of use, per center, day and prefix: at least this
     # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
     number_reserve_min: int = 100
@@ -58,6 +68,17 @@ class Settings:
     device_token_ttl_s: int = 365 * 86400
     enrollment_code_ttl_s: int = 600
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def holds_sockets(self) -> bool:
+        """This process serves the websockets, so it reads every center's stream and fans events out."""
+        return self.tier != "http"
+
+    @property
+    def answers_api(self) -> bool:
+        """This process answers the HTTP API and runs the consumer groups and sweeps (the sockets tier
+        leaves them to it, so a fan-out burst never delays them, nor they a fan-out)."""
+        return self.tier != "sockets"
 
     def token_ttl_s(self, role: str, login: bool = False) -> int:
         """The lifetime of a new token of ``role``; ``login``: made by logging in."""
@@ -85,6 +106,7 @@ class Settings:
             rate_limit_per_minute=_int("QUEUE_RATE_LIMIT_PER_MINUTE", 120),
             clock_offset_ms=_int("QUEUE_CLOCK_OFFSET_MS", 0),
             durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
+            tier=_tier(env.get("QUEUE_TIER", "all")),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,

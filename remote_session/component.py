@@ -23,9 +23,10 @@ class RemoteSessions:
         state = app.state
         relay = state.remote_sessions = SessionRelay(state.redis, state.keys, state.settings, SessionConfig.from_env(),
                                                      lambda: state.engine.catalog)
-        state.realtime.hub.listeners.append(relay.on_event)
-        work.run("session-signals", lambda: relay.follow_signals(work.stop))
-        work.run("session-closer", lambda: relay.run_closer(work.stop, state.clock))
+        if state.settings.holds_sockets:   # its sockets, and the hub it follows, are the sockets tier's
+            state.realtime.hub.listeners.append(relay.on_event)
+            work.run("session-signals", lambda: relay.follow_signals(work.stop))
+            work.run("session-closer", lambda: relay.run_closer(work.stop, state.clock))
 
 
 component = RemoteSessions()

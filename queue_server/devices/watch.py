@@ -82,6 +82,7 @@ async def listen_revocations(app: Starlette, stop: asyncio.Event) -> None:
 
 def start(app: Starlette, work: Supervisor, every_s: float) -> DeviceWatch:
     watch = DeviceWatch(app, every_s)
-    work.run("device-watch", lambda: watch.run(work.stop))
+    if app.state.settings.answers_api:   # one look at every device's presence: the http tier's sweep
+        work.run("device-watch", lambda: watch.run(work.stop))
     work.run("device-revocations", lambda: listen_revocations(app, work.stop))
     return watch

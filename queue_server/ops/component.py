@@ -33,7 +33,7 @@ class Ops:
     config: OpsConfig
     figures: LiveFigures
     broadcaster: Broadcaster
-    feed: Feed
+    feed: Feed | None          # None on the http tier: no stream reader feeds the figures there
     metrics: Metrics
     redis: Redis
     pool: asyncpg.Pool
@@ -65,6 +65,8 @@ class Ops:
                                                 " WHERE state IN ('queued', 'sending') GROUP BY state"))
             for state in ("queued", "sending"):
                 m.outbox.labels(state).set(counts.get(state, 0))
+        if self.feed is None:
+            return
         now = self.clock.now_ms()
         for code, live_center in self.figures.centers.items():
             tot = live_center.current(now)
@@ -93,9 +95,13 @@ class OpsComponent:
         figures = LiveFigures(state.engine.catalog.centers, state.settings.timezone, config.service_level_s,
                               state.clock.now_ms())
         broadcaster = Broadcaster(figures, state.clock, config)
-        feed = Feed(figures, state.realtime.reader, state.redis, state.pool, state.engine, state.clock,
-                    broadcaster.changed, metrics.count_event)
-        await feed.start()
+        # The figures are the sockets tier's: fed by its reader, read by its dashboards' sockets and
+        # /api/v1/ops/figures (tiers.LIVE_STATE); an http process would warm them and never read them.
+        feed = None
+        if state.settings.holds_sockets:
+            feed = Feed(figures, state.realtime.reader, state.redis, state.pool, state.engine, state.clock,
+                        broadcaster.changed, metrics.count_event)
+            await feed.start()
         state.ops = Ops(config, figures, broadcaster, feed, metrics, state.redis, state.pool, state.keys, state.clock,
                         state.realtime)
 
@@ -105,10 +111,12 @@ class OpsComponent:
                            ["listener"], lambda: {(name,): n for name, n in state.realtime.hub.listener_errors.items()})
         metrics.count_from("stream_events_lost", "Events a consumer group will never read: trimmed from the stream"
                            " before it did (see record/trim.py)", ["center", "group"], lambda: dict(state.losses.counts))
-        work.at_close(feed.close)
         loop_lag = LoopLag(metrics.registry)
         work.at_close(loop_lag.close)
         work.run("loop-lag", lambda: loop_lag.run(work.stop))
+        if feed is None:
+            return
+        work.at_close(feed.close)
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
         work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
                                                 config.poll_s, broadcaster.changed, work.stop,

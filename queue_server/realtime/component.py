@@ -73,16 +73,18 @@ class LiveScreens:
                             max_connections=2)
         work.at_close(nodes.aclose)
         reader = StreamReader(state.redis, nodes, state.keys, list(state.engine.catalog.centers), hub, config)
-        await reader.prepare()
+        if state.settings.holds_sockets:
+            await reader.prepare()
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
         per_minute = state.settings.rate_limit_per_minute
         # A whole minute's allowance at once. Sockets with a valid token are not counted against their
         # address at all: a hall's screens behind one NAT come back together, whatever else it sends.
         state.realtime = Realtime(config, hub, reader, presence, RateLimiter(per_minute, burst=per_minute))
 
-        work.run("realtime-reader", lambda: reader.run(work.stop))
-        work.run("realtime-sweeper", lambda: hub.run_sweeper(work.stop, state.clock))
-        work.run("realtime-presence", lambda: presence.run(work.stop))
+        if state.settings.holds_sockets:   # an http process has no socket to feed: it reads no stream
+            work.run("realtime-reader", lambda: reader.run(work.stop))
+            work.run("realtime-sweeper", lambda: hub.run_sweeper(work.stop, state.clock))
+        work.run("realtime-presence", lambda: presence.run(work.stop))   # devices' heartbeats come over HTTP too
 
 
 component = LiveScreens()

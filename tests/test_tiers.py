@@ -1,0 +1,117 @@
+"""The tiers (QUEUE_TIER): an http process answers the API and runs the record's consumers but reads no
+stream and holds no socket; a sockets process serves the live sockets and the figures and runs no
+consumer; each answers the other's routes clearly (421 problem+json, close 4421); and together, as
+separate real processes, they are the whole server: a ticket issued on one reaches a screen on the
+other, and every event is recorded and taken by every consumer group, none left pending."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from queue_server.config import Settings
+from queue_server.engine.connection import redis_client
+from queue_server.engine.keys import Keys
+from queue_server.tiers import MISDIRECTED
+from tests.realtime.live import C, Api, close_code, open_live, receive
+from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process
+
+RECORD_WORK = {"persister", "evaluation-consumer", "resident-notices", "number reserve", "device-watch"}
+SOCKET_WORK = {"realtime-reader", "realtime-sweeper", "ops-feed", "ops-broadcaster", "session-signals"}
+
+
+def test_an_unknown_tier_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUEUE_TIER", "both")
+    with pytest.raises(ValueError, match="QUEUE_TIER must be one of all, http, sockets"):
+        Settings.from_env()
+
+
+async def test_http_tier_answers_the_api_and_reads_no_stream(settings: Settings) -> None:
+    async with running_app(replace(settings, tier="http")) as (app, client):
+        tasks = set(app.state.supervisor.tasks)
+        assert RECORD_WORK <= tasks and not SOCKET_WORK & tasks
+        assert app.state.realtime.hub.listeners == []          # nothing applied per event here
+        r = await client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"}, headers=AUTH)
+        assert r.status_code == 201, r.text
+        assert "loop-lag" in tasks
+        for path in ("/readyz", "/metrics", "/openapi.json"):
+            assert (await client.get(path, headers=AUTH)).status_code == 200, path
+        r = await client.get("/api/v1/ops/figures", headers=AUTH)
+        assert r.status_code == 421 and r.headers["content-type"] == "application/problem+json"
+        assert "sockets tier" in r.json()["detail"]
+
+
+async def test_sockets_tier_serves_live_state_and_refuses_the_api(settings: Settings) -> None:
+    async with running_app(replace(settings, tier="sockets")) as (app, client):
+        tasks = set(app.state.supervisor.tasks)
+        assert SOCKET_WORK <= tasks and not RECORD_WORK & tasks
+        for method, path in (("POST", f"/api/v1/centers/{C}/tickets"), ("GET", f"/api/v1/centers/{C}/queue"),
+                             ("GET", f"/display/{C}"), ("GET", "/assets/i18n.js")):
+            r = await client.request(method, path, headers=AUTH, json={"matter": "hrss-001"})
+            assert r.status_code == 421, (path, r.status_code)
+            assert r.headers["content-type"] == "application/problem+json" and "http tier" in r.json()["detail"]
+        assert (await client.get("/nowhere", headers=AUTH)).status_code == 404   # not another tier's: unknown
+        for path in ("/readyz", "/metrics", "/api/v1/ops/figures", "/api/v1/ops/realtime"):
+            assert (await client.get(path, headers=AUTH)).status_code == 200, path
+
+
+def supervised(metrics: str) -> set[str]:
+    """The background tasks a process runs, as its /metrics names them."""
+    return set(re.findall(r'^background_task_restarts_total\{task="([^"]+)"\}', metrics, re.M))
+
+
+async def test_two_tiers_are_the_whole_server(settings: Settings) -> None:
+    sockets_env = {"QUEUE_TIER": "sockets"}
+    with server_process(settings, extra_env={"QUEUE_TIER": "http"}) as (http_url, _), \
+            server_process(settings, extra_env=sockets_env) as (sockets_url, _):
+        async with Api(http_url) as api, httpx.AsyncClient(base_url=sockets_url, headers=AUTH, timeout=20) as live:
+            http_tasks = supervised((await api.http.get("/metrics")).text)
+            socket_tasks = supervised((await live.get("/metrics")).text)
+            assert RECORD_WORK <= http_tasks and not SOCKET_WORK & http_tasks
+            assert SOCKET_WORK <= socket_tasks and not RECORD_WORK & socket_tasks
+
+            refused = await open_live(http_url, f"/ws/centers/{C}/display")
+            assert await close_code(refused) == MISDIRECTED
+            r = await live.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
+            assert r.status_code == 421 and r.headers["content-type"] == "application/problem+json"
+
+            display = await open_live(sockets_url, f"/ws/centers/{C}/display", token=ADMIN_TOKEN)
+            ops = await open_live(sockets_url, "/ws/ops", token=ADMIN_TOKEN)
+            assert (await receive(display))["type"] == "snapshot" and (await receive(ops))["type"] == "snapshot"
+            await api.open_window("w1")
+            issued = [await api.issue(phone="13812345678") for _ in range(3)]
+            got = [await receive(display) for _ in range(4)]
+            assert [m["type"] for m in got] == ["window.opened"] + ["ticket.issued"] * 3
+            assert [m["ticket"]["id"] for m in got[1:]] == [t["id"] for t in issued]
+            await api.serve("w1")
+            assert [(await receive(display))["type"] for _ in range(3)] == \
+                ["ticket.called", "ticket.started", "ticket.finished"]
+
+            deadline = time.monotonic() + 20
+            while True:   # the sockets process's figures, fed by its own reader
+                figures = (await live.get("/api/v1/ops/figures", params={"center": C})).json()
+                if figures["centers"][C]["served"] == 1 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert figures["centers"][C]["served"] == 1
+            await display.close()
+            await ops.close()
+
+        redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+        try:
+            stream = Keys(settings.key_prefix).events(C)
+            deadline = time.monotonic() + 30
+            while True:   # every group the http process runs has taken and acked every event
+                groups = await redis.xinfo_groups(stream)
+                length = await redis.xlen(stream)
+                behind = {g["name"]: (g["pending"], g["lag"]) for g in groups if g["pending"] or g["lag"]}
+                if not behind or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert length and len(groups) >= 3 and not behind, (groups, behind)
+        finally:
+            await redis.aclose()
