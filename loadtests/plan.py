@@ -48,6 +48,7 @@ class Plan:
     counts: dict[str, int]                   # users of each kind
     slots: dict[str, str] = field(default_factory=dict)  # redis_url, key: where users draw their index
     sms: dict[str, str] = field(default_factory=dict)   # public_base_url, auth_token, standin_url
+    socket_servers: list[str] = field(default_factory=list)   # where screens connect: the sockets tier, else servers
 
     def write(self, path: Path) -> None:
         data = asdict(self)

@@ -43,6 +43,7 @@ class Profile:
     ops_per_s: float
     measure_s: int                   # the load phase after every user is up
     servers: int = 1                 # server processes, each on its own port (the fd limit is per process)
+    tiers: tuple[int, int] | None = None   # instead: (http, sockets) processes of QUEUE_TIER (docs/scale.md)
     workers: int = 1                 # Locust worker processes
     spawn_rate: float = 500.0        # users started per second
     capacity_s: int = 10             # each of the two closed-loop phases (baseline, ours)

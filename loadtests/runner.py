@@ -150,10 +150,10 @@ def wait_with_children(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
-def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], out: Path) -> None:
+def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen: dict[str, Any], out: Path) -> None:
     """What the servers say while the load runs: their sockets, the persister's lag over the measured
     window (its largest and its last reading), and their own request latencies and event-loop lag
-    over the window (scraped when it begins and when it ends)."""
+    over the window (scraped when it begins and when it ends). ``live``: the servers holding sockets."""
     import httpx
 
     marks = out / "window-load.json"
@@ -170,7 +170,7 @@ def poll_realtime(urls: list[str], stop: threading.Event, seen: dict[str, Any], 
         if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
             continue
         sockets = lag = dropped = 0
-        for u in urls:
+        for u in live:
             with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
                 rt = httpx.get(f"{u}/api/v1/ops/realtime", timeout=2, headers=AUTH).json()
                 sockets += sum(rt["sockets"].values())
@@ -195,6 +195,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
                   "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
                   "server_processes": profile.servers, "locust_workers": profile.workers,
+                  **({"tiers": dict(zip(("http", "sockets"), profile.tiers))} if profile.tiers else {}),
                   "users": {k: v for k, v in counts(profile).items()}},
     }
     sampler = Sampler()
@@ -225,6 +226,24 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
     return summary
 
 
+def tiers_of(profile: Profile) -> list[str]:
+    """The QUEUE_TIER of each server process of the capacity and load phases."""
+    if profile.tiers is None:
+        return ["all"] * profile.servers
+    return ["http"] * profile.tiers[0] + ["sockets"] * profile.tiers[1]
+
+
+def tiers_arg(value: str) -> tuple[int, int]:
+    """``H:S``: H http and S sockets processes, one or more of each."""
+    try:
+        http, sockets = (int(n) for n in value.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("want H:S, say 1:1") from None
+    if http < 1 or sockets < 1:
+        raise argparse.ArgumentTypeError("want at least one process of each tier")
+    return http, sockets
+
+
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
                  sampler: Sampler, py_spy: bool) -> dict[str, Any]:
     result: dict[str, Any] = {}
@@ -240,11 +259,16 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
 
     with contextlib.ExitStack() as stack:
         prefix = stack.enter_context(key_prefix(redis_url, "load"))
-        procs = [stack.enter_context(server(redis_url, db, prefix, extra_env=server_env(sms_env)))
-                 for _ in range(profile.servers)]
-        urls = [u for u, _ in procs]
+        tiers = tiers_of(profile)
+        procs = [stack.enter_context(server(redis_url, db, prefix, extra_env={**server_env(sms_env), "QUEUE_TIER": t}))
+                 for t in tiers]
+        urls = [u for t, (u, _) in zip(tiers, procs) if t != "sockets"]
+        live = [u for t, (u, _) in zip(tiers, procs) if t != "http"]
         sampler.watch("servers", *(p.pid for _, p in procs))
-        plan.servers = urls
+        if profile.tiers:
+            for tier in ("http", "sockets"):
+                sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
+        plan.servers, plan.socket_servers = urls, live
         plan.write(out / "plan.json")
         await open_windows(urls, json.loads((out / "catalog.json").read_text()))
         pids = [p.pid for _, p in procs]
@@ -263,7 +287,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         total = n["screens"] + n["kiosks"] + n["clerks"] + n["residents"] + (n["sms"] if profile.sms_users else 0)
         seen: dict[str, Any] = {}
         stop = threading.Event()
-        watcher = threading.Thread(target=poll_realtime, args=(urls, stop, seen, out), daemon=True)
+        watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
         settle = 5.0
         with recording(out, "load", pids, py_spy) as files:
@@ -304,13 +328,17 @@ def main() -> None:
     parser.add_argument("--measure", type=int, help="seconds of the measured load window (default: the profile's)")
     parser.add_argument("--servers", type=int, help="server processes (default: the profile's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes (default: the profile's)")
+    parser.add_argument("--tiers", type=tiers_arg, metavar="H:S",
+                        help="H http and S sockets server processes (QUEUE_TIER) instead of --servers of both;"
+                             " the baseline then runs H")
     parser.add_argument("--py-spy", action="store_true", help="profile the servers in the capacity and load phases")
     parser.add_argument("--redis", choices=REDIS_KINDS, default="single",
                         help="the embedded Redis to start when REDIS_URL is not set: one server, or a 3-master cluster")
     parser.add_argument("--cluster", dest="redis", action="store_const", const="cluster", help="same as --redis cluster")
     a = parser.parse_args()
     profile = PROFILES[a.profile]
-    changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers}.items() if v}
+    changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers,
+                                 "tiers": a.tiers, **({"servers": a.tiers[0]} if a.tiers else {})}.items() if v}
     profile = dataclasses.replace(profile, **changes)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = asyncio.run(run(profile, out, a.py_spy, a.redis))

@@ -64,7 +64,9 @@ class ScreenUser(User):
         p = plan()
         index = slot(environment, "ScreenUser")
         self.device = p.devices[index % len(p.devices)]
-        self.server = p.servers[index % len(p.servers)]
+        self.server = p.servers[index % len(p.servers)]                 # its ratings
+        live = p.socket_servers or p.servers
+        self.live_server = live[index % len(live)]                      # its socket
         self.label = label(self.device.kind, self.device.point)
         self.ws: LeanWebSocket | None = None
         self.cursor: str | None = None
@@ -75,7 +77,7 @@ class ScreenUser(User):
         query = {"token": self.device.token}
         if self.cursor and self.epoch:
             query.update(cursor=self.cursor, epoch=self.epoch)
-        return "ws" + self.server[4:] + self.device.path + "?" + urlencode(query)
+        return "ws" + self.live_server[4:] + self.device.path + "?" + urlencode(query)
 
     @task
     def watch(self) -> None:

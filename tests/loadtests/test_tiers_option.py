@@ -1,0 +1,22 @@
+"""``loadtests/run --tiers H:S``: which processes the load phases start, and the option's refusals."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+
+from loadtests.profiles import PROFILES
+from loadtests.runner import tiers_arg, tiers_of
+
+
+def test_tiers_name_each_server_process() -> None:
+    district = PROFILES["district"]
+    assert tiers_of(district) == ["all"] * district.servers
+    assert tiers_of(dataclasses.replace(district, tiers=tiers_arg("2:1"))) == ["http", "http", "sockets"]
+
+
+@pytest.mark.parametrize("value", ["1", "1:0", "0:2", "a:b", "1:2:3"])
+def test_tiers_want_one_process_of_each(value: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        tiers_arg(value)
