@@ -18,12 +18,14 @@ import yaml
 from queue_server.cli import GRACEFUL_SHUTDOWN_S
 from queue_server.config import Settings
 from queue_server.engine.connection import is_cluster, node_url
+from queue_server.tiers import LIVE_STATE
 from tests.support import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
 NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
+NGINX_TIERS = (ROOT / "deploy" / "nginx-tiers.conf").read_text()
 ENV_EXAMPLE = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
                    if line.strip() and not line.startswith("#"))
 SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "QUEUE_ADMIN_TOKEN": "admin-secret",
@@ -85,7 +87,7 @@ def nginx_block(name: str, text: str = NGINX) -> str:
 
 
 def test_every_service_known_healthy() -> None:
-    assert set(SERVICES) == {"proxy", "app", "redis", *CLUSTER_NODES, "redis-cluster", "postgres"}
+    assert set(SERVICES) == {"proxy", "app", "sockets", "redis", *CLUSTER_NODES, "redis-cluster", "postgres"}
     for name, service in SERVICES.items():
         if name == "redis-cluster":
             assert service["restart"] == "no"      # a one-shot: done once the cluster is made
@@ -115,8 +117,10 @@ def test_replicas_behind_the_proxy_only() -> None:
     # SIGTERM → uvicorn's graceful shutdown, which must end before Docker's SIGKILL
     assert int(app["stop_grace_period"].rstrip("s")) > GRACEFUL_SHUTDOWN_S
     proxy = SERVICES["proxy"]
-    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
-    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"},
+                                   "sockets": {"condition": "service_healthy", "required": False}}
+    conf = [expand(v, {}) for v in proxy["volumes"] if v.endswith(":/etc/nginx/conf.d/default.conf:ro")]
+    assert conf == ["./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"]
     assert re.fullmatch(r"nginx:1\.(2[7-9]|[3-9]\d)(-alpine)?", proxy["image"])   # `resolve` in an upstream: 1.27.3 on
     listen = [d[1] for d in directives(nginx_block("server")) if d[0] == "listen"]
     assert [expand(p, {}).split(":")[-1] for p in proxy["ports"]] == listen
@@ -125,15 +129,20 @@ def test_replicas_behind_the_proxy_only() -> None:
     assert f"http://127.0.0.1:{listen[0]}/readyz" in proxy["healthcheck"]["test"]
 
 
-def test_the_proxy_holds_websockets_without_sticky_sessions() -> None:
-    upstream = directives(nginx_block("upstream app"))
-    servers = [d for d in upstream if d[0] == "server"]
-    assert [s[1] for s in servers] == [f"app:{app_port()}"], "every replica, through the service's name"
-    assert "resolve" in servers[0] and ["zone", "app", "64k"] in upstream   # replicas followed as they scale
-    assert not {"ip_hash", "hash", "sticky"} & {d[0] for d in upstream}, "any instance resumes a socket"
-    assert any(d[0] == "resolver" and d[1] == "127.0.0.11" for d in directives(NGINX))
-    location = {d[0]: d[1:] for d in directives(nginx_block("location /", nginx_block("server")))}
-    headers = [d[1:] for d in directives(nginx_block("location /", nginx_block("server"))) if d[0] == "proxy_set_header"]
+@pytest.mark.parametrize("conf", [NGINX, NGINX_TIERS], ids=["nginx.conf", "nginx-tiers.conf"])
+def test_the_proxy_holds_websockets_without_sticky_sessions(conf: str) -> None:
+    for service in ("app", "sockets") if conf is NGINX_TIERS else ("app",):
+        upstream = directives(nginx_block(f"upstream {service}", conf))
+        servers = [d for d in upstream if d[0] == "server"]
+        assert [s[1] for s in servers] == [f"{service}:{app_port()}"], "every replica, through the service's name"
+        assert "resolve" in servers[0] and ["zone", service, "64k"] in upstream   # replicas followed as they scale
+        assert not {"ip_hash", "hash", "sticky"} & {d[0] for d in upstream}, "any instance resumes a socket"
+    assert any(d[0] == "resolver" and d[1] == "127.0.0.11" for d in directives(conf))
+    server = nginx_block("server", conf)
+    # every location proxies the same way: the settings are the server's, inherited
+    assert {d[0] for d in directives(nginx_block("location /", server))} == {"proxy_pass"}
+    location = {d[0]: d[1:] for d in [*directives(server), *directives(nginx_block("location /", server))]}
+    headers = [d[1:] for d in directives(server) if d[0] == "proxy_set_header"]
     assert location["proxy_pass"] == ["http://app"]
     assert location["proxy_http_version"] == ["1.1"]
     assert ["Upgrade", "$http_upgrade"] in headers and ["Connection", "$connection_upgrade"] in headers
@@ -141,12 +150,33 @@ def test_the_proxy_holds_websockets_without_sticky_sessions() -> None:
     # client: nginx sets it to the peer, so a client cannot name itself anew to dodge the rate limits
     assert SERVICES["app"]["environment"]["FORWARDED_ALLOW_IPS"] == "*"
     assert ["X-Forwarded-For", "$remote_addr"] in headers
-    upgrade_map = directives(nginx_block("map $http_upgrade $connection_upgrade"))
+    upgrade_map = directives(nginx_block("map $http_upgrade $connection_upgrade", conf))
     assert ["default", "upgrade"] in upgrade_map
     # a quiet screen's socket outlives nginx's default 60 s by far (the hub pings every 15 s)
     assert int(location["proxy_read_timeout"][0].rstrip("s")) >= 3600
     assert "http_503" in location["proxy_next_upstream"]            # an instance not ready is skipped
     assert "non_idempotent" not in location["proxy_next_upstream"]  # a POST is never sent twice
+
+
+def test_the_tiers_profile() -> None:
+    app, sockets = SERVICES["app"], SERVICES["sockets"]
+    assert sockets["profiles"] == ["tiers"] and "profiles" not in app
+    assert sockets["build"] == app["build"] and sockets["healthcheck"] == app["healthcheck"]
+    assert sockets["depends_on"] == app["depends_on"] and sockets["stop_grace_period"] == app["stop_grace_period"]
+    assert {**sockets["environment"], "QUEUE_TIER": app["environment"]["QUEUE_TIER"]} == app["environment"]
+    assert sockets["environment"]["QUEUE_TIER"] == "sockets" and app_env(SECRETS)["QUEUE_TIER"] == "all"
+    assert expand(sockets["deploy"]["replicas"], {}) == "2"
+    # the proxy's file follows the tiers: everything the sockets tier serves goes to its replicas
+    proxy_conf = next(v for v in SERVICES["proxy"]["volumes"] if v.endswith(":/etc/nginx/conf.d/default.conf:ro"))
+    assert expand(proxy_conf, {"QUEUE_PROXY_CONF": "nginx-tiers.conf"}).startswith("./deploy/nginx-tiers.conf:")
+    for line in ("COMPOSE_PROFILES=single,tiers", "QUEUE_TIER=http", "QUEUE_PROXY_CONF=nginx-tiers.conf"):
+        assert line in COMPOSE_TEXT and line in (ROOT / ".env.example").read_text(), line
+    server = nginx_block("server", NGINX_TIERS)
+    routed = {}
+    for m in re.finditer(r"location\s+(=\s+)?(\S+)\s*\{", re.sub(r"#[^\n]*", "", server)):
+        block = nginx_block(m.group(0).rstrip("{").strip(), server)
+        routed[m.group(2)] = [d[1] for d in directives(block) if d[0] == "proxy_pass"]
+    assert routed == {"/": ["http://app"], "/ws/": ["http://sockets"], **{p: ["http://sockets"] for p in LIVE_STATE}}
 
 
 def test_the_cluster_profile() -> None:
