@@ -22,7 +22,7 @@ from queue_server.api.endpoints import Doc, Endpoints, json, read_body, record_i
 from queue_server.api.problems import Problem
 from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
-from queue_server.domain.numbering import center_of
+from queue_server.domain.numbering import center_of, day_of
 from queue_server.engine.queue_engine import EngineError
 from queue_server.record.exporter import BOM, excel_row, local_time
 from queue_server.record.people import Principal
@@ -169,7 +169,8 @@ async def new_link(request: Request) -> Response:
         try:
             point = (await ev.engine.ticket(body.ticket_id)).ticket.get("service_point")
         except EngineError:  # gone from Redis: the record must know it
-            row = await ev.pool.fetchrow("SELECT service_point FROM tickets WHERE id = $1", body.ticket_id)
+            row = await ev.pool.fetchrow("SELECT service_point FROM tickets WHERE id = $1 AND day = $2",
+                                         body.ticket_id, day_of(body.ticket_id))
             if row is None:
                 raise Problem(404, "Not found", f"ticket {body.ticket_id!r} not found") from None
             point = row["service_point"]

@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from queue_server.clock import from_ms
+from queue_server.domain.numbering import day_of
 from queue_server.engine.queue_engine import EngineError, QueueEngine
 from queue_server.realtime.events import LiveEvent
 
@@ -139,11 +140,14 @@ async def find(engine: QueueEngine, pool: asyncpg.Pool, ticket_id: str) -> Serve
             event = {"ticket": live, "window": {"id": window, "staff_id": staff.decode() if staff else None}}
         served = from_event(event)
     else:
-        row = await pool.fetchrow("SELECT status, data FROM tickets WHERE id = $1", ticket_id)
+        day = day_of(ticket_id)   # the record's month: a look-up by id alone would read every month
+        row = await pool.fetchrow("SELECT status, data FROM tickets WHERE id = $1 AND day = $2", ticket_id, day)
         if row is None or row["status"] != "finished":
             raise NotServed(row["status"] if row else None)
         ev = await pool.fetchval("SELECT data FROM events WHERE ticket_id = $1 AND type = 'ticket.finished'"
-                                 " ORDER BY stream_ms DESC LIMIT 1", ticket_id)
+                                 " AND at >= $2::timestamp AT TIME ZONE 'Asia/Shanghai'"
+                                 " AND at < ($2 + 2)::timestamp AT TIME ZONE 'Asia/Shanghai'"
+                                 " ORDER BY stream_ms DESC LIMIT 1", ticket_id, day)
         served = from_event(orjson.loads(ev) if ev else {"ticket": orjson.loads(row["data"])})
     await save(pool, [served])
     return served

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 
+from queue_server.domain.record_months import add_months, month_start
+from queue_server.record.partitions import create_months
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -121,8 +123,16 @@ class YearData:
 
 async def load_year(conn: asyncpg.Connection, centers: Sequence[str], first_day: date, days: int, per_day: int,
                     events: bool = True, seed: int = 7) -> tuple[int, int]:
-    """COPY the generated rows in batches; returns (tickets, events) written."""
+    """COPY the generated rows in batches; returns (tickets, events) written. A partitioned record
+    (migration 080) gets the months first, as the server's maintainer would have made them; the
+    events of a month's last day may run into the next."""
     data = YearData(centers, first_day, days, per_day, seed, events)
+    if await conn.fetchval("SELECT to_regclass('tickets_default') IS NOT NULL"):
+        first, last = month_start(first_day), month_start(first_day + timedelta(days=days + 1))
+        months = [first]
+        while months[-1] < last:
+            months.append(add_months(months[-1], 1))
+        await create_months(conn, months)
     n_tickets = n_events = 0
     tickets: list[tuple] = []
     evs: list[tuple] = []

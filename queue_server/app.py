@@ -49,6 +49,7 @@ from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
 from .record.personal import PersonalData
+from .record.partitions import PartitionMaintainer
 from .record.phones import retention
 from .record.rebuild import rebuild_if_lost
 from .record.trim import Losses, Trimmer
@@ -136,6 +137,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
                              finishes=True)
                 work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
                 work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
+                months = PartitionMaintainer(pool, clock, settings.record_partitions_ahead,
+                                             settings.record_retention_months)
+                work.run("record partitions", lambda: months.run(work.stop))
             for component in COMPONENTS:
                 await component.start(app, work)
             yield

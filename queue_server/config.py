@@ -10,6 +10,16 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _months(name: str) -> int | None:
+    """A retention in whole months: unset or empty keeps everything."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of months (at least 1), or unset to keep every month")
+    return int(value)
+
+
 DURABILITY_MODES = ("redis", "record")
 # What a process serves (docs/scale.md, "Tiers"): everything; the HTTP API and the background work of
 # the record; or the websockets and the stream reader that feeds them.
@@ -61,6 +71,10 @@ class Settings:
     personal_data_key: str | None = None
     personal_data_old_keys: tuple[str, ...] = ()
     phone_retention_days: int = 45
+    # The record by month (record/partitions.py, docs/durability.md): months created ahead of this one,
+    # and how many past months stay attached (None: all); older ones are detached, not dropped.
+    record_partitions_ahead: int = 2
+    record_retention_months: int | None = None
     # How long tokens live, by kind (docs/accounts.md): a login lasts a working day, a token made for a
     # person by an admin a month, a device's a year; an enrollment code minutes.
     login_token_ttl_s: int = 12 * 3600
@@ -112,6 +126,8 @@ class Settings:
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,
             personal_data_old_keys=tuple(k for k in env.get("QUEUE_PERSONAL_DATA_OLD_KEYS", "").split(",") if k.strip()),
             phone_retention_days=_int("QUEUE_PHONE_RETENTION_DAYS", 45),
+            record_partitions_ahead=_int("QUEUE_RECORD_PARTITIONS_AHEAD", 2),
+            record_retention_months=_months("QUEUE_RECORD_RETENTION_MONTHS"),
             login_token_ttl_s=_int("QUEUE_LOGIN_TOKEN_TTL_S", 12 * 3600),
             person_token_ttl_s=_int("QUEUE_PERSON_TOKEN_TTL_S", 30 * 86400),
             device_token_ttl_s=_int("QUEUE_DEVICE_TOKEN_TTL_S", 365 * 86400),

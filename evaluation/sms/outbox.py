@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from queue_server.clock import Clock, from_ms
 from queue_server.domain.catalog import Catalog
+from queue_server.domain.numbering import day_of
 from queue_server.engine.keys import Keys
 from queue_server.record.personal import PersonalData
 
@@ -68,7 +69,8 @@ async def enqueue_followup(conn: asyncpg.Connection, ticket_id: str, now_ms: int
     phone = personal.open(await conn.fetchval("SELECT to_sealed FROM sms_messages WHERE ticket_id = $1"
                                               " AND to_sealed IS NOT NULL LIMIT 1", ticket_id))
     if phone is None:
-        phone = personal.open(await conn.fetchval("SELECT phone_sealed FROM tickets WHERE id = $1", ticket_id))
+        phone = personal.open(await conn.fetchval("SELECT phone_sealed FROM tickets WHERE id = $1 AND day = $2",
+                                                  ticket_id, day_of(ticket_id)))
     if phone is None and live_phone is not None:
         phone = await live_phone()
     if not phone or await opted_out(conn, personal.lookups(phone)):

@@ -1,7 +1,7 @@
 """Ticket numbers: a letter prefix plus a daily sequence that restarts at the center's local midnight."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 _day_span: dict[str, tuple[int, int, str]] = {}
@@ -33,3 +33,15 @@ def ticket_id(center: str, day: str, number: str) -> str:
 def center_of(ticket_id_: str) -> str:
     """The center a ticket id belongs to (ids are center-day-number; center codes hold no '-')."""
     return ticket_id_.split("-", 1)[0]
+
+
+def day_of(ticket_id_: str) -> date | None:
+    """The service day a ticket id names (center-YYYYMMDD-number), None when it names none: the record
+    is partitioned by that day, so a look-up by id gives it too and reads one month, not all."""
+    parts = ticket_id_.split("-")
+    if len(parts) != 3 or len(parts[1]) != 8 or not parts[1].isascii() or not parts[1].isdigit():
+        return None
+    try:
+        return date(int(parts[1][:4]), int(parts[1][4:6]), int(parts[1][6:]))
+    except ValueError:
+        return None

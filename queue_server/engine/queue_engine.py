@@ -25,7 +25,7 @@ from ..config import Settings
 from ..domain.assistant import PRESENT_FROM
 from ..domain.catalog import Catalog, Center, Matter
 from ..domain.network import local_moment, served_points, serving_windows
-from ..domain.numbering import center_of, service_day
+from ..domain.numbering import center_of, day_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
 from ..domain.wait import Outlook
@@ -236,7 +236,8 @@ class QueueEngine:
         """The ``record`` mode's answer to a repeated issue: the first ticket, once it is recorded."""
         try:
             async with asyncio.timeout(RECORD_TIMEOUT_S):
-                found = await self.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1", ticket_id)  # type: ignore[union-attr]
+                found = await self.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1 AND day = $2",  # type: ignore[union-attr]
+                                                 ticket_id, day_of(ticket_id))  # type: ignore[union-attr]
         except RECORD_AWAY:
             raise record_away("checking the ticket is recorded") from None
         if not found:
@@ -411,7 +412,8 @@ class QueueEngine:
             raise EngineError("not_found", f"ticket {ticket_id!r} not found")
         try:
             async with asyncio.timeout(RECORD_TIMEOUT_S):
-                row = await self.pool.fetchrow("SELECT data, phone_sealed FROM tickets WHERE id = $1", ticket_id)
+                row = await self.pool.fetchrow("SELECT data, phone_sealed FROM tickets WHERE id = $1 AND day = $2",
+                                               ticket_id, as_date(parts[1]))
         except RECORD_AWAY:
             raise record_away("looking the ticket up in the record") from None
         if row is None:

@@ -13,6 +13,10 @@ from ..clock import from_ms
 from ..engine.keys import Keys
 
 PAGE = 1000
+# Today's events of a center from the record. Bounded on both sides, though nothing is recorded after
+# today: the record is partitioned by `at`, and an open range would also read every month made ahead.
+RECORDED_SINCE = ("SELECT stream_id, data FROM events WHERE center = $1 AND at >= $2 AND at < $2 + interval '2 days'"
+                  " ORDER BY stream_ms, stream_seq")
 Event = tuple[str, dict[str, Any]]
 
 
@@ -45,9 +49,7 @@ async def today_events(redis: Redis, pool: asyncpg.Pool, keys: Keys, center: str
     if covered:
         return stream, tail
     seen = {sid for sid, _ in stream}
-    rows = await pool.fetch("SELECT stream_id, data FROM events WHERE center = $1 AND at >= $2"
-                            " ORDER BY stream_ms, stream_seq", center,
-                            from_ms(day_start_ms))
+    rows = await pool.fetch(RECORDED_SINCE, center, from_ms(day_start_ms))
     older = [(r["stream_id"], orjson.loads(r["data"])) for r in rows if r["stream_id"] not in seen]
     return older + stream, tail
 

@@ -84,7 +84,7 @@ _TICKETS = ("INSERT INTO tickets (id, center, day, number, queue, class, matter,
             " $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[],"
             " $22::int[], $23::text[])"
             " AS x(i, c, dy, n, q, cl, m, ch, p, ph, pl, sp, st, w, r, ia, sa, ca, sta, fa, ea, v, d)"
-            " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, queue = EXCLUDED.queue,"
+            " ON CONFLICT (id, day) DO UPDATE SET status = EXCLUDED.status, queue = EXCLUDED.queue,"
             " class = EXCLUDED.class, window_code = EXCLUDED.window_code, recalls = EXCLUDED.recalls,"
             " called_at = EXCLUDED.called_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
             " ended_at = EXCLUDED.ended_at, version = EXCLUDED.version, data = EXCLUDED.data"
