@@ -46,9 +46,9 @@ def services(redis_kind: str = "single") -> Iterator[tuple[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(dsn: str, catalog: Path | None = None):
-    """A new database with the schema and the Jing'an demo catalog (or ``catalog``, a file for
-    ``queue_server.record.importer``); dropped afterwards."""
+async def fresh_database(dsn: str, catalog: Path | None = None, until: int | None = None):
+    """A new database with the schema (up to migration ``until``, default all) and the Jing'an demo
+    catalog (or ``catalog``, a file for ``queue_server.record.importer``); dropped afterwards."""
     from queue_server.record.calendar import open_all_hours
     from queue_server.record.demo_data import load_demo
     from queue_server.record.importer import import_catalog
@@ -60,7 +60,7 @@ async def fresh_database(dsn: str, catalog: Path | None = None):
     url = urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn)
+        await migrate(conn, until=until)
         if catalog is None:
             await load_demo(conn)
     finally:

@@ -14,6 +14,13 @@
    the update that shows the called number at its window. Idle (calls 1.5-2 s apart, nothing else
    happening) and busy (``--busy-rate`` tickets a second issued at other centers meanwhile, so the
    broadcaster's 2-updates-a-second throttle is always engaged).
+
+``--compare`` instead measures what partitioning the record by month (migration 080) buys, on the same
+data in the same run: it loads into a database migrated up to 071 (the record unpartitioned), times
+the month's reports (the SQL the API runs, without HTTP), the dashboard's warm-up read of a center's
+day and a ticket's look-up by id; then upgrades that database in place (migration 080, timed: what an
+existing deployment's upgrade costs) and times the same again. ``--centers 287`` generates the whole
+city: the 14 Jing'an centers and 273 more.
 Uses REDIS_URL / DATABASE_URL when set, else embedded services."""
 from __future__ import annotations
 
@@ -22,7 +29,9 @@ import asyncio
 import random
 import statistics
 import time
-from datetime import date, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -31,7 +40,12 @@ from websockets.asyncio.client import connect
 
 from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, run, server, services
 from loadtests.year_data import load_year
+from queue_server.ops import reports
+from queue_server.ops.warm import RECORDED_SINCE
 from queue_server.record.demo_data import CENTERS
+from queue_server.record.migrate import migrate
+
+UNPARTITIONED = 71     # the last migration before the record was partitioned by month (080)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 C = "jingansi"
@@ -41,18 +55,24 @@ def mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
-async def load(url: str, first: date, days: int, per_day: int) -> None:
+def center_codes(n: int) -> list[str]:
+    """The 14 Jing'an centers, then generated ones up to ``n`` (287: the whole city's)."""
+    codes = [c["code"] for c in CENTERS]
+    return codes[:n] + [f"city{i:03d}" for i in range(len(codes), n)]
+
+
+async def load(url: str, first: date, days: int, per_day: int, centers: int = len(CENTERS)) -> None:
     conn = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        tickets, events = await load_year(conn, [c["code"] for c in CENTERS], first, days, per_day)
+        tickets, events = await load_year(conn, center_codes(centers), first, days, per_day)
         took = time.perf_counter() - started
         size = await conn.fetchval("SELECT pg_database_size(current_database())")
         t_size = await conn.fetchval("SELECT pg_total_relation_size('tickets')")
         e_size = await conn.fetchval("SELECT pg_total_relation_size('events')")
     finally:
         await conn.close()
-    print(f"data: {days} days x {len(CENTERS)} centers: {tickets:,} tickets, {events:,} events, loaded in {took:.0f} s")
+    print(f"data: {days} days x {centers} centers: {tickets:,} tickets, {events:,} events, loaded in {took:.0f} s")
     print(f"      database {mib(size)} (tickets {mib(t_size)}, events {mib(e_size)}, with indexes)")
 
 
@@ -123,6 +143,69 @@ async def update_latency(base: str, calls: int, gap_s: float, busy_rate: float) 
     return out
 
 
+def month_cases(month: date) -> list[tuple[str, reports.ReportQuery]]:
+    last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return [(label, reports.ReportQuery(month, last, by=by, period=period, center=center))
+            for label, by, period, center in (
+                ("by center and day", ("center",), "day", None), ("by center, month", ("center",), "month", None),
+                ("district, month", (), "month", None), ("by staff, month", ("staff",), "month", None),
+                ("by matter, month", ("matter",), "month", None), ("one center by window, month", ("window",), "month", C))]
+
+
+async def time_sql(url: str, month: date, repeat: int) -> dict[str, float]:
+    """Each month report (as the API runs it), the warm-up's read of a center's day and a look-up by
+    id, ``repeat`` times; prints min/median/max and returns the medians (seconds)."""
+    day = month + timedelta(days=14)
+    since = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+    tid = f"{C}-{day:%Y%m%d}-A010"
+    cases: list[tuple[str, Callable[[asyncpg.Connection], Awaitable[object]]]] = [
+        (label, lambda conn, q=q: reports.report(conn, q)) for label, q in month_cases(month)]
+    cases += [("warm-up: a center's day of events", lambda conn: conn.fetch(RECORDED_SINCE, C, since)),
+              ("a ticket by id (and its day)", lambda conn: conn.fetchrow(
+                  "SELECT data FROM tickets WHERE id = $1 AND day = $2", tid, day))]
+    medians = {}
+    conn = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        await conn.execute("VACUUM (ANALYZE) tickets, events")   # as autovacuum would leave freshly loaded rows
+        print(f"  (VACUUM ANALYZE first: {time.perf_counter() - started:.0f} s)")
+        for label, case in cases:
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await case(conn)
+                times.append(time.perf_counter() - started)
+            medians[label] = statistics.median(times)
+            print(f"  {label:<36} min {min(times) * 1000:8.1f} ms   median {medians[label] * 1000:8.1f} ms"
+                  f"   max {max(times) * 1000:8.1f} ms")
+    finally:
+        await conn.close()
+    return medians
+
+
+async def compare(dsn: str, month: date, first: date, args: argparse.Namespace) -> None:
+    """The same data unpartitioned, then upgraded in place to the record by month."""
+    async with fresh_database(dsn, until=UNPARTITIONED) as url:
+        await load(url, first, args.days, args.per_day, args.centers)
+        print(f"unpartitioned (schema up to {UNPARTITIONED}), month {month:%Y-%m}, {args.repeat} runs each:")
+        before = await time_sql(url, month, args.repeat)
+        conn = await asyncpg.connect(url)
+        try:
+            started = time.perf_counter()
+            await migrate(conn)
+            took = time.perf_counter() - started
+            size = await conn.fetchval("SELECT pg_database_size(current_database())")
+        finally:
+            await conn.close()
+        print(f"upgrade in place (migration 080: partition by month, copy every row): {took:.0f} s;"
+              f" database now {mib(size)}")
+        print(f"partitioned by month, the same, {args.repeat} runs each:")
+        after = await time_sql(url, month, args.repeat)
+        print("median unpartitioned / partitioned:")
+        for label in before:
+            print(f"  {label:<36} {before[label] / after[label]:6.2f}x")
+
+
 def show(label: str, values: list[float]) -> None:
     ms = [v * 1000 for v in values]
     print(f"  {label:<44} n={len(ms):<4} p50 {percentile(ms, 50):6.0f} ms   p90 {percentile(ms, 90):6.0f} ms   "
@@ -133,8 +216,11 @@ async def main(args: argparse.Namespace) -> None:
     month = date.fromisoformat(args.month + "-01")
     first = date(month.year, 1, 1) if args.days == 365 else month - timedelta(days=args.days // 2)
     with services() as (redis_url, dsn):
+        if args.compare:
+            await compare(dsn, month, first, args)
+            return
         async with fresh_database(dsn) as url:
-            await load(url, first, args.days, args.per_day)
+            await load(url, first, args.days, args.per_day, args.centers)
             with key_prefix(redis_url, "rm") as prefix, server(redis_url, url, prefix) as (base, _proc):
                 await time_reports(base, month, args.repeat)
                 async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as client:
@@ -153,4 +239,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--calls", type=int, default=60)
     parser.add_argument("--busy-rate", type=float, default=40.0)
+    parser.add_argument("--centers", type=int, default=len(CENTERS), help="centers generated (287: the whole city)")
+    parser.add_argument("--compare", action="store_true", help="the same data unpartitioned, then partitioned by"
+                                                               " month (upgraded in place): SQL timings and their ratio")
     run(main(parser.parse_args()))
