@@ -1,32 +1,63 @@
-"""How late this process's event loop runs what is due, and how long the garbage collector stops it.
+"""How late this process's event loop runs what is due, what holds it when it is late, and how long
+the garbage collector stops it.
 
 Every request and socket of the process waits while one callback runs or the collector walks the
 heap, so a slow tail with idle cores is a stalled loop: ``event_loop_lag_seconds`` is how late a
 timer due every ``TICK_S`` actually ran (sampled by a task, timed on the monotonic clock rather than
-the loop's cached one, which uvloop reads once per turn), and ``gc_pause_seconds`` each collection's
-duration by generation (``gc.callbacks``). Cheap by design: 50 timer wakeups a second and two clock
-reads per collection (``loadtests/cost_model.py`` measures the server with it on)."""
+the loop's cached one, which uvloop reads once per turn); ``event_loop_stall_samples`` says where the
+loop's thread was, looked at by a watchdog thread every ``WATCH_S`` while the timer is more than
+``STALL_S`` overdue (asyncio's own ``slow_callback_duration`` needs debug mode, which costs far
+more); and ``gc_pause_seconds`` each collection's duration by generation (``gc.callbacks``). Cheap
+by design: 50 timer wakeups and 40 watchdog wakeups a second, two clock reads per collection, a
+stack walk only while stalled (``loadtests/cost_model.py`` measures the server with it on)."""
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
+import threading
 import time
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 TICK_S = 0.02
+WATCH_S = 0.025
+STALL_S = 0.1
 STALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_OURS = str(Path(__file__).resolve().parent.parent)
+
+
+def where(frame: FrameType | None) -> str:
+    """A stalled thread's place, few enough to be a label: the innermost function of this project
+    and, when the thread is deeper in a library, that library's innermost function after it."""
+    inner = ours = None
+    while frame is not None:
+        code = frame.f_code
+        name = f"{Path(code.co_filename).stem}.{code.co_name}"
+        inner = inner or name
+        if code.co_filename.startswith(_OURS):
+            ours = name
+            break
+        frame = frame.f_back
+    if ours is None:
+        return inner or "unknown"
+    return ours if ours == inner else f"{ours} > {inner}"
 
 
 class LoopLag:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.lag = Histogram("event_loop_lag_seconds", f"How late a timer due every {TICK_S} s ran",
                              registry=registry, buckets=STALL_BUCKETS)
+        self.stalled_in = Counter("event_loop_stall_samples", f"Where the loop's thread was, looked at every {WATCH_S} s"
+                                  f" while its timer was over {STALL_S} s late", ["where"], registry=registry)
         pauses = Histogram("gc_pause_seconds", "Garbage collections by generation, how long each stopped the process",
                            ["generation"], registry=registry, buckets=STALL_BUCKETS)
         self._pause_of = [pauses.labels(str(g)) for g in range(3)]
         self._gc_began = 0.0
+        self._due = 0.0     # when the timer should next run (monotonic); 0 while not running
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -35,11 +66,25 @@ class LoopLag:
         else:
             self._pause_of[info["generation"]].observe(time.perf_counter() - self._gc_began)
 
+    def _watch(self, loop_thread: int, done: threading.Event) -> None:
+        while not done.wait(WATCH_S):
+            if self._due and time.monotonic() - self._due > STALL_S:
+                self.stalled_in.labels(where(sys._current_frames().get(loop_thread))).inc()
+
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            due = time.monotonic() + TICK_S
-            await asyncio.sleep(TICK_S)
-            self.lag.observe(max(0.0, time.monotonic() - due))
+        done = threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(threading.get_ident(), done), daemon=True,
+                                    name="loop-watchdog")
+        watchdog.start()
+        try:
+            while not stop.is_set():
+                self._due = time.monotonic() + TICK_S
+                await asyncio.sleep(TICK_S)
+                self.lag.observe(max(0.0, time.monotonic() - self._due))
+        finally:
+            self._due = 0.0
+            done.set()
+            watchdog.join()
 
     async def close(self) -> None:
         """The collector's callbacks are the interpreter's: an app closed (tests start many) leaves none."""
