@@ -31,6 +31,16 @@ def _tree(pid: int, only: str | None = None) -> list[psutil.Process]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process and its descendants have used so far."""
+    total = 0.0
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 def listener_pid(url: str, default_port: int, name: str) -> int | None:
     """The process serving a service URL on this machine: the one listening on its loopback port,
     or, for an embedded one on a unix socket, the ``name`` process started in that socket's folder."""

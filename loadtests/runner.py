@@ -30,6 +30,7 @@ from queue_server.embedded import free_port
 from queue_server.engine.connection import is_cluster
 
 from .city import city_catalog, staff_of
+from .cores import Cores, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
@@ -38,7 +39,7 @@ from .server_metrics import loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
-from .summary import QUEUE_OPS, closed_loop, judge, load_phase, window
+from .summary import QUEUE_OPS, capacity_ratios, closed_loop, judge, load_phase, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -114,13 +115,13 @@ async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
 
 
 def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: float, settle_s: float,
-           measure_s: float, workers: int, servers: list[str], sampler: Sampler) -> int:
+           measure_s: float, workers: int, servers: list[str], sampler: Sampler, cores: Cores | None = None) -> int:
     """One headless Locust run; its master ends it once the measured window is over."""
     env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_SERVERS": ",".join(servers),
            "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s), "PYTHONPATH": str(ROOT)}
     bound = int(users / spawn_rate + max(60, users / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
     port = free_port()   # not Locust's default 5557: another run on the machine may hold it
-    cmd = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
+    cmd = [*(taskset(cores.generators) if cores else []), sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
            "--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
            "--stop-timeout", "5", "--csv", str(out / phase), "--html", str(out / f"{phase}.html"),
            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
@@ -157,16 +158,19 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
     import httpx
 
     marks = out / "window-load.json"
+    loops = {"loop_lag": urls, **({"loop_lag_sockets": live} if set(live) != set(urls) else {})}   # by tier
     tick = 0
     while not stop.wait(1.0):
         tick += 1
         span = json.loads(marks.read_text()) if marks.exists() else {}
         with contextlib.suppress(httpx.HTTPError, ValueError):
             if "start" in span and "at_start" not in seen:
-                seen["at_start"], seen["stalls_at_start"] = scrape(urls), scrape_stalls(urls)
+                seen["at_start"] = scrape(urls)
+                seen["stalls_at_start"] = {k: scrape_stalls(us) for k, us in loops.items()}
             if "end" in span and "at_start" in seen and "latency_by_route" not in seen:
                 seen["latency_by_route"] = server_window(seen.pop("at_start"), scrape(urls))
-                seen["loop_lag"] = loop_lag(seen.pop("stalls_at_start"), scrape_stalls(urls))
+                at_start = seen.pop("stalls_at_start")
+                seen.update({k: loop_lag(at_start[k], scrape_stalls(us)) for k, us in loops.items()})
         if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
             continue
         sockets = lag = dropped = 0
@@ -186,12 +190,13 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
             seen["persister_lag_ms_last"] = lag
 
 
-async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single") -> dict[str, Any]:
+async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single",
+              cores: Cores | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version()},
+                    "python": platform.python_version(), "pinned": cores.as_dict() if cores else None},
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
                   "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
                   "server_processes": profile.servers, "locust_workers": profile.workers,
@@ -199,8 +204,17 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
                   "users": {k: v for k, v in counts(profile).items()}},
     }
     sampler = Sampler()
+    embedded = {"redis": not os.environ.get("REDIS_URL"), "postgresql": not os.environ.get("DATABASE_URL")}
+    if cores:   # the runner with the generators; what it starts below is moved where it belongs
+        os.sched_setaffinity(0, cores.generators)
     with services(redis_kind) as (redis_url, dsn), sampler:
         summary["machine"]["redis"] = "cluster" if is_cluster(redis_url) else "single"
+        if cores:
+            summary["machine"]["pinned"]["services"] = [k for k, started in embedded.items() if started]
+            for pid in (redis_pids(redis_url) if embedded["redis"] else []) + \
+                    ([listener_pid(dsn, 5432, "postgres")] if embedded["postgresql"] else []):
+                if pid:
+                    pin(pid, cores.servers)
         catalog = city_catalog(profile.size)
         (out / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
         sampler.watch(REDIS_GROUP, *redis_pids(redis_url))
@@ -219,7 +233,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
                             sms={"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
                                  "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
-                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy))
+                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy, cores))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -245,7 +259,7 @@ def tiers_arg(value: str) -> tuple[int, int]:
 
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
-                 sampler: Sampler, py_spy: bool) -> dict[str, Any]:
+                 sampler: Sampler, py_spy: bool, cores: Cores | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack:
@@ -254,7 +268,9 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                 for _ in range(profile.servers)]
         urls = [u for u, _ in bare]
         sampler.watch("baseline servers", *(p.pid for _, p in bare))
-        locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler)
+        for _, p in bare if cores else []:
+            pin(p.pid, cores.servers)
+        locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
     result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
 
     with contextlib.ExitStack() as stack:
@@ -268,17 +284,17 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         if profile.tiers:
             for tier in ("http", "sockets"):
                 sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
+        for _, p in procs if cores else []:
+            pin(p.pid, cores.servers)
         plan.servers, plan.socket_servers = urls, live
         plan.write(out / "plan.json")
         await open_windows(urls, json.loads((out / "catalog.json").read_text()))
         pids = [p.pid for _, p in procs]
         with recording(out, "capacity", pids, py_spy) as files:
-            locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler)
+            locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
         result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
         if files:
             result["capacity"]["hottest"] = hottest(files)
-        base = result["baseline"]["per_s"]
-        result["capacity"]["ratio_to_baseline"] = round(result["capacity"]["per_s"] / base, 2) if base else None
 
         await close_visits(urls, plan)
         await prefill(urls, plan, profile.prefill_per_window)
@@ -292,7 +308,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         settle = 5.0
         with recording(out, "load", pids, py_spy) as files:
             locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls,
-                   sampler)
+                   sampler, cores)
         stop.set()
         watcher.join()
         seen.pop("at_start", None)
@@ -310,13 +326,14 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
             result[phase]["processes"] = procs
             ops = result[phase].get("count") or result[phase].get("queue_operations", {}).get("count")
             cpu = procs.get("baseline servers" if phase == "baseline" else "servers")
+            if cpu:   # how busy each server process was: a closed loop measures capacity only at saturation
+                n = profile.servers if phase == "baseline" else len(tiers_of(profile))
+                result[phase]["server_busy_pct"] = round(cpu["cpu_pct"] / n, 1)
             if ops and cpu:   # CPU of the servers per operation: the figure optimisations move
                 result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
             if ops and REDIS_GROUP in procs:   # Redis's share, for sizing its masters (shared: an upper bound)
                 result[phase]["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
-    base, ours = result["baseline"].get("server_cpu_ms_per_op"), result["capacity"].get("server_cpu_ms_per_op")
-    if base and ours:   # what the ratio of throughputs would be with the servers' CPU the only limit
-        result["capacity"]["cpu_ratio_to_baseline"] = round(base / ours, 2)
+    result["capacity"].update(capacity_ratios(result["baseline"], result["capacity"]))
     return result
 
 
@@ -335,13 +352,20 @@ def main() -> None:
     parser.add_argument("--redis", choices=REDIS_KINDS, default="single",
                         help="the embedded Redis to start when REDIS_URL is not set: one server, or a 3-master cluster")
     parser.add_argument("--cluster", dest="redis", action="store_const", const="cluster", help="same as --redis cluster")
+    parser.add_argument("--pin", nargs="?", const="auto", metavar="SERVERS:GENERATORS",
+                        help="servers (and the Redis/PostgreSQL the run starts) on some cores, the load generators on"
+                             " the others: taskset lists such as 0:1; alone, half the cores each")
     a = parser.parse_args()
+    try:
+        cores = Cores.parse(a.pin) if a.pin else None
+    except ValueError as exc:
+        parser.error(str(exc))
     profile = PROFILES[a.profile]
     changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers,
                                  "tiers": a.tiers, **({"servers": a.tiers[0]} if a.tiers else {})}.items() if v}
     profile = dataclasses.replace(profile, **changes)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = asyncio.run(run(profile, out, a.py_spy, a.redis))
+    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")

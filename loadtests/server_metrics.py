@@ -1,6 +1,6 @@
 """The servers' own view over the measured window, from ``/metrics``: request latency per route
 template (``http_request_duration_seconds``) and the event loop's lag and GC pauses
-(``event_loop_lag_seconds``, ``gc_pause_seconds``). Told apart from what the load generators saw, they
+(``event_loop_lag_seconds``, ``event_loop_stall_samples``, ``gc_pause_seconds``). Told apart from what the load generators saw, they
 show whether a slow tail is the server's (its loop stalled) or the shared machine's (a generator or
 server not scheduled)."""
 from __future__ import annotations
@@ -14,9 +14,10 @@ import httpx
 from .harness import ADMIN_TOKEN
 
 _BUCKET = re.compile(r'^(?P<name>\w+)_bucket\{(?P<labels>.*)\} (?P<n>\S+)$')
+_STALL = re.compile(r'^event_loop_stall_samples_total\{where="(?P<where>[^"]*)"\} (?P<n>\S+)$')
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 Buckets = dict[tuple[str, str], dict[float, float]]   # (method, route) -> upper bound (s) -> cumulative count
-Histograms = dict[str, dict[float, float]]            # metric name -> upper bound (s) -> cumulative count
+Histograms = dict[str, dict[Any, float]]   # metric name -> upper bound (s) -> cumulative count; "stalled_in" -> where -> samples
 STALLS = ("event_loop_lag_seconds", "gc_pause_seconds")
 
 
@@ -45,11 +46,15 @@ def scrape(urls: list[str]) -> Buckets:
 
 
 def scrape_text(text: str) -> Histograms:
-    """The loop-lag and GC-pause histograms of one scrape (every generation summed)."""
+    """The loop-lag and GC-pause histograms of one scrape (every generation summed), and the stall
+    samples by where the loop's thread was."""
     out: Histograms = defaultdict(lambda: defaultdict(float))
     for name, _, le, n in _buckets(text):
         if name in STALLS:
             out[name][le] += n
+    for line in text.splitlines():
+        if m := _STALL.match(line):
+            out["stalled_in"][m["where"]] += float(m["n"])
     return out
 
 
@@ -91,12 +96,15 @@ def window(before: Buckets, after: Buckets) -> dict[str, Any]:
 
 
 def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
-    """The event loop's lag over the window (ticks, and the bucket bounds its p99 and max fall under)
-    and the GC's pauses (how many, the bound of the longest). Empty for a server without the monitor."""
+    """The event loop's lag over the window (ticks, and the bucket bounds its p99 and max fall under),
+    where its thread was while it stalled (samples every 25 ms, the eight commonest places), and the
+    GC's pauses (how many, the bound of the longest). Empty for a server without the monitor."""
     lag = _delta(before.get("event_loop_lag_seconds", {}), after.get("event_loop_lag_seconds", {}))
     if not lag.get(float("inf")):
         return {}
     gc = _delta(before.get("gc_pause_seconds", {}), after.get("gc_pause_seconds", {}))
+    stalled = _delta(before.get("stalled_in", {}), after.get("stalled_in", {}))
     return {"loop_lag_ticks": int(lag[float("inf")]), "loop_lag_p99_le_ms": _under(lag, 99),
             "loop_lag_max_le_ms": _under(lag, 100),
-            "gc_pauses": int(gc.get(float("inf"), 0)), "gc_pause_max_le_ms": _under(gc, 100)}
+            "gc_pauses": int(gc.get(float("inf"), 0)), "gc_pause_max_le_ms": _under(gc, 100),
+            "stalled_in": dict(sorted(((w, int(n)) for w, n in stalled.items() if n > 0), key=lambda kv: -kv[1])[:8])}

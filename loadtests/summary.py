@@ -114,6 +114,20 @@ def closed_loop(out: Path, phase: str, names: tuple[str, ...]) -> dict[str, Any]
     return result
 
 
+def capacity_ratios(baseline: dict[str, Any], capacity: dict[str, Any]) -> dict[str, float | None]:
+    """Our capacity as a share of the bare baseline's, judged against ``min_baseline_ratio``: requests
+    a second per second of server CPU, ours over the baseline's (= the baseline's CPU per request over
+    ours), i.e. the ratio of what each server process completes once it has a core to itself. The
+    closed loop's own ratio of requests a second (``throughput_ratio_to_baseline``) is reported too but
+    not judged: with 32 users sharing two cores with their generators, Redis and PostgreSQL, neither
+    server is saturated (``server_busy_pct``), so it measures how the machine's cores were shared,
+    not what either server can do."""
+    base_cpu, ours_cpu = baseline.get("server_cpu_ms_per_op"), capacity.get("server_cpu_ms_per_op")
+    base_rate, ours_rate = baseline.get("per_s"), capacity.get("per_s")
+    return {"ratio_to_baseline": round(base_cpu / ours_cpu, 2) if base_cpu and ours_cpu else None,
+            "throughput_ratio_to_baseline": round(ours_rate / base_rate, 2) if base_rate and ours_rate else None}
+
+
 def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
     span = window(out, "load")
     seconds = span[1] - span[0] if span else 0.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 import threading
 import time
@@ -27,18 +28,21 @@ TICK_S = 0.02
 WATCH_S = 0.025
 STALL_S = 0.1
 STALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_OURS = str(Path(__file__).resolve().parent.parent)
+_ROOT = str(Path(__file__).resolve().parents[2])   # the project's packages: queue_server, evaluation, ...
 
 
 def where(frame: FrameType | None) -> str:
     """A stalled thread's place, few enough to be a label: the innermost function of this project
-    and, when the thread is deeper in a library, that library's innermost function after it."""
+    (``module.function``; its files, not installed packages) and, when the thread is deeper in a
+    library, that library's innermost function after it. File names are resolved against the
+    working directory: a server started from the project's folder has relative ones."""
     inner = ours = None
     while frame is not None:
-        code = frame.f_code
-        name = f"{Path(code.co_filename).stem}.{code.co_name}"
+        module = frame.f_globals.get("__name__", "?")
+        name = f"{module}.{frame.f_code.co_name}"
         inner = inner or name
-        if code.co_filename.startswith(_OURS):
+        path = os.path.abspath(frame.f_code.co_filename)
+        if path.startswith(_ROOT) and "site-packages" not in path:
             ours = name
             break
         frame = frame.f_back

@@ -35,10 +35,10 @@ async def test_a_stalled_loop_its_culprit_and_a_collection_are_seen() -> None:
         assert count - registry.get_sample_value("event_loop_lag_seconds_bucket", {"le": "0.1"}) == 1
         assert registry.get_sample_value("event_loop_lag_seconds_sum") >= 0.35
         # looked at every 25 ms once 100 ms late: about 12 times in the 300 ms left, always in the culprit
-        culprit = registry.get_sample_value("event_loop_stall_samples_total", {"where": "test_loop_lag.hold_the_loop"})
+        culprit = registry.get_sample_value("event_loop_stall_samples_total", {"where": "tests.ops.test_loop_lag.hold_the_loop"})
         assert culprit is not None and culprit >= 5
         assert {s.labels["where"] for m in registry.collect() for s in m.samples
-                if s.name == "event_loop_stall_samples_total"} == {"test_loop_lag.hold_the_loop"}
+                if s.name == "event_loop_stall_samples_total"} == {"tests.ops.test_loop_lag.hold_the_loop"}
 
         before = registry.get_sample_value("gc_pause_seconds_count", {"generation": "2"})
         gc.collect()

@@ -1,0 +1,38 @@
+"""``loadtests/run --pin``: the cores named, and a running process (every thread of it) moved onto them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtests.cores import Cores, pin, taskset
+
+
+def test_cores_are_two_disjoint_sets() -> None:
+    assert Cores.parse("auto", 2) == Cores((0,), (1,))
+    assert Cores.parse("auto", 8) == Cores((0, 1, 2, 3), (4, 5, 6, 7))
+    assert Cores.parse("0,2-3:1", 4) == Cores((0, 2, 3), (1,))
+    for bad in ("0:0", "0-1:1", "0:5", "0", "auto"):
+        with pytest.raises(ValueError):
+            Cores.parse(bad, 2 if bad != "auto" else 1)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_a_running_process_is_moved_with_every_thread_and_a_started_one_begins_there() -> None:
+    code = "import threading, time; threading.Thread(target=time.sleep, args=(30,), daemon=True).start(); time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    started = subprocess.Popen([*taskset((1,)), sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        while len(list(Path(f"/proc/{proc.pid}/task").iterdir())) < 2:
+            pass
+        pin(proc.pid, (0,))
+        assert {tid.name: os.sched_getaffinity(int(tid.name)) for tid in Path(f"/proc/{proc.pid}/task").iterdir()} == \
+            {tid.name: {0} for tid in Path(f"/proc/{proc.pid}/task").iterdir()}
+        assert os.sched_getaffinity(started.pid) == {1}
+    finally:
+        for p in (proc, started):
+            p.kill()
+            p.wait()
