@@ -97,7 +97,7 @@ def window(before: Buckets, after: Buckets) -> dict[str, Any]:
 
 def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
     """The event loop's lag over the window (ticks, and the bucket bounds its p99 and max fall under),
-    where its thread was while it stalled (samples every 25 ms, the eight commonest places), and the
+    where its thread was while it stalled (samples every 50 ms, the eight commonest places), and the
     GC's pauses (how many, the bound of the longest). Empty for a server without the monitor."""
     lag = _delta(before.get("event_loop_lag_seconds", {}), after.get("event_loop_lag_seconds", {}))
     if not lag.get(float("inf")):

@@ -127,7 +127,7 @@ def test_capacity_is_judged_per_second_of_server_cpu_not_by_how_the_cores_were_s
                                                                 "throughput_ratio_to_baseline": None}
 
 
-SCRAPE = """# HELP event_loop_lag_seconds How late a timer due every 0.02 s ran
+SCRAPE = """# HELP event_loop_lag_seconds How late a timer due every 0.05 s ran
 event_loop_lag_seconds_bucket{{le="0.001"}} {a}
 event_loop_lag_seconds_bucket{{le="0.01"}} {b}
 event_loop_lag_seconds_bucket{{le="0.1"}} {c}

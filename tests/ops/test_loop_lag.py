@@ -29,14 +29,14 @@ async def test_a_stalled_loop_its_culprit_and_a_collection_are_seen() -> None:
         ticks = registry.get_sample_value("event_loop_lag_seconds_count")
         assert ticks >= 5
         assert registry.get_sample_value("event_loop_lag_seconds_bucket", {"le": "0.1"}) == ticks   # nothing stalled yet
-        hold_the_loop(0.4)
+        hold_the_loop(0.6)
         await asyncio.sleep(2 * TICK_S)
         count = registry.get_sample_value("event_loop_lag_seconds_count")
         assert count - registry.get_sample_value("event_loop_lag_seconds_bucket", {"le": "0.1"}) == 1
-        assert registry.get_sample_value("event_loop_lag_seconds_sum") >= 0.35
-        # looked at every 25 ms once 100 ms late: about 12 times in the 300 ms left, always in the culprit
+        assert registry.get_sample_value("event_loop_lag_seconds_sum") >= 0.5
+        # looked at every 50 ms once over 100 ms late: about 8 times in the 400-450 ms left, always in the culprit
         culprit = registry.get_sample_value("event_loop_stall_samples_total", {"where": "tests.ops.test_loop_lag.hold_the_loop"})
-        assert culprit is not None and culprit >= 5
+        assert culprit is not None and culprit >= 4
         assert {s.labels["where"] for m in registry.collect() for s in m.samples
                 if s.name == "event_loop_stall_samples_total"} == {"tests.ops.test_loop_lag.hold_the_loop"}
 
