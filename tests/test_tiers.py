@@ -6,7 +6,11 @@ other, and every event is recorded and taken by every consumer group, none left 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -14,11 +18,13 @@ import httpx
 import pytest
 
 from queue_server.config import Settings
+from queue_server.embedded import free_port
+from queue_server.record.personal import DEMO_KEY
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
 from queue_server.tiers import MISDIRECTED
 from tests.realtime.live import C, Api, close_code, open_live, receive
-from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process
+from tests.support import ADMIN_TOKEN, AUTH, ROOT, running_app, server_process
 
 RECORD_WORK = {"persister", "evaluation-consumer", "resident-notices", "number reserve", "device-watch"}
 SOCKET_WORK = {"realtime-reader", "realtime-sweeper", "ops-feed", "ops-broadcaster", "session-signals"}
@@ -57,6 +63,33 @@ async def test_sockets_tier_serves_live_state_and_refuses_the_api(settings: Sett
         assert (await client.get("/nowhere", headers=AUTH)).status_code == 404   # not another tier's: unknown
         for path in ("/readyz", "/metrics", "/api/v1/ops/figures", "/api/v1/ops/realtime"):
             assert (await client.get(path, headers=AUTH)).status_code == 200, path
+
+
+def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
+    """``queue-server serve --tier`` wins over QUEUE_TIER in the environment (its workers read that)."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
+           "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "QUEUE_PERSONAL_DATA_KEY": DEMO_KEY, "QUEUE_TIER": "all"}
+    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "serve", "--port", str(port), "--tier", "sockets"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "the server did not become ready"
+                time.sleep(0.2)
+            assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
+            assert client.get("/api/v1/ops/realtime").status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
 
 
 def supervised(metrics: str) -> set[str]:
