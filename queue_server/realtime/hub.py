@@ -14,7 +14,7 @@ import orjson
 
 from ..clock import Clock
 from .config import RealtimeConfig
-from .events import LiveEvent
+from .events import LiveEvent, text_frame
 
 log = logging.getLogger("queue_server.realtime")
 
@@ -26,7 +26,7 @@ class Subscriber(Protocol):
     last_sent: float
 
     def offer(self, event: LiveEvent) -> bool: ...   # False: its queue is full
-    def ping(self, text: str) -> None: ...
+    def ping(self, text: str, frame: bytes) -> None: ...   # frame: text as a websocket frame
     def kill(self, code: int, reason: str, hard: bool = True) -> None: ...
 
 
@@ -128,13 +128,15 @@ class Hub:
         return [s for c in self._centers.values() for s in (*c.every, *(x for g in c.by_window.values() for x in g))]
 
     def sweep(self, now: float, now_ms: int) -> None:
-        """Drop sockets whose send has stalled; ping those that have been silent."""
-        ping = orjson.dumps({"type": "ping", "now": now_ms}).decode()
+        """Drop sockets whose send has stalled; ping those that have been silent. The ping is encoded
+        once, text and frame, for every socket of the sweep."""
+        payload = orjson.dumps({"type": "ping", "now": now_ms})
+        text, frame = payload.decode(), text_frame(payload)
         for s in self.subscribers():
             if s.sending_since and now - s.sending_since > self.config.stall_s:
                 self.drop(s, 1013, "send stalled")
             elif not s.sending_since and now - s.last_sent >= self.config.ping_s:
-                s.ping(ping)
+                s.ping(text, frame)
 
     async def run_sweeper(self, stop: asyncio.Event, clock: Clock) -> None:
         """A third of the shorter limit between sweeps: each goes over every socket of the process

@@ -1,7 +1,7 @@
-"""One live socket on the server side: its bounded queue of events and the writer task that drains
-it, so a socket that reads slowly only ever waits on itself. While the socket keeps up (nothing
-queued, the connection writable) an event's ready-made frame is written straight to the connection:
-no task wakes up and nothing is encoded again for each of thousands of screens."""
+"""One live socket on the server side: its bounded queue of events, drained by a task of its own only
+while it has a backlog, so a socket that reads slowly only ever waits on itself. While the socket
+keeps up (nothing queued, the connection writable) an event's ready-made frame is written straight to
+the connection: no task wakes up and nothing is encoded again for each of thousands of screens."""
 from __future__ import annotations
 
 import asyncio
@@ -66,10 +66,13 @@ def limit_send_buffer(ws: WebSocket, size: int) -> None:
 
 
 class SocketSubscriber:
-    """Events of one center (or of one window of it) on their way to one websocket."""
+    """Events of one center (or of one window of it) on their way to one websocket. A socket that keeps
+    up costs no task: each event's frame is written to its connection as the event is published. Only
+    while it has a backlog (events queued behind a full connection, or a ping) does a drain task exist,
+    and it ends with the backlog; at 25,000 screens the idle ones are plain objects, not 25,000 tasks."""
 
-    __slots__ = ("center", "window", "ws", "queue_max", "pending", "wake", "floor", "sending_since", "last_sent",
-                 "ping_text", "writer", "closed", "closing", "_send", "_direct")
+    __slots__ = ("center", "window", "ws", "queue_max", "pending", "floor", "sending_since", "last_sent",
+                 "ping_due", "live", "drain", "closed", "closing", "_send", "_direct")
 
     def __init__(self, ws: WebSocket, center: str, window: str | None, queue_max: int) -> None:
         self.ws = ws
@@ -77,12 +80,12 @@ class SocketSubscriber:
         self.window = window
         self.queue_max = queue_max
         self.pending: deque[LiveEvent] = deque()
-        self.wake = asyncio.Event()
         self.floor: StreamKey = ZERO
         self.sending_since = 0.0
         self.last_sent = time.monotonic()
-        self.ping_text: str | None = None
-        self.writer: asyncio.Task | None = None
+        self.ping_due: tuple[str, bytes] | None = None   # a ping's text and frame, sent after the backlog
+        self.live = False                        # the opening is done: live delivery may write
+        self.drain: asyncio.Task | None = None   # only while there is a backlog
         self.closed: tuple[int, str] | None = None
         self.closing: asyncio.Task | None = None
         # The ASGI send under Starlette's wrapper: its per-message state checks cost more than the
@@ -91,32 +94,41 @@ class SocketSubscriber:
         self._direct: Any = None    # the protocol to write frames to, once live delivery began
 
     def offer(self, event: LiveEvent) -> bool:
-        if self._direct is not None and not self.pending and not self.sending_since and self._write_frame(event):
+        if self.drain is None and not self.pending and self._takes_now():
+            if event.key > self.floor:
+                self.floor = event.key
+                self._direct.transport.write(event.frame)
+                self.last_sent = time.monotonic()
             return True
         if len(self.pending) >= self.queue_max:
             return False
         self.pending.append(event)
-        self.wake.set()
+        self._backlog()
         return True
 
-    def _write_frame(self, event: LiveEvent) -> bool:
-        """Write the event's frame now if the connection takes it without waiting; False to queue it."""
-        proto = self._direct
-        if (proto.close_sent or not proto.writable.is_set() or proto.conn.state is not _OPEN
-                or proto.transport.is_closing()):
-            return False
-        if event.key > self.floor:
-            self.floor = event.key
-            proto.transport.write(event.frame)
+    def ping(self, text: str, frame: bytes) -> None:
+        """``frame`` is ``text`` as a websocket frame, made once per sweep for every socket it pings."""
+        if self.drain is None and not self.pending and self._takes_now():
+            self._direct.transport.write(frame)
             self.last_sent = time.monotonic()
-        return True
+            return
+        self.ping_due = (text, frame)
+        self._backlog()
 
-    def ping(self, text: str) -> None:
-        self.ping_text = text
-        self.wake.set()
+    def _takes_now(self) -> bool:
+        """Live, and the connection takes a frame without waiting (open, not paused by a full buffer)."""
+        proto = self._direct
+        return (proto is not None and not proto.close_sent and proto.writable.is_set()
+                and proto.conn.state is _OPEN and not proto.transport.is_closing())
+
+    def _backlog(self) -> None:
+        """Something waits to be sent: make sure a drain is on it (none before the opening is done)."""
+        if self.drain is None and self.live and self.closed is None:
+            self.drain = asyncio.get_running_loop().create_task(self._drain())
+            self.drain.add_done_callback(self._drain_done)
 
     async def send(self, text: str) -> None:
-        """Every send goes through here so the sweeper can see one that stalls."""
+        """Every send of the opening goes through here so the sweeper can see one that stalls."""
         self.sending_since = time.monotonic()
         try:
             await self._send({"type": "websocket.send", "text": text})
@@ -124,36 +136,63 @@ class SocketSubscriber:
             self.sending_since = 0.0
             self.last_sent = time.monotonic()
 
-    def start(self, floor: StreamKey) -> None:
-        """Begin live delivery; queued events at or below ``floor`` were already sent by the opening."""
-        self.floor = floor
-        self.writer = asyncio.create_task(self._write())
-        self.writer.add_done_callback(self._writer_done)
-        self._direct = _frame_writer(self.ws)
+    async def _send_frame(self, text: str, frame: bytes) -> None:
+        """Send one message of the backlog: its ready-made frame once the connection is writable again
+        (through ASGI when the server offers no protocol to write to). The sweeper sees a wait that
+        lasts (``sending_since``) and cuts the socket."""
+        proto = self._direct
+        if proto is None:
+            await self.send(text)
+            return
+        self.sending_since = time.monotonic()
+        try:
+            await proto.writable.wait()
+            if proto.close_sent or proto.conn.state is not _OPEN or proto.transport.is_closing():
+                raise ConnectionResetError("the connection is closing")
+            proto.transport.write(frame)
+        finally:
+            self.sending_since = 0.0
+            self.last_sent = time.monotonic()
 
-    def _writer_done(self, task: asyncio.Task) -> None:
-        """A writer that died of anything but the connection ending takes its socket with it."""
+    async def _drain(self) -> None:
+        """Send the backlog in order, then the ping if one is due, and end: the next event that finds
+        nothing queued and the connection writable goes straight out again."""
+        pending = self.pending
+        while True:
+            if pending:
+                event = pending.popleft()
+                if event.key > self.floor:
+                    self.floor = event.key
+                    await self._send_frame(event.text, event.frame)
+            elif self.ping_due is not None:
+                (text, frame), self.ping_due = self.ping_due, None
+                await self._send_frame(text, frame)
+            else:
+                self.drain = None   # here, not in a callback: an offer between the two would wait for nothing
+                return
+
+    def _drain_done(self, task: asyncio.Task) -> None:
+        """A drain that died of anything but the connection ending takes its socket with it. One that
+        ended with the connection stays as ``drain``: nothing more is sent, the queue fills and the
+        socket is dropped, unless its handler, seeing the end, removes it first."""
         if task.cancelled() or self.closed is not None:
             return
         exc = task.exception()
         if exc is not None and not isinstance(exc, (WebSocketDisconnect, OSError, RuntimeError)):
-            log.error("live socket writer failed", exc_info=exc)
+            log.error("live socket drain failed", exc_info=exc)
             self.kill(1011, "internal error", hard=False)
 
-    async def _write(self) -> None:
-        pending, wake = self.pending, self.wake
-        while True:
-            while pending:
-                event = pending.popleft()
-                if event.key > self.floor:
-                    self.floor = event.key
-                    await self.send(event.text)
-            if self.ping_text is not None:
-                text, self.ping_text = self.ping_text, None
-                await self.send(text)
-                continue
-            wake.clear()
-            await wake.wait()
+    def start(self, floor: StreamKey) -> None:
+        """Begin live delivery; queued events at or below ``floor`` were already sent by the opening."""
+        self.floor = floor
+        self._direct = _frame_writer(self.ws)
+        self.live = True
+        if self._waiting():
+            self._backlog()
+
+    def _waiting(self) -> bool:
+        """Something came for the socket before live delivery began."""
+        return bool(self.pending) or self.ping_due is not None
 
     def kill(self, code: int, reason: str, hard: bool = True) -> None:
         """Stop delivering and end the connection without ever waiting on the client: ``hard`` cuts it
@@ -163,8 +202,8 @@ class SocketSubscriber:
         self.closed = (code, reason)
         self._direct = None
         self.pending.clear()
-        if self.writer is not None:
-            self.writer.cancel()
+        if self.drain is not None:
+            self.drain.cancel()
         if not (hard and abort_transport(self.ws)):
             self.closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
@@ -175,9 +214,9 @@ class SocketSubscriber:
             abort_transport(self.ws)
 
     async def stop(self) -> None:
-        """The connection is over: end the writer and let a close frame under way go out."""
-        if self.writer is not None:
-            self.writer.cancel()
-        tasks = [t for t in (self.writer, self.closing) if t is not None]
+        """The connection is over: end the drain and let a close frame under way go out."""
+        if self.drain is not None:
+            self.drain.cancel()
+        tasks = [t for t in (self.drain, self.closing) if t is not None]
         if tasks:
             await asyncio.wait(tasks)

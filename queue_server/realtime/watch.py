@@ -39,7 +39,7 @@ class TicketWatcher(SocketSubscriber):
     def offer(self, event: LiveEvent) -> bool:
         if not self.final:
             self.stale = True
-            self.wake.set()
+            self._backlog()
         return True
 
     async def send_position(self) -> None:
@@ -58,15 +58,17 @@ class TicketWatcher(SocketSubscriber):
             self.last_body = body
             await self.send(orjson.dumps(body).decode())
 
-    async def _write(self) -> None:
+    def _waiting(self) -> bool:
+        return self.stale or self.ping_due is not None
+
+    async def _drain(self) -> None:
         while True:
             if self.stale:
                 self.stale = False
                 await self.send_position()
-                continue
-            if self.ping_text is not None:
-                text, self.ping_text = self.ping_text, None
-                await self.send(text)
-                continue
-            self.wake.clear()
-            await self.wake.wait()
+            elif self.ping_due is not None:
+                (text, frame), self.ping_due = self.ping_due, None
+                await self._send_frame(text, frame)
+            else:
+                self.drain = None
+                return

@@ -30,7 +30,8 @@ class Recorder:
         self.got.append(event.id)
         return True
 
-    def ping(self, text: str) -> None:
+    def ping(self, text: str, frame: bytes) -> None:
+        assert frame == text_frame(text.encode())
         self.pings.append(text)
 
     def kill(self, code: int, reason: str, hard: bool = True) -> None:
