@@ -15,7 +15,7 @@ from queue_server.engine.keys import Keys
 
 from . import links
 from .config import EvalConfig
-from .events import emit
+from .events import emit_all
 from .levels import Reason, is_bad
 from .rectification import deadlines
 from .served import Served, lookup
@@ -82,7 +82,8 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Ca
 # A rating in one statement: the served row locked (a first rating only while not marked unrated),
 # the review inserted once per round, the SMS prompts still queued for that round skipped, and for
 # a resident's bad first rating the rectification case opened with its first note.
-# ``served_rows`` 0: not served, or unrated; ``id`` NULL: already rated.
+# ``served_rows`` 0: not served, or unrated; ``id`` NULL: already rated. ``$17`` is the
+# transaction's synchronous_commit (``commit_mode``), set in the statement to cost no round trip.
 _RATE = (
     "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
     "   FOR UPDATE),"
@@ -97,7 +98,8 @@ _RATE = (
     "   SELECT rated.id, $1, $10, $11, $12, 'manager:' || $10, $8, $13, $14, $15 FROM rated WHERE $16 RETURNING id),"
     " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
     "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)"
-    " SELECT (SELECT count(*) FROM s) AS served_rows, (SELECT id FROM opened) AS case_id, rated.*"
+    " SELECT (SELECT count(*) FROM s) AS served_rows, (SELECT id FROM opened) AS case_id,"
+    " set_config('synchronous_commit', $17, true) AS commit_mode, rated.*"
     " FROM (SELECT 1) AS one LEFT JOIN rated ON true")
 
 
@@ -113,12 +115,18 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: N
                               [str(r) for r in new.reasons], new.comment, now,
                               ["prompt", "reminder"] if new.round == 1 else ["followup"],
                               served.center, served.window, served.staff_id,
-                              *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case)
+                              *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
+                              commit_mode(cfg))
     if not row["served_rows"]:
         return None
     if row["id"] is None:
         raise ReviewError("already_rated", "this ticket has already been rated")
     return Recorded(public_review(dict(row), served), row["case_id"])
+
+
+def commit_mode(cfg: EvalConfig) -> str:
+    """``synchronous_commit`` for a transaction recording a rating (see ``EvalConfig.commit_waits_for_flush``)."""
+    return "on" if cfg.commit_waits_for_flush else "off"
 
 
 def is_first(new: NewReview, link_token: str | None) -> bool:
@@ -127,12 +135,14 @@ def is_first(new: NewReview, link_token: str | None) -> bool:
 
 
 async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:
-    """``review.recorded`` for every rating, and ``review.bad`` with the case a bad one opened."""
+    """``review.recorded`` for every rating, and ``review.bad`` with the case a bad one opened, in one
+    round trip."""
     r = rec.review
     common = {"review": r, "ticket_id": r["ticket_id"], "window_code": r["window"], "staff_id": r["staff_id"]}
-    await emit(redis, keys, maxlen, r["center"], "review.recorded", now_ms, common)
+    events: list[tuple[str, dict[str, Any]]] = [("review.recorded", common)]
     if r["bad"] and r["round"] == 1 and rec.case_id is not None:
-        await emit(redis, keys, maxlen, r["center"], "review.bad", now_ms, {**common, "case_id": rec.case_id})
+        events.append(("review.bad", {**common, "case_id": rec.case_id}))
+    await emit_all(redis, keys, maxlen, r["center"], now_ms, events)
 
 
 def public_review(row: dict[str, Any], served: Served) -> dict[str, Any]:

@@ -92,14 +92,15 @@ async def save(conn: asyncpg.Connection | asyncpg.Pool, served: list[Served]) ->
         [from_ms(s.finished_at_ms) for s in served], [s.has_phone for s in served])
 
 
-def _row(r: asyncpg.Record) -> Served:
+def from_row(r: asyncpg.Record) -> Served:
+    """The served ticket from its ``eval_served`` row (or a row with the same columns)."""
     return Served(r["ticket_id"], r["center"], r["window_code"], r["staff_id"], r["matter"], r["day"],
                   int(r["finished_at"].timestamp() * 1000), r["has_phone"], r["unrated_at"] is not None)
 
 
 async def lookup(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, lock: bool = False) -> Served | None:
     r = await conn.fetchrow("SELECT * FROM eval_served WHERE ticket_id = $1" + (" FOR UPDATE" if lock else ""), ticket_id)
-    return _row(r) if r else None
+    return from_row(r) if r else None
 
 
 async def _finished_event_in_stream(engine: QueueEngine, center: str, ticket_id: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from queue_server.api.problems import Problem
 from .. import reviews
 from ..levels import is_bad
 from ..reviews import NewReview, Recorded, ReviewError
+from ..served import from_row
 from ..service import Evaluation
 from . import texts
 from .conversation import interpret
@@ -71,17 +72,15 @@ async def inbound(request: Request) -> Response:
     personal = request.app.state.personal
     lookups = personal.lookups(number)
     async with pool.acquire() as conn, conn.transaction():
-        # The first delivery takes the row; repeats wait for its commit, then read its answer.
-        fresh = await conn.fetchval("INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1", sid)
-        if not fresh:
+        taken = await conn.fetchrow(_TAKE, sid, lookups, reviews.commit_mode(ev.cfg))
+        if not taken["fresh"]:
             reply = await conn.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
             return twiml(reply)
-        prompt = await conn.fetchrow(
-            "SELECT id, ticket_id, kind, conversation FROM sms_messages WHERE to_lookup = ANY($1) AND state = 'sent'"
-            " ORDER BY sent_at DESC, id DESC LIMIT 1 FOR UPDATE", lookups)
+        prompt = taken if taken["id"] is not None else None
         intent = interpret(body, prompt["conversation"] if prompt else None)
         reply: str | None = None
         outcome = intent.kind
+        conversation: str | None = None   # the prompt's conversation from here on, when it moves
         recorded: Recorded | None = None
         if intent.kind == "opt_out":
             await suppress_number(conn, number, texts.keyword(body), personal)
@@ -99,30 +98,54 @@ async def inbound(request: Request) -> Response:
             await conn.execute("UPDATE reviews SET reasons = $2, comment = $3 WHERE ticket_id = $1 AND round = $4",
                                prompt["ticket_id"], [str(r) for r in intent.reasons], intent.comment,
                                2 if prompt["kind"] == "followup" else 1)
-            await conn.execute("UPDATE sms_messages SET conversation = 'done' WHERE id = $1", prompt["id"])
-            reply = texts.BAD_RECORDED
+            reply, conversation = texts.BAD_RECORDED, "done"
         else:
-            reply, outcome, recorded = await _rate(ev, conn, prompt, intent.level, now)  # type: ignore[arg-type]
-        await conn.execute("UPDATE sms_inbound SET message_id = $2, outcome = $3, reply = $4 WHERE message_sid = $1",
-                           sid, prompt["id"] if prompt else None, outcome, reply)
+            reply, outcome, conversation, recorded = await _rate(ev, conn, prompt, intent.level, now)  # type: ignore[arg-type]
+        await conn.execute(_ANSWERED, sid, prompt["id"] if prompt else None, outcome, reply, conversation)
     if recorded is not None:
         await ev.announce(recorded, now)
     return twiml(reply)
 
 
+# A reply's first statement: the delivery taken (``fresh`` 0: a repeat, which waited for the first
+# one's commit), the transaction's commit mode set (``reviews.commit_mode``), and the latest prompt
+# sent to the number locked, with the served ticket it rates in ``served.from_row``'s columns — one
+# round trip where there were three.
+_TAKE = (
+    "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM fresh) AS fresh, set_config('synchronous_commit', $3, true) AS commit_mode, p.*"
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+    "   SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
+    "     s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
+    "   FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
+    "   WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1 FOR UPDATE OF m"
+    " ) AS p ON true")
+
+# Its last: what the reply did, kept for a repeated delivery, and the prompt's conversation moved.
+_ANSWERED = (
+    "WITH talk AS (UPDATE sms_messages SET conversation = $5 WHERE id = $2 AND $5::text IS NOT NULL)"
+    " UPDATE sms_inbound SET message_id = $2, outcome = $3, reply = $4 WHERE message_sid = $1")
+
+
 async def _rate(ev: Evaluation, conn: asyncpg.Connection, prompt: asyncpg.Record, level: int, now: int
-                ) -> tuple[str, str, Recorded | None]:
+                ) -> tuple[str, str, str, Recorded | None]:
+    """(reply, outcome, the prompt's conversation, the rating). A first rating of a served ticket is
+    the one statement (``reviews.insert``); anything else, or a refusal to explain, the general way."""
     new = NewReview(level=level, channel="sms", round=2 if prompt["kind"] == "followup" else 1)
+    tid, tz = prompt["ticket_id"], ev.tz(prompt["ticket_id"])
+    served = from_row(prompt) if prompt["served_ticket"] is not None else None
     try:
-        async with conn.transaction():  # a savepoint: a refused rating leaves the rest of the reply intact
-            recorded = await reviews.write(conn, ev.cfg, ev.tz(prompt["ticket_id"]), ev.calendar, prompt["ticket_id"], new, now)
+        recorded = None
+        if new.round == 1 and served is not None and not served.unrated:
+            recorded = await reviews.insert(conn, served, new, now, ev.cfg, tz, ev.calendar)
+        if recorded is None:
+            async with conn.transaction():  # a savepoint: a refused rating leaves the rest of the reply intact
+                recorded = await reviews.write(conn, ev.cfg, tz, ev.calendar, tid, new, now)
     except ReviewError as exc:
-        await conn.execute("UPDATE sms_messages SET conversation = 'done' WHERE id = $1", prompt["id"])
         reply = {"too_late": texts.TOO_LATE, "not_found": texts.NOTHING_TO_RATE}.get(exc.code, texts.ALREADY_RATED)
-        return reply, exc.code, None
+        return reply, exc.code, "done", None
     bad = is_bad(level) and new.round == 1
-    await conn.execute("UPDATE sms_messages SET conversation = $2 WHERE id = $1", prompt["id"], "reason" if bad else "done")
-    return (texts.ask_reason() if bad else texts.THANKS), "rated", recorded
+    return (texts.ask_reason() if bad else texts.THANKS), "rated", "reason" if bad else "done", recorded
 
 
 async def status_callback(request: Request) -> Response:

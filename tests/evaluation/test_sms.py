@@ -70,6 +70,25 @@ async def test_prompt_after_the_delay_and_a_reply_recorded_once(settings: Settin
         assert r.status_code == 409
 
 
+async def test_twenty_replies_to_one_prompt_at_once_record_one_rating(settings: Settings, clock: FixedClock,
+                                                                       standin: TwilioStandin) -> None:
+    """Twenty different replies from one number at once: the prompt's lock takes them in turn, the
+    first records its rating and every later one is told the service is already rated."""
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        await desk.serve("w2", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        answers = await asyncio.gather(*(desk.sms(inbound(str(4 + i % 2), f"SM{i:032d}")) for i in range(20)))
+        assert {a.status_code for a in answers} == {200}
+        assert sorted("Thank you for your rating" in a.text for a in answers) == [False] * 19 + [True]
+        assert all("already been rated" in a.text for a in answers if "Thank you for your rating" not in a.text)
+        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
+        assert len(await desk.events("review.recorded")) == 1
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rate'") == 0
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
+
+
 async def test_status_callbacks_are_recorded(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
     async with desk_for(eval_settings(settings, standin), clock) as desk:
         await desk.serve("w1", phone=PHONE)

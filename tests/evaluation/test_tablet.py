@@ -3,7 +3,12 @@ the configured minutes; staff and manager tokens never rate; nothing half-writte
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
+from evaluation import reviews
+from evaluation.config import EvalConfig
+from evaluation.reviews import NewReview
+from evaluation.served import find
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from tests.evaluation.conftest import C, desk_for, eval_settings
@@ -83,6 +88,39 @@ async def test_two_tablets_racing_record_one_rating(settings: Settings, clock: F
         assert await count(desk) == 5
         bad = await desk.pool.fetchval("SELECT count(*) FROM reviews WHERE level <= 2")
         assert await count(desk, "rectifications") == bad
+
+
+async def test_twenty_ratings_of_one_ticket_at_once_record_one(settings: Settings, clock: FixedClock) -> None:
+    """However the twenty interleave, one rating is recorded and announced; every other one is told
+    the ticket is already rated."""
+    async with desk_for(eval_settings(settings), clock) as desk:
+        tablet = await desk.token("device", "w1", "tablet")
+        t = await desk.serve("w1")
+        answers = await asyncio.gather(*(desk.rate(t["id"], 1 + i % 5, tablet, reasons=["attitude"]) for i in range(20)))
+        assert sorted(a.status_code for a in answers) == [201] + [409] * 19
+        assert {a.json()["code"] for a in answers if a.status_code == 409} == {"already_rated"}
+        won = next(a.json() for a in answers if a.status_code == 201)
+        assert await desk.pool.fetchval("SELECT level FROM reviews WHERE ticket_id = $1", t["id"]) == won["level"]
+        assert [e["review"]["id"] for e in await desk.events("review.recorded")] == [won["id"]]
+        assert await count(desk, "rectifications") == (1 if won["bad"] else 0)
+
+
+async def test_a_ratings_commit_waits_for_its_flush_only_in_record_mode(settings: Settings, clock: FixedClock) -> None:
+    """In the default mode an operation is acknowledged once Redis has it, and a rating once
+    PostgreSQL has it in memory; with QUEUE_DURABILITY=record it waits for the disk, as tickets do."""
+    assert EvalConfig.from_settings(settings).commit_waits_for_flush is False
+    assert EvalConfig.from_settings(replace(settings, durability="record")).commit_waits_for_flush is True
+    async with desk_for(eval_settings(settings), clock) as desk:
+        ev = desk.app.state.evaluation
+        for waits, mode in ((False, "off"), (True, "on")):
+            t = await desk.serve("w1")
+            served = await find(ev.engine, desk.pool, t["id"])
+            async with desk.pool.acquire() as conn, conn.transaction():
+                rec = await reviews.insert(conn, served, NewReview(level=5, channel="tablet"),
+                                           clock.now_ms(), replace(ev.cfg, commit_waits_for_flush=waits), ev.tz(t["id"]),
+                                           ev.calendar)
+                assert rec is not None and await conn.fetchval("SHOW synchronous_commit") == mode
+        assert await count(desk) == 2
 
 
 async def test_a_rating_right_after_finishing_needs_no_record_yet(settings: Settings, clock: FixedClock) -> None:
