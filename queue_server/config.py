@@ -94,6 +94,14 @@ class Settings:
         leaves them to it, so a fan-out burst never delays them, nor they a fan-out)."""
         return self.tier != "sockets"
 
+    def __post_init__(self) -> None:
+        # A detached month is no longer swept by the phone retention: every phone in it must be
+        # forgotten before it goes (the newest row of a detached month is at least 28 days × N old).
+        if self.record_retention_months is not None and self.record_retention_months * 28 < self.phone_retention_days:
+            raise ValueError(f"QUEUE_RECORD_RETENTION_MONTHS={self.record_retention_months} would detach months still"
+                             f" holding phones (QUEUE_PHONE_RETENTION_DAYS={self.phone_retention_days}): keep at least"
+                             f" {-(-self.phone_retention_days // 28)} months")
+
     def token_ttl_s(self, role: str, login: bool = False) -> int:
         """The lifetime of a new token of ``role``; ``login``: made by logging in."""
         if role == "device":

@@ -20,6 +20,7 @@ import pytest
 
 from loadtests.year_data import load_year
 from queue_server.clock import FixedClock
+from queue_server.config import Settings
 from queue_server.ops import reports
 from queue_server.ops.warm import RECORDED_SINCE
 from queue_server.record.migrate import migrate
@@ -230,3 +231,9 @@ async def test_the_cli_lists_the_months_and_applies_the_retention(services: Serv
     assert "detached: tickets_y2020m01" in run.stderr
     listed = {line.split()[1]: line.split()[3] for line in run.stdout.splitlines()[1:]}
     assert listed["tickets_y2020m01"] == "DETACHED" and listed["tickets_default"] == "attached"
+
+
+def test_a_retention_shorter_than_the_phones_is_refused() -> None:
+    with pytest.raises(ValueError, match="QUEUE_RECORD_RETENTION_MONTHS"):
+        Settings(record_retention_months=1, phone_retention_days=45)
+    assert Settings(record_retention_months=2, phone_retention_days=45).record_retention_months == 2
