@@ -245,8 +245,13 @@ async def main(seconds: float, idle_s: float, fanout_sockets: int, out: Path) ->
                     print(f"idle socket: {terms[-1]['cpu_us']} µs a second", flush=True)
                     for t in held:
                         t.close()
-                    result["errors"] = visits.errors
-    result["terms"] = terms
+                    report({**result, "errors": visits.errors, "terms": terms}, out)
+
+
+def report(result: dict, out: Path) -> None:
+    """The table, and ``out`` written, as soon as the figures are in (dropping the database can wait
+    on a checkpoint of the shared PostgreSQL for minutes)."""
+    terms = result["terms"]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\n{'term':<26}{'server CPU, µs':>16}{'r²':>7}  {'each, by point':<26} unit")
