@@ -1,0 +1,105 @@
+"""Ratings when a backing service is away, on services the test kills. A rating lives in PostgreSQL
+and is announced on the center's stream before its commit, so it is never half written: with Redis
+away a tablet rating and an SMS reply answer 503 with nothing recorded, and once Redis is back the
+retry (Twilio retries a failed webhook) is recorded and announced once; with PostgreSQL away a
+rating answers 503 with nothing announced, and is recorded once it is back."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+import orjson
+
+from queue_server.clock import FixedClock, from_ms
+from tests.evaluation.conftest import MONDAY, PHONE_E164, Desk, eval_settings, inbound
+from tests.faults.conftest import Stage
+from tests.support import running_app
+
+C = "jingansi"
+
+
+async def _announced(desk: Desk, ticket_id: str) -> int:
+    entries = await desk.app.state.redis.xrange(desk.app.state.keys.events(C))
+    return sum(1 for _, f in entries if f[b"type"] == b"review.recorded" and orjson.loads(f[b"data"])["ticket_id"] == ticket_id)
+
+
+async def _reviews(desk: Desk, ticket_id: str) -> int:
+    return await desk.pool.fetchval("SELECT count(*) FROM reviews WHERE ticket_id = $1", ticket_id)
+
+
+async def _until_answered(send, status: int) -> httpx.Response:  # type: ignore[no-untyped-def]
+    """Retry as a tablet or Twilio would until the answer is no longer 503 (the client reconnecting)."""
+    for _ in range(100):
+        r = await send()
+        if r.status_code != 503:
+            break
+        await asyncio.sleep(0.2)
+    assert r.status_code == status, r.text
+    return r
+
+
+async def _prompt_sent(desk: Desk, ticket_id: str, number: str) -> None:
+    """The prompt for the ticket as the outbox leaves it once sent (no Twilio needed here)."""
+    personal = desk.app.state.personal
+    sent = from_ms(desk.clock.now_ms()) - timedelta(seconds=30)
+    await eventually_served(desk, ticket_id)
+    await desk.pool.execute("INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at, state, sent_at)"
+                            " VALUES ($1, 'prompt', $2, $3, $4, 'sent', $4)",
+                            ticket_id, personal.seal(number), personal.lookup(number), sent)
+
+
+async def eventually_served(desk: Desk, ticket_id: str) -> None:
+    for _ in range(200):
+        if await desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", ticket_id):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the evaluation consumer did not record the served ticket")
+
+
+async def test_a_rating_while_redis_is_away_is_503_with_nothing_recorded_then_once(stage: Stage) -> None:
+    clock = FixedClock(MONDAY)
+    settings = eval_settings(stage.settings, TWILIO_AUTH_TOKEN="fault-twilio-token")
+    async with running_app(settings, clock) as (app, client):
+        desk = Desk(app, client, clock)
+        by_tablet, by_sms = await desk.serve("w1"), await desk.serve("w2")
+        tablet = await desk.token("device", "w1", "tablet")
+        await _prompt_sent(desk, by_sms["id"], PHONE_E164)
+        reply = inbound("4", "SM" + "f" * 32)
+        await asyncio.to_thread(stage.redis.kill)
+        try:
+            r = await desk.rate(by_tablet["id"], 5, tablet)
+            assert r.status_code == 503 and r.headers.get("retry-after"), r.text
+            r = await desk.sms(reply)
+            assert r.status_code == 503, r.text
+            assert await _reviews(desk, by_tablet["id"]) == await _reviews(desk, by_sms["id"]) == 0
+            assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 0
+        finally:
+            await asyncio.to_thread(stage.redis.restart)
+        rated = await _until_answered(lambda: desk.rate(by_tablet["id"], 5, tablet), 201)
+        assert rated.json()["level"] == 5
+        answered = await _until_answered(lambda: desk.sms(reply), 200)
+        assert "Thank you" in answered.text
+        for ticket in (by_tablet["id"], by_sms["id"]):
+            assert await _reviews(desk, ticket) == 1
+            assert await _announced(desk, ticket) == 1
+        assert (await desk.rate(by_tablet["id"], 4, tablet)).status_code == 409
+
+
+async def test_a_rating_while_postgresql_is_away_is_503_and_announces_nothing(stage: Stage) -> None:
+    clock = FixedClock(MONDAY)
+    async with running_app(eval_settings(stage.settings), clock) as (app, client):
+        desk = Desk(app, client, clock)
+        t = await desk.serve("w1")
+        tablet = await desk.token("device", "w1", "tablet")
+        await eventually_served(desk, t["id"])
+        await asyncio.to_thread(stage.postgres.stop)
+        try:
+            r = await desk.rate(t["id"], 2, tablet, reasons=["attitude"])
+            assert r.status_code == 503 and r.headers.get("retry-after"), r.text
+            assert await _announced(desk, t["id"]) == 0
+        finally:
+            await asyncio.to_thread(stage.postgres.restart)
+        r = await _until_answered(lambda: desk.rate(t["id"], 2, tablet, reasons=["attitude"]), 201)
+        assert r.json()["case_id"] is not None
+        assert await _reviews(desk, t["id"]) == 1 and await _announced(desk, t["id"]) == 1
