@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import orjson
 
 from queue_server.config import Settings
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
+from queue_server.realtime.endpoints import HEARTBEAT
 from tests.realtime.live import C, Api, close_code, open_live, receive, receive_n, silent
 from tests.support import server_process
+
+STATIC = Path(__file__).resolve().parents[2] / "displays" / "static"
 
 W1 = f"/ws/centers/{C}/windows/w1"
 
@@ -85,13 +89,21 @@ async def test_window_screen_and_tablet_see_only_their_window(settings: Settings
                 await ws.close()
 
 
+def test_the_pages_heartbeat_is_the_one_known_without_parsing() -> None:
+    """``listen`` knows a heartbeat by its exact text; the live pages' ``send`` (``JSON.stringify``)
+    writes their ``{ type: "heartbeat" }`` so."""
+    assert orjson.dumps({"type": "heartbeat"}).decode() == HEARTBEAT
+    assert 'this.send({ type: "heartbeat" })' in (STATIC / "live.js").read_text()
+
+
 async def test_client_messages_heartbeats_and_presence(settings: Settings) -> None:
     with server_process(settings, extra_env={}) as (url, _):
         async with Api(url) as api:
             token = await api.token("device", device="display", label="hall east")
             ws = await open_live(url, f"/ws/centers/{C}/display", token=token)
             await receive(ws)
-            await ws.send(orjson.dumps({"type": "heartbeat"}).decode())
+            await ws.send(HEARTBEAT)
+            await ws.send('{"type": "heartbeat"}')   # another spelling: parsed, and a heartbeat all the same
             await ws.send("nonsense")  # ignored
             assert await silent(ws)
             r = redis_client(settings.redis_url)

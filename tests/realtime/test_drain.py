@@ -3,7 +3,8 @@ as it is published, and only a backlog (a connection that stopped taking frames)
 which ends with the backlog. What must hold across the two paths, against a real uvicorn server and
 raw TCP clients that stop and resume reading: every event once and in order, a ping after what was
 queued before it, a socket that stalls mid-backlog cut by the sweeper, a burst larger than the queue
-dropped with 1013, and no task left behind once the backlog is gone."""
+dropped with 1013, and no task left behind once the backlog is gone. And the heartbeats clients send, heard where
+uvicorn parsed them rather than each going through ASGI."""
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +21,15 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import connect
 
 from queue_server.cli import UVICORN_WS
 from queue_server.embedded import free_port
 from queue_server.realtime.config import RealtimeConfig
 from queue_server.realtime.events import ZERO, LiveEvent, decode, text_frame
 from queue_server.realtime.hub import Hub
-from queue_server.realtime.sockets import SocketSubscriber, limit_send_buffer
+from queue_server.realtime.endpoints import HEARTBEAT
+from queue_server.realtime.sockets import SocketSubscriber, heard_in_place, limit_send_buffer
 
 C = "jingansi"
 PAD = "号" * 2_000    # ~6 KB a message: a few dozen fill the small buffers of these sockets
@@ -48,7 +51,7 @@ class Server:
         self.subs: list[SocketSubscriber] = []
         self.clients: list[Client] = []   # closed before the server stops, which waits for them
         self.port = free_port()
-        app = Starlette(routes=[WebSocketRoute("/live", self.live)])
+        app = Starlette(routes=[WebSocketRoute("/live", self.live), WebSocketRoute("/heard", self.heard)])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off",
                                                     log_level="warning", ws="websockets-sansio", **UVICORN_WS))
 
@@ -67,6 +70,20 @@ class Server:
         finally:
             self.hub.remove(sub)
             await sub.stop()
+
+    async def heard(self, ws: WebSocket) -> None:
+        """Counts heartbeats heard in place and reports what reached ASGI, until "bye"; after the
+        block ("done"), one more message, which must come through ASGI again."""
+        await ws.accept()
+        beats: list[int] = []
+        read: list[str] = []
+        with heard_in_place(ws, HEARTBEAT.encode(), lambda: beats.append(1)):
+            while (text := (await ws.receive())["text"]) != "bye":
+                read.append(text)
+        await ws.send_text("done")
+        read.append((await ws.receive())["text"])
+        await ws.send_text(orjson.dumps({"beats": len(beats), "read": read}).decode())
+        await ws.close()
 
 
 @pytest.fixture
@@ -261,3 +278,14 @@ async def test_a_burst_larger_than_the_queue_drops_the_socket(hub: Hub) -> None:
         assert sub.closed == (1013, "send queue overflow") and hub.dropped == 1
         assert not sub.pending and hub.subscribers() == []
         assert await frozen.ended()
+
+
+async def test_heartbeats_are_heard_where_they_are_parsed(served: Server) -> None:
+    """The pages' heartbeat is heard in the protocol and never reaches the handler's reads; any other
+    message does, in order, and once the handler is done with heartbeats they take the ASGI way again."""
+    async with connect(f"ws://127.0.0.1:{served.port}/heard") as ws:
+        for text in (HEARTBEAT, HEARTBEAT, '{"type": "heartbeat"}', HEARTBEAT, "nonsense", HEARTBEAT, "bye"):
+            await ws.send(text)
+        assert await ws.recv() == "done"
+        await ws.send(HEARTBEAT)
+        assert orjson.loads(await ws.recv()) == {"beats": 4, "read": ['{"type": "heartbeat"}', "nonsense", HEARTBEAT]}
