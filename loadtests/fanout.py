@@ -7,8 +7,10 @@ Starts one server (on REDIS_URL / DATABASE_URL, or embedded services), connects 
 to one center, then makes the calls one at a time. For each call it takes the event's ``at`` (the
 server's clock when the Lua script ran) and the arrival of that event at every socket, and prints
 p50/p99 of the time to the LAST socket (and to the first), plus the server's RSS before and after
-the sockets connected. The sockets here are a lean client (raw frames, no per-message library
-work), so the figure is the server's, not the load generator's; it shares the machine's cores."""
+the sockets connected, its CPU per message sent (each call's two events to every socket; the calls'
+own HTTP work included) and its garbage collections meanwhile, by generation. The sockets here are
+a lean client (raw frames, no per-message library work), so the figure is the server's, not the
+load generator's; it shares the machine's cores."""
 from __future__ import annotations
 
 import argparse
@@ -121,6 +123,19 @@ async def connect(url: str, path: str, arrivals: Arrivals) -> asyncio.Transport:
     return transport  # type: ignore[return-value]
 
 
+def gc_pauses(metrics: str) -> dict[str, tuple[float, float]]:
+    """The server's garbage collections so far by generation (``gc_pause_seconds`` on /metrics): how
+    many, and their seconds in all."""
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for line in metrics.splitlines():
+        for suffix, i in (("_count", 0), ("_sum", 1)):
+            head = f"gc_pause_seconds{suffix}{{generation=\""
+            if line.startswith(head):
+                generation, value = line[len(head):].split('"} ')
+                out[generation][i] = float(value)
+    return {g: (n, s) for g, (n, s) in out.items()}
+
+
 def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
@@ -164,6 +179,7 @@ async def main(sockets: int, calls: int) -> None:
 
                     to_last: list[float] = []
                     to_first: list[float] = []
+                    gc0 = gc_pauses((await http.get("/metrics")).text)
                     cpu0 = psutil.Process(proc.pid).cpu_times()
                     for i in range(calls):
                         w = WINDOWS[i % len(WINDOWS)]
@@ -180,10 +196,12 @@ async def main(sockets: int, calls: int) -> None:
                         await arrivals.all_of(("ticket.no_show", tid), sockets)
                         await asyncio.sleep(0.02)
                     cpu1 = psutil.Process(proc.pid).cpu_times()
+                    gc1 = gc_pauses((await http.get("/metrics")).text)
                     status = (await http.get("/api/v1/ops/realtime")).json()
                     for t in transports:
                         t.close()
 
+        cpu_s = cpu1.user + cpu1.system - cpu0.user - cpu0.system
         print(json.dumps({
             "sockets": sockets, "calls": calls, "cpus": psutil.cpu_count(),
             "connect_all_s": round(connect_s, 2),
@@ -193,7 +211,11 @@ async def main(sockets: int, calls: int) -> None:
                                         "p99": round(percentile(to_first, 99), 1)},
             "server_rss_mib": {"before_sockets": round(rss_before, 1), "with_idle_sockets": round(rss_idle, 1),
                                "per_1000_idle_sockets": round((rss_idle - rss_before) * 1000 / sockets, 1)},
-            "server_cpu_s_during_calls": round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 2),
+            "server_cpu_s_during_calls": round(cpu_s, 2),
+            "server_cpu_us_per_message": round(cpu_s * 1e6 / (2 * calls * sockets), 2),
+            "gc_during_calls": {g: {"pauses": int(n1 - gc0.get(g, (0, 0))[0]),
+                                    "total_ms": round((s1 - gc0.get(g, (0, 0))[1]) * 1000, 1)}
+                                for g, (n1, s1) in sorted(gc1.items())},
             "dropped": status["dropped"],
         }, indent=2))
 
