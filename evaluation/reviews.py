@@ -1,7 +1,6 @@
 """Recording a rating: one per served ticket (plus the one follow-up after a rectified bad review),
 in one transaction with the web link it uses up and the case a bad review opens; the events go on
-the center's stream before its commit, so a rating is never kept unannounced (with Redis away it is
-not kept: 503)."""
+the center's stream after the commit (an SMS reply's before it, inside the reply's transaction)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,7 +54,8 @@ async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Re
 
 async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Calendar, ticket_id: str, new: NewReview,
                 now_ms: int, link_token: str | None = None) -> Recorded:
-    """Record a rating in the caller's transaction; ``announce`` it before that commits."""
+    """Record a rating in the caller's transaction; ``announce`` it once that commits (or, for an SMS
+    reply, just before)."""
     now = from_ms(now_ms)
     served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
     if served is None:
@@ -104,11 +104,11 @@ _RATE = (
     " FROM (SELECT 1) AS one LEFT JOIN rated ON true")
 
 
-async def insert(conn: asyncpg.Connection, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
                  tz: str, calendar: Calendar) -> Recorded | None:
-    """The statement above, in the caller's transaction: for a first rating (``is_first``) — most
-    ratings — the whole of it (one round trip, where a transaction spanning several at the city's
-    peak kept ratings queued for connections for seconds), or a step of the general way (``write``).
+    """The statement above: in the caller's transaction for the general way (``write``), or on the
+    pool, as its own transaction, for a first rating (``is_first``) — most ratings, which at the
+    city's peak queued for connections for seconds when they held one across several round trips.
     None when the served row is missing or was marked unrated: the general way then says why."""
     now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default

@@ -43,25 +43,23 @@ class Evaluation:
 
     async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None,
                      served: Served | None = None) -> Recorded:
-        """Record a rating and announce it, the announcement before the commit: with Redis away the
-        answer is 503 and nothing is recorded (a retry then records it once), never a rating kept but
-        unannounced. A ``served`` ticket the caller found may not be recorded yet (it came from
-        ``recent``, ahead of the evaluation consumer): it is, before the general way, or before
-        trying a first rating's one statement again."""
+        """Record a rating and announce it. A ``served`` ticket the caller found may not be recorded
+        yet (it came from ``recent``, ahead of the evaluation consumer): it is, before the general
+        way, or before trying a first rating's one statement again."""
         now = self.clock.now_ms()
-        async with self.pool.acquire() as conn, conn.transaction():
-            rec = None
-            if served is not None:
-                first = reviews.is_first(new, link_token)
-                if first:
-                    rec = await reviews.insert(conn, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
-                if rec is None:
-                    await save(conn, [served])
-                    if first:
-                        rec = await reviews.insert(conn, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
+        rec = None
+        if served is not None:
+            first = reviews.is_first(new, link_token)
+            if first:
+                rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
             if rec is None:
+                await save(self.pool, [served])
+                if first:
+                    rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
+        if rec is None:
+            async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), self.calendar, ticket_id, new, now, link_token)
-            await self.announce(rec, now)
+        await self.announce(rec, now)
         return rec
 
     async def announce(self, rec: Recorded, now_ms: int) -> None:
