@@ -25,6 +25,7 @@ from queue_server.ops import reports
 from queue_server.ops.warm import RECORDED_SINCE
 from queue_server.record.migrate import migrate
 from queue_server.record.partitions import PartitionMaintainer, create_months, detach_before, partitions, settle_default
+from queue_server.record.persister import record
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 from queue_server.supervisor import Backoff, Supervisor
 from tests.support import ROOT, Services, with_database
@@ -131,6 +132,29 @@ async def test_instances_creating_the_same_months_at_once_do_not_fail(database_u
             await c.close()
 
 
+async def test_a_write_routed_to_the_default_while_its_month_is_attached_is_written_again(database_url: str) -> None:
+    """The persister's (and the record mode's) write that PostgreSQL routed to the DEFAULT partition
+    just before the maintainer attached that month is refused against the default's new bounds: the
+    write is made again and lands in its month, the request behind it never sees the refusal."""
+    at = datetime(2032, 4, 2, 9, tzinfo=SHANGHAI)
+    ms = int(at.timestamp() * 1000)
+    entry = ("jingansi", f"{ms}-0", {b"type": b"window.opened", b"data": orjson.dumps(
+        {"type": "window.opened", "center": C, "at": ms, "window": {"id": "w1", "state": "open"}})})
+    maintainer = await asyncpg.connect(database_url)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with maintainer.transaction():
+            assert await maintainer.fetchval("SELECT record_month_partition('events', $1)", date(2032, 4, 1))
+            write = asyncio.create_task(record(pool, [entry], PersonalData(parse_key(DEMO_KEY))))
+            await asyncio.sleep(0.5)      # routed to the default, waiting for the lock the attach holds
+            assert not write.done()
+        await asyncio.wait_for(write, 10)
+        assert await _where(maintainer, "events", "stream_id", entry[1]) == "events_y2032m04"
+    finally:
+        await pool.close()
+        await maintainer.close()
+
+
 async def test_the_retention_detaches_old_months_and_keeps_them_as_tables(database_url: str) -> None:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
@@ -154,9 +178,9 @@ async def test_the_retention_detaches_old_months_and_keeps_them_as_tables(databa
 
 
 async def test_the_maintainer_outlives_postgresql_refusing_it(services: Services, database_url: str) -> None:
-    name = database_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(services.admin_dsn)
     pool = await asyncpg.create_pool(database_url, min_size=0, max_size=2)
+    name = await pool.fetchval("SELECT current_database()")   # the embedded server's URL names its socket last
     work = Supervisor(backoff=Backoff(first_s=0.05, cap_s=0.2), settle_s=60)
     try:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
