@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 
 import httpx
 
@@ -256,3 +258,19 @@ def test_the_standins_message_list_follows_what_was_sent() -> None:
                                                  "Body": "rate us"}).status_code == 201
         later = httpx.get(path, params={"after": first["next"]}).json()
         assert [m["to"] for m in later["messages"]] == ["+8613900000003"] and later["next"] == 4
+
+
+def test_the_sender_has_twilio_imported_before_the_first_message() -> None:
+    """twilio imports its REST API (some 90 modules) on the first ``client.messages``: in a fresh
+    interpreter, making the sender (at the server's start) has done it, so the morning's first prompt
+    never stalls the event loop on imports."""
+    probe = ("import asyncio, sys\n"
+             "from evaluation.sms.twilio_client import TwilioSender\n"
+             "async def main():\n"
+             "    assert 'twilio.rest.api.v2010.account.message' not in sys.modules\n"
+             "    s = TwilioSender('AC' + 'a' * 32, 'token', '+8610690000', 'http://127.0.0.1:9', 'http://x/cb')\n"
+             "    assert 'twilio.rest.api.v2010.account.message' in sys.modules\n"
+             "    await s.close()\n"
+             "asyncio.run(main())\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
