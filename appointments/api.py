@@ -16,13 +16,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_server.api.auth import principal, require
-from queue_server.api.endpoints import Doc, Endpoints, json, read_body, record_id
+from queue_server.api.endpoints import Doc, Endpoints, json, known_center, read_body, record_id
 from queue_server.api.problems import Problem
 from queue_server.api.schemas import Body, Code, Phone, TicketPosition
 from queue_server.api.tickets import limit_outsider, position_body
 from queue_server.clock import from_ms
 from queue_server.domain.appointments import CODE_ALPHABET, CODE_LENGTH, CheckIn, check_in_window, normal_code, slot_problem
-from queue_server.domain.catalog import Center
 from queue_server.domain.tickets import Channel, Priority, mask_phone
 
 from . import store
@@ -100,13 +99,6 @@ def _now(request: Request) -> datetime:
     return from_ms(request.app.state.clock.now_ms())
 
 
-def _center(request: Request, code: str) -> Center:
-    center = request.app.state.engine.catalog.centers.get(code)
-    if center is None:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
-    return center
-
-
 def refused(exc: store.Refused) -> Problem:
     return Problem(REFUSALS.get(exc.code, 409), "Refused", exc.message, code=exc.code)
 
@@ -138,7 +130,7 @@ def _slot_out(s: dict[str, Any]) -> dict[str, Any]:
 async def open_slot(request: Request) -> Response:
     who = await principal(request)
     assert who is not None
-    center = _center(request, request.path_params["center"])
+    center = known_center(request, request.path_params["center"])
     require(who, center.code, {"manager"})
     body = await read_body(request, NewSlot)
     if body.queue not in center.queues:
@@ -160,7 +152,7 @@ async def open_slot(request: Request) -> Response:
      query={"date": "the day, YYYY-MM-DD in Shanghai; today by default"})
 async def list_slots(request: Request) -> Response:
     limit_outsider(request, None)
-    center = _center(request, request.path_params["center"])
+    center = known_center(request, request.path_params["center"])
     raw = request.query_params.get("date")
     try:
         day = date.fromisoformat(raw) if raw else _now(request).astimezone(SHANGHAI).date()
@@ -203,7 +195,7 @@ async def book(request: Request) -> Response:
     found = await store.slot(state.pool, body.slot)
     if found is None:
         raise Problem(404, "Not found", f"no slot {body.slot}")
-    center = _center(request, found["center"])
+    center = known_center(request, found["center"])
     line = center.queue_for(body.matter, Channel.APPOINTMENT) if body.matter in state.engine.catalog.matters else None
     if line is None or line.code != found["queue"]:
         raise Problem(422, "Invalid request", f"matter {body.matter!r} is not taken by this slot's line",

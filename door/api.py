@@ -20,7 +20,7 @@ from evaluation.api import REVIEW_STATUS
 from evaluation.levels import is_bad
 from evaluation.reviews import NewReview, ReviewError
 from queue_server.api.auth import principal, require
-from queue_server.api.endpoints import Endpoints, is_json, json, read_body, read_bytes, record_id
+from queue_server.api.endpoints import Endpoints, is_json, json, known_center, read_body, read_bytes, record_id
 from queue_server.api.problems import REDIS_AWAY, Problem, outages, validation_problem
 from queue_server.domain.door import DISTRICT, IllegalTransition, Source, Stage, list_problems
 from queue_server.ops.scope import ScopeError, ops_scope
@@ -76,9 +76,7 @@ async def _center(request: Request, roles: set[str]) -> tuple[Principal, str]:
     assert who is not None
     code = request.path_params["center"]
     require(who, code, roles)
-    if code not in request.app.state.engine.catalog.centers:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
-    return who, code
+    return who, known_center(request, code).code
 
 
 async def _case(request: Request, roles: set[str]) -> tuple[Principal, int]:

@@ -13,11 +13,10 @@ from starlette.responses import Response
 from evaluation.sms.outbox import CODE_KEY, enqueue_notice
 from queue_server.api.auth import principal, require
 from queue_server.api.calendar import require_open
-from queue_server.api.endpoints import Endpoints, json, read_body
+from queue_server.api.endpoints import Endpoints, json, known_center, read_body
 from queue_server.api.problems import Problem
 from queue_server.api.schemas import Ticket
 from queue_server.api.tickets import limit_outsider, position_body
-from queue_server.domain.catalog import Center
 from queue_server.domain.numbering import center_of, service_day
 from queue_server.domain.residents import CODE_DIGITS, code_digest, ticket_to_check_in
 from queue_server.domain.tickets import Channel, mask_phone, public_ticket
@@ -38,13 +37,6 @@ def _cfg(request: Request) -> ResidentsConfig:
     return request.app.state.residents
 
 
-def _center(request: Request, code: str) -> Center:
-    center = request.app.state.engine.catalog.centers.get(code)
-    if center is None:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
-    return center
-
-
 def _address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
@@ -57,7 +49,7 @@ def _address(request: Request) -> str:
 async def request_code(request: Request) -> Response:
     limit_outsider(request, None)
     body = await read_body(request, CodeRequest)
-    center = _center(request, body.center)
+    center = known_center(request, body.center)
     state, cfg = request.app.state, _cfg(request)
     k, engine = state.keys, state.engine
     who = number_key(state, body.phone)
@@ -92,7 +84,7 @@ async def request_code(request: Request) -> Response:
 async def take_ticket(request: Request) -> Response:
     limit_outsider(request, None)
     body = await read_body(request, TakeRemoteTicket)
-    center = _center(request, body.center)
+    center = known_center(request, body.center)
     state, cfg = request.app.state, _cfg(request)
     k, engine = state.keys, state.engine
     if body.matter not in engine.catalog.matters or center.queue_for(body.matter, Channel.REMOTE) is None:
@@ -147,7 +139,7 @@ async def cancel(request: Request) -> Response:
      responses={403: "another center, or not a kiosk, staff or manager", 404: "no such ticket here today",
                 409: "no longer waiting or called", 422: "not a ticket number, id or status link"})
 async def check_in(request: Request) -> Response:
-    center = _center(request, request.path_params["center"])
+    center = known_center(request, request.path_params["center"])
     who = await principal(request)
     assert who is not None
     require(who, center.code, {"manager", "staff", "device"}, device_kinds={"kiosk"})
@@ -167,7 +159,7 @@ async def check_in(request: Request) -> Response:
      " goes out, the check-in grace of a called remote ticket", response=ResidentNotices, auth=False,
      responses={404: "unknown center"})
 async def notices(request: Request) -> Response:
-    center = _center(request, request.path_params["center"])
+    center = known_center(request, request.path_params["center"])
     cfg = _cfg(request)
     return json({"center": center.code, "near_ahead": cfg.near_for(center.code), "check_in_grace_s": cfg.check_in_grace_s,
                  "code_ttl_s": cfg.code_ttl_s})

@@ -16,8 +16,7 @@ from ..domain.catalog import Center
 from ..domain.network import format_hhmm
 from ..domain.tickets import public_ticket
 from .auth import principal
-from .endpoints import Endpoints, json
-from .problems import Problem
+from .endpoints import Endpoints, json, known_center
 from .schemas import CenterDetail, CenterList, MatterList, QueueSnapshot
 from .tickets import limit_outsider
 
@@ -37,11 +36,7 @@ def public_window(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _center(request: Request) -> Center:
-    code = request.path_params["center"]
-    center = request.app.state.engine.catalog.centers.get(code)
-    if center is None:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
-    return center
+    return known_center(request, request.path_params["center"])
 
 
 @api("GET", "/api/v1/centers", "The centers", response=CenterList, auth=False)
@@ -69,9 +64,7 @@ async def center(request: Request) -> Response:
 async def matters(request: Request) -> Response:
     catalog = request.app.state.engine.catalog
     code = request.query_params.get("center")
-    c = catalog.centers.get(code) if code else None
-    if code and c is None:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
+    c = known_center(request, code) if code else None
     out = []
     for m in catalog.matters.values():
         item = {**asdict(m), "materials": list(m.materials)}

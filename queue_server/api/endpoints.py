@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..domain.catalog import Center
 from .problems import Problem, validation_problem
 
 M = TypeVar("M", bound=BaseModel)
@@ -95,6 +96,14 @@ def record_id(raw: str) -> int | None:
     """A path's numeric id (a bigint), None when it is not one: ASCII digits only, since ``isdigit``
     also accepts ``²`` and ``¹``, which ``int`` refuses."""
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
+def known_center(request: Request, code: str) -> Center:
+    """The catalog's center ``code``: a 404 problem when there is none."""
+    center = request.app.state.engine.catalog.centers.get(code)
+    if center is None:
+        raise Problem(404, "Not found", f"unknown center {code!r}")
+    return center
 
 
 def is_json(content_type: str) -> bool:

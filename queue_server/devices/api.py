@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..api.auth import bearer, principal, require
-from ..api.endpoints import Endpoints, json, read_body
+from ..api.endpoints import Endpoints, json, known_center, read_body
 from ..api.problems import Problem
 from ..api.schemas import Body, Code, ShortText
 from ..domain.devices import is_online
@@ -118,9 +118,8 @@ async def of_center(request: Request) -> Response:
     assert who is not None
     code = request.path_params["center"]
     require(who, code, {"manager"})
+    known_center(request, code)
     state = request.app.state
-    if code not in state.engine.catalog.centers:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
     devices = await store.of_center(state.pool, code)
     by_id = {device_id: field for device_id, field, _, _ in (await store.watched(state.pool, code)).get(code, [])}
     heard = await state.redis.hmget(state.keys.devices(code), list(by_id.values())) if by_id else []

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..api.auth import principal, require
-from ..api.endpoints import Endpoints, json, read_body
+from ..api.endpoints import Endpoints, json, known_center, read_body
 from ..api.problems import Problem
 from ..api.schemas import Body, Code, ShortText
 from ..domain.devices import (CHECKLIST, DEFAULT_INTERVAL_DAYS, KINDS, checklist_refusal, inspection_status,
@@ -120,9 +120,7 @@ async def _center(request: Request, roles: set[str]) -> str:
     assert who is not None
     code = request.path_params["center"]
     require(who, code, roles)
-    if code not in request.app.state.engine.catalog.centers:
-        raise Problem(404, "Not found", f"unknown center {code!r}")
-    return code
+    return known_center(request, code).code
 
 
 @api("GET", "/api/v1/centers/{center}/inspections/schedule", "How often each kind of device is inspected, with its checklist",
