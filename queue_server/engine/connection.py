@@ -15,7 +15,7 @@ from typing import Any
 
 import hiredis
 import redis
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
@@ -24,6 +24,25 @@ CLUSTER_SCHEME = "redis+cluster://"
 
 
 class _HiredisPacking:
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """A command onto a socket whose buffer is empty is handed to the kernel at once: nothing to
+        wait for, so without redis-py's ``wait_for`` under the socket timeout (a task per command).
+        Anything else (a backlog to drain, health checks, not connected) goes redis-py's way."""
+        writer = self._writer   # type: ignore[attr-defined]
+        if writer is None or not isinstance(command, list) or self.health_check_interval \
+                or writer.transport.get_write_buffer_size():   # type: ignore[attr-defined]
+            return await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        try:
+            if writer.transport.is_closing():
+                raise OSError("the connection is closed")
+            writer.writelines(command)
+        except OSError as exc:
+            await self.disconnect(nowait=True)   # type: ignore[attr-defined]
+            raise redis.exceptions.ConnectionError(f"Error while writing to socket: {exc}") from exc
+        except BaseException:
+            await self.disconnect(nowait=True)   # type: ignore[attr-defined]
+            raise
+
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str):
             args = tuple(args[0].encode().split()) + args[1:]
@@ -47,6 +66,50 @@ class PackedConnection(_HiredisPacking, Connection):
 
 class PackedUnixConnection(_HiredisPacking, UnixDomainSocketConnection):
     pass
+
+
+class WaitingPool(ConnectionPool):
+    """One Redis server's shared connections: a command waits up to ``timeout`` seconds for one of
+    ``max_connections`` (then ConnectionError, as BlockingConnectionPool) and takes an idle one without
+    redis-py 8's work at every checkout — a condition and a lock, observability counters, and a
+    zero-timeout read of the idle connection to see whether it holds data. None can: redis-py
+    disconnects a connection on any error or cancellation within a send or a read, so an idle one was
+    read to the end; one the server closed meanwhile has its reader at EOF and is connected afresh."""
+
+    def __init__(self, *args: Any, timeout: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wait_s = timeout
+        self._free = asyncio.Semaphore(self.max_connections)
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Connection:
+        if self._free.locked():
+            try:
+                async with asyncio.timeout(self._wait_s):
+                    await self._free.acquire()
+            except TimeoutError:
+                raise redis.exceptions.ConnectionError("No connection available.") from None
+        else:
+            await self._free.acquire()
+        connection = self._available_connections.pop() if self._available_connections else self.make_connection()
+        self._in_use_connections.add(connection)
+        try:
+            reader = connection._reader
+            if reader is not None and (reader.at_eof() or reader.exception() is not None):
+                await connection.disconnect()
+            if not connection.is_connected:
+                await connection.connect()
+        except BaseException:
+            await self.release(connection)
+            raise
+        return connection
+
+    async def release(self, connection: Connection) -> None:   # type: ignore[override]
+        if connection in self._in_use_connections:
+            self._in_use_connections.remove(connection)
+            if connection.should_reconnect():
+                await connection.disconnect()
+            self._available_connections.append(connection)
+            self._free.release()
 
 
 def connection_class(url: str) -> type[Connection]:
@@ -78,7 +141,7 @@ async def _in_flight(slots: asyncio.Semaphore) -> AsyncIterator[None]:
 
 class WaitingCluster(RedisCluster):
     """redis-py's cluster client refuses a command when a node's pool is full (MaxConnectionsError),
-    where the single-node BlockingConnectionPool makes it wait: a burst of requests would become
+    where the single-node WaitingPool makes it wait: a burst of requests would become
     errors. This one waits too: at most ``max_connections`` commands or pipelines in flight."""
 
     def __init__(self, *args: Any, max_connections: int = 256, **kwargs: Any) -> None:
@@ -115,8 +178,8 @@ def redis_client(url: str, blocking: bool = False, name: str | None = None, max_
     if blocking:
         return Redis.from_url(url, socket_timeout=None, max_connections=max_connections, client_name=name,
                               connection_class=connection_class(url))
-    pool = BlockingConnectionPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10,
-                                           connection_class=connection_class(url))
+    pool = WaitingPool.from_url(url, max_connections=256, timeout=10, socket_timeout=10,
+                                connection_class=connection_class(url))
     return Redis(connection_pool=pool)
 
 

@@ -1,12 +1,18 @@
 """The hiredis-packing connection puts the same bytes on the wire as redis-py's own, and refuses what
-it refuses."""
+it refuses; the shared pool waits for a free connection, reconnects one the server closed, never hands
+out one holding a stale reply, and sends without a task per command."""
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import pytest
+import redis.exceptions
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
-from queue_server.engine.connection import PackedConnection, PackedUnixConnection, connection_class
+from queue_server.engine.connection import (PackedConnection, PackedUnixConnection, WaitingPool, connection_class,
+                                            is_cluster, redis_client)
 
 COMMANDS = [
     ("EVALSHA", "a" * 40, 2, "qs:{jingansi}:seq:20261129", "qs:{jingansi}:events", "A", 1795942057273, '{"m":"é"}'),
@@ -34,3 +40,75 @@ def test_unix_sockets_keep_their_connection_kind() -> None:
     assert connection_class("unix:///tmp/redis.sock") is PackedUnixConnection
     assert issubclass(PackedUnixConnection, UnixDomainSocketConnection)
     assert connection_class("redis://127.0.0.1:6379/0") is PackedConnection
+
+
+@pytest.fixture
+def redis_url(service_urls: tuple[str, str]) -> str:
+    if is_cluster(service_urls[0]):
+        pytest.skip("the single-node pool")
+    return service_urls[0]
+
+
+async def test_a_full_pool_waits_for_a_connection_then_refuses(redis_url: str) -> None:
+    pool = WaitingPool.from_url(redis_url, max_connections=2, timeout=0.3, connection_class=connection_class(redis_url))
+    try:
+        held = [await pool.get_connection(), await pool.get_connection()]
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await pool.get_connection()
+        waiting = asyncio.create_task(pool.get_connection())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await pool.release(held.pop())
+        held.append(await asyncio.wait_for(waiting, 1))
+        for c in held:
+            await pool.release(c)
+    finally:
+        await pool.disconnect()
+
+
+async def test_a_connection_the_server_closed_is_connected_afresh(redis_url: str) -> None:
+    client, admin = redis_client(redis_url), redis_client(redis_url)
+    try:
+        first = await client.client_id()
+        await admin.client_kill_filter(_id=first)
+        await asyncio.sleep(0.1)
+        assert await client.client_id() != first   # no error, no retry's back-off: reconnected at checkout
+    finally:
+        await client.aclose()
+        await admin.aclose()
+
+
+async def test_a_cancelled_command_leaves_no_reply_behind(redis_url: str) -> None:
+    client, key = redis_client(redis_url), f"test-conn-{uuid.uuid4().hex}"
+    try:
+        await client.set(key, "kept", ex=60)
+        blocked = asyncio.create_task(client.blpop([key + ":empty"], timeout=1))
+        await asyncio.sleep(0.1)
+        blocked.cancel()
+        await asyncio.gather(blocked, return_exceptions=True)
+        await client.rpush(key + ":empty", "late")   # the cancelled BLPOP's reply, had it stayed on the connection
+        assert [await client.get(key) for _ in range(3)] == [b"kept"] * 3
+    finally:
+        await client.delete(key, key + ":empty")
+        await client.aclose()
+
+
+async def test_commands_are_sent_without_a_task_each(redis_url: str) -> None:
+    client = redis_client(redis_url)
+    loop = asyncio.get_running_loop()
+    made: list[object] = []
+    default = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(coro)
+        return default(loop, coro, **kwargs) if default else asyncio.Task(coro, loop=loop, **kwargs)
+
+    try:
+        await client.ping()
+        loop.set_task_factory(counting)
+        for _ in range(20):
+            await client.ping()
+        assert made == []
+    finally:
+        loop.set_task_factory(default)
+        await client.aclose()
