@@ -16,12 +16,10 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from loadtests.users.common import OPEN_FOR_BUSINESS, PHASE, TALLY, plan
-from loadtests.users.pooling import keep_connections_alive
 from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
 from loadtests.users.screens import ScreenUser, heartbeats
 from loadtests.users.sms import SmsUser
 
-keep_connections_alive()
 
 
 def concrete(name: str, base: type[User], count: int, wait: Any) -> type[User]:

@@ -15,7 +15,6 @@ from .profiles import Profile, did_nothing
 QUEUE_OPS = ("issue", "call-next", "recall", "start", "finish", "no-show", "transfer", "review (tablet)", "sms reply")
 EMPTY_OPS = tuple(did_nothing(n) for n in QUEUE_OPS)
 READS = ("status page",)
-CALL = "call→screen"
 
 
 def _hist_percentile(hist: dict[float, int], p: float) -> float | None:

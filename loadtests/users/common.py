@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import redis
 from locust.env import Environment
 
 from loadtests.plan import Plan
+from loadtests.profiles import did_nothing
 from queue_server.engine.connection import sync_client
 
 _plan: Plan | None = None
@@ -93,3 +96,26 @@ def fire(env: Environment, kind: str, name: str, ms: float, length: int = 0, exc
     """Report one measurement through Locust's request event, as its HTTP users do."""
     env.events.request.fire(request_type=kind, name=name, response_time=ms, response_length=length,
                             exception=exc, context={})
+
+
+class Refused(Exception):
+    """An answer outside the statuses the user expected: Locust counts it as a failure."""
+
+
+def timed(environment: Any, name: str, call: Callable[[], tuple[int, bytes]], ok: tuple[int, ...],
+          method: str = "POST") -> tuple[int, bytes]:
+    """Make a request (``call()`` gives status and body) and report it to Locust under ``name`` — a 204,
+    which did nothing, apart under ``did_nothing(name)``; a status outside ``ok`` or a connection
+    failure (status 0, no body) as a failure. Returns the status and the body."""
+    t0 = time.perf_counter()
+    try:
+        status, body = call()
+    except Exception as exc:  # noqa: BLE001 - refused, reset or timed out: counted, as Locust's clients do
+        fire(environment, method, name, (time.perf_counter() - t0) * 1000, exc=exc)
+        return 0, b""
+    ms = (time.perf_counter() - t0) * 1000
+    if status not in ok:
+        fire(environment, method, name, ms, len(body), exc=Refused(f"{status} {body[:200].decode(errors='replace')}"))
+        return status, body
+    fire(environment, method, did_nothing(name) if status == 204 else name, ms, len(body))
+    return status, body

@@ -3,18 +3,19 @@ residents look at their ticket's status page; and the two closed-loop users of t
 (a full visit per cycle against our server, one script call against the bare baseline)."""
 from __future__ import annotations
 
-import random
 import json
+import random
 import uuid
 from itertools import count
 from typing import Any
 
-from locust import task
-from locust.contrib.fasthttp import FastHttpUser
+import orjson
+from locust import User, task
 
+from loadtests.lean_http import LeanHttp
 from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER, did_nothing
 
-from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, worker_index
+from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, timed, worker_index
 
 SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets come from service points
 QUICK_SHARE = 0.3
@@ -22,37 +23,35 @@ PRIORITY_SHARE = 0.1
 _phones = count(1)
 
 
-class Desk(FastHttpUser):
-    """A user bound to one server of the run (they take turns), with its index among its kind."""
+class Desk(User):
+    """A user bound to one server of the run (they take turns), with its index among its kind, and a
+    keep-alive connection to it."""
 
     abstract = True
-    network_timeout = 10.0
-    connection_timeout = 10.0
 
     def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
         self.index = slot(environment, type(self).__name__)
         self.last_problem = ""
         servers = plan().servers
-        self.host = servers[self.index % len(servers)]
-        super().__init__(environment)
+        self.http = LeanHttp(servers[self.index % len(servers)])
 
     def on_start(self) -> None:
         OPEN_FOR_BUSINESS.wait()
 
+    def on_stop(self) -> None:
+        self.http.close()
+
     def post(self, path: str, name: str, token: str, body: dict | None = None, ok: tuple[int, ...] = (200,),
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """POST, counted under ``name`` (a 204, which did nothing, apart under ``did_nothing(name)``);
-        a status outside ``ok`` is a failure. Returns status and JSON."""
-        with self.client.post(path, json=body or {}, name=name, catch_response=True,
-                              headers={"Authorization": f"Bearer {token}", **(headers or {})}) as r:
-            if r.status_code not in ok:
-                self.last_problem = r.text or ""
-                r.failure(f"{r.status_code} {self.last_problem[:200]}")
-                return r.status_code, None
-            if r.status_code == 204:
-                r.request_meta["name"] = did_nothing(name)
-                return 204, None
-            return r.status_code, r.json()
+        """POST JSON, counted under ``name``; a status outside ``ok`` is a failure. Returns status and JSON."""
+        fields = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})}
+        status, answer = timed(self.environment, name, lambda: self.http.request("POST", path, orjson.dumps(body or {}),
+                                                                                 fields), ok)
+        if status not in ok:
+            self.last_problem = answer.decode(errors="replace")
+            return status, None
+        return status, (orjson.loads(answer) if status != 204 else None)
 
 
 def next_phone(environment: Any) -> str:
@@ -180,9 +179,7 @@ class ResidentUser(Desk):
         if not RECENT:
             return
         tid = random.choice(RECENT)
-        with self.client.get(f"/api/v1/tickets/{tid}", name="status page", catch_response=True) as r:
-            if r.status_code != 200:
-                r.failure(f"{r.status_code}")
+        timed(self.environment, "status page", lambda: self.http.request("GET", f"/api/v1/tickets/{tid}"), (200,), "GET")
 
 
 class CapacityUser(Desk):
@@ -215,18 +212,18 @@ class CapacityUser(Desk):
             self.post(path + "/finish", "finish", tok)
 
 
-class BaselineUser(FastHttpUser):
+class BaselineUser(User):
     """The same shape against the bare endpoint: one Redis script call per request, nothing else."""
 
     abstract = True
-    network_timeout = 10.0
+    BODY = orjson.dumps({"matter": "hrss-001", "channel": "kiosk"})
 
     def __init__(self, environment: Any) -> None:
-        index = slot(environment, "BaselineUser")
-        servers = plan().servers
-        self.host = servers[index % len(servers)]
         super().__init__(environment)
+        servers = plan().servers
+        self.http = LeanHttp(servers[slot(environment, "BaselineUser") % len(servers)])
 
     @task
     def op(self) -> None:
-        self.client.post("/op", json={"matter": "hrss-001", "channel": "kiosk"}, name="baseline op")
+        timed(self.environment, "baseline op", lambda: self.http.request(
+            "POST", "/op", self.BODY, {"Content-Type": "application/json"}), (200,))

@@ -8,13 +8,14 @@ import zlib
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
 from locust import constant, task
-from locust.contrib.fasthttp import FastHttpSession
 from twilio.request_validator import RequestValidator
 
+from loadtests.lean_http import LeanHttp
 from loadtests.profiles import SMS_REPLIES
 
-from .common import TALLY, plan
+from .common import TALLY, plan, timed
 from .desk import Desk
 
 INBOUND = "/sms/twilio/inbound"
@@ -28,7 +29,7 @@ class SmsUser(Desk):
         super().on_start()
         sms = plan().sms
         parts = urlsplit(sms["standin_url"])
-        self.standin = FastHttpSession(f"{parts.scheme}://{parts.netloc}", self.environment.events.request, None)
+        self.standin = LeanHttp(f"{parts.scheme}://{parts.netloc}")
         self.sent_list = parts.path
         self.validator = RequestValidator(sms["auth_token"])
         self.url = sms["public_base_url"] + INBOUND
@@ -42,8 +43,11 @@ class SmsUser(Desk):
 
     @task
     def answer(self) -> None:
-        r = self.standin.get(f"{self.sent_list}?after={self.seen}", name="twilio stand-in (poll)")
-        data: dict[str, Any] = r.json()
+        status, answer = timed(self.environment, "twilio stand-in (poll)",
+                               lambda: self.standin.request("GET", f"{self.sent_list}?after={self.seen}"), (200,), "GET")
+        if status != 200:
+            return
+        data: dict[str, Any] = orjson.loads(answer)
         self.seen = data["next"]
         for m in data["messages"]:
             if self.owns(m["to"]) and random.random() < SMS_REPLIES:
@@ -54,9 +58,7 @@ class SmsUser(Desk):
                 "To": self.to, "Body": body, "NumMedia": "0"}
         headers = {"X-Twilio-Signature": self.validator.compute_signature(self.url, form),
                    "Content-Type": "application/x-www-form-urlencoded"}
-        with self.client.post(INBOUND, data=urlencode(form), headers=headers, name="sms reply",
-                              catch_response=True) as r:
-            if r.status_code != 200:
-                r.failure(f"{r.status_code} {r.text[:200] if r.text else ''}")
-            else:
-                TALLY.count("sms_replies")
+        status, _ = timed(self.environment, "sms reply",
+                          lambda: self.http.request("POST", INBOUND, urlencode(form).encode(), headers), (200,))
+        if status == 200:
+            TALLY.count("sms_replies")
