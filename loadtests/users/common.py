@@ -71,8 +71,17 @@ class Tally:
             self.low = min(self.low, self.open)
 
     def freeze(self) -> None:
-        """The window is over: what follows (users stopping) is not a drop."""
+        """The window is over: what follows (users stopping) is not a drop, and nothing after it is
+        measured — thousands of greenlets being stopped delay whatever else the process reads."""
         self.held = self.open
+
+    @property
+    def measuring(self) -> bool:
+        return self.held is None
+
+    def call(self, label: str, ms: float) -> None:
+        if self.measuring:
+            self.call_ms[label].append(round(ms))
 
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] += n
@@ -111,9 +120,12 @@ def timed(environment: Any, name: str, call: Callable[[], tuple[int, bytes]], ok
     try:
         status, body = call()
     except Exception as exc:  # noqa: BLE001 - refused, reset or timed out: counted, as Locust's clients do
-        fire(environment, method, name, (time.perf_counter() - t0) * 1000, exc=exc)
+        if TALLY.measuring:
+            fire(environment, method, name, (time.perf_counter() - t0) * 1000, exc=exc)
         return 0, b""
     ms = (time.perf_counter() - t0) * 1000
+    if not TALLY.measuring:   # answered while the users stop: after the window
+        return status, body
     if status not in ok:
         fire(environment, method, name, ms, len(body), exc=Refused(f"{status} {body[:200].decode(errors='replace')}"))
         return status, body
