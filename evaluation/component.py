@@ -68,7 +68,7 @@ class EvaluationComponent:
 
         def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
             return FinishedConsumer(node, state.pool, state.keys, centers, cfg, state.clock, state.personal,
-                                    losses=state.losses).run(work.stop)
+                                    losses=state.losses, recent=ev.recent).run(work.stop)
         work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         if cfg.sms_enabled:

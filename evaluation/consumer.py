@@ -14,7 +14,7 @@ from queue_server.record.personal import PersonalData
 from queue_server.record.trim import Losses
 
 from .config import EvalConfig
-from .served import from_event, save
+from .served import RecentlyFinished, from_event, save
 from .sms.outbox import enqueue_prompts
 
 GROUP = "evaluation"
@@ -26,9 +26,10 @@ class FinishedConsumer(GroupConsumer):
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], cfg: EvalConfig, clock: Clock,
                  personal: PersonalData, name: str | None = None, batch: int = 200, claim_idle_ms: int = 30_000,
-                 losses: Losses | None = None) -> None:
+                 losses: Losses | None = None, recent: RecentlyFinished | None = None) -> None:
         super().__init__(redis, keys, centers, cfg.consumer_block_ms, name, batch, claim_idle_ms, losses)
         self.pool, self.cfg, self.clock, self.personal = pool, cfg, clock, personal
+        self.recent = recent   # told of each served ticket once recorded: this process's ratings need no query
         self.handled = 0
 
     async def take(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None:
@@ -45,4 +46,7 @@ class FinishedConsumer(GroupConsumer):
             async with self.pool.acquire() as conn:
                 await save(conn, served)
                 await enqueue_prompts(conn, prompts, self.cfg, self.personal)
+            if self.recent is not None:
+                for s in served:
+                    self.recent.remember(s)
         self.handled += len(finished)

@@ -59,9 +59,11 @@ def from_event(data: dict[str, Any]) -> Served:
 
 
 class RecentlyFinished:
-    """The last ``size`` tickets this process saw finish, as a listener on the realtime hub (which
-    hands it every center's events): a tablet rates within seconds of the finish, and its served
-    ticket found here costs no query. A ticket that fell out is found the usual way."""
+    """The last ``size`` tickets this process saw finish: a tablet rates within seconds of the
+    finish, and its served ticket found here costs no query. A process of every tier hears them as a
+    listener on the realtime hub (which hands it every center's events); the http tier has no hub,
+    and its evaluation consumer tells it of those it recorded (tiers.py). A ticket that fell out, or
+    that another process recorded, is found the usual way."""
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
@@ -69,10 +71,12 @@ class RecentlyFinished:
 
     def take(self, event: LiveEvent) -> None:
         if event.type == "ticket.finished":
-            served = from_event(event.data)
-            self._served[served.ticket_id] = served
-            if len(self._served) > self.size:
-                self._served.popitem(last=False)
+            self.remember(from_event(event.data))
+
+    def remember(self, served: Served) -> None:
+        self._served[served.ticket_id] = served
+        if len(self._served) > self.size:
+            self._served.popitem(last=False)
 
     def get(self, ticket_id: str) -> Served | None:
         return self._served.get(ticket_id)

@@ -51,6 +51,23 @@ async def test_http_tier_answers_the_api_and_reads_no_stream(settings: Settings)
         assert "sockets tier" in r.json()["detail"]
 
 
+async def test_http_tier_knows_the_tickets_its_consumer_recorded(settings: Settings) -> None:
+    """No hub tells the http tier of finishes: its evaluation consumer does, so a tablet's rating
+    seconds later finds the served ticket in memory, as in a process of every tier."""
+    async with running_app(replace(settings, tier="http")) as (app, client):
+        assert (await client.post(f"/api/v1/centers/{C}/windows/w1/open", json={"staff_id": f"{C}-s01"},
+                                  headers=AUTH)).status_code == 200
+        issued = (await client.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"}, headers=AUTH)).json()
+        assert (await client.post(f"/api/v1/centers/{C}/windows/w1/call-next", headers=AUTH)).status_code == 200
+        for action in ("start", "finish"):
+            assert (await client.post(f"/api/v1/tickets/{issued['id']}/{action}", headers=AUTH)).status_code == 200
+        deadline = time.monotonic() + 10
+        while app.state.evaluation.recent.get(issued["id"]) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        served = app.state.evaluation.recent.get(issued["id"])
+        assert served is not None and (served.center, served.window, served.staff_id) == (C, "w1", f"{C}-s01")
+
+
 async def test_sockets_tier_serves_live_state_and_refuses_the_api(settings: Settings) -> None:
     async with running_app(replace(settings, tier="sockets")) as (app, client):
         tasks = set(app.state.supervisor.tasks)
