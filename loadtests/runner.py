@@ -364,6 +364,8 @@ def main() -> None:
     changes = {k: v for k, v in {"measure_s": a.measure, "servers": a.servers, "workers": a.workers,
                                  "tiers": a.tiers, **({"servers": a.tiers[0]} if a.tiers else {})}.items() if v}
     profile = dataclasses.replace(profile, **changes)
+    if a.servers and not a.tiers:   # N processes of every tier, whatever the profile's tiers
+        profile = dataclasses.replace(profile, tiers=None)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
