@@ -7,6 +7,7 @@ import contextlib
 import resource
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -88,6 +89,20 @@ def test_a_connection_the_server_closed_is_opened_afresh() -> None:
         http = LeanHttp(url)
         try:
             assert http.request("GET", "/close")[0] == 204
+            assert http.request("GET", "/")[0] == 204
+            assert len(set(Handler.peers)) == 2
+        finally:
+            http.close()
+
+
+def test_a_connection_idle_for_long_is_not_reused() -> None:
+    """Before the server's keep-alive timeout could close it under the next request."""
+    with server() as url:
+        http = LeanHttp(url, idle_s=0.2)
+        try:
+            assert http.request("GET", "/")[0] == 204
+            assert http.request("GET", "/")[0] == 204
+            time.sleep(0.3)
             assert http.request("GET", "/")[0] == 204
             assert len(set(Handler.peers)) == 2
         finally:
