@@ -13,7 +13,7 @@ import orjson
 from locust import User, task
 
 from loadtests.lean_http import LeanHttp
-from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER, did_nothing
+from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
 
 from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, timed, worker_index
 
