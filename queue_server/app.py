@@ -34,6 +34,7 @@ from .api.endpoints import Doc, json
 from .api.openapi import build as build_openapi
 from .api.problems import HANDLERS
 from .api.ratelimit import RateLimiter
+from .api.routing import IndexedRouter
 from .clock import Clock, ShiftedClock, SystemClock
 from .config import Settings
 from .devices.component import component as devices
@@ -156,4 +157,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     routes = [r for e in ENDPOINTS for r in e.routes]
     routes += [r for c in COMPONENTS for r in c.routes]
     routes.append(Route("/openapi.json", openapi_json))
-    return Starlette(routes=for_tier(routes, settings.tier), lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app = Starlette(lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    app.router = IndexedRouter(for_tier(routes, settings.tier), lifespan=lifespan)
+    return app

@@ -190,7 +190,8 @@ async def principal(conn: HTTPConnection, required: bool = True) -> Principal | 
     found = await conn.app.state.tokens.resolve(token)
     if found is None:
         raise Problem(401, "Unauthorized", "the token is not valid or was revoked")
-    conn.state.principal = found   # for the audit trail (audit/trail.py): who this request acted as
+    conn.state.principal = found   # for the audit trail (audit/trail.py): who this request acted as, and with what
+    conn.state.token = token
     return found
 
 

@@ -56,19 +56,22 @@ async def read_bytes(request: Request, limit: int = MAX_BODY) -> bytes:
     """The request's body, refused (413) as soon as it is known to be over ``limit``: by its declared
     ``Content-Length`` before any of it is read, else while it streams in. Reading it whole first would
     let one anonymous request hold as much memory as it cares to send."""
-    too_large = Problem(413, "Request too large", f"the body is over {limit} bytes",
-                        errors=[{"field": "body", "message": f"at most {limit} bytes"}])
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "Request too large", f"the body is over {limit} bytes",
+                   errors=[{"field": "body", "message": f"at most {limit} bytes"}])
 
 
 async def read_body(request: Request, model: type[M]) -> M:

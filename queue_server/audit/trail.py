@@ -19,7 +19,7 @@ from collections import deque
 from itertools import islice
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -39,8 +39,9 @@ _AGENT_MAX = 300
 _TEXT_MAX = 200   # a route or parameter as long as a URL may be is cut: a token cannot fill the log
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One audited action (a tuple: one is made for most requests, and a frozen dataclass's
+    ``__init__`` cost more than the rest of the entry)."""
     entry_id: uuid.UUID
     at: datetime
     role: str
@@ -73,12 +74,12 @@ def entry_for(scope: Scope, who: Principal, status: int, now_ms: int) -> Entry:
         route = route.replace("{action}", params["action"])
     ticket = params.get("ticket_id") or params.get("id") if "ticket" in route else None
     center = params.get("center") or (center_of(ticket) if ticket else None) or who.center
-    conn = HTTPConnection(scope)
-    token = bearer(conn)
+    token = scope["state"].get("token") or bearer(HTTPConnection(scope))
+    agent = next((value for name, value in scope["headers"] if name == b"user-agent"), b"")
     client = scope.get("client")
     return Entry(uuid.uuid4(), from_ms(now_ms), who.role, actor_of(who), token_hash(token)[:12] if token else None,
                  center, who.window, f"{scope['method']} {route}", params, status, client[0] if client else None,
-                 (conn.headers.get("user-agent") or "")[:_AGENT_MAX] or None)
+                 agent[:_AGENT_MAX].decode("latin-1") or None)
 
 
 _INSERT = ("INSERT INTO audit_log (entry_id, at, role, actor, credential, center, window_code, action, target, outcome,"
