@@ -15,7 +15,7 @@ from locust import User, between, constant, constant_throughput, events
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from loadtests.users.common import OPEN_FOR_BUSINESS, PHASE, TALLY, plan
+from loadtests.users.common import OPEN_FOR_BUSINESS, PART, PHASE, STEM, TALLY, plan
 from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
 from loadtests.users.screens import ScreenUser, heartbeats
 from loadtests.users.sms import SmsUser
@@ -40,22 +40,37 @@ Resident = concrete("Resident", ResidentUser, _n["residents"], constant_throughp
 Sms = concrete("Sms", SmsUser, max(1, _n["sms"]), constant(1.0))
 
 
-def _marker(what: str) -> None:
-    """When the measured window began and ended, for the runner's CPU figures."""
+FOLLOWS = PART == "desks"     # the desks' run opens, measures and ends when the screens' run does
+
+
+def _marks() -> dict[str, float]:
     path = Path(_p.out_dir) / f"window-{PHASE}.json"
-    marks = json.loads(path.read_text()) if path.exists() else {}
-    marks[what] = time.time()
-    path.write_text(json.dumps(marks))
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _marker(what: str) -> None:
+    """When the doors opened and the measured window began and ended: for the runner's CPU figures,
+    and for the desks' run to follow."""
+    marks = {**_marks(), what: time.time()}
+    path = Path(_p.out_dir) / f"window-{PHASE}.json"
+    part = path.with_suffix(".part")
+    part.write_text(json.dumps(marks))
+    part.replace(path)   # whole or not at all: the desks' run reads it meanwhile
+
+
+def _doors_open(environment: Environment, **_: Any) -> None:
+    """The sockets are up: what is alive now lives for the run, so keep it out of the collector's
+    sight (full collections over thousands of sockets paused this process ~300 ms, which the HTTP
+    users then measured as server latency) — now, in the settling time: at the start of the window
+    the collection delayed the first second's calls on 12,500 screens by up to 850 ms."""
+    gc.collect()
+    gc.freeze()
+    OPEN_FOR_BUSINESS.set()
 
 
 def _measure_begins(environment: Environment, **_: Any) -> None:
-    """The sockets are up: what is alive now lives for the run, so keep it out of the collector's
-    sight (full collections over thousands of sockets paused this process ~300 ms, which the HTTP
-    users then measured as server latency)."""
     environment.runner.stats.reset_all()
     TALLY.reset()
-    gc.collect()
-    gc.freeze()
 
 
 _master: list[MasterRunner] = []
@@ -77,7 +92,7 @@ def on_init(environment: Environment, **_: Any) -> None:
     gevent.spawn(heartbeats)
     gevent.spawn(_report_sockets, environment)
     environment.runner.register_message("measure", _measure_begins)
-    environment.runner.register_message("open", lambda environment, msg, **_: OPEN_FOR_BUSINESS.set())
+    environment.runner.register_message("open", _doors_open)
 
 
 @events.spawning_complete.add_listener
@@ -95,13 +110,24 @@ def on_spawned(**_: Any) -> None:
         deadline = time.monotonic() + max(60.0, planned / 50)
         while sum(_open.values()) < 0.99 * planned and time.monotonic() < deadline:
             gevent.sleep(0.5)
+        _marker("open")
         runner.send_message("open")
         gevent.sleep(SETTLE_S)
         begin()
 
-    def begin() -> None:
+    def follow() -> None:
+        """The desks' run: open, begin and end at the screens' run's marks, read as they are made."""
+        for mark, act in (("open", lambda: runner.send_message("open")), ("start", measure), ("end", runner.quit)):
+            while mark not in _marks():
+                gevent.sleep(0.05)
+            act()
+
+    def measure() -> None:
         runner.stats.reset_all()
         runner.send_message("measure")
+
+    def begin() -> None:
+        measure()
         _marker("start")
         gevent.spawn_later(MEASURE_S, end)
 
@@ -109,7 +135,7 @@ def on_spawned(**_: Any) -> None:
         _marker("end")
         runner.quit()
 
-    gevent.spawn(wait_for_sockets)
+    gevent.spawn(follow if FOLLOWS else wait_for_sockets)
 
 
 @events.test_stopping.add_listener
@@ -122,7 +148,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
     """The master's stats with every worker's last report in (``--json-file`` would be overwritten
     by the workers' own, empty, copies)."""
     if isinstance(environment.runner, MasterRunner):
-        (Path(_p.out_dir) / f"{PHASE}.json").write_text(json.dumps(environment.runner.stats.serialize_stats()))
+        (Path(_p.out_dir) / f"{STEM}.json").write_text(json.dumps(environment.runner.stats.serialize_stats()))
 
 
 @events.test_stop.add_listener

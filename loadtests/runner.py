@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
@@ -115,26 +116,51 @@ async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
 
 
 def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: float, settle_s: float,
-           measure_s: float, workers: int, servers: list[str], sampler: Sampler, cores: Cores | None = None) -> int:
-    """One headless Locust run; its master ends it once the measured window is over."""
-    env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_SERVERS": ",".join(servers),
-           "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s), "PYTHONPATH": str(ROOT)}
-    bound = int(users / spawn_rate + max(60, users / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
+           measure_s: float, workers: int, servers: list[str], sampler: Sampler, cores: Cores | None = None,
+           part: str = "", phase_users: int | None = None) -> int:
+    """One headless Locust run; its master ends it once the measured window is over. ``part``
+    ``desks``: the desks' run beside the screens' one, following its window (locustfile.py), lasting
+    as long as a run of all ``phase_users`` may."""
+    stem = f"{phase}-{part}" if part else phase
+    env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_PART": part,
+           "LOAD_SERVERS": ",".join(servers), "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s),
+           "PYTHONPATH": str(ROOT)}
+    span = phase_users or users
+    bound = int(span / spawn_rate + max(60, span / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
     port = free_port()   # not Locust's default 5557: another run on the machine may hold it
     cmd = [*(taskset(cores.generators) if cores else []), sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
            "--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
-           "--stop-timeout", "5", "--csv", str(out / phase), "--html", str(out / f"{phase}.html"),
+           "--stop-timeout", "5", "--csv", str(out / stem), "--html", str(out / f"{stem}.html"),
            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
            *classes]
-    print(f"[{phase}] locust: {users} users ({', '.join(classes)}), {workers} worker(s), "
+    print(f"[{stem}] locust: {users} users ({', '.join(classes)}), {workers} worker(s), "
           f"window {measure_s:.0f} s after {settle_s:.0f} s settling", flush=True)
-    with (out / f"{phase}.log").open("w") as log:
+    with (out / f"{stem}.log").open("w") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         sampler.watch(f"load generators ({phase})", proc.pid)
         code = wait_with_children(proc)
-    if code != 0 or not (out / f"{phase}.json").exists():
-        raise RuntimeError(f"locust failed in the {phase} phase (exit {code}); see {out / phase}.log")
+    if code != 0 or not (out / f"{stem}.json").exists():
+        raise RuntimeError(f"locust failed in the {stem} phase (exit {code}); see {out / stem}.log")
     return code
+
+
+def load_generators(out: Path, profile: Profile, classes: list[str], urls: list[str], sampler: Sampler,
+                    settle_s: float, cores: Cores | None) -> None:
+    """The load phase's users as two Locust runs side by side: the screens in the profile's workers,
+    the kiosks, clerks, residents and SMS senders in a process of their own. Under one roof, a call
+    reached the hundreds of screens of its center in the same process as the clerk who made it, and
+    the clerk's answer waited behind their frames (half: call-next p99 62 ms at the client, <= 10 ms
+    in the server); a clerk's PC holds no hall displays."""
+    n = counts(profile)
+    desks = [c for c in classes if c != "Screen"]
+    desk_users = sum(n[k] for k in ("kiosks", "clerks", "residents")) + (n["sms"] if "Sms" in desks else 0)
+    total = n["screens"] + desk_users
+    parts = [("", ["Screen"], n["screens"], profile.workers), ("desks", desks, desk_users, 1)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        done = [pool.submit(locust, out, "load", cls, users, profile.spawn_rate, settle_s, profile.measure_s, workers,
+                            urls, sampler, cores, part, total) for part, cls, users, workers in parts]
+        for d in done:
+            d.result()
 
 
 def wait_with_children(proc: subprocess.Popen) -> int:
@@ -299,16 +325,13 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         await close_visits(urls, plan)
         await prefill(urls, plan, profile.prefill_per_window)
         classes = ["Screen", "Kiosk", "Clerk", "Resident"] + (["Sms"] if profile.sms_users else [])
-        n = counts(profile)
-        total = n["screens"] + n["kiosks"] + n["clerks"] + n["residents"] + (n["sms"] if profile.sms_users else 0)
         seen: dict[str, Any] = {}
         stop = threading.Event()
         watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
         settle = 5.0
         with recording(out, "load", pids, py_spy) as files:
-            locust(out, "load", classes, total, profile.spawn_rate, settle, profile.measure_s, profile.workers, urls,
-                   sampler, cores)
+            load_generators(out, profile, classes, urls, sampler, settle, cores)
         stop.set()
         watcher.join()
         seen.pop("at_start", None)

@@ -47,27 +47,31 @@ def figures(entries: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
             "max_ms": max((e["max_response_time"] for e in entries), default=None)}
 
 
+PARTS = ("", "-desks")   # a phase's Locust runs: all its users, or the screens' and the desks' (runner.py)
+
+
 def read_stats(out: Path, phase: str) -> list[dict[str, Any]]:
-    path = out / f"{phase}.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    return [e for part in PARTS if (path := out / f"{phase}{part}.json").exists() for e in json.loads(path.read_text())]
 
 
 def read_failures(out: Path, phase: str, limit: int = 10) -> list[dict[str, Any]]:
-    path = out / f"{phase}_failures.csv"
-    if not path.exists():
-        return []
-    with path.open() as f:
-        rows = sorted(csv.DictReader(f), key=lambda r: -int(r.get("Occurrences") or 0))
+    rows = []
+    for path in (out / f"{phase}{part}_failures.csv" for part in PARTS):
+        if path.exists():
+            with path.open() as f:
+                rows += list(csv.DictReader(f))
+    rows.sort(key=lambda r: -int(r.get("Occurrences") or 0))
     return [{"name": r["Name"], "error": r["Error"][:300], "count": int(r["Occurrences"])} for r in rows[:limit]]
 
 
 def read_exceptions(out: Path, phase: str) -> int:
     """Errors raised in the users' own code (Locust's ``*_exceptions.csv``): a broken run, not load."""
-    path = out / f"{phase}_exceptions.csv"
-    if not path.exists():
-        return 0
-    with path.open() as f:
-        return sum(int(r.get("Count") or 0) for r in csv.DictReader(f))
+    total = 0
+    for path in (out / f"{phase}{part}_exceptions.csv" for part in PARTS):
+        if path.exists():
+            with path.open() as f:
+                total += sum(int(r.get("Count") or 0) for r in csv.DictReader(f))
+    return total
 
 
 def window(out: Path, phase: str) -> tuple[float, float] | None:
@@ -131,20 +135,22 @@ def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
     span = window(out, "load")
     seconds = span[1] - span[0] if span else 0.0
     entries = read_stats(out, "load")
-    by_name = {e["name"]: e for e in entries}
-    ops = {name: figures([by_name[name]], seconds) for name in QUEUE_OPS if name in by_name}
-    queue = figures([by_name[n] for n in QUEUE_OPS if n in by_name], seconds)
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:   # a name may come from both parts of the phase
+        by_name.setdefault(e["name"], []).append(e)
+    ops = {name: figures(by_name[name], seconds) for name in QUEUE_OPS if name in by_name}
+    queue = figures([e for n in QUEUE_OPS for e in by_name.get(n, [])], seconds)
     queue["worst_p99_ms"] = max((v["p99_ms"] or 0 for v in ops.values()), default=None)
-    empty = figures([by_name[n] for n in EMPTY_OPS if n in by_name], seconds)
+    empty = figures([e for n in EMPTY_OPS for e in by_name.get(n, [])], seconds)
     t = tallies(out, "load")
     return {
         "seconds": round(seconds, 1),
         "queue_operations": {**queue, "target_per_s": profile.ops_per_s, "by_operation": ops, "empty": empty},
-        "reads": {n: figures([by_name[n]], seconds) for n in READS if n in by_name},
+        "reads": {n: figures(by_name[n], seconds) for n in READS if n in by_name},
         "call_to_screen": t["call_to_screen"],
         "sockets": {"planned": profile.screens, "held_at_end": t["held"], "lowest": t["low"], "peak": t["peak"],
-                    "opened": figures([by_name["open"]], seconds) if "open" in by_name else None,
-                    "dropped": by_name["dropped"]["num_failures"] if "dropped" in by_name else 0,
+                    "opened": figures(by_name["open"], seconds) if "open" in by_name else None,
+                    "dropped": sum(e["num_failures"] for e in by_name.get("dropped", [])),
                     **{k: t["counts"].get(k, 0) for k in ("snapshots", "resumes", "resets", "events", "pings")}},
         "clerks": {k: t["counts"].get(k, 0)
                    for k in ("call_next_empty", "clerk_windows_lost", "clerk_resynced", "clerk_slots_reused")},

@@ -24,6 +24,10 @@ _slots: redis.Redis | None = None
 RECENT: deque[str] = deque(maxlen=20_000)   # ticket ids issued by this process, newest last
 OPEN_FOR_BUSINESS = gevent.event.Event()     # set by the master once the screens are up
 PHASE = os.environ.get("LOAD_PHASE", "load")
+# A phase's users may run as two Locust runs side by side (runner.py): the screens, and the desks that
+# follow the screens' window (``LOAD_PART=desks``); each part's files carry its name.
+PART = os.environ.get("LOAD_PART", "")
+STEM = f"{PHASE}-{PART}" if PART else PHASE
 
 
 def plan() -> Plan:
@@ -93,7 +97,7 @@ class Tally:
         self.peak = self.low = self.open
 
     def dump(self, env: Environment) -> None:
-        out = Path(plan().out_dir) / f"worker-{PHASE}-{worker_index(env)}.json"
+        out = Path(plan().out_dir) / f"worker-{STEM}-{worker_index(env)}.json"
         out.write_text(json.dumps({"held": self.held if self.held is not None else self.open, "low": self.low, "peak": self.peak, "counts": self.counts,
                                    "call_ms": self.call_ms}), encoding="utf-8")
 

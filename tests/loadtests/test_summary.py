@@ -90,6 +90,33 @@ def test_the_load_phase_counts_empty_call_nexts_apart() -> None:
     assert load["errors"] == 1 + 2 + 1        # call-next's failure, two drops, one exception in a user
 
 
+def test_a_load_phase_run_as_screens_and_desks_sums_up_as_one_run(tmp_path: Path) -> None:
+    """runner.py runs the screens and the desks as two Locust runs: their stats, failures, exceptions
+    and tallies, each in its part's files, give the figures of the same users run as one."""
+    import csv
+    import json
+    import shutil
+
+    for f in RUN.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path)
+    screens = {"open", "dropped"}
+    entries = json.loads((RUN / "load.json").read_text())
+    (tmp_path / "load.json").write_text(json.dumps([e for e in entries if e["name"] in screens]))
+    (tmp_path / "load-desks.json").write_text(json.dumps([e for e in entries if e["name"] not in screens]))
+    with (RUN / "load_failures.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for name, part in (("load_failures.csv", [r for r in rows if r["Name"] in screens]),
+                       ("load-desks_failures.csv", [r for r in rows if r["Name"] not in screens])):
+        with (tmp_path / name).open("w", newline="") as f:
+            out = csv.DictWriter(f, fieldnames=list(rows[0]))
+            out.writeheader()
+            out.writerows(part)
+    shutil.move(tmp_path / "load_exceptions.csv", tmp_path / "load-desks_exceptions.csv")
+    shutil.move(tmp_path / "worker-load-1.json", tmp_path / "worker-load-desks-0.json")
+    assert load_phase(tmp_path, PROFILE) == load_phase(RUN, PROFILE)
+
+
 def test_closed_loop_phases_count_what_did_something() -> None:
     capacity = closed_loop(RUN, "capacity", QUEUE_OPS)
     assert (capacity["seconds"], capacity["count"], capacity["per_s"], capacity["failures"]) == (4.0, 76, 19.0, 0)
