@@ -9,6 +9,7 @@ import uuid
 from itertools import count
 from typing import Any
 
+import gevent
 import orjson
 from locust import User, task
 
@@ -36,8 +37,16 @@ class Desk(User):
         servers = plan().servers
         self.http = LeanHttp(servers[self.index % len(servers)])
 
+    pace: str | None = None   # its kind's entry of the plan's rates: actions a second of each such user
+
     def on_start(self) -> None:
+        """Wait for the doors to open, then for a random part of its own period: kiosks and clerks
+        released together kept acting in step (the same action at every window in the same instant,
+        the tablets' ratings of the finishes in bursts of several times their rate every ~26 s), as
+        no hall does."""
         OPEN_FOR_BUSINESS.wait()
+        if self.pace:
+            gevent.sleep(random.uniform(0, 1 / plan().rates[self.pace]))
 
     def on_stop(self) -> None:
         self.http.close()
@@ -78,6 +87,7 @@ class KioskUser(Desk):
     """A lobby kiosk or a service point's all-in-one: issues tickets, a fifth of them remote."""
 
     abstract = True
+    pace = "kiosk"
 
     @task
     def issue(self) -> None:
@@ -95,6 +105,7 @@ class ClerkUser(Desk):
     recall it or mark it a no-show, start, finish, sometimes transfer it to another line."""
 
     abstract = True
+    pace = "clerk"
 
     def on_start(self) -> None:
         super().on_start()
@@ -103,21 +114,29 @@ class ClerkUser(Desk):
         if self.index >= n:   # a user Locust restarted: its windows are another clerk's too
             TALLY.count("clerk_slots_reused")
         mine = clerks[self.index % n::n]
-        self.windows = [{"center": c, "window": w, "token": t, "ticket": None, "state": "idle", "recalls": 0}
-                        for c, w, t in mine]
+        # Each window joins after 0-2 rounds: a user works ~29 windows in turn, a window's visit is
+        # three of its turns (call, start, finish), and windows all joining at once kept every window
+        # of the run in step — 9 s of call-nexts, 9 s of starts, 9 s of finishes (and of the tablets'
+        # ratings after them, in bursts of several times their rate) — a 27 s cycle no hall has.
+        self.windows = [{"center": c, "window": w, "token": t, "ticket": None, "state": "idle", "recalls": 0,
+                         "rest": random.randint(0, 2)} for c, w, t in mine]
         self.turn = 0
 
     @task
     def work(self) -> None:
-        if not self.windows:
+        """One action, at the next window in turn that is not resting."""
+        for _ in range(len(self.windows)):
+            w = self.windows[self.turn % len(self.windows)]
+            self.turn += 1
+            if w["rest"]:
+                w["rest"] -= 1
+                continue
+            try:
+                self.act(w)
+            except Exception:  # noqa: BLE001 - the failure is already counted; this window is out of step now
+                TALLY.count("clerk_windows_lost")
+                self.windows.remove(w)
             return
-        w = self.windows[self.turn % len(self.windows)]
-        self.turn += 1
-        try:
-            self.act(w)
-        except Exception:  # noqa: BLE001 - the failure is already counted; this window is out of step now
-            TALLY.count("clerk_windows_lost")
-            self.windows.remove(w)
 
     def act(self, w: dict[str, Any]) -> None:
         c, tok, r = w["center"], w["token"], random.random()
@@ -173,6 +192,7 @@ class ResidentUser(Desk):
     """A resident glancing at their ticket's status page (the page a printed QR code opens)."""
 
     abstract = True
+    pace = "resident"
 
     @task
     def look(self) -> None:
