@@ -1,6 +1,7 @@
 """Locust entry point of ``loadtests/run``: the users of every client of the server, sized and paced
 from the run's plan (``LOAD_PLAN``). The runner picks the classes of each phase on the command line:
-``Baseline`` and ``Capacity`` (closed loop), then ``Screen Kiosk Clerk Resident Sms`` (the load)."""
+``Baseline`` and ``Capacity`` (closed loop), then the load as two runs side by side, ``Screen`` and
+``Kiosk Clerk Resident Sms`` (``LOAD_PART=desks``, which follows the screens' run's window)."""
 from __future__ import annotations
 
 import gc
@@ -43,19 +44,19 @@ Sms = concrete("Sms", SmsUser, max(1, _n["sms"]), constant(1.0))
 FOLLOWS = PART == "desks"     # the desks' run opens, measures and ends when the screens' run does
 
 
+WINDOW = Path(_p.out_dir) / f"window-{PHASE}.json"
+
+
 def _marks() -> dict[str, float]:
-    path = Path(_p.out_dir) / f"window-{PHASE}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(WINDOW.read_text()) if WINDOW.exists() else {}
 
 
 def _marker(what: str) -> None:
     """When the doors opened and the measured window began and ended: for the runner's CPU figures,
     and for the desks' run to follow."""
-    marks = {**_marks(), what: time.time()}
-    path = Path(_p.out_dir) / f"window-{PHASE}.json"
-    part = path.with_suffix(".part")
-    part.write_text(json.dumps(marks))
-    part.replace(path)   # whole or not at all: the desks' run reads it meanwhile
+    part = WINDOW.with_suffix(".part")
+    part.write_text(json.dumps({**_marks(), what: time.time()}))
+    part.replace(WINDOW)   # whole or not at all: the desks' run reads it meanwhile
 
 
 def _doors_open(environment: Environment, **_: Any) -> None:

@@ -3,7 +3,8 @@ slice of the city, a token for every device and clerk, then three Locust phases 
 
 1. ``baseline``: closed-loop users against the bare Starlette + one Redis script endpoint;
 2. ``capacity``: the same users and shape against our servers, a whole visit per cycle;
-3. ``load``: every screen connected, kiosks, clerks, tablets, residents and SMS at the profile's rate —
+3. ``load``: every screen connected, kiosks, clerks, tablets, residents and SMS at the profile's rate
+   (the screens and the desks as two Locust runs side by side: ``load_generators``) —
 
 and ``summary.json`` with the verdict on the profile's targets (exit 1 when one is missed)."""
 from __future__ import annotations
