@@ -3,6 +3,10 @@
 the measured windows) whose answers were worked out by hand."""
 from __future__ import annotations
 
+import csv
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -90,31 +94,36 @@ def test_the_load_phase_counts_empty_call_nexts_apart() -> None:
     assert load["errors"] == 1 + 2 + 1        # call-next's failure, two drops, one exception in a user
 
 
-def test_a_load_phase_run_as_screens_and_desks_sums_up_as_one_run(tmp_path: Path) -> None:
+def test_a_load_phase_run_as_screens_and_desks_sums_up_as_one_run() -> None:
     """runner.py runs the screens and the desks as two Locust runs: their stats, failures, exceptions
-    and tallies, each in its part's files, give the figures of the same users run as one."""
-    import csv
-    import json
-    import shutil
+    and tallies, each in its part's files, give the figures of the same users run as one. (A folder of
+    its own, not pytest's ``tmp_path``: this file runs in the README's fresh-clone slice, where making
+    pytest's base folder closes it to the embedded PostgreSQL's own user, which then cannot stop.)"""
+    with tempfile.TemporaryDirectory(prefix="qs-summary-") as folder:
+        run = Path(folder)
+        split_into_parts(run)
+        assert load_phase(run, PROFILE) == load_phase(RUN, PROFILE)
 
+
+def split_into_parts(folder: Path) -> None:
+    """The recorded run's files as the screens' part and the desks' part would have written them."""
     for f in RUN.iterdir():
         if f.is_file():
-            shutil.copy(f, tmp_path)
+            shutil.copy(f, folder)
     screens = {"open", "dropped"}
     entries = json.loads((RUN / "load.json").read_text())
-    (tmp_path / "load.json").write_text(json.dumps([e for e in entries if e["name"] in screens]))
-    (tmp_path / "load-desks.json").write_text(json.dumps([e for e in entries if e["name"] not in screens]))
+    (folder / "load.json").write_text(json.dumps([e for e in entries if e["name"] in screens]))
+    (folder / "load-desks.json").write_text(json.dumps([e for e in entries if e["name"] not in screens]))
     with (RUN / "load_failures.csv").open() as f:
         rows = list(csv.DictReader(f))
     for name, part in (("load_failures.csv", [r for r in rows if r["Name"] in screens]),
                        ("load-desks_failures.csv", [r for r in rows if r["Name"] not in screens])):
-        with (tmp_path / name).open("w", newline="") as f:
+        with (folder / name).open("w", newline="") as f:
             out = csv.DictWriter(f, fieldnames=list(rows[0]))
             out.writeheader()
             out.writerows(part)
-    shutil.move(tmp_path / "load_exceptions.csv", tmp_path / "load-desks_exceptions.csv")
-    shutil.move(tmp_path / "worker-load-1.json", tmp_path / "worker-load-desks-0.json")
-    assert load_phase(tmp_path, PROFILE) == load_phase(RUN, PROFILE)
+    shutil.move(folder / "load_exceptions.csv", folder / "load-desks_exceptions.csv")
+    shutil.move(folder / "worker-load-1.json", folder / "worker-load-desks-0.json")
 
 
 def test_closed_loop_phases_count_what_did_something() -> None:
