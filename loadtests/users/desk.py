@@ -29,6 +29,7 @@ class Desk(User):
     keep-alive connection to it."""
 
     abstract = True
+    pace: str | None = None   # its kind's entry of the plan's rates: actions a second of each such user
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -36,8 +37,6 @@ class Desk(User):
         self.last_problem = ""
         servers = plan().servers
         self.http = LeanHttp(servers[self.index % len(servers)])
-
-    pace: str | None = None   # its kind's entry of the plan's rates: actions a second of each such user
 
     def on_start(self) -> None:
         """Wait for the doors to open, then for a random part of its own period: kiosks and clerks
