@@ -73,4 +73,4 @@ async def test_a_session_across_a_redis_restart(stage: Stage) -> None:
                     await asyncio.sleep(0.2)
                 assert r.status_code == 200, r.text
             assert (await _next(clerk, "session.closed"))["reason"] == "finished"
-            assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
+            assert [e["type"] for e in await _session_events(settings, 2)] == ["session.started", "session.closed"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import asyncpg
@@ -55,13 +56,21 @@ async def _next(ws: ClientConnection, kind: str) -> dict[str, Any]:
     return msg
 
 
-async def _session_events(settings: Settings) -> list[dict[str, Any]]:
+async def _session_events(settings: Settings, at_least: int = 1, deadline_s: float = 10.0) -> list[dict[str, Any]]:
+    """The session events on the center's stream, once there are ``at_least``: a page hears its
+    session close from its own instance at once, and the session.closed event follows from the
+    instance's closer loop a moment later."""
     r = Redis.from_url(settings.redis_url)
+    end = time.monotonic() + deadline_s
     try:
-        entries = await r.xrange(Keys(settings.key_prefix).events(C))
+        while True:
+            entries = await r.xrange(Keys(settings.key_prefix).events(C))
+            events = [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"].startswith(b"session.")]
+            if len(events) >= at_least or time.monotonic() > end:
+                return events
+            await asyncio.sleep(0.05)
     finally:
         await r.aclose()
-    return [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"].startswith(b"session.")]
 
 
 async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_both(settings: Settings) -> None:
@@ -120,7 +129,7 @@ async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_
             for ws in (clerk, point):
                 assert (await _next(ws, "session.closed"))["reason"] == "finished"
                 assert await close_code(ws) == 1000
-            events = await _session_events(settings)
+            events = await _session_events(settings, 2)
             assert [e["type"] for e in events] == ["session.started", "session.closed"]
             assert events[1]["reason"] == "finished" and events[1]["session"]["id"] == joined["session"]["id"]
 
@@ -164,7 +173,7 @@ async def test_too_big_a_message_closes_the_socket_and_a_pause_or_a_transfer_clo
             for ws in (clerk, point):
                 assert (await _next(ws, "session.closed"))["reason"] == "window_paused"
                 assert await close_code(ws) == 1000
-            assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
+            assert [e["type"] for e in await _session_events(settings, 2)] == ["session.started", "session.closed"]
 
             # open again, the ticket still called there: a new session, which the transfer ends
             assert (await http.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": CLERK})).status_code == 200
@@ -173,7 +182,7 @@ async def test_too_big_a_message_closes_the_socket_and_a_pause_or_a_transfer_clo
             r = await http.post(f"/api/v1/tickets/{ticket['id']}/transfer", json={"to_queue": ticket["queue"]})
             assert r.status_code == 200, r.text
             assert (await _next(clerk, "session.closed"))["reason"] == "transferred"
-            events = await _session_events(settings)
+            events = await _session_events(settings, 4)
             assert [e["type"] for e in events] == ["session.started", "session.closed"] * 2
             assert events[2]["session"]["id"] == second != events[0]["session"]["id"]
 
@@ -196,7 +205,7 @@ async def test_pages_joining_at_once_on_two_instances_open_one_session(settings:
             for ws in pages:
                 assert (await _next(ws, "session.closed"))["reason"] == "no_show"
                 assert await close_code(ws) == 1000
-            events = await _session_events(settings)
+            events = await _session_events(settings, 2)
             assert [e["type"] for e in events] == ["session.started", "session.closed"]
 
 
@@ -251,4 +260,4 @@ async def test_refused_messages_and_the_rate_limit_never_break_the_session_until
                 assert (await _next(ws, "session.closed"))["reason"] == "hung_up"
                 assert await close_code(ws) == 1000
             assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["status"] == "called"   # still served
-            assert [e["type"] for e in await _session_events(settings)] == ["session.started", "session.closed"]
+            assert [e["type"] for e in await _session_events(settings, 2)] == ["session.started", "session.closed"]
