@@ -18,7 +18,7 @@ from .config import EvalConfig
 from .events import emit_all
 from .levels import Reason, is_bad
 from .rectification import deadlines
-from .served import Served, lookup
+from .served import Served, from_row, lookup
 
 
 class ReviewError(Exception):
@@ -67,7 +67,7 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Ca
     followup = await _followup_case(conn, ticket_id) if new.round == 2 else None
     if new.round == 2 and followup is None:
         raise ReviewError("no_followup", "a follow-up rating needs a rectified bad review")
-    rec = await insert(conn, served, new, now_ms, cfg, tz, calendar)
+    rec = await insert(conn, ticket_id, new, now_ms, cfg, tz, calendar)
     if rec is None:   # cannot happen: the row is locked above and its unrated mark checked
         raise ReviewError("too_late", "the rating period for this ticket has ended")
     if followup is not None:
@@ -80,14 +80,15 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Ca
     return rec
 
 
-# A rating in one statement: the served row locked (a first rating only while not marked unrated),
-# the review inserted once per round, the SMS prompts still queued for that round skipped, and for
-# a resident's bad first rating the rectification case opened with its first note.
-# ``served_rows`` 0: not served, or unrated; ``id`` NULL: already rated. ``$17`` is the
-# transaction's synchronous_commit (``commit_mode``), set in the statement to cost no round trip.
+# A rating in one statement: the served row locked (a first rating only while not marked unrated;
+# a tablet's only of a ticket served at its window lately), the review inserted once per round, the
+# SMS prompts still queued for that round skipped, and for a resident's bad first rating the
+# rectification case opened with its first note. The served row's columns come back: NULL when it
+# is missing, unrated or not the tablet's; ``id`` NULL: already rated. ``$14`` is the transaction's
+# synchronous_commit (``commit_mode``), set in the statement to cost no round trip.
 _RATE = (
-    "WITH s AS (SELECT ticket_id FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
-    "   FOR UPDATE),"
+    "WITH s AS (SELECT * FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
+    "   AND ($15::text IS NULL OR (center = $15 AND window_code = $16 AND finished_at >= $17)) FOR UPDATE),"
     " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
     "   SELECT $1, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
     "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8 FROM s"
@@ -96,33 +97,42 @@ _RATE = (
     "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated)),"
     " opened AS (INSERT INTO rectifications (review_id, ticket_id, center, window_code, staff_id, owner, opened_at,"
     "     contact_due, resolve_due, rectify_due)"
-    "   SELECT rated.id, $1, $10, $11, $12, 'manager:' || $10, $8, $13, $14, $15 FROM rated WHERE $16 RETURNING id),"
+    "   SELECT rated.id, $1, s.center, s.window_code, s.staff_id, 'manager:' || s.center, $8, $10, $11, $12"
+    "   FROM rated, s WHERE $13 RETURNING id),"
     " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
     "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)"
-    " SELECT (SELECT count(*) FROM s) AS served_rows, (SELECT id FROM opened) AS case_id,"
-    " set_config('synchronous_commit', $17, true) AS commit_mode, rated.*"
-    " FROM (SELECT 1) AS one LEFT JOIN rated ON true")
+    " SELECT (SELECT id FROM opened) AS case_id, set_config('synchronous_commit', $14, true) AS commit_mode,"
+    " s.center, s.window_code, s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at, rated.*"
+    " FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN rated ON true")
 
 
-async def insert(conn: asyncpg.Connection | asyncpg.Pool, served: Served, new: NewReview, now_ms: int, cfg: EvalConfig,
-                 tz: str, calendar: Calendar) -> Recorded | None:
+@dataclass(frozen=True, slots=True)
+class AtWindow:
+    """A tablet's rating: only of a ticket served at its window and finished since ``since_ms``."""
+    center: str
+    window: str
+    since_ms: int
+
+
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: NewReview, now_ms: int, cfg: EvalConfig,
+                 tz: str, calendar: Calendar, at: AtWindow | None = None) -> Recorded | None:
     """The statement above: in the caller's transaction for the general way (``write``), or on the
     pool, as its own transaction, for a first rating (``is_first``) — most ratings, which at the
     city's peak queued for connections for seconds when they held one across several round trips.
-    None when the served row is missing or was marked unrated: the general way then says why."""
+    None when the served row is missing, was marked unrated or is not ``at`` the tablet's window
+    lately: the general way then says why."""
     now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
-    row = await conn.fetchrow(_RATE, served.ticket_id, new.round, new.level, new.channel, new.is_default,
+    row = await conn.fetchrow(_RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
                               [str(r) for r in new.reasons], new.comment, now,
                               ["prompt", "reminder"] if new.round == 1 else ["followup"],
-                              served.center, served.window, served.staff_id,
                               *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
-                              commit_mode(cfg))
-    if not row["served_rows"]:
+                              commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3))
+    if row["center"] is None:
         return None
     if row["id"] is None:
         raise ReviewError("already_rated", "this ticket has already been rated")
-    return Recorded(public_review(dict(row), served), row["case_id"])
+    return Recorded(public_review(dict(row), from_row(row)), row["case_id"])
 
 
 def commit_mode(cfg: EvalConfig) -> str:

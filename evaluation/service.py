@@ -17,7 +17,7 @@ from queue_server.engine.queue_engine import QueueEngine
 
 from . import reviews
 from .config import EvalConfig
-from .reviews import NewReview, Recorded
+from .reviews import AtWindow, NewReview, Recorded
 from .served import RecentlyFinished, Served, save
 
 
@@ -51,15 +51,24 @@ class Evaluation:
         if served is not None:
             first = reviews.is_first(new, link_token)
             if first:
-                rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
+                rec = await reviews.insert(self.pool, served.ticket_id, new, now, self.cfg, self.tz(ticket_id), self.calendar)
             if rec is None:
                 await save(self.pool, [served])
                 if first:
-                    rec = await reviews.insert(self.pool, served, new, now, self.cfg, self.tz(ticket_id), self.calendar)
+                    rec = await reviews.insert(self.pool, served.ticket_id, new, now, self.cfg, self.tz(ticket_id), self.calendar)
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), self.calendar, ticket_id, new, now, link_token)
         await self.announce(rec, now)
+        return rec
+
+    async def record_at(self, ticket_id: str, new: NewReview, at: AtWindow) -> Recorded | None:
+        """A tablet's rating of a ticket served ``at`` its window lately, in one statement, announced;
+        None when the ticket was not (or is not recorded yet): ``record`` then, once the caller knows."""
+        now = self.clock.now_ms()
+        rec = await reviews.insert(self.pool, ticket_id, new, now, self.cfg, self.tz(ticket_id), self.calendar, at)
+        if rec is not None:
+            await self.announce(rec, now)
         return rec
 
     async def announce(self, rec: Recorded, now_ms: int) -> None:

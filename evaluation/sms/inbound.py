@@ -137,7 +137,7 @@ async def _rate(ev: Evaluation, conn: asyncpg.Connection, prompt: asyncpg.Record
     try:
         recorded = None
         if new.round == 1 and served is not None and not served.unrated:
-            recorded = await reviews.insert(conn, served, new, now, ev.cfg, tz, ev.calendar)
+            recorded = await reviews.insert(conn, tid, new, now, ev.cfg, tz, ev.calendar)
         if recorded is None:
             async with conn.transaction():  # a savepoint: a refused rating leaves the rest of the reply intact
                 recorded = await reviews.write(conn, ev.cfg, tz, ev.calendar, tid, new, now)

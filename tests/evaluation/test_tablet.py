@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from evaluation import reviews
 from evaluation.config import EvalConfig
 from evaluation.reviews import NewReview
-from evaluation.served import find
+from evaluation.served import RecentlyFinished, find
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
-from tests.evaluation.conftest import C, desk_for, eval_settings
+from tests.evaluation.conftest import C, Desk, desk_for, eval_settings, eventually
 from tests.support import AUTH
 
 
@@ -19,9 +21,23 @@ async def count(desk, table: str = "reviews") -> int:  # type: ignore[no-untyped
     return await desk.pool.fetchval(f"SELECT count(*) FROM {table}")
 
 
-async def test_tablet_rates_its_windows_ticket_once(settings: Settings, clock: FixedClock) -> None:
+async def served_elsewhere(desk: Desk, ticket_id: str) -> None:
+    """As if another process had seen the ticket finish: recorded by the evaluation consumer, and
+    not among this process's recently finished (its rating then checks window and time in SQL)."""
+    await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", ticket_id),
+                     what="the served ticket recorded")
+    desk.app.state.evaluation.recent = RecentlyFinished(size=0)
+
+
+SEEN = pytest.mark.parametrize("seen_here", [True, False], ids=["seen-finish-here", "recorded-elsewhere"])
+
+
+@SEEN
+async def test_tablet_rates_its_windows_ticket_once(settings: Settings, clock: FixedClock, seen_here: bool) -> None:
     async with desk_for(eval_settings(settings), clock) as desk:
         t = await desk.serve("w3", matter="mi-001")
+        if not seen_here:
+            await served_elsewhere(desk, t["id"])
         tablet = await desk.token("device", "w3", "tablet")
         r = await desk.rate(t["id"], 5, tablet)
         assert r.status_code == 201, r.text
@@ -38,9 +54,12 @@ async def test_tablet_rates_its_windows_ticket_once(settings: Settings, clock: F
         assert recorded[0]["window_code"] == "w3" and "window" not in recorded[0] and "ticket" not in recorded[0]
 
 
-async def test_refusals_record_nothing(settings: Settings, clock: FixedClock) -> None:
+@SEEN
+async def test_refusals_record_nothing(settings: Settings, clock: FixedClock, seen_here: bool) -> None:
     async with desk_for(eval_settings(settings, QUEUE_REVIEW_TABLET_WINDOW_S="600"), clock) as desk:
         t = await desk.serve("w1")
+        if not seen_here:
+            await served_elsewhere(desk, t["id"])
         cases = [
             ("tablet of another window", await desk.token("device", "w2", "tablet"), 403),
             ("tablet of another center", await desk.token("device", "w1", "tablet", center="caojiadu"), 403),
@@ -90,12 +109,16 @@ async def test_two_tablets_racing_record_one_rating(settings: Settings, clock: F
         assert await count(desk, "rectifications") == bad
 
 
-async def test_twenty_ratings_of_one_ticket_at_once_record_one(settings: Settings, clock: FixedClock) -> None:
+@SEEN
+async def test_twenty_ratings_of_one_ticket_at_once_record_one(settings: Settings, clock: FixedClock,
+                                                               seen_here: bool) -> None:
     """However the twenty interleave, one rating is recorded and announced; every other one is told
-    the ticket is already rated."""
+    the ticket is already rated. A bad one opens the case of the window and staff that served."""
     async with desk_for(eval_settings(settings), clock) as desk:
         tablet = await desk.token("device", "w1", "tablet")
         t = await desk.serve("w1")
+        if not seen_here:
+            await served_elsewhere(desk, t["id"])
         answers = await asyncio.gather(*(desk.rate(t["id"], 1 + i % 5, tablet, reasons=["attitude"]) for i in range(20)))
         assert sorted(a.status_code for a in answers) == [201] + [409] * 19
         assert {a.json()["code"] for a in answers if a.status_code == 409} == {"already_rated"}
@@ -103,6 +126,10 @@ async def test_twenty_ratings_of_one_ticket_at_once_record_one(settings: Setting
         assert await desk.pool.fetchval("SELECT level FROM reviews WHERE ticket_id = $1", t["id"]) == won["level"]
         assert [e["review"]["id"] for e in await desk.events("review.recorded")] == [won["id"]]
         assert await count(desk, "rectifications") == (1 if won["bad"] else 0)
+        if won["bad"]:
+            case = await desk.pool.fetchrow("SELECT * FROM rectifications WHERE id = $1", won["case_id"])
+            assert (case["center"], case["window_code"], case["staff_id"], case["owner"]) == (
+                C, "w1", f"{C}-s01", f"manager:{C}")
 
 
 async def test_a_ratings_commit_waits_for_its_flush_only_in_record_mode(settings: Settings, clock: FixedClock) -> None:
@@ -116,7 +143,7 @@ async def test_a_ratings_commit_waits_for_its_flush_only_in_record_mode(settings
             t = await desk.serve("w1")
             served = await find(ev.engine, desk.pool, t["id"])
             async with desk.pool.acquire() as conn, conn.transaction():
-                rec = await reviews.insert(conn, served, NewReview(level=5, channel="tablet"),
+                rec = await reviews.insert(conn, served.ticket_id, NewReview(level=5, channel="tablet"),
                                            clock.now_ms(), replace(ev.cfg, commit_waits_for_flush=waits), ev.tz(t["id"]),
                                            ev.calendar)
                 assert rec is not None and await conn.fetchval("SHOW synchronous_commit") == mode
