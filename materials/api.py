@@ -12,14 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from network.assistant import at_point
-from queue_server.api.auth import bearer, principal, require
+from queue_server.api.auth import principal, require
 from queue_server.api.endpoints import Endpoints, json, read_body, record_id
 from queue_server.api.problems import Problem
 from queue_server.api.schemas import Body, MaterialItemInfo
 from queue_server.api.tickets import limit_outsider
 from queue_server.clock import from_ms
 from queue_server.domain.materials import DECISIONS, SCANNABLE
-from queue_server.record.people import token_hash
 
 from . import links, scans
 from .access import may_see, matter_of, ticket_of
@@ -115,7 +114,7 @@ async def upload(request: Request) -> Response:
     state = request.app.state
     who, center, code = await at_point(request, UPLOADERS)
     if who.role != "admin":   # an assistant's tablet is an outsider's reach: its own bucket
-        state.limiter.check(f"scan:{token_hash(bearer(request) or '')}")
+        state.limiter.check(f"scan:{request.state.token_hash}")
     ticket = await ticket_of(request, request.path_params["id"])
     if ticket["center"] != center.code or ticket.get("service_point") != code:
         raise Problem(403, "Forbidden", f"ticket {ticket['id']} was not taken at service point {code}", code="other_point")

@@ -104,15 +104,15 @@ class TokenCache:
             self._known.put(key, (now + _VALID_S * (0.5 + random.random() / 2), who))
         return len(found)
 
-    async def resolve(self, token: str) -> Principal | None:
+    async def resolve(self, token: str, digest: str | None = None) -> Principal | None:
         """The token's principal, None for no such (or a revoked) token; ``Unavailable`` when only
-        PostgreSQL could say and it is away."""
+        PostgreSQL could say and it is away. ``digest``: the token's hash, when the caller has it."""
         if self._admin and hmac.compare_digest(token.encode(), self._admin.encode()):
             return ADMIN
         now = time.monotonic()
         if now >= self._next_check and self._checking is None:
             self._checking = asyncio.create_task(self._forget_revoked(), name="token revocations")
-        key = token_hash(token)
+        key = digest or token_hash(token)
         known = self._known.get(key)
         if known is not None:
             self._known.move_to_end(key)
@@ -187,11 +187,12 @@ async def principal(conn: HTTPConnection, required: bool = True) -> Principal | 
         return None
     if len(token) > 200:
         raise Problem(401, "Unauthorized", "the token is not valid")
-    found = await conn.app.state.tokens.resolve(token)
+    digest = token_hash(token)
+    found = await conn.app.state.tokens.resolve(token, digest)
     if found is None:
         raise Problem(401, "Unauthorized", "the token is not valid or was revoked")
     conn.state.principal = found   # for the audit trail (audit/trail.py): who this request acted as, and with what
-    conn.state.token = token
+    conn.state.token_hash = digest  # and for the limiters' buckets: hashed once per request
     return found
 
 

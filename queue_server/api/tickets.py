@@ -8,8 +8,8 @@ from starlette.routing import Route
 from ..domain.numbering import center_of
 from ..domain.tickets import public_ticket
 from ..engine.queue_engine import Position
-from ..record.people import Principal, token_hash
-from .auth import bearer, principal, require, require_queue_action
+from ..record.people import Principal
+from .auth import principal, require, require_queue_action
 from .calendar import require_open
 from .endpoints import Doc, Endpoints, json, read_body
 from .problems import Problem
@@ -30,7 +30,7 @@ def limit_outsider(request: Request, who: Principal | None) -> None:
     if who is None:
         request.app.state.limiter.check(f"ip:{request.client.host if request.client else '-'}")
     elif who.role == "device":
-        request.app.state.limiter.check(f"dev:{token_hash(bearer(request) or '')}")
+        request.app.state.limiter.check(f"dev:{request.state.token_hash}")
 
 
 @api("POST", "/api/v1/centers/{center}/tickets", "Issue a ticket", body=IssueTicket, response=TicketPosition, status=201,

@@ -74,10 +74,12 @@ def entry_for(scope: Scope, who: Principal, status: int, now_ms: int) -> Entry:
         route = route.replace("{action}", params["action"])
     ticket = params.get("ticket_id") or params.get("id") if "ticket" in route else None
     center = params.get("center") or (center_of(ticket) if ticket else None) or who.center
-    token = scope["state"].get("token") or bearer(HTTPConnection(scope))
+    digest = scope["state"].get("token_hash")
+    if digest is None and (token := bearer(HTTPConnection(scope))):
+        digest = token_hash(token)
     agent = next((value for name, value in scope["headers"] if name == b"user-agent"), b"")
     client = scope.get("client")
-    return Entry(uuid.uuid4(), from_ms(now_ms), who.role, actor_of(who), token_hash(token)[:12] if token else None,
+    return Entry(uuid.uuid4(), from_ms(now_ms), who.role, actor_of(who), digest[:12] if digest else None,
                  center, who.window, f"{scope['method']} {route}", params, status, client[0] if client else None,
                  agent[:_AGENT_MAX].decode("latin-1") or None)
 
