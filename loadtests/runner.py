@@ -37,7 +37,7 @@ from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
 from .procstat import Sampler, listener_pid, redis_pids
-from .server_metrics import loop_lag, scrape, scrape_stalls
+from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
@@ -178,6 +178,15 @@ def wait_with_children(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
+def scraped_window(span: dict[str, float], scraped_from: float, scraped_to: float) -> dict[str, float]:
+    """When the two scrapes that bound the servers' own figures were taken, in seconds after the
+    measured window's start, and the window's length: a server too busy to answer its ``/metrics``
+    in time is scraped again a second later, so an overloaded run's figures may cover only a part
+    of the window (the city on a slow machine: 1 s of its 60), and say so here."""
+    return {"from_s": round(scraped_from - span["start"], 1), "to_s": round(scraped_to - span["start"], 1),
+            "window_s": round(span["end"] - span["start"], 1)}
+
+
 def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen: dict[str, Any], out: Path) -> None:
     """What the servers say while the load runs: their sockets, the persister's lag over the measured
     window (its largest and its last reading), and their own request latencies and event-loop lag
@@ -187,17 +196,18 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
     marks = out / "window-load.json"
     loops = {"loop_lag": urls, **({"loop_lag_sockets": live} if set(live) != set(urls) else {})}   # by tier
     tick = 0
+    at_start: tuple[Buckets, dict[str, Histograms], float] | None = None   # the servers' figures as the window began
     while not stop.wait(1.0):
         tick += 1
         span = json.loads(marks.read_text()) if marks.exists() else {}
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            if "start" in span and "at_start" not in seen:
-                seen["at_start"] = scrape(urls)
-                seen["stalls_at_start"] = {k: scrape_stalls(us) for k, us in loops.items()}
-            if "end" in span and "at_start" in seen and "latency_by_route" not in seen:
-                seen["latency_by_route"] = server_window(seen.pop("at_start"), scrape(urls))
-                at_start = seen.pop("stalls_at_start")
-                seen.update({k: loop_lag(at_start[k], scrape_stalls(us)) for k, us in loops.items()})
+            if "start" in span and at_start is None:   # both scrapes or neither: one may time out
+                at_start = (scrape(urls), {k: scrape_stalls(us) for k, us in loops.items()}, time.time())
+            if "end" in span and at_start is not None and "latency_by_route" not in seen:
+                routes, stalls = server_window(at_start[0], scrape(urls)), {k: loop_lag(at_start[1][k], scrape_stalls(us))
+                                                                            for k, us in loops.items()}
+                seen.update({"latency_by_route": routes, **stalls,
+                             "scraped_window": scraped_window(span, at_start[2], time.time())})
         if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
             continue
         sockets = lag = dropped = 0
@@ -395,6 +405,13 @@ def main() -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")
+    report = summary.get("load", {}).get("servers_report")
+    scraped = (report or {}).get("scraped_window")
+    if report is not None and scraped is None:
+        print("note: the servers' own figures (latency_by_route, loop_lag) are missing: their /metrics did not answer")
+    elif scraped and scraped["to_s"] - scraped["from_s"] < 0.9 * scraped["window_s"]:
+        print(f"note: the servers' own figures (latency_by_route, loop_lag) cover {scraped['from_s']}-{scraped['to_s']} s"
+              f" of the {scraped['window_s']} s window: their /metrics did not answer in time")
     print(f"summary: {out / 'summary.json'}")
     sys.exit(0 if summary["met"] else 1)
 
