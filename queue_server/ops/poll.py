@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -87,12 +88,8 @@ class DeviceReader:
                     k = k.at(now_ms)
                     found.append(k)
                 known[raw] = k
-            found.sort(key=_order)
+            found.sort(key=attrgetter("order"))
             out[c] = [k.entry for k in found[:MAX_DEVICES]]
-
-
-def _order(k: _Known) -> tuple[bool, str, str, str]:
-    return k.order
 
 
 async def refresh(figures: LiveFigures, redis: Redis, keys: Keys, clock: Clock, online_s: int,
