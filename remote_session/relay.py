@@ -21,7 +21,7 @@ from queue_server.config import Settings
 from queue_server.domain.remote_session import SessionEnd, session_end
 from queue_server.engine.channels import follow
 from queue_server.engine.keys import Keys
-from queue_server.engine.scripts import Scripts
+from queue_server.engine.scripts import Scripts, call_each
 from queue_server.realtime.events import LiveEvent
 
 from .config import SessionConfig
@@ -29,6 +29,7 @@ from .config import SessionConfig
 log = logging.getLogger("queue_server.remote_session")
 OUTBOX_MAX = 256            # messages waiting for one page; more and the page is too slow: closed (1013)
 CLOSES_MAX = 10_000         # session ends waiting for their script call
+CLOSES_PER_CALL = 200       # of them, sent in one round trip
 
 
 class Participant:
@@ -96,12 +97,16 @@ class SessionRelay:
         return orjson.loads(raw)
 
     async def close(self, center: str, end: SessionEnd, now_ms: int) -> dict[str, Any]:
+        return (await self.close_all([(center, end)], now_ms))[0]
+
+    async def close_all(self, ends: list[tuple[str, SessionEnd]], now_ms: int) -> list[dict[str, Any]]:
+        """The script once per (center, end), all in one round trip."""
         k = self.keys
-        raw = await self.scripts["session_close"](
-            keys=[k.remote_session(center, end.window), k.events(center)],
-            args=[k.center_base(center), now_ms, self.settings.stream_maxlen, center, end.window, end.ticket or "",
-                  end.reason, "" if end.at is None else end.at])
-        return orjson.loads(raw)
+        replies = await call_each(self.redis, self.scripts["session_close"], [
+            ([k.remote_session(center, end.window), k.events(center)],
+             [k.center_base(center), now_ms, self.settings.stream_maxlen, center, end.window, end.ticket or "",
+              end.reason, "" if end.at is None else end.at]) for center, end in ends])
+        return [orjson.loads(raw) for raw in replies]
 
     # ---- participants on this instance -------------------------------------------------------------
     def join(self, p: Participant) -> None:
@@ -174,21 +179,27 @@ class SessionRelay:
                 if q.center == event.center and q.window == end.window and end.ticket in (None, q.ticket) \
                         and (end.at is None or q.started_at <= end.at):
                     q.end(1000, "session closed", {"type": "session.closed", "reason": end.reason})
+        self._ask_close(event.center, end)
+
+    def _ask_close(self, center: str, end: SessionEnd) -> None:
         try:
-            self.closes.put_nowait((event.center, end))
+            self.closes.put_nowait((center, end))
         except asyncio.QueueFull:
-            log.warning("session closes backed up; the end of %s's session at %s is left to its ttl",
-                        event.center, end.window)
+            log.warning("session closes backed up; the end of %s's session at %s is left to its ttl", center, end.window)
 
     async def run_closer(self, stop: asyncio.Event, clock: Any) -> None:
-        """Sends the session.closed events the hub listener asked for; a Redis failure ends the run for
-        the supervisor to restart, the close asked again."""
+        """Sends the session.closed events the hub listener asked for, all those waiting in one round
+        trip (every remote ticket that leaves its window asks, on every instance); a Redis failure ends
+        the run for the supervisor to restart, the closes asked again."""
         while not stop.is_set():
-            center, end = await self.closes.get()
+            ends = [await self.closes.get()]
+            while not self.closes.empty() and len(ends) < CLOSES_PER_CALL:
+                ends.append(self.closes.get_nowait())
             try:
-                await self.close(center, end, clock.now_ms())
+                await self.close_all(ends, clock.now_ms())
             except Exception:
-                self.closes.put_nowait((center, end))
+                for end in ends:
+                    self._ask_close(*end)
                 raise
 
     async def follow_signals(self, stop: asyncio.Event) -> None:

@@ -15,10 +15,15 @@ SETTLED = ("illegal_transition", "present", "not_found")   # served, ended or ch
 async def lapse_due(engine: QueueEngine) -> int:
     """No-show every called remote ticket whose grace is over and whose resident did not check in."""
     redis, keys, now = engine.redis, engine.keys, engine.clock.now_ms()
+    centers = list(engine.catalog.centers)
+    async with redis.pipeline(transaction=False) as pipe:   # every center's in one round trip: few are ever due
+        for center in centers:
+            pipe.zrangebyscore(keys.check_in_due(center), "-inf", now, start=0, num=BATCH)
+        due = await pipe.execute()
     lapsed = 0
-    for center in engine.catalog.centers:
+    for center, ids in zip(centers, due):
         due_key = keys.check_in_due(center)
-        for raw in await redis.zrangebyscore(due_key, "-inf", now, start=0, num=BATCH):
+        for raw in ids:
             tid = raw.decode() if isinstance(raw, bytes) else raw
             try:
                 await engine.act(tid, "no-show", extra={"reason": "not checked in within the grace period"},

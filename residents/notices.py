@@ -19,6 +19,7 @@ from queue_server.clock import Clock
 from queue_server.domain.catalog import Catalog
 from queue_server.domain.residents import needs_check_in
 from queue_server.engine.queue_engine import QueueEngine
+from queue_server.engine.scripts import call_each
 from queue_server.record.group_consumer import GroupConsumer
 from queue_server.record.trim import Losses
 
@@ -74,8 +75,7 @@ class NoticeConsumer(GroupConsumer):
                     notices.append(Notice(center, t["id"], "called", t["phone"], self._called_text(center, t)))
                 if needs_check_in(t):
                     grace.setdefault(center, {})[t["id"]] = int(t["called_at"]) + self.cfg.check_in_grace_s * 1000
-        for center, issued in touched.items():
-            notices += await self._near(center, issued, now)
+        notices += await self._near(touched, now)
         if notices:
             async with self.pool.acquire() as conn:
                 for n in notices:
@@ -89,14 +89,21 @@ class NoticeConsumer(GroupConsumer):
                     pipe.zadd(self.keys.check_in_due(center), due, nx=True)  # type: ignore[arg-type]
                 await pipe.execute()
 
-    async def _near(self, center: str, issued: list[str], now: int) -> list[Notice]:
-        """The near SMS due at ``center`` now, among the tickets watched (``issued`` joins them first)."""
+    async def _near(self, touched: dict[str, list[str]], now: int) -> list[Notice]:
+        """The near SMS due now at each center ``touched`` by the batch, among the tickets it watches
+        (the ones ``issued`` there join them first): one script per center, all in one round trip."""
         k = self.keys
-        result = await self.engine._run("near_due", [k.near_watch(center)],
-                                        [k.center_base(center), now, self.cfg.near_for(center), *issued])
-        c = self.catalog.centers[center]
-        return [Notice(center, d["id"], "near", d["phone"], texts.near(d["number"], int(d["ahead"]), c.name_zh, c.name_en))
-                for d in result.get("due") or []]
+        centers = list(touched)
+        replies = await call_each(self.engine.redis, self.engine.scripts["near_due"],
+                                  [([k.near_watch(c)], [k.center_base(c), now, self.cfg.near_for(c), *touched[c]])
+                                   for c in centers])
+        notices = []
+        for center, raw in zip(centers, replies):
+            c = self.catalog.centers[center]
+            notices += [Notice(center, d["id"], "near", d["phone"], texts.near(d["number"], int(d["ahead"]), c.name_zh,
+                                                                                c.name_en))
+                        for d in orjson.loads(raw).get("due") or []]
+        return notices
 
     def _called_text(self, center: str, t: dict[str, Any]) -> str:
         c = self.catalog.centers[center]
