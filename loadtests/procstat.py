@@ -1,5 +1,7 @@
 """CPU and memory of the run's processes, sampled once a second in a thread: the servers, the load
-generators, Redis and PostgreSQL (when they run on this machine). CPU is in % of one core."""
+generators, Redis and PostgreSQL (when they run on this machine). CPU is in % of one core. Beside
+them, the commands Redis served (``INFO commandstats``, every node of a cluster): a count that the
+machine's speed does not move, where CPU per operation does from one day to the next."""
 from __future__ import annotations
 
 import bisect
@@ -29,6 +31,15 @@ def _tree(pid: int, only: str | None = None) -> list[psutil.Process]:
             if only in " ".join(c.cmdline()):
                 out.append(c)
     return out
+
+
+def _syscalls(proc: psutil.Process) -> int:
+    """Read and write system calls so far (0 where another user's process keeps them from us)."""
+    try:
+        io = proc.io_counters()
+    except psutil.Error:
+        return 0
+    return io.read_count + io.write_count
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,27 +98,54 @@ class Sampler:
         self.interval_s = interval_s
         self.groups: dict[str, list[int]] = {}
         self.only: dict[str, str] = {}
-        self.samples: dict[str, list[tuple[float, dict[int, float], float]]] = {}  # (time, cpu s per pid, rss MiB)
+        # (time, per pid: CPU seconds and read/write system calls so far, rss MiB)
+        self.samples: dict[str, list[tuple[float, dict[int, tuple[float, int]], float]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._redis = None
+        self.commands: list[tuple[float, dict[str, int]]] = []   # (time, calls so far per command)
 
     def watch(self, group: str, *pids: int | None, only: str | None = None) -> None:
         self.groups.setdefault(group, []).extend(p for p in pids if p)
         if only:
             self.only[group] = only
 
+    def watch_redis(self, url: str) -> None:
+        from queue_server.engine.connection import sync_client
+
+        self._redis = sync_client(url)
+
+    def _count_commands(self, now: float) -> None:
+        from redis.cluster import RedisCluster
+
+        try:
+            if isinstance(self._redis, RedisCluster):
+                per_node = self._redis.info("commandstats", target_nodes=RedisCluster.PRIMARIES).values()
+            else:
+                per_node = [self._redis.info("commandstats")]
+        except Exception:   # a Redis restarted or busy: a gap in the series, not a failed run
+            return
+        calls: dict[str, int] = {}
+        for stats in per_node:
+            for name, v in stats.items():
+                command = name.removeprefix("cmdstat_")
+                calls[command] = calls.get(command, 0) + int(v["calls"])
+        self.commands.append((now, calls))
+
     def _sample(self) -> None:
         now = time.time()
+        if self._redis is not None:
+            self._count_commands(now)
         for group, roots in list(self.groups.items()):
-            cpu: dict[int, float] = {}
+            cpu: dict[int, tuple[float, int]] = {}
             rss = 0.0
             for proc in (p for root in roots for p in _tree(root, self.only.get(group))):
                 try:
                     t = proc.cpu_times()
-                    cpu[proc.pid] = t.user + t.system
                     rss += proc.memory_info().rss / 2**20
                 except psutil.Error:
                     continue
+                cpu[proc.pid] = (t.user + t.system, _syscalls(proc))
             self.samples.setdefault(group, []).append((now, cpu, rss))
 
     def _run(self) -> None:
@@ -124,11 +162,26 @@ class Sampler:
         self._stop.set()
         if self._thread:
             self._thread.join()
+        if self._redis is not None:
+            self._redis.close()
+
+    def commands_per_s(self, start: float, end: float) -> dict[str, float]:
+        """Redis commands a second between two moments (all of them, under ``total``, then each),
+        from the samples around them; the INFO calls of this sampler itself left out."""
+        times = [t for t, _ in self.commands]
+        i = max(0, bisect.bisect_left(times, start) - 1)
+        j = min(len(times) - 1, bisect.bisect_right(times, end))
+        if j <= i:
+            return {}
+        (t0, first), (t1, last) = self.commands[i], self.commands[j]
+        rates = {c: (n - first.get(c, 0)) / (t1 - t0) for c, n in last.items() if c != "info" and n > first.get(c, 0)}
+        return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
-        """Average CPU (% of one core) and peak memory of each group between two moments. CPU is
-        counted per process from its first to its last sighting, so processes that come and go
-        (PostgreSQL backends, Locust workers) neither vanish nor count twice."""
+        """Average CPU (% of one core), system calls a second (reads and writes: on a socket, about one
+        each way per message) and peak memory of each group between two moments. Both are counted per
+        process from its first to its last sighting, so processes that come and go (PostgreSQL
+        backends, Locust workers) neither vanish nor count twice."""
         out = {}
         for group, series in self.samples.items():
             times = [s[0] for s in series]
@@ -136,13 +189,15 @@ class Sampler:
             j = min(len(series) - 1, bisect.bisect_right(times, end))
             if j <= i:
                 continue
-            first: dict[int, float] = {}
-            last: dict[int, float] = {}
+            first: dict[int, tuple[float, int]] = {}
+            last: dict[int, tuple[float, int]] = {}
             for _, cpu, _ in series[i:j + 1]:
                 for pid, c in cpu.items():
                     first.setdefault(pid, c)
                     last[pid] = c
-            used = sum(last[pid] - first[pid] for pid in last)
-            out[group] = {"cpu_pct": round(100 * used / max(series[j][0] - series[i][0], 1e-9), 1),
+            seconds = max(series[j][0] - series[i][0], 1e-9)
+            used = sum(last[pid][0] - first[pid][0] for pid in last)
+            calls = sum(last[pid][1] - first[pid][1] for pid in last)
+            out[group] = {"cpu_pct": round(100 * used / seconds, 1), "syscalls_per_s": round(calls / seconds),
                           "rss_mib": round(max(s[2] for s in series[i:j + 1]), 1)}
         return out

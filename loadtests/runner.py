@@ -255,6 +255,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         catalog = city_catalog(profile.size)
         (out / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
         sampler.watch(REDIS_GROUP, *redis_pids(redis_url))
+        sampler.watch_redis(redis_url)
         async with fresh_database(dsn, out / "catalog.json") as db:
             sampler.watch("postgresql (this run's backends)", listener_pid(dsn, 5432, "postgres"), only=urlsplit(db).path[1:])
             devices, clerks, kiosks, rows = people(catalog)
@@ -365,8 +366,14 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                 result[phase]["server_busy_pct"] = round(cpu["cpu_pct"] / n, 1)
             if ops and cpu:   # CPU of the servers per operation: the figure optimisations move
                 result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+                # and their system calls per operation, which the machine's speed that day does not move
+                result[phase]["server_syscalls_per_op"] = round(cpu["syscalls_per_s"] * (span[1] - span[0]) / ops, 1)
             if ops and REDIS_GROUP in procs:   # Redis's share, for sizing its masters (shared: an upper bound)
                 result[phase]["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+            calls = sampler.commands_per_s(*span)
+            if ops and calls:   # the round trips behind each operation, whatever the machine's speed that day
+                per_op = {c: round(n * (span[1] - span[0]) / ops, 2) for c, n in calls.items()}
+                result[phase]["redis_calls_per_op"] = {c: n for c, n in per_op.items() if n >= 0.01}
     result["capacity"].update(capacity_ratios(result["baseline"], result["capacity"]))
     return result
 

@@ -1,0 +1,55 @@
+"""The run's sampler: a process's system calls in a window, and the commands Redis served. Both are
+rates over the samples around the window (a tenth of a second apart here), so a count comes back as
+at least seven tenths of itself over a window of a second or so."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from loadtests.procstat import Sampler
+from queue_server.engine.connection import sync_client
+
+WRITES = 4000
+
+
+def test_a_window_counts_the_system_calls_made_in_it() -> None:
+    code = ("import os, sys, time; sys.stdin.readline(); fd = os.open('/dev/null', os.O_WRONLY)\n"
+            f"for _ in range({WRITES}): os.write(fd, b'x')\n"
+            "print('done', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        with Sampler(interval_s=0.1) as sampler:
+            sampler.watch("writer", proc.pid)
+            time.sleep(0.3)
+            start = time.time()
+            proc.stdin.write("go\n")   # type: ignore[union-attr]
+            proc.stdin.flush()          # type: ignore[union-attr]
+            assert proc.stdout.readline() == "done\n"   # type: ignore[union-attr]
+            time.sleep(0.8)
+            end = time.time()
+        got = sampler.window(start, end)["writer"]
+        assert WRITES * 0.7 <= got["syscalls_per_s"] * (end - start) < WRITES * 1.5
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_window_counts_the_commands_redis_served(service_urls: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    client = sync_client(service_urls[0])
+    key = f"test-procstat:{tmp_path.name}"
+    try:
+        with Sampler(interval_s=0.1) as sampler:
+            sampler.watch_redis(service_urls[0])
+            time.sleep(0.3)
+            start = time.time()
+            for i in range(300):
+                client.set(key, i)
+            time.sleep(0.8)
+            end = time.time()
+        calls = sampler.commands_per_s(start, end)
+        assert 300 * 0.7 <= calls["set"] * (end - start)
+        assert "info" not in calls and calls["total"] >= calls["set"]
+    finally:
+        client.delete(key)
+        client.close()
