@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..engine.keys import Keys
-from .persister import PRUNE_EVERY_S, consumer_name, prune_consumers, stream_vanished
+from .persister import PRUNE_EVERY_S, claim_abandoned, consumer_name, prune_consumers, stream_vanished
 from .trim import Losses
 
 PACE_S = 0.1         # after a short read, let events gather: one read over every stream per batch, not per event
@@ -74,20 +74,9 @@ class GroupConsumer:
             await self._handle(response)
 
     async def claim_abandoned(self) -> None:
-        for c in self.centers:
-            start = "0-0"
-            while True:
-                start, claimed, *deleted = await self.redis.xautoclaim(self.keys.events(c), self.group, self.name,
-                                                                       self.claim_idle_ms, start, count=self.batch)
-                if deleted and deleted[0]:  # Redis 7 drops pending entries trimmed away and names them here
-                    self.losses.add(c, self.group, len(deleted[0]), "trimmed away while pending")
-                # Redis 6.2 hands them over without even their id: the trimmer acknowledges and counts them.
-                claimed = [e for e in claimed if e[0] is not None]
-                if claimed:
-                    await self._handle([(self.keys.events(c), claimed)])
-                start = start.decode() if isinstance(start, bytes) else start
-                if start == "0-0":
-                    break
+        async for claimed in claim_abandoned(self.redis, self._center_of, self.group, self.name, self.claim_idle_ms,
+                                             self.batch, self.losses):
+            await self._handle(claimed)
 
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
         """Handle events until ``stop``. A failure (PostgreSQL or Redis away) ends the run with the

@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 from datetime import date, datetime
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -53,6 +53,36 @@ async def prune_consumers(redis: Redis, streams: list[str], group: str, me: str,
     for stream in streams:
         gone += [n.decode() if isinstance(n, bytes) else n for n in await script(keys=[stream], args=[group, me, idle_ms])]
     return gone
+
+
+async def claim_abandoned(redis: Redis, streams: dict[str, str], group: str, me: str, idle_ms: int, batch: int,
+                          losses: Losses) -> AsyncIterator[list[tuple[str, list]]]:
+    """Take over for ``me`` the entries other consumers of ``group`` left pending longer than
+    ``idle_ms`` (XAUTOCLAIM) on every stream (key -> its center), a round at a time: one pipelined
+    round for all the streams, then rounds for those with more. Each round yields (stream, entries)
+    where some were claimed, for the caller to handle before the next; entries trimmed away while
+    pending are counted in ``losses``."""
+    starts = dict.fromkeys(streams, "0-0")
+    while starts:
+        async with redis.pipeline(transaction=False) as pipe:
+            for stream, start in starts.items():
+                pipe.xautoclaim(stream, group, me, idle_ms, start, count=batch)
+            replies = await pipe.execute()
+        claimed_now: list[tuple[str, list]] = []
+        more: dict[str, str] = {}
+        for stream, (nxt, claimed, *deleted) in zip(starts, replies):
+            if deleted and deleted[0]:   # Redis 7 drops pending entries trimmed away and names them here
+                losses.add(streams[stream], group, len(deleted[0]), "trimmed away while pending")
+            # Redis 6.2 hands them over without even their id: the trimmer acknowledges and counts them.
+            claimed = [e for e in claimed if e[0] is not None]
+            if claimed:
+                claimed_now.append((stream, claimed))
+            nxt = nxt.decode() if isinstance(nxt, bytes) else nxt
+            if nxt != "0-0":
+                more[stream] = nxt
+        if claimed_now:
+            yield claimed_now
+        starts = more
 
 
 def stream_vanished(exc: ResponseError) -> bool:
@@ -212,22 +242,11 @@ class Persister:
                     streams[key.decode() if isinstance(key, bytes) else key] = items[-1][0].decode()
 
     async def claim_abandoned(self) -> int:
-        """Take over entries another consumer left pending longer than the idle limit (XAUTOCLAIM)."""
+        """Take over entries another consumer left pending longer than the idle limit, and record them."""
         total = 0
-        for c in self.centers:
-            start = "0-0"
-            while True:
-                nxt, claimed, *deleted = await self.redis.xautoclaim(
-                    self.keys.events(c), GROUP, self.name, self.claim_idle_ms, start, count=self.batch)
-                if deleted and deleted[0]:  # Redis 7 drops pending entries trimmed away and names them here
-                    self.losses.add(c, GROUP, len(deleted[0]), "trimmed away while pending")
-                # Redis 6.2 hands them over without even their id: the trimmer acknowledges and counts them.
-                claimed = [e for e in claimed if e[0] is not None]
-                if claimed:
-                    total += await self._handle([(self.keys.events(c).encode(), claimed)])
-                start = nxt.decode() if isinstance(nxt, bytes) else nxt
-                if start == "0-0":
-                    break
+        async for claimed in claim_abandoned(self.redis, {self.keys.events(c): c for c in self.centers}, GROUP,
+                                             self.name, self.claim_idle_ms, self.batch, self.losses):
+            total += await self._handle([(stream.encode(), entries) for stream, entries in claimed])
         return total
 
     async def step(self) -> int:
