@@ -2,11 +2,14 @@
 one way to record a rating and announce it."""
 from __future__ import annotations
 
+import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
 
+from queue_server.api.problems import REDIS_AWAY
 from queue_server.clock import Clock
 from queue_server.config import Settings
 from queue_server.domain.calendar import Calendar
@@ -20,6 +23,11 @@ from .config import EvalConfig
 from .reviews import AtWindow, NewReview, Recorded
 from .served import RecentlyFinished, Served, save
 
+log = logging.getLogger("evaluation")
+
+UNANNOUNCED_MAX = 100_000   # ratings recorded while Redis was away, their events waiting (about 1 KB each)
+ANNOUNCE_RETRY_S = 1.0
+
 
 @dataclass
 class Evaluation:
@@ -32,6 +40,8 @@ class Evaluation:
     clock: Clock
     calendar: Calendar                  # one source of working days: the opening calendar
     recent: RecentlyFinished = field(default_factory=RecentlyFinished)
+    unannounced: deque[tuple[Recorded, int]] = field(default_factory=deque)   # (rating, when it was recorded)
+    unannounced_dropped: int = 0
 
     @property
     def catalog(self) -> Catalog:
@@ -59,7 +69,7 @@ class Evaluation:
         if rec is None:
             async with self.pool.acquire() as conn, conn.transaction():
                 rec = await reviews.write(conn, self.cfg, self.tz(ticket_id), self.calendar, ticket_id, new, now, link_token)
-        await self.announce(rec, now)
+        await self.announce_recorded(rec, now)
         return rec
 
     async def record_at(self, ticket_id: str, new: NewReview, at: AtWindow) -> Recorded | None:
@@ -68,8 +78,30 @@ class Evaluation:
         now = self.clock.now_ms()
         rec = await reviews.insert(self.pool, ticket_id, new, now, self.cfg, self.tz(ticket_id), self.calendar, at)
         if rec is not None:
-            await self.announce(rec, now)
+            await self.announce_recorded(rec, now)
         return rec
 
     async def announce(self, rec: Recorded, now_ms: int) -> None:
         await reviews.announce(self.redis, self.keys, self.settings.stream_maxlen, rec, now_ms)
+
+    async def announce_recorded(self, rec: Recorded, now_ms: int) -> None:
+        """Announce a rating already committed. With Redis away its events wait here for the announcer
+        rather than fail the request: the rating is recorded, and a retry would only be told so (409)."""
+        try:
+            await self.announce(rec, now_ms)
+        except REDIS_AWAY:
+            if len(self.unannounced) >= UNANNOUNCED_MAX:
+                self.unannounced_dropped += 1
+                if self.unannounced_dropped % 1000 == 1:
+                    log.error("ratings recorded with Redis away over %d: %d left unannounced", UNANNOUNCED_MAX,
+                              self.unannounced_dropped)
+                return
+            self.unannounced.append((rec, now_ms))
+
+    async def announce_waiting(self) -> None:
+        """Announce, oldest first, the ratings recorded while Redis was away; a failure leaves the rest
+        waiting (the component runs this every ``ANNOUNCE_RETRY_S``, supervised)."""
+        while self.unannounced:
+            rec, at = self.unannounced[0]
+            await self.announce(rec, at)
+            self.unannounced.popleft()

@@ -2,7 +2,8 @@
 announced on the center's stream before its transaction commits: with Redis away the reply answers
 503 with nothing recorded, and Twilio's retry once Redis is back is recorded and announced once.
 With PostgreSQL away a tablet rating answers 503 with nothing announced, and is recorded with its
-case once PostgreSQL is back."""
+case once PostgreSQL is back. With Redis away a tablet rating is recorded and answered 201 (a retry
+would only be told it was rated), and announced once, with its case, when Redis is back."""
 from __future__ import annotations
 
 import asyncio
@@ -97,3 +98,29 @@ async def test_a_rating_while_postgresql_is_away_is_503_and_announces_nothing(st
         r = await _until_answered(lambda: desk.rate(t["id"], 2, tablet, reasons=["attitude"]), 201)
         assert r.json()["case_id"] is not None
         assert await _reviews(desk, t["id"]) == 1 and await _announced(desk, t["id"]) == 1
+
+
+async def test_a_tablet_rating_while_redis_is_away_is_recorded_then_announced_once(stage: Stage) -> None:
+    clock = FixedClock(MONDAY)
+    async with running_app(eval_settings(stage.settings), clock) as (app, client):
+        desk = Desk(app, client, clock)
+        t = await desk.serve("w1")
+        tablet = await desk.token("device", "w1", "tablet")
+        await eventually_served(desk, t["id"])
+        await asyncio.to_thread(stage.redis.kill)
+        try:
+            r = await desk.rate(t["id"], 2, tablet, reasons=["attitude"])
+            assert r.status_code == 201, r.text
+            assert r.json()["case_id"] is not None and await _reviews(desk, t["id"]) == 1
+            again = await desk.rate(t["id"], 5, tablet)
+            assert again.status_code == 409 and again.json()["code"] == "already_rated", again.text
+        finally:
+            await asyncio.to_thread(stage.redis.restart)
+        for _ in range(200):
+            if await _announced(desk, t["id"]) == 1:
+                break
+            await asyncio.sleep(0.1)
+        entries = await app.state.redis.xrange(app.state.keys.events(C))
+        bad = [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"] == b"review.bad"]
+        assert await _announced(desk, t["id"]) == 1 and [b["case_id"] for b in bad] == [r.json()["case_id"]]
+        assert not app.state.evaluation.unannounced
