@@ -91,13 +91,14 @@ class NoticeConsumer(GroupConsumer):
 
     async def _near(self, touched: dict[str, list[str]], now: int) -> list[Notice]:
         """The near SMS due now at each center ``touched`` by the batch, among the tickets it watches
-        (the ones ``issued`` there join them first): one script per center, all in one round trip."""
+        (the batch's tickets issued there with a phone join them first): one script per center, all in
+        one round trip."""
         k = self.keys
         centers = list(touched)
         replies = await call_each(self.engine.redis, self.engine.scripts["near_due"],
                                   [([k.near_watch(c)], [k.center_base(c), now, self.cfg.near_for(c), *touched[c]])
                                    for c in centers])
-        notices = []
+        notices: list[Notice] = []
         for center, raw in zip(centers, replies):
             c = self.catalog.centers[center]
             notices += [Notice(center, d["id"], "near", d["phone"], texts.near(d["number"], int(d["ahead"]), c.name_zh,

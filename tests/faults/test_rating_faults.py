@@ -7,7 +7,10 @@ would only be told it was rated), and announced once, with its case, when Redis 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import orjson
@@ -81,13 +84,20 @@ async def test_an_sms_reply_while_redis_is_away_is_503_with_nothing_recorded_the
         assert "already been rated" in again.text and await _reviews(desk, by_sms["id"]) == 1
 
 
-async def test_a_rating_while_postgresql_is_away_is_503_and_announces_nothing(stage: Stage) -> None:
+@contextlib.asynccontextmanager
+async def _served_at_w1(stage: Stage) -> AsyncIterator[tuple[Desk, dict[str, Any], dict[str, str]]]:
+    """A ticket served at w1 and recorded by the evaluation consumer, and w1's tablet."""
     clock = FixedClock(MONDAY)
     async with running_app(eval_settings(stage.settings), clock) as (app, client):
         desk = Desk(app, client, clock)
         t = await desk.serve("w1")
         tablet = await desk.token("device", "w1", "tablet")
         await eventually_served(desk, t["id"])
+        yield desk, t, tablet
+
+
+async def test_a_rating_while_postgresql_is_away_is_503_and_announces_nothing(stage: Stage) -> None:
+    async with _served_at_w1(stage) as (desk, t, tablet):
         await asyncio.to_thread(stage.postgres.stop)
         try:
             r = await desk.rate(t["id"], 2, tablet, reasons=["attitude"])
@@ -101,12 +111,7 @@ async def test_a_rating_while_postgresql_is_away_is_503_and_announces_nothing(st
 
 
 async def test_a_tablet_rating_while_redis_is_away_is_recorded_then_announced_once(stage: Stage) -> None:
-    clock = FixedClock(MONDAY)
-    async with running_app(eval_settings(stage.settings), clock) as (app, client):
-        desk = Desk(app, client, clock)
-        t = await desk.serve("w1")
-        tablet = await desk.token("device", "w1", "tablet")
-        await eventually_served(desk, t["id"])
+    async with _served_at_w1(stage) as (desk, t, tablet):
         await asyncio.to_thread(stage.redis.kill)
         try:
             r = await desk.rate(t["id"], 2, tablet, reasons=["attitude"])
@@ -120,7 +125,7 @@ async def test_a_tablet_rating_while_redis_is_away_is_recorded_then_announced_on
             if await _announced(desk, t["id"]) == 1:
                 break
             await asyncio.sleep(0.1)
-        entries = await app.state.redis.xrange(app.state.keys.events(C))
+        entries = await desk.app.state.redis.xrange(desk.app.state.keys.events(C))
         bad = [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"] == b"review.bad"]
         assert await _announced(desk, t["id"]) == 1 and [b["case_id"] for b in bad] == [r.json()["case_id"]]
-        assert not app.state.evaluation.unannounced
+        assert not desk.app.state.evaluation.unannounced
