@@ -2,7 +2,8 @@
 slice of the city, a token for every device and clerk, then three Locust phases —
 
 1. ``baseline``: closed-loop users against the bare Starlette + one Redis script endpoint;
-2. ``capacity``: the same users and shape against our servers, a whole visit per cycle;
+2. ``capacity``: the same users and shape against our servers, a whole visit per cycle, and then
+   the baseline again (``baseline-after``: both sets of servers up all along, the ratio to the mean);
 3. ``load``: every screen connected, kiosks, clerks, tablets, residents and SMS at the profile's rate
    (the screens and the desks as two Locust runs side by side: ``load_generators``) —
 
@@ -46,6 +47,7 @@ from .sms_standin import PUBLIC_BASE_URL, running_standin
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 REDIS_GROUP = "redis (whole server)"   # every node of a cluster
+AFTER = "baseline-after"               # the bare baseline again, once our capacity is measured
 
 
 def server_env(sms_env: dict[str, str]) -> dict[str, str]:
@@ -300,18 +302,14 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                  sampler: Sampler, py_spy: bool, cores: Cores | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
-    with contextlib.ExitStack() as stack:
-        prefix = stack.enter_context(key_prefix(redis_url, "base"))
-        bare = [stack.enter_context(server(redis_url, db, prefix, app="loadtests.baseline_app:create_app"))
+    with contextlib.ExitStack() as stack, contextlib.ExitStack() as baseline:
+        prefix = baseline.enter_context(key_prefix(redis_url, "base"))
+        bare = [baseline.enter_context(server(redis_url, db, prefix, app="loadtests.baseline_app:create_app"))
                 for _ in range(profile.servers)]
-        urls = [u for u, _ in bare]
+        bare_urls = [u for u, _ in bare]
         sampler.watch("baseline servers", *(p.pid for _, p in bare))
         for _, p in bare if cores else []:
             pin(p.pid, cores.servers)
-        locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
-    result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
-
-    with contextlib.ExitStack() as stack:
         prefix = stack.enter_context(key_prefix(redis_url, "load"))
         tiers = tiers_of(profile)
         procs = [stack.enter_context(server(redis_url, db, prefix, extra_env={**server_env(sms_env), "QUEUE_TIER": t}))
@@ -328,11 +326,18 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         plan.write(out / "plan.json")
         await open_windows(urls, json.loads((out / "catalog.json").read_text()))
         pids = [p.pid for _, p in procs]
+        # The bare baseline before and after our capacity, both servers up all along: the machine's
+        # speed drifts by a third within minutes, and a ratio to one baseline 10 s long moved with it
+        locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
+        result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
         with recording(out, "capacity", pids, py_spy) as files:
             locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
         result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
         if files:
             result["capacity"]["hottest"] = hottest(files)
+        locust(out, AFTER, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
+        result["baseline"]["after"] = closed_loop(out, AFTER, ("baseline op",))
+        baseline.close()
 
         await close_visits(urls, plan)
         await prefill(urls, plan, profile.prefill_per_window)
@@ -352,28 +357,30 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         if files:
             result["load"]["hottest"] = hottest(files)
         result["load"]["servers_report"] = seen
-    for phase in ("baseline", "capacity", "load"):
+    for phase, part in (("baseline", result["baseline"]), (AFTER, result["baseline"]["after"]),
+                        ("capacity", result["capacity"]), ("load", result["load"])):
         span = window(out, phase)
+        is_bare = phase in ("baseline", AFTER)
         if span:
             procs = {k: v for k, v in sampler.window(*span).items()
                      if (not k.startswith("load generators (") or k.endswith(f"({phase})"))
-                     and (k != "baseline servers" or phase == "baseline")}
-            result[phase]["processes"] = procs
-            ops = result[phase].get("count") or result[phase].get("queue_operations", {}).get("count")
-            cpu = procs.get("baseline servers" if phase == "baseline" else "servers")
+                     and (k != "baseline servers" or is_bare) and (not k.startswith("servers") or not is_bare)}
+            part["processes"] = procs
+            ops = part.get("count") or part.get("queue_operations", {}).get("count")
+            cpu = procs.get("baseline servers" if is_bare else "servers")
             if cpu:   # how busy each server process was: a closed loop measures capacity only at saturation
-                n = profile.servers if phase == "baseline" else len(tiers_of(profile))
-                result[phase]["server_busy_pct"] = round(cpu["cpu_pct"] / n, 1)
+                n = profile.servers if is_bare else len(tiers_of(profile))
+                part["server_busy_pct"] = round(cpu["cpu_pct"] / n, 1)
             if ops and cpu:   # CPU of the servers per operation: the figure optimisations move
-                result[phase]["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+                part["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
                 # and their system calls per operation, which the machine's speed that day does not move
-                result[phase]["server_syscalls_per_op"] = round(cpu["syscalls_per_s"] * (span[1] - span[0]) / ops, 1)
+                part["server_syscalls_per_op"] = round(cpu["syscalls_per_s"] * (span[1] - span[0]) / ops, 1)
             if ops and REDIS_GROUP in procs:   # Redis's share, for sizing its masters (shared: an upper bound)
-                result[phase]["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
+                part["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
             calls = sampler.commands_per_s(*span)
             if ops and calls:   # the round trips behind each operation, whatever the machine's speed that day
                 per_op = {c: round(n * (span[1] - span[0]) / ops, 2) for c, n in calls.items()}
-                result[phase]["redis_calls_per_op"] = {c: n for c, n in per_op.items() if n >= 0.01}
+                part["redis_calls_per_op"] = {c: n for c, n in per_op.items() if n >= 0.01}
     result["capacity"].update(capacity_ratios(result["baseline"], result["capacity"]))
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,11 @@ def closed_loop(out: Path, phase: str, names: tuple[str, ...]) -> dict[str, Any]
     return result
 
 
+def _mean(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v]
+    return sum(known) / len(known) if known else None
+
+
 def capacity_ratios(baseline: dict[str, Any], capacity: dict[str, Any]) -> dict[str, float | None]:
     """Our capacity as a share of the bare baseline's, judged against ``min_baseline_ratio``: requests
     a second per second of server CPU, ours over the baseline's (= the baseline's CPU per request over
@@ -124,9 +130,11 @@ def capacity_ratios(baseline: dict[str, Any], capacity: dict[str, Any]) -> dict[
     closed loop's own ratio of requests a second (``throughput_ratio_to_baseline``) is reported too but
     not judged: with 32 users sharing two cores with their generators, Redis and PostgreSQL, neither
     server is saturated (``server_busy_pct``), so it measures how the machine's cores were shared,
-    not what either server can do."""
-    base_cpu, ours_cpu = baseline.get("server_cpu_ms_per_op"), capacity.get("server_cpu_ms_per_op")
-    base_rate, ours_rate = baseline.get("per_s"), capacity.get("per_s")
+    not what either server can do. The baseline's figures are the mean of its runs before ours and
+    after (``baseline["after"]``), which cancels the machine's drift over the minute between them."""
+    runs = [baseline, *([baseline["after"]] if baseline.get("after") else [])]
+    base_cpu, ours_cpu = _mean(r.get("server_cpu_ms_per_op") for r in runs), capacity.get("server_cpu_ms_per_op")
+    base_rate, ours_rate = _mean(r.get("per_s") for r in runs), capacity.get("per_s")
     return {"ratio_to_baseline": round(base_cpu / ours_cpu, 2) if base_cpu and ours_cpu else None,
             "throughput_ratio_to_baseline": round(ours_rate / base_rate, 2) if base_rate and ours_rate else None}
 
