@@ -1,7 +1,7 @@
 """The evaluation as one app component: its routes and OpenAPI entries, and the background work it
 runs in every instance — the ``evaluation`` consumer group, the SMS outbox sender, the periodic
 sweep that escalates overdue rectification stages and marks unrated tickets, and the announcer of
-ratings recorded while Redis was away."""
+recorded ratings."""
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +20,7 @@ from .api import api
 from .config import EvalConfig
 from .consumer import FinishedConsumer
 from .rectification import escalate_overdue
-from .service import ANNOUNCE_RETRY_S, Evaluation
+from .service import Evaluation
 from .sms import inbound
 from .sms.outbox import Outbox
 from .sms.twilio_client import TwilioSender
@@ -72,7 +72,8 @@ class EvaluationComponent:
                                     losses=state.losses, recent=ev.recent).run(work.stop)
         work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
-        work.run("evaluation-announcer", lambda: _every(ANNOUNCE_RETRY_S, work.stop, ev.announce_waiting))
+        work.run("evaluation-announcer", ev.announcing)
+        work.at_close(ev.announce_waiting)   # what the stop caught waiting (Redis is closed after this)
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
                                   state.settings.public_base_url.rstrip("/") + inbound.STATUS)

@@ -21,13 +21,13 @@ async def emit(redis: Redis, keys: Keys, maxlen: int, center: str, kind: str, at
     return sid.decode() if isinstance(sid, bytes) else sid
 
 
-async def emit_all(redis: Redis, keys: Keys, maxlen: int, center: str, at_ms: int,
-                   events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Several events of one center, in order, in one round trip (one stream: one node of a cluster)."""
+async def emit_all(redis: Redis, keys: Keys, maxlen: int, events: list[tuple[str, str, int, dict[str, Any]]]) -> None:
+    """Events as ``emit`` takes them (center, kind, at_ms, body), each center's in order, in one
+    round trip (a cluster's pipeline sends each node its own)."""
     if len(events) == 1:
-        await emit(redis, keys, maxlen, center, events[0][0], at_ms, events[0][1])
+        await emit(redis, keys, maxlen, *events[0])
         return
     pipe = redis.pipeline(transaction=False)
-    for kind, body in events:
+    for center, kind, at_ms, body in events:
         pipe.xadd(keys.events(center), _fields(center, kind, at_ms, body), maxlen=maxlen, approximate=True)
     await pipe.execute()

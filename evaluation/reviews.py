@@ -145,15 +145,17 @@ def is_first(new: NewReview, link_token: str | None) -> bool:
     return new.round == 1 and link_token is None and not new.is_default
 
 
-async def announce(redis: Redis, keys: Keys, maxlen: int, rec: Recorded, now_ms: int) -> None:
-    """``review.recorded`` for every rating, and ``review.bad`` with the case a bad one opened, in one
-    round trip."""
-    r = rec.review
-    common = {"review": r, "ticket_id": r["ticket_id"], "window_code": r["window"], "staff_id": r["staff_id"]}
-    events: list[tuple[str, dict[str, Any]]] = [("review.recorded", common)]
-    if r["bad"] and r["round"] == 1 and rec.case_id is not None:
-        events.append(("review.bad", {**common, "case_id": rec.case_id}))
-    await emit_all(redis, keys, maxlen, r["center"], now_ms, events)
+async def announce(redis: Redis, keys: Keys, maxlen: int, recorded: list[tuple[Recorded, int]]) -> None:
+    """Each rating's ``review.recorded``, and ``review.bad`` with the case a bad one opened, in one
+    round trip; ``recorded`` as (rating, when it was recorded)."""
+    events: list[tuple[str, str, int, dict[str, Any]]] = []
+    for rec, now_ms in recorded:
+        r = rec.review
+        common = {"review": r, "ticket_id": r["ticket_id"], "window_code": r["window"], "staff_id": r["staff_id"]}
+        events.append((r["center"], "review.recorded", now_ms, common))
+        if r["bad"] and r["round"] == 1 and rec.case_id is not None:
+            events.append((r["center"], "review.bad", now_ms, {**common, "case_id": rec.case_id}))
+    await emit_all(redis, keys, maxlen, events)
 
 
 def public_review(row: dict[str, Any], served: Served) -> dict[str, Any]:

@@ -116,11 +116,22 @@ class Desk:
         return await self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
     async def events(self, kind: str) -> list[dict[str, Any]]:
+        """The center's events of ``kind``, once the ratings recorded so far are announced."""
         import orjson
 
+        await announced(self.app)
         redis = self.app.state.redis
         entries = await redis.xrange(self.app.state.keys.events(C))
         return [orjson.loads(f[b"data"]) for _, f in entries if f[b"type"] == kind.encode()]
+
+
+async def announced(app: Any) -> None:
+    """Until the evaluation's announcer has put every recorded rating on the stream (it runs beside
+    the requests, not in them), for up to 2 s: what is then missing, the caller's assertions say."""
+    for _ in range(200):
+        if not app.state.evaluation.unannounced:
+            return
+        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager

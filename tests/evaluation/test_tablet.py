@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import orjson
 import pytest
 
 from evaluation import reviews
@@ -130,6 +131,37 @@ async def test_twenty_ratings_of_one_ticket_at_once_record_one(settings: Setting
             case = await desk.pool.fetchrow("SELECT * FROM rectifications WHERE id = $1", won["case_id"])
             assert (case["center"], case["window_code"], case["staff_id"], case["owner"]) == (
                 C, "w1", f"{C}-s01", f"manager:{C}")
+
+
+async def test_ratings_are_announced_beside_their_requests_each_once(settings: Settings, clock: FixedClock) -> None:
+    """The announcer, not the request, puts a rating's events on the stream: ratings of several
+    windows at once are each announced once, a bad one's case with it; and what is handed over as
+    the app stops is announced before it has stopped."""
+    windows = ["w1", "w2", "w3", "w4"]
+    async with desk_for(eval_settings(settings, QUEUE_REVIEW_TABLET_WINDOW_S="3600"), clock) as desk:
+        tablets = {w: await desk.token("device", w, "tablet") for w in windows}
+        served = [await desk.serve(w, minutes=1) for w in windows for _ in range(3)]
+        answers = await asyncio.gather(*(desk.rate(t["id"], 1 + i % 5, tablets[t["window"]], reasons=["attitude"])
+                                         for i, t in enumerate(served)))
+        assert [a.status_code for a in answers] == [201] * len(served)
+        by_id = {a.json()["id"]: a.json() for a in answers}
+        recorded = await desk.events("review.recorded")
+        assert sorted(e["review"]["id"] for e in recorded) == sorted(by_id)
+        assert sorted(e["case_id"] for e in await desk.events("review.bad")) == sorted(
+            r["case_id"] for r in by_id.values() if r["bad"])
+        last = await desk.serve("w1")
+        await served_elsewhere(desk, last["id"])
+        ev = desk.app.state.evaluation
+        rec = await reviews.insert(desk.pool, last["id"], NewReview(5, "tablet"), clock.now_ms(), ev.cfg, "Asia/Shanghai",
+                                   ev.calendar)
+        announcer = desk.app.state.supervisor.tasks["evaluation-announcer"].task
+        announcer.cancel()   # as the stop would, before it got to this one
+        await asyncio.gather(announcer, return_exceptions=True)
+        ev.announce_recorded(rec, clock.now_ms())
+        redis, stream = desk.app.state.redis, desk.app.state.keys.events(C)
+    entries = await redis.xrange(stream)   # the app has stopped; its client is closed, a command reconnects
+    assert sum(f[b"type"] == b"review.recorded" and orjson.loads(f[b"data"])["ticket_id"] == last["id"]
+               for _, f in entries) == 1
 
 
 async def test_a_ratings_commit_waits_for_its_flush_only_in_record_mode(settings: Settings, clock: FixedClock) -> None:

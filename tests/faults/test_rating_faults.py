@@ -16,7 +16,7 @@ import httpx
 import orjson
 
 from queue_server.clock import FixedClock, from_ms
-from tests.evaluation.conftest import MONDAY, PHONE_E164, Desk, eval_settings, inbound
+from tests.evaluation.conftest import MONDAY, PHONE_E164, Desk, announced, eval_settings, inbound
 from tests.faults.conftest import Stage
 from tests.support import running_app
 
@@ -24,6 +24,7 @@ C = "jingansi"
 
 
 async def _announced(desk: Desk, ticket_id: str) -> int:
+    await announced(desk.app)
     entries = await desk.app.state.redis.xrange(desk.app.state.keys.events(C))
     return sum(1 for _, f in entries if f[b"type"] == b"review.recorded" and orjson.loads(f[b"data"])["ticket_id"] == ticket_id)
 
