@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from queue_server.clock import from_ms
 from queue_server.domain.calendar import Calendar
 from queue_server.engine.keys import Keys
+from queue_server.record.pooled import fetchrow
 
 from . import links
 from .config import EvalConfig
@@ -123,11 +124,11 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: N
     lately: the general way then says why."""
     now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
-    row = await conn.fetchrow(_RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
-                              [str(r) for r in new.reasons], new.comment, now,
-                              ["prompt", "reminder"] if new.round == 1 else ["followup"],
-                              *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
-                              commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3))
+    row = await fetchrow(conn, _RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
+                         [str(r) for r in new.reasons], new.comment, now,
+                         ["prompt", "reminder"] if new.round == 1 else ["followup"],
+                         *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
+                         commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3))
     if row["center"] is None:
         return None
     if row["id"] is None:
