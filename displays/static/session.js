@@ -77,6 +77,7 @@ export class RemoteSession {
     this.iceServers = [];
     this.peers = new Map();        // peer id -> { pc, pending ICE candidates }
     this.media = null;             // a promise of { stream, problem }, once per session
+    this.mediaSaid = null;         // the "media" message telling the other side what we can send
     this.attempt = 0;
     this.retryTimer = null;
     this.hideTimer = null;
@@ -200,6 +201,8 @@ export class RemoteSession {
         break;
       case "peer.joined":
       case "peer.present":
+        // said when our media opened, to whoever was there then: one who joins later hears it now
+        if (this.mediaSaid) this.send(this.mediaSaid);
         if (this.role === "window" && msg.role === "point" && !this.live(msg.from)) await this.call(msg.from);
         break;
       case "peer.left":
@@ -249,7 +252,8 @@ export class RemoteSession {
         this.mediaNote.hidden = false;
       }
       const tracks = m.stream ? m.stream.getTracks() : [];
-      this.send({ type: "media", audio: tracks.some((t) => t.kind === "audio"), video: tracks.some((t) => t.kind === "video") });
+      this.mediaSaid = { type: "media", audio: tracks.some((t) => t.kind === "audio"), video: tracks.some((t) => t.kind === "video") };
+      this.send(this.mediaSaid);
       return m;
     });
   }
@@ -362,6 +366,7 @@ export class RemoteSession {
     this.remoteVideo.srcObject = null;
     this.media?.then((m) => m.stream?.getTracks().forEach((t) => t.stop()));
     this.media = null;
+    this.mediaSaid = null;
     this.localVideo.srcObject = null;
     this.setState("closed", text);
     clearTimeout(this.hideTimer);

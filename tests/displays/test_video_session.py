@@ -118,6 +118,27 @@ async def test_a_call_connects_the_console_and_the_point_and_the_finish_ends_it(
         p.assert_clean()
 
 
+async def test_a_point_that_joins_after_the_clerks_camera_was_found_missing_is_told(
+        server: Server, browser: Any, media_browser: Any, open_in: Any) -> None:
+    """The window says what it can send once its media opens, to whoever is in the session then; a
+    point's page opened after that (a restarted all-in-one) is told when it joins."""
+    staff = await open_in(browser, "video-staff-no-camera-first",
+                        f"{server.url}/staff/{CENTER}/r1?token={await server.token('staff', 'r1', CLERK)}", "network")
+    await staff.page.click("#win-open")
+    await staff.page.locator("#win-state.open").wait_for()
+    ticket = await _issue_at(server, "sp1")
+    await staff.page.locator(f"#waiting tr[data-ticket='{ticket['id']}']").wait_for()
+    await staff.page.click("#call-next")
+    await staff.page.locator("#rtc-media:has-text('摄像头')").wait_for()
+    point = await open_in(media_browser, "video-point-joins-late",
+                        f"{server.url}/point/{CENTER}-sp1?token={await _point_token(server, 'sp1')}", "point")
+    await point.page.locator("#rtc-peer-media:has-text('对方没有可用的')").wait_for(timeout=20_000)
+    await point.page.locator("#remote-session[data-state='connected']").wait_for(timeout=20_000)
+    await _finish(staff)
+    staff.assert_clean()
+    point.assert_clean()
+
+
 async def test_without_a_camera_the_clerk_is_told_and_still_serves(server: Server, browser: Any, media_browser: Any,
                                                              open_in: Any) -> None:
     staff = await open_in(browser, "video-staff-no-camera",       # plain Chromium: no camera, no microphone
