@@ -73,7 +73,7 @@ class EvaluationComponent:
         work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         work.run("evaluation-announcer", ev.announcing)
-        work.at_close(ev.announce_waiting)   # what the stop caught waiting (Redis is closed after this)
+        work.at_close(ev.announce_left)   # what the stop caught waiting (Redis is closed after this)
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
                                   state.settings.public_base_url.rstrip("/") + inbound.STATUS)

@@ -46,6 +46,7 @@ class Evaluation:
     unannounced: deque[tuple[Recorded, int]] = field(default_factory=deque)   # (rating, when it was recorded)
     unannounced_dropped: int = 0
     recorded: asyncio.Event = field(default_factory=asyncio.Event)           # set when a rating joins them
+    announcing_now: asyncio.Future[None] | None = None                       # the announcer's round in flight
 
     @property
     def catalog(self) -> Catalog:
@@ -113,12 +114,20 @@ class Evaluation:
 
     async def announcing(self) -> None:
         """The announcer (supervised): whatever waits as soon as a rating is recorded; with Redis
-        away, again every ``ANNOUNCE_RETRY_S``."""
+        away, again every ``ANNOUNCE_RETRY_S``. A round is shielded from the stop's cancellation: cut
+        between sending and its answer, nobody would know whether to send its events again."""
         while True:
             if not self.unannounced:
                 self.recorded.clear()
                 await self.recorded.wait()
+            self.announcing_now = asyncio.ensure_future(self.announce_waiting())
             try:
-                await self.announce_waiting()
+                await asyncio.shield(self.announcing_now)
             except REDIS_AWAY:
                 await asyncio.sleep(ANNOUNCE_RETRY_S)
+
+    async def announce_left(self) -> None:
+        """At the stop: the round it caught in flight ends, then whatever still waits is announced."""
+        if self.announcing_now is not None:
+            await asyncio.gather(self.announcing_now, return_exceptions=True)
+        await self.announce_waiting()
