@@ -170,7 +170,7 @@ async def rated_now(desk: Desk, ev: Any) -> str:
     """A rating of a ticket just served at w1, recorded and handed to the announcer; its ticket."""
     t = await desk.serve("w1", minutes=1)
     await served_elsewhere(desk, t["id"])
-    rec = await reviews.insert(desk.pool, t["id"], NewReview(5, "tablet"), desk.clock.now_ms(), ev.cfg, "Asia/Shanghai",
+    rec = await reviews.insert(desk.pool, t["id"], NewReview(5, "tablet"), desk.clock.now_ms(), ev.cfg, ev.tz(t["id"]),
                                ev.calendar)
     ev.announce_recorded(rec, desk.clock.now_ms())
     return t["id"]
