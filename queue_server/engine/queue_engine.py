@@ -228,6 +228,8 @@ class QueueEngine:
                     await self.numbers.ensure(center_code, day, queue.prefix)
             except RECORD_AWAY:
                 raise record_away("reserving ticket numbers; the reserve ran out") from None
+        if self.numbers is not None:
+            self.numbers.numbered(center_code)
         if self.durable and result.get("duplicate"):
             await self._recorded(result["ticket"]["id"])
         return self._position(result)

@@ -3,6 +3,7 @@ persister had not recorded yet, the last increments an AOF lacked; and the queue
 through a PostgreSQL outage for as long as the reserve lasts."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ import pytest
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.engine import queue_engine
+from queue_server.record import numbers
 from tests.support import AUTH, lose_redis_data, running_app, wait_recorded
 
 C = "jingansi"
@@ -100,3 +102,20 @@ async def test_numbering_goes_on_through_a_postgresql_outage_while_the_reserve_l
             "SELECT reserved_to FROM number_reservations WHERE center = $1 AND prefix = 'A'", C)
     no_repeats(before + during + after)
     assert max(int(t["number"][1:]) for t in before + during) <= reserved
+
+
+async def test_the_tick_tops_up_the_centers_that_numbered_tickets_without_waiting_for_the_sweep(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(numbers, "TICK_S", 0.05)
+    monkeypatch.setattr(numbers, "SWEEP_S", 3600.0)   # only the sweep at the start
+    settings = replace(settings, number_reserve_min=20)
+    async with running_app(settings, FixedClock(MORNING)) as (app, client):
+        await issue(client, 12)   # more than half of the reserve of 20: topped up at the next tick
+        reserved = 0
+        for _ in range(100):
+            reserved = await app.state.pool.fetchval(
+                "SELECT reserved_to FROM number_reservations WHERE center = $1 AND prefix = 'A'", C)
+            if reserved and reserved >= 12 + 20:
+                break
+            await asyncio.sleep(0.05)
+        assert reserved >= 12 + 20
