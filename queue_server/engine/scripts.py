@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
          "number_reserve", "map_counts", "trim_events", "mark_present", "device_presence", "material_event",
@@ -35,10 +36,26 @@ class Scripts:
 async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
     """One call of ``script`` per (keys, args) — one per center —, the answers in order: pipelined in
     one round trip on a single Redis; on a cluster, which refuses scripts in a pipeline (centers'
-    keys sit on different nodes), all at once."""
+    keys sit on different nodes), all at once. The first error among the answers is raised.
+
+    By SHA, loading the script only when Redis answers that it lacks it: redis-py's pipeline asks
+    ``SCRIPT EXISTS`` before every round trip that holds a script, a second round trip each time."""
     if isinstance(redis, RedisCluster):
         return list(await asyncio.gather(*(script(keys=k, args=a) for k, a in calls)))
+    answers = await _by_sha(redis, script.sha, calls)
+    lacking = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if lacking:   # a Redis restarted or flushed: load it, then again what it refused
+        script.sha = await redis.script_load(script.script)
+        for i, answer in zip(lacking, await _by_sha(redis, script.sha, [calls[i] for i in lacking])):
+            answers[i] = answer
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    return answers
+
+
+async def _by_sha(redis: Redis, sha: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
     async with redis.pipeline(transaction=False) as pipe:
-        for k, a in calls:
-            await script(keys=k, args=a, client=pipe)
-        return await pipe.execute()
+        for keys, args in calls:
+            pipe.evalsha(sha, len(keys), *keys, *args)
+        return await pipe.execute(raise_on_error=False)
