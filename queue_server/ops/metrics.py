@@ -48,6 +48,7 @@ class Metrics:
         self.longest = Gauge("queue_longest_wait_seconds", "Time since the oldest waiting ticket was issued",
                              ["center"], registry=r)
         self._latency_by: dict[tuple[str, str, str], Any] = {}
+        self._operations_by: dict[str, Any] = {}
 
     def count_from(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
         self.registry.register(_Kept(name, documentation, labels, read))
@@ -62,7 +63,11 @@ class Metrics:
         child.observe(seconds)
 
     def count_event(self, kind: str) -> None:
-        self.operations.labels(kind or "unknown").inc()
+        """Every event of every center's stream: its child looked up once per type, as the latencies'."""
+        child = self._operations_by.get(kind)
+        if child is None:
+            child = self._operations_by[kind] = self.operations.labels(kind or "unknown")
+        child.inc()
 
 
 def route_of(scope: Scope) -> str:
