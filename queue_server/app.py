@@ -101,7 +101,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
-        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=20, reset=keep_session)
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_size,
+                                         reset=keep_session)
         async with pool.acquire() as conn:
             await migrate(conn, personal)
         catalog = await load_catalog(pool)

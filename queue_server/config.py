@@ -20,10 +20,23 @@ def _months(name: str) -> int | None:
     return int(value)
 
 
+def _positive(name: str) -> int | None:
+    """A count that must be at least 1; unset or empty: the default."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number (at least 1), or unset for the default")
+    return int(value)
+
+
 DURABILITY_MODES = ("redis", "record")
 # What a process serves (docs/scale.md, "Tiers"): everything; the HTTP API and the background work of
 # the record; or the websockets and the stream reader that feeds them.
 TIERS = ("all", "http", "sockets")
+# PostgreSQL connections a process may hold, by tier (docs/scale.md "Tiers"): the http tier carries
+# every request's statement and the record's work; the sockets tier reads tokens and little else.
+DB_POOL_BY_TIER = {"all": 20, "http": 40, "sockets": 5}
 
 
 def _durability(value: str) -> str:
@@ -62,6 +75,7 @@ class Settings:
     # once its event and ticket row are in PostgreSQL too.
     durability: str = "redis"
     tier: str = "all"
+    db_pool_max: int | None = None     # None: DB_POOL_BY_TIER[tier]
     # Ticket numbers reserved in PostgreSQL ahead of use, per center, day and prefix: at least this
     # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
     number_reserve_min: int = 100
@@ -87,6 +101,11 @@ class Settings:
     def holds_sockets(self) -> bool:
         """This process serves the websockets, so it reads every center's stream and fans events out."""
         return self.tier != "http"
+
+    @property
+    def db_pool_size(self) -> int:
+        """The most PostgreSQL connections this process holds at once."""
+        return self.db_pool_max or DB_POOL_BY_TIER[self.tier]
 
     @property
     def answers_api(self) -> bool:
@@ -129,6 +148,7 @@ class Settings:
             clock_offset_ms=_int("QUEUE_CLOCK_OFFSET_MS", 0),
             durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
             tier=_tier(env.get("QUEUE_TIER", "all")),
+            db_pool_max=_positive("QUEUE_DB_POOL_MAX"),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,

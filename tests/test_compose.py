@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from queue_server.cli import GRACEFUL_SHUTDOWN_S
-from queue_server.config import Settings
+from queue_server.config import DB_POOL_BY_TIER, Settings
 from queue_server.engine.connection import is_cluster, node_url
 from queue_server.tiers import LIVE_STATE
 from tests.support import ROOT
@@ -256,3 +256,19 @@ def test_every_variable_passed_is_one_the_code_reads() -> None:
     for variable in SERVICES["app"]["environment"]:
         read = rf'(get|_int|_float|environ)\s*[(\[]\s*"{variable}"'
         assert re.search(read, source), f"{variable} is passed to the app but nothing reads it"
+
+
+def test_postgresql_takes_every_connection_the_processes_may_hold() -> None:
+    """Each process holds up to its tier's pool (config.DB_POOL_BY_TIER); PostgreSQL refuses connections
+    past ``max_connections`` (100 by default), which 3 replicas × 2 workers of 20 already passed."""
+    command = SERVICES["postgres"]["command"]
+    allowed = int(command[command.index("-c") + 1].removeprefix("max_connections="))
+
+    def held(service: str, tier: str) -> int:
+        replicas = int(expand(SERVICES[service]["deploy"]["replicas"], {}))
+        cmd = yaml.safe_load(SERVICES["app"]["build"]["dockerfile_inline"].split("CMD ", 1)[1].splitlines()[0])
+        workers = int(cmd[cmd.index("--workers") + 1])
+        return replicas * workers * DB_POOL_BY_TIER[tier]
+
+    assert allowed >= held("app", "all")
+    assert allowed >= held("app", "http") + held("sockets", "sockets") + 10   # and room for an admin's psql

@@ -36,8 +36,22 @@ def test_an_unknown_tier_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> Non
         Settings.from_env()
 
 
+def test_each_tier_holds_its_share_of_postgresql_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The http tier carries every request's statement (at the city's peak the tablets' ratings queued
+    for 20 connections until they timed out); the sockets tier needs a few."""
+    for tier, size in (("all", 20), ("http", 40), ("sockets", 5)):
+        monkeypatch.setenv("QUEUE_TIER", tier)
+        assert Settings.from_env().db_pool_size == size
+    monkeypatch.setenv("QUEUE_DB_POOL_MAX", "12")
+    assert Settings.from_env().db_pool_size == 12
+    monkeypatch.setenv("QUEUE_DB_POOL_MAX", "0")
+    with pytest.raises(ValueError, match="QUEUE_DB_POOL_MAX must be a whole number"):
+        Settings.from_env()
+
+
 async def test_http_tier_answers_the_api_and_reads_no_stream(settings: Settings) -> None:
     async with running_app(replace(settings, tier="http")) as (app, client):
+        assert app.state.pool.get_max_size() == 40
         tasks = set(app.state.supervisor.tasks)
         assert RECORD_WORK <= tasks and not SOCKET_WORK & tasks
         assert app.state.realtime.hub.listeners == []          # nothing applied per event here
