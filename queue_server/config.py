@@ -10,23 +10,13 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-def _months(name: str) -> int | None:
-    """A retention in whole months: unset or empty keeps everything."""
+def _at_least_one(name: str, unit: str, unset: str) -> int | None:
+    """A whole number of ``unit``, at least 1; unset or empty: None (``unset`` says what that means)."""
     value = os.environ.get(name, "").strip()
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a whole number of months (at least 1), or unset to keep every month")
-    return int(value)
-
-
-def _positive(name: str) -> int | None:
-    """A count that must be at least 1; unset or empty: the default."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a whole number (at least 1), or unset for the default")
+        raise ValueError(f"{name} must be a whole number of {unit} (at least 1), or unset {unset}")
     return int(value)
 
 
@@ -148,14 +138,14 @@ class Settings:
             clock_offset_ms=_int("QUEUE_CLOCK_OFFSET_MS", 0),
             durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
             tier=_tier(env.get("QUEUE_TIER", "all")),
-            db_pool_max=_positive("QUEUE_DB_POOL_MAX"),
+            db_pool_max=_at_least_one("QUEUE_DB_POOL_MAX", "connections", "for the tier's default"),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,
             personal_data_old_keys=tuple(k for k in env.get("QUEUE_PERSONAL_DATA_OLD_KEYS", "").split(",") if k.strip()),
             phone_retention_days=_int("QUEUE_PHONE_RETENTION_DAYS", 45),
             record_partitions_ahead=_int("QUEUE_RECORD_PARTITIONS_AHEAD", 2),
-            record_retention_months=_months("QUEUE_RECORD_RETENTION_MONTHS"),
+            record_retention_months=_at_least_one("QUEUE_RECORD_RETENTION_MONTHS", "months", "to keep every month"),
             login_token_ttl_s=_int("QUEUE_LOGIN_TOKEN_TTL_S", 12 * 3600),
             person_token_ttl_s=_int("QUEUE_PERSON_TOKEN_TTL_S", 30 * 86400),
             device_token_ttl_s=_int("QUEUE_DEVICE_TOKEN_TTL_S", 365 * 86400),
