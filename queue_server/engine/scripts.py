@@ -16,7 +16,7 @@ from redis.exceptions import NoScriptError
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
          "number_reserve", "map_counts", "trim_events", "mark_present", "device_presence", "material_event",
          "center_event", "line_outlook", "door_announce", "resident_quota", "resident_code", "resident_claim",
-         "resident_release", "near_due", "session_open", "session_close", "resident_code_use")
+         "resident_release", "near_due", "session_open", "session_close", "resident_code_use", "record_lag")
 
 
 @cache   # read once per process: engines and the consumers' pruning make a Scripts each
@@ -25,9 +25,14 @@ def _source(name: str) -> str:
     return (folder / "_lib.lua").read_text(encoding="utf-8") + "\n" + (folder / f"{name}.lua").read_text(encoding="utf-8")
 
 
+def script(redis: Redis, name: str) -> AsyncScript:
+    """One script, registered with ``redis``: for a caller that needs just that one."""
+    return redis.register_script(_source(name))
+
+
 class Scripts:
     def __init__(self, redis: Redis) -> None:
-        self._by_name: dict[str, AsyncScript] = {n: redis.register_script(_source(n)) for n in NAMES}
+        self._by_name: dict[str, AsyncScript] = {n: script(redis, n) for n in NAMES}
 
     def __getitem__(self, name: str) -> AsyncScript:
         return self._by_name[name]
