@@ -1,5 +1,8 @@
 """CPU and memory of the run's processes, sampled once a second in a thread: the servers, the load
-generators, Redis and PostgreSQL (when they run on this machine). CPU is in % of one core. Beside
+generators, Redis and PostgreSQL (when they run on this machine). CPU is in % of one core, and so is
+the time each group's threads were ready to run but waited for a core (the scheduler's run-queue
+delay, /proc/PID/task/*/schedstat): on two cores shared by servers, generators, Redis and
+PostgreSQL, the part of a request's latency no profile of the server shows. Beside
 them, the commands Redis served (``INFO commandstats``, every node of a cluster): a count that the
 machine's speed does not move, where CPU per operation does from one day to the next."""
 from __future__ import annotations
@@ -40,6 +43,17 @@ def _syscalls(proc: psutil.Process) -> int:
     except psutil.Error:
         return 0
     return io.read_count + io.write_count
+
+
+def _waited(proc: psutil.Process) -> float:
+    """Seconds the process's threads have spent ready to run but waiting for a core, so far (0 where
+    the kernel keeps no schedstats or the process is gone)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(Path(f"/proc/{proc.pid}/task/{tid}/schedstat").read_text().split()[1])
+    return total / 1e9
 
 
 def cpu_seconds(pid: int) -> float:
@@ -98,8 +112,8 @@ class Sampler:
         self.interval_s = interval_s
         self.groups: dict[str, list[int]] = {}
         self.only: dict[str, str] = {}
-        # (time, per pid: CPU seconds and read/write system calls so far, rss MiB)
-        self.samples: dict[str, list[tuple[float, dict[int, tuple[float, int]], float]]] = {}
+        # (time, per pid: CPU seconds, read/write system calls and seconds waiting for a core so far, rss MiB)
+        self.samples: dict[str, list[tuple[float, dict[int, tuple[float, int, float]], float]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis = None
@@ -137,7 +151,7 @@ class Sampler:
         if self._redis is not None:
             self._count_commands(now)
         for group, roots in list(self.groups.items()):
-            cpu: dict[int, tuple[float, int]] = {}
+            cpu: dict[int, tuple[float, int, float]] = {}
             rss = 0.0
             for proc in (p for root in roots for p in _tree(root, self.only.get(group))):
                 try:
@@ -145,7 +159,7 @@ class Sampler:
                     rss += proc.memory_info().rss / 2**20
                 except psutil.Error:
                     continue
-                cpu[proc.pid] = (t.user + t.system, _syscalls(proc))
+                cpu[proc.pid] = (t.user + t.system, _syscalls(proc), _waited(proc))
             self.samples.setdefault(group, []).append((now, cpu, rss))
 
     def _run(self) -> None:
@@ -178,10 +192,11 @@ class Sampler:
         return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
-        """Average CPU (% of one core), system calls a second (reads and writes: on a socket, about one
-        each way per message) and peak memory of each group between two moments. Both are counted per
-        process from its first to its last sighting, so processes that come and go (PostgreSQL
-        backends, Locust workers) neither vanish nor count twice."""
+        """Average CPU (% of one core), time waiting for a core (% of one core: 50 is half a second each
+        second of some thread of the group ready to run and not running), system calls a second (reads
+        and writes: on a socket, about one each way per message) and peak memory of each group between
+        two moments. All are counted per process from its first to its last sighting, so processes
+        that come and go (PostgreSQL backends, Locust workers) neither vanish nor count twice."""
         out = {}
         for group, series in self.samples.items():
             times = [s[0] for s in series]
@@ -189,8 +204,8 @@ class Sampler:
             j = min(len(series) - 1, bisect.bisect_right(times, end))
             if j <= i:
                 continue
-            first: dict[int, tuple[float, int]] = {}
-            last: dict[int, tuple[float, int]] = {}
+            first: dict[int, tuple[float, int, float]] = {}
+            last: dict[int, tuple[float, int, float]] = {}
             for _, cpu, _ in series[i:j + 1]:
                 for pid, c in cpu.items():
                     first.setdefault(pid, c)
@@ -198,6 +213,8 @@ class Sampler:
             seconds = max(series[j][0] - series[i][0], 1e-9)
             used = sum(last[pid][0] - first[pid][0] for pid in last)
             calls = sum(last[pid][1] - first[pid][1] for pid in last)
-            out[group] = {"cpu_pct": round(100 * used / seconds, 1), "syscalls_per_s": round(calls / seconds),
+            waited = sum(last[pid][2] - first[pid][2] for pid in last)
+            out[group] = {"cpu_pct": round(100 * used / seconds, 1), "waiting_pct": round(100 * waited / seconds, 1),
+                          "syscalls_per_s": round(calls / seconds),
                           "rss_mib": round(max(s[2] for s in series[i:j + 1]), 1)}
         return out

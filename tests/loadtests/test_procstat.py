@@ -53,3 +53,23 @@ def test_a_window_counts_the_commands_redis_served(service_urls: tuple[str, str]
     finally:
         client.delete(key)
         client.close()
+
+
+def test_a_window_counts_the_time_waiting_for_a_core() -> None:
+    """Two processes spinning on the same core: each runs about half the time and waits the other half,
+    so together they wait about one core's worth, whatever else the machine does."""
+    code = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
+    spinners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    try:
+        with Sampler(interval_s=0.1) as sampler:
+            sampler.watch("spinners", *(p.pid for p in spinners))
+            time.sleep(0.5)
+            start = time.time()
+            time.sleep(1.0)
+            end = time.time()
+        got = sampler.window(start, end)["spinners"]
+        assert got["waiting_pct"] >= 50 and got["cpu_pct"] <= 110, got
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
