@@ -47,7 +47,7 @@ class ResidentsComponent:
                                   losses=state.losses).run(work.stop)
         work.run("resident-notices", lambda: streams.on_each(list(state.engine.catalog.centers), consumer),
                  finishes=True)
-        work.run("check-in-grace", lambda: check_in.run(state.engine, cfg.tick_s, work.stop))
+        work.run("check-in-grace", lambda: check_in.run(state.engine, cfg.check_in_grace_s, cfg.tick_s, work.stop))
 
 
 component = ResidentsComponent()
