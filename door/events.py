@@ -12,7 +12,7 @@ import orjson
 from redis.asyncio import Redis
 
 from queue_server.engine.keys import Keys
-from queue_server.engine.scripts import Scripts
+from queue_server.engine.scripts import script
 
 from .store import ms
 
@@ -23,7 +23,7 @@ REMEMBER = 10_000   # newest transition ids remembered per center: far more than
 class Announcer:
     def __init__(self, pool: asyncpg.Pool, redis: Redis, keys: Keys, maxlen: int, batch: int = 500) -> None:
         self.pool, self.keys, self.maxlen, self.batch = pool, keys, maxlen, batch
-        self.scripts = Scripts(redis)
+        self.door_announce = script(redis, "door_announce")
         self.emitted = 0
         self._one = asyncio.Lock()   # one pass at a time in this process; other processes are harmless
 
@@ -46,7 +46,7 @@ class Announcer:
                             "to_stage": r["to_stage"], "actor": r["actor"], "reason": r["reason"],
                             "matters": list(r["matters"] or []), "detail": orjson.loads(r["data"])}
                     args += [r["id"], EVENT, orjson.dumps(data)]
-                done = await self.scripts["door_announce"](
+                done = await self.door_announce(
                     keys=[self.keys.door_announced(center), self.keys.events(center)], args=args)
                 emitted += len(done)
                 await self.pool.execute("UPDATE door_transitions SET announced_at = now() WHERE id = ANY($1)",

@@ -17,7 +17,7 @@ SWEEP_S = 30.0   # at most this long between two looks at a center's due set
 
 class GraceWatch:
     """When to look at each center's due set next: when its earliest grace ends, and at the latest
-    ``sweep_s`` after the last look — at most half the grace, so a ticket called just after a look is
+    ``SWEEP_S`` after the last look — at most half the grace, so a ticket called just after a look is
     known well before its grace ends. The first looks are spread over a sweep, so each tick reads the
     few centers whose turn or grace came. Reading all 287 centers' sets every second cost the http
     process 5 ms of the event loop each time at city size, for the few tickets ever due. A ticket

@@ -12,7 +12,7 @@ import orjson
 from starlette.applications import Starlette
 
 from ..engine.channels import follow
-from ..engine.scripts import Scripts
+from ..engine.scripts import script
 from ..supervisor import Supervisor
 from .store import watched
 
@@ -23,7 +23,7 @@ class DeviceWatch:
     def __init__(self, app: Starlette, every_s: float) -> None:
         self.app = app
         self.every_s = every_s
-        self.scripts = Scripts(app.state.redis)
+        self.device_presence = script(app.state.redis, "device_presence")
         self.announced = 0     # transitions this instance's script calls emitted
 
     async def check(self) -> list[str]:
@@ -39,7 +39,7 @@ class DeviceWatch:
             for device_id, field, after_ms, shown in found:
                 args += [device_id, field, after_ms, orjson.dumps(shown)]
             keys = [state.keys.devices(center), state.keys.device_states(center), state.keys.events(center)]
-            ids = await self.scripts["device_presence"](keys=keys, args=args)
+            ids = await self.device_presence(keys=keys, args=args)
             changed += [i.decode() if isinstance(i, bytes) else i for i in ids]
         self.announced += len(changed)
         return changed

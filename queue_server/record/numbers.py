@@ -33,12 +33,13 @@ from datetime import date
 import asyncpg
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 
 from ..clock import Clock
 from ..domain.catalog import Catalog
 from ..domain.numbering import service_day
 from ..engine.keys import Keys
-from ..engine.scripts import Scripts
+from ..engine.scripts import script
 
 log = logging.getLogger("queue_server.numbers")
 
@@ -80,13 +81,13 @@ class NumberReserve:
     clock: Clock
     minimum: int = 100
     runway_s: int = 300
-    scripts: Scripts = field(init=False)
+    reserve_script: AsyncScript = field(init=False)
     _pace: dict[tuple[str, str, str], _Pace] = field(init=False, default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
     _numbered: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
-        self.scripts = Scripts(self.redis)
+        self.reserve_script = script(self.redis, "number_reserve")
 
     def _prefixes(self, center: str) -> list[str]:
         return sorted({q.prefix for q in self.catalog.centers[center].queues.values()})
@@ -108,7 +109,7 @@ class NumberReserve:
         rows = await self.pool.fetch(_HANDED_OUT, center, as_date(day))
         high = {p: 0 for p in self._prefixes(center)} | {r["prefix"]: r["n"] for r in rows}
         args = ["resume"] + [x for p, n in sorted(high.items()) for x in (p, n)]
-        await self.scripts["number_reserve"](keys=[self.keys.number_reserve(center, day), self.keys.sequence(center, day)],
+        await self.reserve_script(keys=[self.keys.number_reserve(center, day), self.keys.sequence(center, day)],
                                              args=args)
         log.info("numbers of %s on %s resumed above %s", center, day, high)
 
@@ -124,7 +125,7 @@ class NumberReserve:
             raised.setdefault((r["center"], r["day"].strftime("%Y%m%d")), []).extend((r["prefix"], str(r["reserved_to"])))
         unverified = []
         for (c, d), args in raised.items():
-            answer = await self.scripts["number_reserve"](
+            answer = await self.reserve_script(
                 keys=[self.keys.number_reserve(c, d), self.keys.sequence(c, d)], args=["raise", *args])
             if answer in (b"unverified", "unverified"):
                 unverified.append((c, d))

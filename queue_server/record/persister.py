@@ -19,7 +19,7 @@ from ..clock import from_ms
 from ..config import Settings
 from .personal import PersonalData
 from ..engine.keys import Keys
-from ..engine.scripts import Scripts, call_each, script
+from ..engine.scripts import call_each, script
 from .trim import Losses
 
 GROUP = "record"
@@ -48,10 +48,10 @@ async def prune_consumers(redis: Redis, streams: list[str], group: str, me: str,
     """Remove ended processes' consumers from ``group`` on every stream (prune_consumers.lua), so
     XINFO CONSUMERS does not grow with every restart; a live one removed by mistake comes back with
     its next read. Returns the names removed."""
-    script = Scripts(redis)["prune_consumers"]
+    prune = script(redis, "prune_consumers")
     gone: list[str] = []
     for stream in streams:
-        gone += [n.decode() if isinstance(n, bytes) else n for n in await script(keys=[stream], args=[group, me, idle_ms])]
+        gone += [n.decode() if isinstance(n, bytes) else n for n in await prune(keys=[stream], args=[group, me, idle_ms])]
     return gone
 
 

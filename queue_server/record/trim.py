@@ -12,7 +12,7 @@ import logging
 from redis.asyncio import Redis
 
 from ..engine.keys import Keys
-from ..engine.scripts import Scripts, call_each
+from ..engine.scripts import call_each, script
 
 log = logging.getLogger("queue_server.trim")
 TRIM_EVERY_S = 10.0
@@ -34,7 +34,7 @@ class Trimmer:
     def __init__(self, redis: Redis, keys: Keys, centers: list[str], keep: int, cap: int, losses: Losses) -> None:
         self.redis, self.keys, self.centers = redis, keys, centers
         self.keep, self.cap, self.losses = keep, max(cap, keep), losses   # a cap below the window: the window is it
-        self._script = Scripts(redis)["trim_events"]
+        self._script = script(redis, "trim_events")
 
     async def trim(self) -> int:
         """One call per center, pipelined; returns the entries removed."""
