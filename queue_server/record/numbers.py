@@ -44,7 +44,7 @@ from ..engine.scripts import script
 log = logging.getLogger("queue_server.numbers")
 
 TICK_S = 1.0                        # the reserves of the centers that numbered tickets here since the last tick
-SWEEP_S = 30.0                      # every center's, whether or not it numbered any (the next day, a Redis restarted)
+SWEEP_S = 30.0                      # and each center's once in this long, numbered or not (the next day, a Redis restarted)
 AHEAD_OF_MIDNIGHT_MS = 600_000      # the next service day is reserved ten minutes before it starts
 PACE_DECAY = 0.95                   # per second: the reserve follows the recent peak pace, slowly down
 
@@ -94,8 +94,9 @@ class NumberReserve:
 
     def numbered(self, center: str) -> None:
         """A ticket was numbered at ``center`` in this process: the next tick looks at its reserve. The
-        tick looks only at such centers (with 287 of them, looking at all every second was 5 % of an
-        http process's CPU at the morning peak); every center is swept every ``SWEEP_S``."""
+        tick looks only at such centers and those whose turn came (with 287 of them, looking at all
+        every second was 5 % of an http process's CPU at the morning peak); each center's turn comes
+        every ``SWEEP_S``."""
         self._numbered.add(center)
 
     def _ahead(self, center: str, day: str, prefix: str) -> int:
@@ -169,9 +170,8 @@ class NumberReserve:
             now = self.clock.now_ms()
             pairs = sorted({(c.code, service_day(t, c.timezone)) for c in self.catalog.centers.values()
                             if centers is None or c.code in centers for t in (now, now + AHEAD_OF_MIDNIGHT_MS)})
-            if centers is None:
-                for gone in [k for k in self._pace if k[:2] not in pairs]:
-                    del self._pace[gone]
+            for gone in [k for k in self._pace if (centers is None or k[0] in centers) and k[:2] not in pairs]:
+                del self._pace[gone]   # a day gone by
         states = await self._state(pairs)
         for (c, d), (run, reserve, _) in zip(pairs, states):
             if reserve.get("_run") != run:
@@ -210,17 +210,25 @@ class NumberReserve:
             await self.top_up((center, day, prefix))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep every center's reserve topped up. A backing service away ends this with its error and
-        the app's supervisor starts it again after a backoff (a sweep first); the reserve lasts meanwhile."""
+        """Keep every center's reserve topped up: each tick, the centers that numbered tickets here and
+        those whose turn came — every center's comes every ``SWEEP_S``, the turns spread over it (all
+        287 centers' reserves at once held the event loop for tens of ms every 30 s). A backing service
+        away ends this with its error and the app's supervisor starts it again after a backoff (every
+        center looked at first); the reserve lasts meanwhile."""
         loop = asyncio.get_running_loop()
-        next_sweep = 0.0
+        turn: dict[str, float] = {}   # center -> when its reserve is looked at next, numbered or not
         while not stop.is_set():
-            if loop.time() >= next_sweep:
-                self._numbered.clear()
-                await self.top_up()
-                next_sweep = loop.time() + SWEEP_S
-            elif self._numbered:
-                centers, self._numbered = self._numbered, set()
-                await self.top_up(centers=centers)
+            now, codes = loop.time(), list(self.catalog.centers)
+            if len(turn) > len(codes):   # centers gone from the catalog
+                turn = {c: t for c, t in turn.items() if c in self.catalog.centers}
+            new = [c for c in codes if c not in turn]
+            due = {c for c in codes if turn.get(c, now) <= now} | self._numbered
+            self._numbered = set()
+            if due:
+                await self.top_up(centers=due)
+            for c in due:
+                turn[c] = now + SWEEP_S
+            for i, c in enumerate(new):   # the first looks: the next ones spread over a sweep
+                turn[c] = now + SWEEP_S * (i + 1) / len(new)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_S)

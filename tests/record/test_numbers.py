@@ -119,3 +119,30 @@ async def test_the_tick_tops_up_the_centers_that_numbered_tickets_without_waitin
                 break
             await asyncio.sleep(0.05)
         assert reserved >= 12 + 20
+
+
+async def test_each_centers_reserve_is_looked_at_once_a_sweep_the_turns_spread(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first tick looks at every center; then each tick at the few whose turn came, every center once
+    a sweep: never all at once again (the whole city's reserves at once held the loop every 30 s)."""
+    monkeypatch.setattr(numbers, "TICK_S", 0.05)
+    monkeypatch.setattr(numbers, "SWEEP_S", 1.0)
+    looked: list[set[str]] = []
+    top_up = numbers.NumberReserve.top_up
+
+    async def watched(self: numbers.NumberReserve, only: Any = None, centers: set[str] | None = None) -> None:
+        if only is None:
+            looked.append(set(centers or ()))
+        await top_up(self, only, centers)
+
+    monkeypatch.setattr(numbers.NumberReserve, "top_up", watched)
+    async with running_app(settings, FixedClock(MORNING)) as (app, _):
+        everyone = set(app.state.engine.catalog.centers)
+        for _ in range(200):   # two sweeps: about 2 s
+            if len(looked) > 1 and sum(len(s) for s in looked[1:]) >= 2 * len(everyone):
+                break
+            await asyncio.sleep(0.05)
+    assert looked[0] == everyone
+    assert set().union(*looked[1:]) == everyone
+    # 14 centers over 20 ticks a sweep: about one a tick, a late tick a few
+    assert max(len(s) for s in looked[1:]) < len(everyone) // 2, [len(s) for s in looked]
