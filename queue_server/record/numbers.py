@@ -111,7 +111,7 @@ class NumberReserve:
         high = {p: 0 for p in self._prefixes(center)} | {r["prefix"]: r["n"] for r in rows}
         args = ["resume"] + [x for p, n in sorted(high.items()) for x in (p, n)]
         await self.reserve_script(keys=[self.keys.number_reserve(center, day), self.keys.sequence(center, day)],
-                                             args=args)
+                                  args=args)
         log.info("numbers of %s on %s resumed above %s", center, day, high)
 
     async def _refill(self, wanted: dict[tuple[str, str], dict[str, int]]) -> list[tuple[str, str]]:
