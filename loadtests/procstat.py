@@ -4,7 +4,9 @@ the time each group's threads were ready to run but waited for a core (the sched
 delay, /proc/PID/task/*/schedstat): on two cores shared by servers, generators, Redis and
 PostgreSQL, the part of a request's latency no profile of the server shows. Beside
 them, the commands Redis served (``INFO commandstats``, every node of a cluster): a count that the
-machine's speed does not move, where CPU per operation does from one day to the next."""
+machine's speed does not move, where CPU per operation does from one day to the next. And the whole
+machine's cores: busy, idle, and stolen by the hypervisor (a virtual machine's cores may be another
+guest's half the time, and a run's figures then say more about its neighbours than about it)."""
 from __future__ import annotations
 
 import bisect
@@ -13,6 +15,7 @@ import threading
 import time
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psutil
@@ -118,6 +121,7 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._redis = None
         self.commands: list[tuple[float, dict[str, int]]] = []   # (time, calls so far per command)
+        self.cores: list[tuple[float, Any]] = []   # (time, every core's times so far)
 
     def watch(self, group: str, *pids: int | None, only: str | None = None) -> None:
         self.groups.setdefault(group, []).extend(p for p in pids if p)
@@ -148,6 +152,7 @@ class Sampler:
 
     def _sample(self) -> None:
         now = time.time()
+        self.cores.append((now, psutil.cpu_times()))
         if self._redis is not None:
             self._count_commands(now)
         for group, roots in list(self.groups.items()):
@@ -190,6 +195,21 @@ class Sampler:
         (t0, first), (t1, last) = self.commands[i], self.commands[j]
         rates = {c: (n - first.get(c, 0)) / (t1 - t0) for c, n in last.items() if c != "info" and n > first.get(c, 0)}
         return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
+
+    def machine(self, start: float, end: float) -> dict[str, float]:
+        """The machine's cores between two moments, in % of one core: busy (user, system, interrupts),
+        idle (waiting for I/O included) and stolen (ready to run, the hypervisor running another guest)."""
+        times = [t for t, _ in self.cores]
+        i = max(0, bisect.bisect_left(times, start) - 1)
+        j = min(len(times) - 1, bisect.bisect_right(times, end))
+        if j <= i:
+            return {}
+        (t0, a), (t1, b) = self.cores[i], self.cores[j]
+        spent = {f: getattr(b, f) - getattr(a, f) for f in a._fields}
+        idle = spent["idle"] + spent.get("iowait", 0.0)
+        steal = spent.get("steal", 0.0)
+        busy = sum(spent.values()) - idle - steal - spent.get("guest", 0.0) - spent.get("guest_nice", 0.0)
+        return {k: round(100 * v / (t1 - t0), 1) for k, v in (("busy_pct", busy), ("idle_pct", idle), ("steal_pct", steal))}
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
         """Average CPU (% of one core), time waiting for a core (% of one core: 50 is half a second each

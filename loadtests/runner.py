@@ -366,6 +366,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                      if (not k.startswith("load generators (") or k.endswith(f"({phase})"))
                      and (k != "baseline servers" or is_bare) and (not k.startswith("servers") or not is_bare)}
             part["processes"] = procs
+            part["cores"] = sampler.machine(*span)
             ops = part.get("count") or part.get("queue_operations", {}).get("count")
             cpu = procs.get("baseline servers" if is_bare else "servers")
             if cpu:   # how busy each server process was: a closed loop measures capacity only at saturation

@@ -1,5 +1,5 @@
-"""HTTP users: kiosks issue tickets, window clerks work their windows through the whole life cycle,
-residents look at their ticket's status page; and the two closed-loop users of the capacity phases
+"""HTTP users: kiosks issue tickets, window clerks work their windows through the whole life cycle
+(each finish handed to its window's review tablet, ``tablets.py``), residents look at their ticket's status page; and the two closed-loop users of the capacity phases
 (a full visit per cycle against our server, one script call against the bare baseline)."""
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from loadtests.lean_http import LeanHttp
 from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
 
 from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, timed, worker_index
+from .tablets import after_finish
 
 SERVICE_POINT_SHARE = 0.2      # 4 remote windows of 20: a fifth of the tickets come from service points
 QUICK_SHARE = 0.3
@@ -36,7 +37,8 @@ class Desk(User):
         self.index = slot(environment, type(self).__name__)
         self.last_problem = ""
         servers = plan().servers
-        self.http = LeanHttp(servers[self.index % len(servers)])
+        self.server = servers[self.index % len(servers)]
+        self.http = LeanHttp(self.server)
 
     def on_start(self) -> None:
         """Wait for the doors to open, then for a random part of its own period: kiosks and clerks
@@ -166,7 +168,7 @@ class ClerkUser(Desk):
             self.must(path + "/transfer", "transfer", tok,
                       {"to_queue": "remote" if w["window"].startswith("r") else "quick", "reason": "load: another line"})
         else:
-            self.must(path + "/finish", "finish", tok)
+            after_finish(self.environment, self.server, c, self.must(path + "/finish", "finish", tok))
         w["state"] = "idle"
 
     def resync(self, w: dict[str, Any]) -> bool:
@@ -182,9 +184,12 @@ class ClerkUser(Desk):
         w.update(state=problem["current_status"], ticket=problem["current_ticket"], recalls=0)
         return True
 
-    def must(self, path: str, name: str, token: str, body: dict | None = None) -> None:
-        if self.post(path, name, token, body)[1] is None:
+    def must(self, path: str, name: str, token: str, body: dict | None = None) -> dict[str, Any]:
+        """POST an action that must succeed; returns its answer (the ticket)."""
+        answer = self.post(path, name, token, body)[1]
+        if answer is None:
             raise RuntimeError(name)
+        return answer
 
 
 class ResidentUser(Desk):

@@ -2,7 +2,7 @@
 service points. Each holds its socket for the whole run as the real page does (snapshot, or resume
 from its cursor after a drop; a heartbeat every 30 s) and times every call from the moment it was
 made (the event's ``at``, on the clock this generator shares with the server) to its arrival.
-Tablets rate the tickets finished at their window, as residents tap them."""
+The tablets' ratings leave from the desks' process (``tablets.py``)."""
 from __future__ import annotations
 
 import random
@@ -14,18 +14,13 @@ import gevent
 import orjson
 from locust import User, task
 
-from loadtests.lean_http import LeanPool
 from loadtests.lean_ws import LeanWebSocket
-from loadtests.profiles import TABLET_RATES
 
 from .common import TALLY, fire, plan, slot, timed
 
 HEARTBEAT_S = 30.0
 SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
-LEVELS = [5] * 60 + [4] * 25 + [3] * 10 + [2] * 4 + [1]
-RATING_DELAY_S = (1.0, 5.0)   # the resident reads the tablet and taps; the SMS prompt waits 15 s (runner.py)
 _open: set["ScreenUser"] = set()
-_pools: dict[str, LeanPool] = {}
 
 
 def label(kind: str, point: str | None) -> str:
@@ -46,15 +41,6 @@ def heartbeats() -> None:
                     pass
 
 
-def pool(server: str) -> LeanPool:
-    """The tablets of one process share keep-alive connections for their ratings, as many as are
-    rating at once: each real tablet has its own (with a pool of 32, ratings at the city's peak
-    queued in the generator for seconds and that wait was counted as the server's)."""
-    if server not in _pools:
-        _pools[server] = LeanPool(server)
-    return _pools[server]
-
-
 class ScreenUser(User):
     abstract = True
 
@@ -63,7 +49,6 @@ class ScreenUser(User):
         p = plan()
         index = slot(environment, "ScreenUser")
         self.device = p.devices[index % len(p.devices)]
-        self.server = p.servers[index % len(p.servers)]                 # its ratings
         live = p.socket_servers or p.servers
         self.live_server = live[index % len(live)]                      # its socket
         self.label = label(self.device.kind, self.device.point)
@@ -127,26 +112,6 @@ class ScreenUser(User):
         if kind == "ticket.called":
             ms = time.time() * 1000 - msg["at"]
             TALLY.call(self.label, ms)   # kept whole for the summary's exact percentiles
-        elif kind == "ticket.finished" and self.device.kind == "tablet":
-            self.maybe_rate(msg.get("ticket") or {})
-
-    def maybe_rate(self, ticket: dict[str, Any]) -> None:
-        """The resident taps a rating on this tablet: the window's own for tickets of the center,
-        the service point's for tickets issued there."""
-        if ticket.get("window") != self.device.window or ticket.get("service_point") != self.device.point:
-            return
-        if random.random() >= TABLET_RATES:
-            return
-        level = random.choice(LEVELS)
-        body = {"ticket_id": ticket["id"], "level": level, "channel": "tablet"}
-        if level <= 2:
-            body["reasons"] = [random.choice(["efficiency", "attitude", "process"])]
-        gevent.spawn_later(random.uniform(*RATING_DELAY_S), self.rate, body)
-
-    def rate(self, body: dict[str, Any]) -> None:
-        headers = {"Authorization": f"Bearer {self.device.token}", "Content-Type": "application/json"}
-        timed(self.environment, "review (tablet)",
-              lambda: pool(self.server).request("POST", "/api/v1/reviews", orjson.dumps(body), headers), (201,))
 
     def close(self) -> None:
         if self in _open:

@@ -3,6 +3,7 @@ rates over the samples around the window (a tenth of a second apart here), so a 
 at least seven tenths of itself over a window of a second or so."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -73,3 +74,22 @@ def test_a_window_counts_the_time_waiting_for_a_core() -> None:
         for p in spinners:
             p.kill()
             p.wait()
+
+
+def test_the_machines_cores_are_busy_idle_or_stolen() -> None:
+    """A process spinning on one core: the machine was busy at least most of a core, and busy, idle
+    and stolen add up to every core's time."""
+    code = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        with Sampler(interval_s=0.1) as sampler:
+            time.sleep(0.5)
+            start = time.time()
+            time.sleep(1.0)
+            end = time.time()
+        got = sampler.machine(start, end)
+        assert got["busy_pct"] >= 60, got
+        assert abs(got["busy_pct"] + got["idle_pct"] + got["steal_pct"] - 100 * os.cpu_count()) <= 25, got   # type: ignore[operator]
+    finally:
+        spinner.kill()
+        spinner.wait()
