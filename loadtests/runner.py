@@ -141,6 +141,8 @@ def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: fl
     with (out / f"{stem}.log").open("w") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         sampler.watch(f"load generators ({phase})", proc.pid)
+        if part:   # and apart: is one part short of a core?
+            sampler.watch(f"load generators ({stem})", proc.pid)
         code = wait_with_children(proc)
     if code != 0 or not (out / f"{stem}.json").exists():
         raise RuntimeError(f"locust failed in the {stem} phase (exit {code}); see {out / stem}.log")
@@ -363,7 +365,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         is_bare = phase in ("baseline", AFTER)
         if span:
             procs = {k: v for k, v in sampler.window(*span).items()
-                     if (not k.startswith("load generators (") or k.endswith(f"({phase})"))
+                     if (not k.startswith("load generators (") or k.endswith((f"({phase})", f"({phase}-desks)")))
                      and (k != "baseline servers" or is_bare) and (not k.startswith("servers") or not is_bare)}
             part["processes"] = procs
             part["cores"] = sampler.machine(*span)
