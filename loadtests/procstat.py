@@ -107,6 +107,14 @@ def redis_pids(url: str) -> list[int]:
     return [pid for pid in (listener_pid(f"redis://{host}:{port}", 6379, "redis") for host, port in nodes) if pid]
 
 
+def _around(times: list[float], start: float, end: float) -> tuple[int, int] | None:
+    """The samples just before ``start`` and just after ``end`` (or the nearest there are), by index;
+    None with fewer than two."""
+    i = max(0, bisect.bisect_left(times, start) - 1)
+    j = min(len(times) - 1, bisect.bisect_right(times, end))
+    return (i, j) if j > i else None
+
+
 class Sampler:
     """Per group of processes (each given by its root pid, children included): time series of CPU
     seconds used and of resident memory."""
@@ -187,24 +195,20 @@ class Sampler:
     def commands_per_s(self, start: float, end: float) -> dict[str, float]:
         """Redis commands a second between two moments (all of them, under ``total``, then each),
         from the samples around them; the INFO calls of this sampler itself left out."""
-        times = [t for t, _ in self.commands]
-        i = max(0, bisect.bisect_left(times, start) - 1)
-        j = min(len(times) - 1, bisect.bisect_right(times, end))
-        if j <= i:
+        around = _around([t for t, _ in self.commands], start, end)
+        if around is None:
             return {}
-        (t0, first), (t1, last) = self.commands[i], self.commands[j]
+        (t0, first), (t1, last) = self.commands[around[0]], self.commands[around[1]]
         rates = {c: (n - first.get(c, 0)) / (t1 - t0) for c, n in last.items() if c != "info" and n > first.get(c, 0)}
         return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
 
     def machine(self, start: float, end: float) -> dict[str, float]:
         """The machine's cores between two moments, in % of one core: busy (user, system, interrupts),
         idle (waiting for I/O included) and stolen (ready to run, the hypervisor running another guest)."""
-        times = [t for t, _ in self.cores]
-        i = max(0, bisect.bisect_left(times, start) - 1)
-        j = min(len(times) - 1, bisect.bisect_right(times, end))
-        if j <= i:
+        around = _around([t for t, _ in self.cores], start, end)
+        if around is None:
             return {}
-        (t0, a), (t1, b) = self.cores[i], self.cores[j]
+        (t0, a), (t1, b) = self.cores[around[0]], self.cores[around[1]]
         spent = {f: getattr(b, f) - getattr(a, f) for f in a._fields}
         idle = spent["idle"] + spent.get("iowait", 0.0)
         steal = spent.get("steal", 0.0)
@@ -219,11 +223,10 @@ class Sampler:
         that come and go (PostgreSQL backends, Locust workers) neither vanish nor count twice."""
         out = {}
         for group, series in self.samples.items():
-            times = [s[0] for s in series]
-            i = max(0, bisect.bisect_left(times, start) - 1)
-            j = min(len(series) - 1, bisect.bisect_right(times, end))
-            if j <= i:
+            around = _around([s[0] for s in series], start, end)
+            if around is None:
                 continue
+            i, j = around
             first: dict[int, tuple[float, int, float]] = {}
             last: dict[int, tuple[float, int, float]] = {}
             for _, cpu, _ in series[i:j + 1]:
