@@ -1,6 +1,7 @@
 """HTTP users: kiosks issue tickets, window clerks work their windows through the whole life cycle
-(each finish handed to its window's review tablet, ``tablets.py``), residents look at their ticket's status page; and the two closed-loop users of the capacity phases
-(a full visit per cycle against our server, one script call against the bare baseline)."""
+(each finish handed to its window's review tablet, ``tablets.py``), residents look at their
+ticket's status page; and the two closed-loop users of the capacity phases (a full visit per cycle
+against our server, one script call against the bare baseline)."""
 from __future__ import annotations
 
 import json

@@ -16,7 +16,7 @@ from locust import User, task
 
 from loadtests.lean_ws import LeanWebSocket
 
-from .common import TALLY, fire, plan, slot, timed
+from .common import TALLY, fire, plan, slot
 
 HEARTBEAT_S = 30.0
 SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
