@@ -12,6 +12,7 @@ from loadtests.procstat import Sampler
 from queue_server.engine.connection import sync_client
 
 WRITES = 4000
+SPIN_ON_CORE_0 = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
 
 
 def test_a_window_counts_the_system_calls_made_in_it() -> None:
@@ -59,8 +60,7 @@ def test_a_window_counts_the_commands_redis_served(service_urls: tuple[str, str]
 def test_a_window_counts_the_time_waiting_for_a_core() -> None:
     """Two processes spinning on the same core: each runs about half the time and waits the other half,
     so together they wait about one core's worth, whatever else the machine does."""
-    code = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
-    spinners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0]) for _ in range(2)]
     try:
         with Sampler(interval_s=0.1) as sampler:
             sampler.watch("spinners", *(p.pid for p in spinners))
@@ -79,8 +79,7 @@ def test_a_window_counts_the_time_waiting_for_a_core() -> None:
 def test_the_machines_cores_are_busy_idle_or_stolen() -> None:
     """A process spinning on one core: the machine was busy at least most of a core, and busy, idle
     and stolen add up to every core's time."""
-    code = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
-    spinner = subprocess.Popen([sys.executable, "-c", code])
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0])
     try:
         with Sampler(interval_s=0.1) as sampler:
             time.sleep(0.5)
