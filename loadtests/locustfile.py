@@ -18,7 +18,7 @@ from locust.runners import MasterRunner
 
 from loadtests.users.common import OPEN_FOR_BUSINESS, PART, PHASE, STEM, TALLY, plan
 from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
-from loadtests.users.screens import ScreenUser, heartbeats
+from loadtests.users.screens import ScreenUser, keepalive
 from loadtests.users.sms import SmsUser
 
 
@@ -90,7 +90,7 @@ def on_init(environment: Environment, **_: Any) -> None:
         _master.append(environment.runner)
         environment.runner.register_message("sockets", lambda environment, msg, **_: _open.update({msg.node_id: msg.data}))
         return
-    gevent.spawn(heartbeats)
+    gevent.spawn(keepalive)
     gevent.spawn(_report_sockets, environment)
     environment.runner.register_message("measure", _measure_begins)
     environment.runner.register_message("open", _doors_open)

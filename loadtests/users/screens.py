@@ -14,12 +14,13 @@ import gevent
 import orjson
 from locust import User, task
 
-from loadtests.lean_ws import LeanWebSocket
+from loadtests.lean_ws import TEXT, LeanWebSocket, client_frame
 
 from .common import TALLY, fire, plan, slot
 
 HEARTBEAT_S = 30.0
 SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
+HEARTBEAT = client_frame(TEXT, b'{"type":"heartbeat"}')
 _open: set["ScreenUser"] = set()
 
 
@@ -27,16 +28,23 @@ def label(kind: str, point: str | None) -> str:
     return f"service point {kind}" if point else {"display": "hall display", "screen": "window screen"}.get(kind, kind)
 
 
-def heartbeats() -> None:
-    """One greenlet per process beats for every open socket that is due, like the page's timer."""
+def keepalive() -> None:
+    """One greenlet per process, once a second: a heartbeat for every open socket that is due, like
+    the page's timer, and the end of every socket silent for ``SILENCE_S`` (what a read timeout per
+    socket did, for a timer armed at every read)."""
     while True:
         gevent.sleep(1.0)
         now = time.monotonic()
         for user in list(_open):
-            if now - user.beat >= HEARTBEAT_S and user.ws is not None:
+            ws = user.ws
+            if ws is None:
+                continue
+            if now - user.heard >= SILENCE_S:
+                ws.cut(TimeoutError(f"nothing heard for {SILENCE_S:.0f} s"))
+            elif now - user.beat >= HEARTBEAT_S:
                 user.beat = now
                 try:
-                    user.ws.send('{"type":"heartbeat"}')
+                    ws.sock.sendall(HEARTBEAT)   # the same bytes each time: one frame, masked once
                 except Exception:  # noqa: BLE001 - the socket's own reader sees the drop
                     pass
 
@@ -56,6 +64,7 @@ class ScreenUser(User):
         self.cursor: str | None = None
         self.epoch: str | None = None
         self.beat = time.monotonic() + random.uniform(-HEARTBEAT_S, 0)
+        self.heard = time.monotonic()
 
     def url(self) -> str:
         query = {"token": self.device.token}
@@ -74,13 +83,16 @@ class ScreenUser(User):
             self.close()
             return
         fire(self.environment, "WS", "open", (time.perf_counter() - t0) * 1000)
+        self.heard = time.monotonic()
         TALLY.opened()
         _open.add(self)
         self.opening(first)
         try:
-            self.ws.settimeout(SILENCE_S)
+            self.ws.settimeout(None)   # silence is ``keepalive``'s to judge
             while True:
-                self.receive(self.ws.recv())
+                text = self.ws.recv()
+                self.heard = time.monotonic()
+                self.receive(text)
         except Exception as exc:  # noqa: BLE001 - a drop; the next turn reconnects with the cursor
             fire(self.environment, "WS", "dropped", 0, exc=exc)
         finally:
