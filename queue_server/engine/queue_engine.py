@@ -98,7 +98,7 @@ class QueueEngine:
     async def _run(self, name: str, keys: list[str], args: list[Any], center: str = "") -> dict[str, Any]:
         """One script; an event it appended is made durable first in the ``record`` mode."""
         try:
-            result = _parse(await self.scripts[name](keys=keys, args=args))
+            result = _parse(await self.scripts.call(name, keys, args))
         except ResponseError as exc:
             text = str(exc)
             if text.startswith("QS:"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -30,12 +31,57 @@ def script(redis: Redis, name: str) -> AsyncScript:
     return redis.register_script(_source(name))
 
 
+@dataclass
+class _Call:
+    script: AsyncScript
+    keys: list[str]
+    args: list[Any]
+    answer: asyncio.Future[Any] | None = None
+
+
 class Scripts:
     def __init__(self, redis: Redis) -> None:
         self._by_name: dict[str, AsyncScript] = {n: script(redis, n) for n in NAMES}
+        self._redis = redis
+        self._turn: list[_Call] | None = None   # the calls of this turn of the event loop, while one collects them
+        self._sending: set[asyncio.Future[None]] = set()   # held until done (the loop keeps only weak references)
 
     def __getitem__(self, name: str) -> AsyncScript:
         return self._by_name[name]
+
+    async def call(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """One call of script ``name``, sent with the other calls made in the same turn of the event
+        loop as one pipeline: under load, requests that arrived together reach their scripts together,
+        and one write and one read (each a system call, and a wakeup of Redis) serve them all. The
+        first call of a turn collects the others by yielding once; alone, it goes as it always did.
+        Each call is still one script, atomic on its own, and answers or fails on its own; the order
+        among one turn's calls is the order in which they were made. A cluster (scripts refused in
+        a pipeline across nodes) gets each call on its own."""
+        target = self._by_name[name]
+        if isinstance(self._redis, RedisCluster):
+            return await target(keys=keys, args=args)
+        if self._turn is not None:   # another call is collecting this turn's: go with it
+            joined = _Call(target, keys, args, asyncio.get_running_loop().create_future())
+            self._turn.append(joined)
+            return await joined.answer
+        own = _Call(target, keys, args)
+        turn = self._turn = [own]
+        try:
+            await asyncio.sleep(0)
+        except BaseException:   # cancelled while collecting: its own call is not made, the others are
+            turn.remove(own)
+            raise
+        finally:
+            self._turn = None
+            if any(c is not own for c in turn):
+                if own in turn:
+                    own.answer = asyncio.get_running_loop().create_future()
+                sending = asyncio.ensure_future(_answer_each(self._redis, turn))   # a cancelled caller strands none
+                self._sending.add(sending)
+                sending.add_done_callback(self._sending.discard)
+        if own.answer is None:
+            return await target(keys=keys, args=args)
+        return await own.answer
 
 
 async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
@@ -47,20 +93,43 @@ async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[lis
     ``SCRIPT EXISTS`` before every round trip that holds a script, a second round trip each time."""
     if isinstance(redis, RedisCluster):
         return list(await asyncio.gather(*(script(keys=k, args=a) for k, a in calls)))
-    answers = await _by_sha(redis, script.sha, calls)
-    lacking = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
-    if lacking:   # a Redis restarted or flushed: load it, then again what it refused
-        script.sha = await redis.script_load(script.script)
-        for i, answer in zip(lacking, await _by_sha(redis, script.sha, [calls[i] for i in lacking])):
-            answers[i] = answer
+    answers = await _pipelined(redis, [_Call(script, keys, args) for keys, args in calls])
     for answer in answers:
         if isinstance(answer, Exception):
             raise answer
     return answers
 
 
-async def _by_sha(redis: Redis, sha: str, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:
+async def _answer_each(redis: Redis, calls: list[_Call]) -> None:
+    """Make ``calls`` in one pipeline and give each its answer (a refusal or a lost connection as its
+    exception)."""
+    try:
+        answers = await _pipelined(redis, calls)
+    except BaseException as exc:  # noqa: BLE001 - every caller gets what stopped the round trip
+        answers = [exc] * len(calls)
+    for call, answer in zip(calls, answers):
+        if call.answer is not None and not call.answer.done():
+            if isinstance(answer, BaseException):
+                call.answer.set_exception(answer)
+            else:
+                call.answer.set_result(answer)
+
+
+async def _pipelined(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
+    """Each call by its script's SHA in one round trip, the answers (or errors) in order; a script
+    Redis lacks (restarted or flushed) is loaded and what it refused sent again."""
+    answers = await _by_sha(redis, calls)
+    lacking = [i for i, answer in enumerate(answers) if isinstance(answer, NoScriptError)]
+    if lacking:
+        for target in {id(calls[i].script): calls[i].script for i in lacking}.values():
+            target.sha = await redis.script_load(target.script)
+        for i, answer in zip(lacking, await _by_sha(redis, [calls[i] for i in lacking])):
+            answers[i] = answer
+    return answers
+
+
+async def _by_sha(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
     async with redis.pipeline(transaction=False) as pipe:
-        for keys, args in calls:
-            pipe.evalsha(sha, len(keys), *keys, *args)
+        for call in calls:
+            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
         return await pipe.execute(raise_on_error=False)
