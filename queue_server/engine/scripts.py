@@ -12,7 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 NAMES = ("issue", "call_next", "transition", "recall", "window_state", "ticket_status", "snapshot", "prune_consumers",
          "number_reserve", "map_counts", "trim_events", "mark_present", "device_presence", "material_event",
@@ -129,7 +129,31 @@ async def _pipelined(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
 
 
 async def _by_sha(redis: Redis, calls: Sequence[_Call]) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for call in calls:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        return await pipe.execute(raise_on_error=False)
+    """The EVALSHAs written at once on one of the pool's connections and their replies read in order
+    (a refusal as its exception), retried on a lost connection as redis-py retries a command. Not
+    redis-py's pipeline: its object, its reset (a task of its own) and its per-command bookkeeping
+    cost more than two or three scripts' own round trips."""
+    pool = redis.connection_pool
+    conn = await pool.get_connection()
+    packed = conn.pack_commands([("EVALSHA", c.script.sha, len(c.keys), *c.keys, *c.args) for c in calls])
+
+    async def round_trip() -> list[Any]:
+        await conn.send_packed_command(packed)
+        answers: list[Any] = []
+        for _ in calls:
+            try:
+                answers.append(await conn.read_response())
+            except ResponseError as exc:
+                answers.append(exc)
+        return answers
+
+    async def reconnect(_: Exception) -> None:
+        await conn.disconnect()
+
+    try:
+        return await conn.retry.call_with_retry(round_trip, reconnect)
+    except BaseException:
+        await conn.disconnect(nowait=True)   # replies may be left unread on it
+        raise
+    finally:
+        await pool.release(conn)
