@@ -1,12 +1,17 @@
-"""The hiredis-packing connection puts the same bytes on the wire as redis-py's own, and refuses what
-it refuses; the shared pool waits for a free connection, reconnects one the server closed, never hands
-out one holding a stale reply, and sends without a task per command."""
+"""The hiredis-packing connection puts the same bytes on the wire as redis-py's own, refuses what it
+refuses, and times out a reply that never comes without a timer per read; the shared pool waits for
+a free connection, reconnects one the server closed, never hands out one holding a stale reply, and
+sends without a task per command."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+import redis.asyncio.connection
 import redis.exceptions
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
@@ -112,3 +117,73 @@ async def test_commands_are_sent_without_a_task_each(redis_url: str) -> None:
     finally:
         loop.set_task_factory(default)
         await client.aclose()
+
+
+class HangingRedis:
+    """A proxy in front of the test's Redis that passes everything until ``hang`` is set, then stops
+    passing Redis's replies on: a Redis that took a command and never answers."""
+
+    def __init__(self) -> None:
+        self.hang = asyncio.Event()
+
+    async def serve(self, target: str) -> asyncio.Server:
+        at = redis.asyncio.connection.parse_url(target)
+        host, port = at.get("host", "127.0.0.1"), at.get("port", 6379)
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, replies: bool) -> None:
+            while data := await reader.read(65536):
+                if not (replies and self.hang.is_set()):
+                    writer.write(data)
+            writer.close()
+
+        async def accept(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+            redis_r, redis_w = await asyncio.open_connection(host, port)
+            await asyncio.gather(pipe(client_r, redis_w, False), pipe(redis_r, client_w, True), return_exceptions=True)
+
+        return await asyncio.start_server(accept, "127.0.0.1", 0)
+
+
+async def test_a_reply_that_never_comes_times_out_and_closes_its_connection(redis_url: str) -> None:
+    proxy = HangingRedis()
+    server = await proxy.serve(redis_url)
+    conn = PackedConnection(host="127.0.0.1", port=server.sockets[0].getsockname()[1], socket_timeout=0.3)
+    try:
+        await conn.send_command("PING")
+        assert await conn.read_response() == b"PONG"
+        proxy.hang.set()
+        await conn.send_command("PING")
+        started = time.monotonic()
+        with pytest.raises(redis.exceptions.TimeoutError, match="Timeout reading from"):
+            await conn.read_response()
+        assert 0.3 <= time.monotonic() - started < 1.0
+        assert not conn.is_connected
+    finally:
+        await conn.disconnect()
+        server.close()
+
+
+async def test_replies_are_read_without_a_timer_each_and_a_busy_connection_outlives_its_timeout(redis_url: str) -> None:
+    conn = PackedConnection(**redis.asyncio.connection.parse_url(redis_url), socket_timeout=0.2)
+    loop = asyncio.get_running_loop()
+    watches: list[float] = []
+    call_at = loop.call_at
+
+    def counting(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        if getattr(callback, "__self__", None) is conn:
+            watches.append(when)
+        return call_at(when, callback, *args, **kwargs)
+
+    await conn.connect()
+    loop.call_at = counting   # type: ignore[method-assign]
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.7:   # over three timeouts' worth of replies, each well within it
+            await conn.send_command("PING")
+            assert await conn.read_response() == b"PONG"
+            await asyncio.sleep(0.01)
+        assert 1 <= len(watches) <= 6, "one watch, following the reads"
+        await conn.send_command("PING")
+        assert await conn.read_response(timeout=1) == b"PONG"   # a read's own timeout: redis-py's way
+    finally:
+        loop.call_at = call_at   # type: ignore[method-assign]
+        await conn.disconnect()
