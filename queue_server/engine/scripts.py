@@ -53,7 +53,8 @@ class Scripts:
         """One call of script ``name``, sent with the other calls made in the same turn of the event
         loop as one pipeline: under load, requests that arrived together reach their scripts together,
         and one write and one read (each a system call, and a wakeup of Redis) serve them all. The
-        first call of a turn collects the others by yielding once; alone, it goes as it always did.
+        first call of a turn collects the others by yielding once; alone, it makes the same round trip
+        in place, cheaper than redis-py's own call of a script.
         Each call is still one script, atomic on its own, and answers or fails on its own; the order
         among one turn's calls is the order in which they were made. A cluster (scripts refused in
         a pipeline across nodes) gets each call on its own."""
@@ -79,9 +80,12 @@ class Scripts:
                 sending = asyncio.ensure_future(_answer_each(self._redis, turn))   # a cancelled caller strands none
                 self._sending.add(sending)
                 sending.add_done_callback(self._sending.discard)
-        if own.answer is None:
-            return await target(keys=keys, args=args)
-        return await own.answer
+        if own.answer is not None:
+            return await own.answer
+        (answer,) = await _pipelined(self._redis, [own])   # alone in its turn: the same lean round trip
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]]) -> list[Any]:

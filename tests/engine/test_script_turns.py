@@ -1,6 +1,6 @@
 """``Scripts.call``: the script calls made in one turn of the event loop go to Redis as one pipeline
 on one connection, each still getting its own answer or its own refusal; a Redis that lost the
-scripts gets them again; a caller cancelled while its turn is collected strands none of the others,
+scripts gets them again; a call alone in its turn is one EVALSHA of its own; a caller cancelled while its turn is collected strands none of the others,
 and its own call is not made."""
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def status_call(settings: Settings, i: int) -> tuple[list[str], list[Any]]:
     return [f"{base}t:T{i}"], [base, 0]
 
 
+def refused_issue(settings: Settings) -> tuple[list[str], list[Any]]:
+    """An issue at a center whose state Redis lost: the script refuses it (rebuilding)."""
+    base = f"{settings.key_prefix}:{{gone}}:"
+    return ([f"{base}seq", f"{base}idem", f"{base}events", f"{base}live", f"{base}w", f"{base}alive", f"{base}reserve"],
+            [base, "gone", "20261203", "A", "q", "n", 0, 0, "{}", 0, 100, 100])
+
+
 @pytest.fixture
 async def redis(settings: Settings) -> AsyncIterator[Any]:
     """A client on the test's Redis, with N tickets serving at N centers."""
@@ -53,11 +60,8 @@ async def test_one_turns_calls_share_one_round_trip_and_keep_their_own_answers(r
 
 async def test_a_refusal_in_a_turn_is_its_callers_alone(redis: Any, settings: Settings) -> None:
     scripts = Scripts(redis)
-    base = f"{settings.key_prefix}:{{gone}}:"
-    refused = ([f"{base}seq", f"{base}idem", f"{base}events", f"{base}live", f"{base}w", f"{base}alive",
-                f"{base}reserve"], [base, "gone", "20261203", "A", "q", "n", 0, 0, "{}", 0, 100, 100])
     answers = await asyncio.gather(scripts.call("ticket_status", *status_call(settings, 1)),
-                                   scripts.call("issue", *refused),
+                                   scripts.call("issue", *refused_issue(settings)),
                                    scripts.call("ticket_status", *status_call(settings, 2)),
                                    return_exceptions=True)
     assert orjson.loads(answers[0])["ticket"]["id"] == "T1"
@@ -70,6 +74,18 @@ async def test_a_redis_that_lost_the_scripts_gets_them_again_within_a_turn(redis
     await redis.script_flush()
     answers = await asyncio.gather(*(scripts.call("ticket_status", *status_call(settings, i)) for i in range(5)))
     assert [orjson.loads(a)["ticket"]["id"] for a in answers] == [f"T{i}" for i in range(5)]
+    await redis.script_flush()
+    assert orjson.loads(await scripts.call("ticket_status", *status_call(settings, 6)))["ticket"]["id"] == "T6"
+
+
+async def test_a_call_alone_in_its_turn_is_one_evalsha_and_raises_its_own_refusal(redis: Any, settings: Settings) -> None:
+    scripts = Scripts(redis)
+    await scripts.call("ticket_status", *status_call(settings, 0))
+    before = await evalsha_calls(redis)
+    assert orjson.loads(await scripts.call("ticket_status", *status_call(settings, 1)))["ticket"]["id"] == "T1"
+    assert await evalsha_calls(redis) - before == 1
+    with pytest.raises(ResponseError, match="^QS:rebuilding:"):
+        await scripts.call("issue", *refused_issue(settings))
 
 
 async def test_a_caller_cancelled_while_its_turn_is_collected_strands_no_one(redis: Any, settings: Settings) -> None:
