@@ -75,12 +75,15 @@ UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_pin
 # instance with their cursor), then waits this long for requests in flight before cancelling them and
 # running the app's shutdown (the consumers ack what they took). docker-compose's stop_grace_period is longer.
 GRACEFUL_SHUTDOWN_S = 20
-UVICORN = {**UVICORN_WS, "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S}
+# A response's head and body in one write (``api/http_protocol.py``).
+UVICORN = {**UVICORN_WS, "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+           "http": "queue_server.api.http_protocol:HeadWithBodyProtocol"}
 
 
 def uvicorn_flags() -> list[str]:
     """``UVICORN`` as uvicorn's command-line options."""
-    return [a for k, v in UVICORN.items() for a in ("--" + k.replace("_", "-"), str(v).lower())]
+    return [a for k, v in UVICORN.items()
+            for a in ("--" + k.replace("_", "-"), str(v).lower() if isinstance(v, bool) else str(v))]
 
 
 @contextlib.contextmanager
