@@ -46,7 +46,7 @@ class AppointmentsComponent:
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         app.state.appointments = Appointments(AppointmentsConfig.from_env())
-        if app.state.settings.answers_api:
+        if app.state.settings.runs_background:
             work.run("appointment-release", lambda: sweep(app, work.stop))
 
 

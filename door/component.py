@@ -73,7 +73,7 @@ class DoorComponent:
         state = app.state
         cfg = DoorConfig.from_settings(state.settings)
         state.door = Door(cfg, Announcer(state.pool, state.redis, state.keys, state.settings.stream_maxlen))
-        if state.settings.answers_api:
+        if state.settings.runs_background:
             work.run("door-sweep", lambda: _every(cfg.sweep_s, work.stop, app))
 
 

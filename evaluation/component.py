@@ -62,7 +62,10 @@ class EvaluationComponent:
         state.evaluation = ev
         if state.settings.tier == "all":   # only a process that both sees the finishes and takes the ratings
             state.realtime.hub.listeners.append(ev.recent.take)
-        if not state.settings.answers_api:   # the consumer, the sweep and the SMS outbox are the http tier's
+        if state.settings.answers_api or state.settings.runs_background:   # whatever records a rating
+            work.run("evaluation-announcer", ev.announcing)
+            work.at_close(ev.announce_left)   # what the stop caught waiting (Redis is closed after this)
+        if not state.settings.runs_background:   # the consumer, the sweep and the SMS outbox: background work
             return
         streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:evaluation")
         work.at_close(streams.aclose)
@@ -72,8 +75,6 @@ class EvaluationComponent:
                                     losses=state.losses, recent=ev.recent).run(work.stop)
         work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
-        work.run("evaluation-announcer", ev.announcing)
-        work.at_close(ev.announce_left)   # what the stop caught waiting (Redis is closed after this)
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,
                                   state.settings.public_base_url.rstrip("/") + inbound.STATUS)

@@ -29,8 +29,10 @@ from typing import Any
 
 import psutil
 
+from queue_server.config import Settings
 from queue_server.embedded import free_port
 from queue_server.engine.connection import is_cluster
+from queue_server.tiers import SERVES, lower_background
 
 from .city import city_catalog, staff_of
 from .cores import Cores, pin, taskset
@@ -241,7 +243,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
                   "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
                   "server_processes": profile.servers, "locust_workers": profile.workers,
-                  **({"tiers": dict(zip(("http", "sockets"), profile.tiers))} if profile.tiers else {}),
+                  **({"tiers": dict(zip(("http", "sockets", "background"), profile.tiers))} if profile.tiers else {}),
                   "users": {k: v for k, v in counts(profile).items()}},
     }
     sampler = Sampler()
@@ -283,21 +285,23 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
 
 
 def tiers_of(profile: Profile) -> list[str]:
-    """The QUEUE_TIER of each server process of the capacity and load phases."""
+    """The QUEUE_TIER of each server process of the capacity and load phases: with background processes
+    the API's are of the api tier (the same routes as http, none of the background work)."""
     if profile.tiers is None:
         return ["all"] * profile.servers
-    return ["http"] * profile.tiers[0] + ["sockets"] * profile.tiers[1]
+    http, sockets, background = (*profile.tiers, 0)[:3]
+    return ["api" if background else "http"] * http + ["sockets"] * sockets + ["background"] * background
 
 
-def tiers_arg(value: str) -> tuple[int, int]:
-    """``H:S``: H http and S sockets processes, one or more of each."""
+def tiers_arg(value: str) -> tuple[int, ...]:
+    """``H:S`` or ``H:S:B``: H http (api) and S sockets processes, one or more of each, and B background."""
     try:
-        http, sockets = (int(n) for n in value.split(":"))
+        counts = tuple(int(n) for n in value.split(":"))
     except ValueError:
-        raise argparse.ArgumentTypeError("want H:S, say 1:1") from None
-    if http < 1 or sockets < 1:
-        raise argparse.ArgumentTypeError("want at least one process of each tier")
-    return http, sockets
+        raise argparse.ArgumentTypeError("want H:S or H:S:B, say 1:1") from None
+    if len(counts) not in (2, 3) or min(counts[:2]) < 1 or min(counts) < 0:
+        raise argparse.ArgumentTypeError("want at least one http and one sockets process, and B ≥ 0")
+    return counts
 
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
@@ -316,12 +320,13 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         tiers = tiers_of(profile)
         procs = [stack.enter_context(server(redis_url, db, prefix, extra_env={**server_env(sms_env), "QUEUE_TIER": t}))
                  for t in tiers]
-        urls = [u for t, (u, _) in zip(tiers, procs) if t != "sockets"]
-        live = [u for t, (u, _) in zip(tiers, procs) if t != "http"]
+        urls = [u for t, (u, _) in zip(tiers, procs) if "http" in SERVES[t]]
+        live = [u for t, (u, _) in zip(tiers, procs) if t in ("all", "sockets")]
         sampler.watch("servers", *(p.pid for _, p in procs))
-        if profile.tiers:
-            for tier in ("http", "sockets"):
-                sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
+        for tier in sorted(set(tiers) - {"all"}):
+            sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
+        for t, (_, p) in zip(tiers, procs):   # as `queue-server serve --tier background` lowers itself
+            lower_background(t, Settings.background_nice, p.pid)
         for _, p in procs if cores else []:
             pin(p.pid, cores.servers)
         plan.servers, plan.socket_servers = urls, live
@@ -396,9 +401,9 @@ def main() -> None:
     parser.add_argument("--measure", type=int, help="seconds of the measured load window (default: the profile's)")
     parser.add_argument("--servers", type=int, help="server processes (default: the profile's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes (default: the profile's)")
-    parser.add_argument("--tiers", type=tiers_arg, metavar="H:S",
-                        help="H http and S sockets server processes (QUEUE_TIER) instead of --servers of both;"
-                             " the baseline then runs H")
+    parser.add_argument("--tiers", type=tiers_arg, metavar="H:S[:B]",
+                        help="H http and S sockets server processes (QUEUE_TIER) instead of --servers of both,"
+                             " and B background ones (the H then of the api tier); the baseline then runs H")
     parser.add_argument("--py-spy", action="store_true", help="profile the servers in the capacity and load phases")
     parser.add_argument("--redis", choices=REDIS_KINDS, default="single",
                         help="the embedded Redis to start when REDIS_URL is not set: one server, or a 3-master cluster")

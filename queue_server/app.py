@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         trimmer = Trimmer(redis, keys, list(catalog.centers), keep=RealtimeConfig.from_env().replay_max,
                           cap=settings.stream_maxlen // 2, losses=losses)
         try:
-            if settings.answers_api:   # the record's work, for any process but the sockets tier's (docs/scale.md)
+            if settings.runs_background:   # the record's work (docs/scale.md, "Tiers")
                 work.run("stream-trimmer", lambda: trimmer.run(work.stop))
                 if run_persister:
                     def persister(node: Redis, centers: list[str]) -> Awaitable[None]:

@@ -21,6 +21,7 @@ from door.cli import add_parsers as add_door_parsers
 from remote_session.config import SessionConfig
 
 from .config import TIERS, Settings
+from .tiers import lower_background
 from .record.personal import DEMO_KEY
 from .realtime.config import RealtimeConfig
 from .accounts.cli import add_parsers as add_account_parsers
@@ -146,6 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["QUEUE_TIER"] = args.tier   # the workers read their settings from the environment
     with services(Settings.from_env()) as settings:
         asyncio.run(_migrate(settings, demo=False))
+        lower_background(settings.tier, settings.background_nice)   # its workers inherit it
         print(f"serving on http://{args.host}:{args.port}", flush=True)
         _run_server(settings, args.host, args.port, args.workers)
 
@@ -342,7 +344,8 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--workers", type=int, default=1)
             p.add_argument("--tier", choices=TIERS, help="what this server serves (else QUEUE_TIER, else all):"
                            " all; http (the API, pages and the record's background work); sockets (the websockets,"
-                           " the stream reader, the live figures)")
+                           " the stream reader, the live figures); api (http without the background work);"
+                           " background (that work alone, at a lower CPU priority)")
         else:
             p.add_argument("--center", default="jingansi", help="the center whose page URLs are printed")
             p.add_argument("--open-all-hours", action="store_true",

@@ -22,11 +22,12 @@ def _at_least_one(name: str, unit: str, unset: str) -> int | None:
 
 DURABILITY_MODES = ("redis", "record")
 # What a process serves (docs/scale.md, "Tiers"): everything; the HTTP API and the background work of
-# the record; or the websockets and the stream reader that feeds them.
-TIERS = ("all", "http", "sockets")
+# the record; the websockets and the stream reader that feeds them; or the HTTP API and the background
+# work each alone ("api", "background"), so that work never takes a turn of a request's event loop.
+TIERS = ("all", "http", "sockets", "api", "background")
 # PostgreSQL connections a process may hold, by tier (docs/scale.md "Tiers"): the http tier carries
 # every request's statement and the record's work; the sockets tier reads tokens and little else.
-DB_POOL_BY_TIER = {"all": 20, "http": 40, "sockets": 5}
+DB_POOL_BY_TIER = {"all": 20, "http": 40, "sockets": 5, "api": 40, "background": 10}
 
 
 def _durability(value: str) -> str:
@@ -66,6 +67,7 @@ class Settings:
     durability: str = "redis"
     tier: str = "all"
     db_pool_max: int | None = None     # None: DB_POOL_BY_TIER[tier]
+    background_nice: int = 5           # how many steps lower a background process runs (tiers.lower_background)
     # Ticket numbers reserved in PostgreSQL ahead of use, per center, day and prefix: at least this
     # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
     number_reserve_min: int = 100
@@ -90,7 +92,7 @@ class Settings:
     @property
     def holds_sockets(self) -> bool:
         """This process serves the websockets, so it reads every center's stream and fans events out."""
-        return self.tier != "http"
+        return self.tier in ("all", "sockets")
 
     @property
     def db_pool_size(self) -> int:
@@ -99,9 +101,15 @@ class Settings:
 
     @property
     def answers_api(self) -> bool:
-        """This process answers the HTTP API and runs the consumer groups and sweeps (the sockets tier
-        leaves them to it, so a fan-out burst never delays them, nor they a fan-out)."""
-        return self.tier != "sockets"
+        """This process answers the HTTP API (and announces what its requests recorded)."""
+        return self.tier in ("all", "http", "api")
+
+    @property
+    def runs_background(self) -> bool:
+        """This process runs the record's work, the consumer groups and the sweeps: the sockets tier
+        leaves them to another, so a fan-out burst never delays them, nor they a fan-out; the api tier
+        too, so they never delay a request."""
+        return self.tier in ("all", "http", "background")
 
     def __post_init__(self) -> None:
         # A detached month is no longer swept by the phone retention: every phone in it must be
@@ -139,6 +147,7 @@ class Settings:
             durability=_durability(env.get("QUEUE_DURABILITY", "redis")),
             tier=_tier(env.get("QUEUE_TIER", "all")),
             db_pool_max=_at_least_one("QUEUE_DB_POOL_MAX", "connections", "for the tier's default"),
+            background_nice=_int("QUEUE_BACKGROUND_NICE", 5),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,

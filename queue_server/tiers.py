@@ -1,8 +1,11 @@
 """Which process serves which route (``QUEUE_TIER``, docs/scale.md "Tiers"). The sockets tier serves the
 websockets and the HTTP reads of its own live state (its sockets, the figures its stream reader feeds);
-the http tier serves the rest. Either one answers a route of the other clearly instead of 404: HTTP
-with 421 Misdirected Request, a socket with close code 4421, each naming the tier to ask."""
+the http tier (and the api tier, the same routes without the background work) serves the rest; the
+background tier serves only what every process does. Each answers another tier's route clearly instead
+of 404: HTTP with 421 Misdirected Request, a socket with close code 4421, each naming the tier to ask."""
 from __future__ import annotations
+
+import os
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,9 +30,14 @@ def tier_of(route: BaseRoute) -> str:
     return "http"
 
 
+# The kinds of route (``tier_of``) each process tier serves.
+SERVES = {"all": {"all", "http", "sockets"}, "http": {"all", "http"}, "api": {"all", "http"},
+          "sockets": {"all", "sockets"}, "background": {"all"}}
+
+
 def _misdirected(route: BaseRoute, here: str) -> BaseRoute:
-    """``route``'s path on the other tier's process: the same match, an answer saying where to go."""
-    other = "sockets" if here == "http" else "http"
+    """``route``'s path on another tier's process: the same match, an answer saying where to go."""
+    other = tier_of(route)
     if isinstance(route, WebSocketRoute):
         async def refuse(ws: WebSocket) -> None:
             await ws.accept()
@@ -46,8 +54,16 @@ def _misdirected(route: BaseRoute, here: str) -> BaseRoute:
 
 
 def for_tier(routes: list[BaseRoute], tier: str) -> list[BaseRoute]:
-    """The routes a process of ``tier`` serves, then the other tier's as misdirected answers."""
+    """The routes a process of ``tier`` serves, then the other tiers' as misdirected answers."""
     if tier == "all":
         return routes
-    served = [r for r in routes if tier_of(r) in ("all", tier)]
-    return served + [_misdirected(r, tier) for r in routes if tier_of(r) not in ("all", tier)]
+    served = [r for r in routes if tier_of(r) in SERVES[tier]]
+    return served + [_misdirected(r, tier) for r in routes if tier_of(r) not in SERVES[tier]]
+
+
+def lower_background(tier: str, nice: int, pid: int = 0) -> None:
+    """A background process (``pid``, 0: this one) yields the CPU to the requests and the fan-out of the
+    processes beside it (``QUEUE_BACKGROUND_NICE`` steps lower): on a saturated machine its work lags
+    a little (the record, prompts, notices) rather than every answer and every screen waiting for it."""
+    if tier == "background" and nice > 0:
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + nice))

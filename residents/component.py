@@ -37,7 +37,7 @@ class ResidentsComponent:
     async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
         cfg = state.residents = ResidentsConfig.from_settings(state.settings)
-        if not state.settings.answers_api:   # a consumer group and a sweep: the http tier's
+        if not state.settings.runs_background:   # a consumer group and a sweep: background work
             return
         streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:resident-notices")
         work.at_close(streams.aclose)

@@ -1,8 +1,9 @@
 """The tiers (QUEUE_TIER): an http process answers the API and runs the record's consumers but reads no
 stream and holds no socket; a sockets process serves the live sockets and the figures and runs no
-consumer; each answers the other's routes clearly (421 problem+json, close 4421); and together, as
-separate real processes, they are the whole server: a ticket issued on one reaches a screen on the
-other, and every event is recorded and taken by every consumer group, none left pending."""
+consumer; the api and background tiers split the http tier's two jobs; each answers the others' routes
+clearly (421 problem+json, close 4421); and together, as separate real processes, they are the whole
+server: a ticket issued on one reaches a screen on another, and every event is recorded and taken by
+every consumer group, none left pending."""
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,9 @@ from queue_server.embedded import free_port
 from queue_server.record.personal import DEMO_KEY
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
+from queue_server.clock import FixedClock
 from queue_server.tiers import MISDIRECTED
+from tests.evaluation.conftest import MONDAY, desk_for, eval_settings, eventually
 from tests.realtime.live import C, Api, close_code, open_live, receive
 from tests.support import ADMIN_TOKEN, AUTH, ROOT, running_app, server_process
 
@@ -39,7 +42,7 @@ def test_an_unknown_tier_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_each_tier_holds_its_share_of_postgresql_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     """The http tier carries every request's statement (at the city's peak the tablets' ratings queued
     for 20 connections until they timed out); the sockets tier needs a few."""
-    for tier, size in (("all", 20), ("http", 40), ("sockets", 5)):
+    for tier, size in (("all", 20), ("http", 40), ("sockets", 5), ("api", 40), ("background", 10)):
         monkeypatch.setenv("QUEUE_TIER", tier)
         assert Settings.from_env().db_pool_size == size
     monkeypatch.setenv("QUEUE_DB_POOL_MAX", "12")
@@ -96,6 +99,73 @@ async def test_sockets_tier_serves_live_state_and_refuses_the_api(settings: Sett
             assert (await client.get(path, headers=AUTH)).status_code == 200, path
 
 
+async def test_api_and_background_tiers_split_the_http_tiers_work(settings: Settings) -> None:
+    """The api tier answers the API and runs none of the background work; the background tier runs it
+    all and answers no route of the API or the sockets. Side by side they do what one http process
+    does: the ticket served on the api process is recorded by the background one, whose evaluation
+    consumer's record lets the window's tablet rate it on the api process, in one statement."""
+    ev_settings, clock = eval_settings(settings), FixedClock(MONDAY)
+    async with desk_for(replace(ev_settings, tier="api"), clock) as desk, \
+            running_app(replace(ev_settings, tier="background"), clock) as (background, behind):
+        api_tasks, background_tasks = set(desk.app.state.supervisor.tasks), set(background.state.supervisor.tasks)
+        assert not (RECORD_WORK | SOCKET_WORK) & api_tasks and "evaluation-announcer" in api_tasks
+        assert RECORD_WORK <= background_tasks and not SOCKET_WORK & background_tasks
+        assert background.state.pool.get_max_size() == 10 and background.state.realtime.hub.listeners == []
+        for method, path, tier in (("POST", f"/api/v1/centers/{C}/tickets", "http"), ("GET", f"/display/{C}", "http"),
+                                   ("GET", "/api/v1/ops/figures", "sockets")):
+            r = await behind.request(method, path, headers=AUTH, json={"matter": "hrss-001"})
+            assert r.status_code == 421 and r.headers["content-type"] == "application/problem+json", (path, r.text)
+            assert f"{tier} tier" in r.json()["detail"] and "QUEUE_TIER=background" in r.json()["detail"]
+        for path in ("/readyz", "/metrics"):
+            assert (await behind.get(path, headers=AUTH)).status_code == 200, path
+
+        t = await desk.serve("w3", matter="mi-001")
+        await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM tickets WHERE id = $1 AND status = 'finished'",
+                                                    t["id"]), what="the ticket recorded by the background process")
+        await eventually(lambda: desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", t["id"]),
+                         what="the served ticket recorded by its evaluation consumer")
+        assert desk.app.state.evaluation.recent.get(t["id"]) is None   # nothing told the api process
+        r = await desk.rate(t["id"], 5, await desk.token("device", "w3", "tablet"))
+        assert r.status_code == 201, r.text
+        assert (r.json()["window"], r.json()["staff_id"]) == ("w3", f"{C}-s03")
+        assert [e["review"]["level"] for e in await desk.events("review.recorded")] == [5]
+
+
+def test_a_background_process_yields_the_cpu(settings: Settings) -> None:
+    """``queue-server serve --tier background`` runs QUEUE_BACKGROUND_NICE steps lower than it was
+    started, and answers only what every process does."""
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
+           "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "QUEUE_PERSONAL_DATA_KEY": DEMO_KEY, "QUEUE_BACKGROUND_NICE": "3"}
+    started_at = os.getpriority(os.PRIO_PROCESS, 0)
+    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "serve", "--port", str(port), "--tier", "background"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
+            ready(client, proc)
+            assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 3)
+            assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
+            assert "persister" in supervised(client.get("/metrics").text)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def ready(client: httpx.Client, proc: subprocess.Popen) -> None:
+    """Until the server process answers /readyz (60 s at most, and only while it runs)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "the server did not become ready"
+        time.sleep(0.2)
+
+
 def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
     """``queue-server serve --tier`` wins over QUEUE_TIER in the environment (its workers read that)."""
     port = free_port()
@@ -107,15 +177,7 @@ def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
                             start_new_session=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline and proc.poll() is None, "the server did not become ready"
-                time.sleep(0.2)
+            ready(client, proc)
             assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
             assert client.get("/api/v1/ops/realtime").status_code == 200
     finally:

@@ -82,7 +82,7 @@ async def listen_revocations(app: Starlette, stop: asyncio.Event) -> None:
 
 def start(app: Starlette, work: Supervisor, every_s: float) -> DeviceWatch:
     watch = DeviceWatch(app, every_s)
-    if app.state.settings.answers_api:   # one look at every device's presence: the http tier's sweep
+    if app.state.settings.runs_background:   # one look at every device's presence: a background sweep
         work.run("device-watch", lambda: watch.run(work.stop))
     work.run("device-revocations", lambda: listen_revocations(app, work.stop))
     return watch

@@ -1,4 +1,4 @@
-"""``loadtests/run --tiers H:S``: which processes the load phases start, and the option's refusals."""
+"""``loadtests/run --tiers H:S[:B]``: which processes the load phases start, and the option's refusals."""
 from __future__ import annotations
 
 import argparse
@@ -14,9 +14,12 @@ def test_tiers_name_each_server_process() -> None:
     district = PROFILES["district"]
     assert tiers_of(district) == ["all"] * district.servers
     assert tiers_of(dataclasses.replace(district, tiers=tiers_arg("2:1"))) == ["http", "http", "sockets"]
+    assert tiers_of(dataclasses.replace(district, tiers=tiers_arg("2:1:0"))) == ["http", "http", "sockets"]
+    # background processes take the http tier's background work: the API's processes are then api
+    assert tiers_of(dataclasses.replace(district, tiers=tiers_arg("2:1:1"))) == ["api", "api", "sockets", "background"]
 
 
-@pytest.mark.parametrize("value", ["1", "1:0", "0:2", "a:b", "1:2:3"])
+@pytest.mark.parametrize("value", ["1", "1:0", "0:2", "a:b", "1:2:3:4", "1:1:-1"])
 def test_tiers_want_one_process_of_each(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         tiers_arg(value)
