@@ -86,6 +86,14 @@ class SessionRelay:
         self.local: dict[str, set[Participant]] = {}
         self.closes: asyncio.Queue[tuple[str, SessionEnd]] = asyncio.Queue(CLOSES_MAX)
         self.relayed = 0
+        # Windows (center, window) known to hold no session: a ticket leaving one asks no script call.
+        # Every instance sees every remote ticket leave, nearly always with no session open, and asked
+        # each time: a script call per remote visit per sockets process. Known from this instance's own
+        # closes and from session.started / session.closed on the streams, which come in the order the
+        # scripts ran; a window not known asks, as does one whose session started since.
+        self.without_session: set[tuple[str, str]] = set()
+        self.starts_seen = 0           # session.started events seen: a close's answer older than one is not kept
+        self.asked = 0                 # session ends this instance asked the closer for
 
     # ---- opening and closing, one script each ------------------------------------------------------
     async def open(self, center: str, window: str, ticket: str, point: str, role: str, now_ms: int) -> dict[str, Any]:
@@ -100,13 +108,17 @@ class SessionRelay:
         return (await self.close_all([(center, end)], now_ms))[0]
 
     async def close_all(self, ends: list[tuple[str, SessionEnd]], now_ms: int) -> list[dict[str, Any]]:
-        """The script once per (center, end), all in one round trip."""
+        """The script once per (center, end), all in one round trip; the windows left with no session
+        are noted, unless a session started somewhere while the calls were on their way."""
         k = self.keys
-        replies = await call_each(self.redis, self.scripts["session_close"], [
+        starts = self.starts_seen
+        replies = [orjson.loads(raw) for raw in await call_each(self.redis, self.scripts["session_close"], [
             ([k.remote_session(center, end.window), k.events(center)],
              [k.center_base(center), now_ms, self.settings.stream_maxlen, center, end.window, end.ticket or "",
-              end.reason, "" if end.at is None else end.at]) for center, end in ends])
-        return [orjson.loads(raw) for raw in replies]
+              end.reason, "" if end.at is None else end.at]) for center, end in ends])]
+        if self.starts_seen == starts:
+            self.without_session.update((center, end.window) for (center, end), r in zip(ends, replies) if "kept" not in r)
+        return replies
 
     # ---- participants on this instance -------------------------------------------------------------
     def join(self, p: Participant) -> None:
@@ -162,9 +174,14 @@ class SessionRelay:
         """A hub listener (never waits): a session's end closes its pages here at once, and the ticket
         or window that left asks for the session.closed event, which the closer loop sends."""
         data = event.data
-        if event.type == "session.closed":
+        if event.type in ("session.started", "session.closed"):
             s = data.get("session") or {}
-            if isinstance(s.get("id"), str):
+            at = (event.center, str(s.get("window")))
+            if event.type == "session.started":
+                self.starts_seen += 1
+                self.without_session.discard(at)
+            elif isinstance(s.get("id"), str):
+                self.without_session.add(at)   # a superseded one is followed by its successor's start
                 self.end_local(s["id"], str(data.get("reason", "")))
             return
         end = session_end(data)
@@ -182,6 +199,9 @@ class SessionRelay:
         self._ask_close(event.center, end)
 
     def _ask_close(self, center: str, end: SessionEnd) -> None:
+        if (center, end.window) in self.without_session:
+            return
+        self.asked += 1
         try:
             self.closes.put_nowait((center, end))
         except asyncio.QueueFull:
