@@ -7,12 +7,14 @@ every consumer group, none left pending."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import httpx
@@ -134,52 +136,42 @@ async def test_api_and_background_tiers_split_the_http_tiers_work(settings: Sett
 def test_a_background_process_yields_the_cpu(settings: Settings) -> None:
     """``queue-server serve --tier background`` runs QUEUE_BACKGROUND_NICE steps lower than it was
     started, and answers only what every process does."""
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
-           "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "QUEUE_PERSONAL_DATA_KEY": DEMO_KEY, "QUEUE_BACKGROUND_NICE": "3"}
     started_at = os.getpriority(os.PRIO_PROCESS, 0)
-    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "serve", "--port", str(port), "--tier", "background"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
-            ready(client, proc)
-            assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 3)
-            assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
-            assert "persister" in supervised(client.get("/metrics").text)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=60)
-
-
-def ready(client: httpx.Client, proc: subprocess.Popen) -> None:
-    """Until the server process answers /readyz (60 s at most, and only while it runs)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if client.get("/readyz").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "the server did not become ready"
-        time.sleep(0.2)
+    with serving(settings, "background", QUEUE_BACKGROUND_NICE="3") as (client, proc):
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 3)
+        assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
+        assert "persister" in supervised(client.get("/metrics").text)
 
 
 def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
     """``queue-server serve --tier`` wins over QUEUE_TIER in the environment (its workers read that)."""
+    with serving(settings, "sockets", QUEUE_TIER="all") as (client, _):
+        assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
+        assert client.get("/api/v1/ops/realtime").status_code == 200
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, tier: str, **env: str) -> Iterator[tuple[httpx.Client, subprocess.Popen]]:
+    """``queue-server serve --tier`` on this test's services and keys, once it answers /readyz."""
     port = free_port()
     env = {**os.environ, "REDIS_URL": settings.redis_url or "", "DATABASE_URL": settings.database_url or "",
            "QUEUE_KEY_PREFIX": settings.key_prefix, "QUEUE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "QUEUE_PERSONAL_DATA_KEY": DEMO_KEY, "QUEUE_TIER": "all"}
-    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "serve", "--port", str(port), "--tier", "sockets"],
+           "QUEUE_PERSONAL_DATA_KEY": DEMO_KEY, **env}
+    proc = subprocess.Popen([sys.executable, "-m", "queue_server", "serve", "--port", str(port), "--tier", tier],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
-            ready(client, proc)
-            assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
-            assert client.get("/api/v1/ops/realtime").status_code == 200
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "the server did not become ready"
+                time.sleep(0.2)
+            yield client, proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=60)
