@@ -87,7 +87,8 @@ def nginx_block(name: str, text: str = NGINX) -> str:
 
 
 def test_every_service_known_healthy() -> None:
-    assert set(SERVICES) == {"proxy", "app", "sockets", "redis", *CLUSTER_NODES, "redis-cluster", "postgres"}
+    assert set(SERVICES) == {"proxy", "app", "sockets", "background", "redis", *CLUSTER_NODES, "redis-cluster",
+                             "postgres"}
     for name, service in SERVICES.items():
         if name == "redis-cluster":
             assert service["restart"] == "no"      # a one-shot: done once the cluster is made
@@ -177,6 +178,22 @@ def test_the_tiers_profile() -> None:
         block = nginx_block(m.group(0).rstrip("{").strip(), server)
         routed[m.group(2)] = [d[1] for d in directives(block) if d[0] == "proxy_pass"]
     assert routed == {"/": ["http://app"], "/ws/": ["http://sockets"], **{p: ["http://sockets"] for p in LIVE_STATE}}
+
+
+def test_the_background_profile() -> None:
+    """The http tier's background work in a service of its own: the same image and checks, the api
+    tier for app (named in .env.example), and nothing routed to it by either proxy file."""
+    app, background = SERVICES["app"], SERVICES["background"]
+    assert background["profiles"] == ["background"]
+    assert background["build"] == app["build"] and background["healthcheck"] == app["healthcheck"]
+    assert background["depends_on"] == app["depends_on"] and background["stop_grace_period"] == app["stop_grace_period"]
+    assert {**background["environment"], "QUEUE_TIER": app["environment"]["QUEUE_TIER"]} == app["environment"]
+    assert background["environment"]["QUEUE_TIER"] == "background" and "ports" not in background
+    assert expand(background["deploy"]["replicas"], {}) == "1"
+    for line in ("COMPOSE_PROFILES=single,tiers,background", "QUEUE_TIER=api"):
+        assert line in (ROOT / ".env.example").read_text(), line
+    assert "background" not in SERVICES["proxy"]["depends_on"]
+    assert "background" not in NGINX and "background" not in NGINX_TIERS
 
 
 def test_the_cluster_profile() -> None:
@@ -272,3 +289,4 @@ def test_postgresql_takes_every_connection_the_processes_may_hold() -> None:
 
     assert allowed >= held("app", "all")
     assert allowed >= held("app", "http") + held("sockets", "sockets") + 10   # and room for an admin's psql
+    assert allowed >= held("app", "api") + held("sockets", "sockets") + held("background", "background") + 10
