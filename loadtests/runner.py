@@ -29,10 +29,10 @@ from typing import Any
 
 import psutil
 
-from queue_server.config import Settings
+from queue_server.config import ROUTES_BY_TIER, Settings
 from queue_server.embedded import free_port
 from queue_server.engine.connection import is_cluster
-from queue_server.tiers import SERVES, lower_background
+from queue_server.tiers import lower_background
 
 from .city import city_catalog, staff_of
 from .cores import Cores, pin, taskset
@@ -320,8 +320,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         tiers = tiers_of(profile)
         procs = [stack.enter_context(server(redis_url, db, prefix, extra_env={**server_env(sms_env), "QUEUE_TIER": t}))
                  for t in tiers]
-        urls = [u for t, (u, _) in zip(tiers, procs) if "http" in SERVES[t]]
-        live = [u for t, (u, _) in zip(tiers, procs) if t in ("all", "sockets")]
+        urls = [u for t, (u, _) in zip(tiers, procs) if "http" in ROUTES_BY_TIER[t]]
+        live = [u for t, (u, _) in zip(tiers, procs) if "sockets" in ROUTES_BY_TIER[t]]
         sampler.watch("servers", *(p.pid for _, p in procs))
         for tier in sorted(set(tiers) - {"all"}):
             sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))

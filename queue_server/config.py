@@ -28,6 +28,9 @@ TIERS = ("all", "http", "sockets", "api", "background")
 # PostgreSQL connections a process may hold, by tier (docs/scale.md "Tiers"): the http tier carries
 # every request's statement and the record's work; the sockets tier reads tokens and little else.
 DB_POOL_BY_TIER = {"all": 20, "http": 40, "sockets": 5, "api": 40, "background": 10}
+# The kinds of route (``tiers.tier_of``: every process's, the API's, the sockets') each tier serves.
+ROUTES_BY_TIER = {"all": {"all", "http", "sockets"}, "http": {"all", "http"}, "api": {"all", "http"},
+                  "sockets": {"all", "sockets"}, "background": {"all"}}
 
 
 def _durability(value: str) -> str:
@@ -92,7 +95,7 @@ class Settings:
     @property
     def holds_sockets(self) -> bool:
         """This process serves the websockets, so it reads every center's stream and fans events out."""
-        return self.tier in ("all", "sockets")
+        return "sockets" in ROUTES_BY_TIER[self.tier]
 
     @property
     def db_pool_size(self) -> int:
@@ -102,7 +105,7 @@ class Settings:
     @property
     def answers_api(self) -> bool:
         """This process answers the HTTP API (and announces what its requests recorded)."""
-        return self.tier in ("all", "http", "api")
+        return "http" in ROUTES_BY_TIER[self.tier]
 
     @property
     def runs_background(self) -> bool:

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from .api.problems import Problem
+from .config import ROUTES_BY_TIER
 
 MISDIRECTED = 4421
 EVERY_TIER = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
@@ -28,11 +29,6 @@ def tier_of(route: BaseRoute) -> str:
     if isinstance(route, WebSocketRoute) or path in LIVE_STATE:
         return "sockets"
     return "http"
-
-
-# The kinds of route (``tier_of``) each process tier serves.
-SERVES = {"all": {"all", "http", "sockets"}, "http": {"all", "http"}, "api": {"all", "http"},
-          "sockets": {"all", "sockets"}, "background": {"all"}}
 
 
 def _misdirected(route: BaseRoute, here: str) -> BaseRoute:
@@ -57,8 +53,8 @@ def for_tier(routes: list[BaseRoute], tier: str) -> list[BaseRoute]:
     """The routes a process of ``tier`` serves, then the other tiers' as misdirected answers."""
     if tier == "all":
         return routes
-    served = [r for r in routes if tier_of(r) in SERVES[tier]]
-    return served + [_misdirected(r, tier) for r in routes if tier_of(r) not in SERVES[tier]]
+    served = [r for r in routes if tier_of(r) in ROUTES_BY_TIER[tier]]
+    return served + [_misdirected(r, tier) for r in routes if tier_of(r) not in ROUTES_BY_TIER[tier]]
 
 
 def lower_background(tier: str, nice: int, pid: int = 0) -> None:
