@@ -55,8 +55,7 @@ async def _followup_case(conn: asyncpg.Connection, ticket_id: str) -> asyncpg.Re
 
 async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Calendar, ticket_id: str, new: NewReview,
                 now_ms: int, link_token: str | None = None) -> Recorded:
-    """Record a rating in the caller's transaction; ``announce`` it once that commits (or, for an SMS
-    reply, just before)."""
+    """Record a rating in the caller's transaction; ``announce`` it once that commits."""
     now = from_ms(now_ms)
     served = await lookup(conn, ticket_id, lock=True)  # serialises with the unrated sweep
     if served is None:

@@ -86,9 +86,6 @@ class Evaluation:
             self.announce_recorded(rec, now)
         return rec
 
-    async def announce(self, rec: Recorded, now_ms: int) -> None:
-        await reviews.announce(self.redis, self.keys, self.settings.stream_maxlen, [(rec, now_ms)])
-
     def announce_recorded(self, rec: Recorded, now_ms: int) -> None:
         """Hand a committed rating to the announcer: the response needs none of its events, and its
         round trip to Redis (at the half city's peak a p99 of 10 ms, the rating's second wait for the

@@ -102,8 +102,8 @@ async def inbound(request: Request) -> Response:
         else:
             reply, outcome, conversation, recorded = await _rate(ev, conn, prompt, intent.level, now)  # type: ignore[arg-type]
         await conn.execute(_ANSWERED, sid, prompt["id"] if prompt else None, outcome, reply, conversation)
-        if recorded is not None:   # before the commit: with Redis away a 503 and nothing kept (Twilio retries)
-            await ev.announce(recorded, now)
+    if recorded is not None:   # committed: announced beside the reply, as every rating is
+        ev.announce_recorded(recorded, now)
     return twiml(reply)
 
 
