@@ -1,6 +1,6 @@
 """Recording a rating: one per served ticket (plus the one follow-up after a rectified bad review),
 in one transaction with the web link it uses up and the case a bad review opens; the events go on
-the center's stream after the commit (an SMS reply's before it, inside the reply's transaction)."""
+the center's stream after the commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -85,8 +85,9 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Ca
 # SMS prompts still queued for that round skipped, and for a resident's bad first rating the
 # rectification case opened with its first note. The served row's columns come back: NULL when it
 # is missing, unrated or not the tablet's; ``id`` NULL: already rated. ``$14`` is the transaction's
-# synchronous_commit (``commit_mode``), set in the statement to cost no round trip.
-_RATE = (
+# synchronous_commit (``commit_mode``), set in the statement to cost no round trip. Its parts, for a
+# statement that records a rating with more (an SMS reply's, ``sms/inbound.py``): the CTEs, the row.
+RATE_WITH = (
     "WITH s AS (SELECT * FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
     "   AND ($15::text IS NULL OR (center = $15 AND window_code = $16 AND finished_at >= $17)) FOR UPDATE),"
     " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
@@ -100,10 +101,12 @@ _RATE = (
     "   SELECT rated.id, $1, s.center, s.window_code, s.staff_id, 'manager:' || s.center, $8, $10, $11, $12"
     "   FROM rated, s WHERE $13 RETURNING id),"
     " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
-    "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)"
+    "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)")
+RATE_ROW = (
     " SELECT (SELECT id FROM opened) AS case_id, set_config('synchronous_commit', $14, true) AS commit_mode,"
-    " s.center, s.window_code, s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at, rated.*"
-    " FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN rated ON true")
+    " s.center, s.window_code, s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at, rated.*")
+RATE_FROM = " FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN rated ON true"
+_RATE = RATE_WITH + RATE_ROW + RATE_FROM
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,17 +124,27 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: N
     city's peak queued for connections for seconds when they held one across several round trips.
     None when the served row is missing, was marked unrated or is not ``at`` the tablet's window
     lately: the general way then says why."""
-    now = from_ms(now_ms)
-    opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
-    row = await fetchrow(conn, _RATE, ticket_id, new.round, new.level, new.channel, new.is_default,
-                         [str(r) for r in new.reasons], new.comment, now,
-                         ["prompt", "reminder"] if new.round == 1 else ["followup"],
-                         *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
-                         commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3))
+    row = await fetchrow(conn, _RATE, *rate_args(ticket_id, new, now_ms, cfg, tz, calendar, at))
     if row["center"] is None:
         return None
     if row["id"] is None:
         raise ReviewError("already_rated", "this ticket has already been rated")
+    return recorded_from(row)
+
+
+def rate_args(ticket_id: str, new: NewReview, now_ms: int, cfg: EvalConfig, tz: str, calendar: Calendar,
+              at: AtWindow | None = None) -> list[Any]:
+    """The rating statement's $1–$17 (``RATE_WITH``)."""
+    now = from_ms(now_ms)
+    opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
+    return [ticket_id, new.round, new.level, new.channel, new.is_default, [str(r) for r in new.reasons], new.comment,
+            now, ["prompt", "reminder"] if new.round == 1 else ["followup"],
+            *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
+            commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3)]
+
+
+def recorded_from(row: asyncpg.Record) -> Recorded:
+    """The rating a statement built on ``RATE_WITH`` / ``RATE_ROW`` inserted (its ``id`` not NULL)."""
     return Recorded(public_review(dict(row), from_row(row)), row["case_id"])
 
 

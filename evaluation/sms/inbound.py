@@ -15,6 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from queue_server.api.endpoints import read_bytes
 from queue_server.api.problems import Problem
+from queue_server.record.pooled import fetchrow
 
 from .. import reviews
 from ..levels import is_bad
@@ -71,6 +72,15 @@ async def inbound(request: Request) -> Response:
     now = ev.clock.now_ms()
     personal = request.app.state.personal
     lookups = personal.lookups(number)
+    level = interpret(body, "level").level
+    if level is not None:   # a level, as most replies are: answered in one statement after a look
+        looked = await fetchrow(pool, _LOOK, sid, lookups)
+        if looked["seen"]:
+            return twiml(looked["reply"])
+        if looked["conversation"] == "level" and looked["kind"] != "followup" and looked["served_ticket"] is not None:
+            answered = await _rate_and_answer(ev, pool, sid, looked, level, now)
+            if answered is not None:
+                return twiml(answered)
     async with pool.acquire() as conn, conn.transaction():
         taken = await conn.fetchrow(_TAKE, sid, lookups, reviews.commit_mode(ev.cfg))
         if not taken["fresh"]:
@@ -107,19 +117,60 @@ async def inbound(request: Request) -> Response:
     return twiml(reply)
 
 
-# A reply's first statement: the delivery taken (``fresh`` 0: a repeat, which waited for the first
-# one's commit), the transaction's commit mode set (``reviews.commit_mode``), and the latest prompt
-# sent to the number locked, with the served ticket it rates in ``served.from_row``'s columns — one
-# round trip where there were three.
+async def _rate_and_answer(ev: Evaluation, pool: asyncpg.Pool, sid: str, prompt: asyncpg.Record, level: int,
+                           now: int) -> str | None:
+    """A level replying to a prompt awaiting one, in one statement (its own transaction): the rating
+    recorded as ``reviews.insert`` records it and the reply kept with it, or "already rated" kept.
+    The served row's lock takes concurrent replies in turn, and the delivery's key a repeat of this
+    one (which then gets the first answer). None, having written nothing, when the served row is
+    missing or was marked unrated meanwhile: the general way says why."""
+    new = NewReview(level=level, channel="sms")
+    bad = is_bad(level)
+    thanks, conversation = (texts.ask_reason(), "reason") if bad else (texts.THANKS, "done")
+    row = await fetchrow(pool, _RATE_AND_ANSWER, *reviews.rate_args(prompt["ticket_id"], new, now, ev.cfg,
+                                                                   ev.tz(prompt["ticket_id"]), ev.calendar),
+                         sid, prompt["id"], thanks, texts.ALREADY_RATED, conversation)
+    if row["center"] is None:
+        return None
+    if row["id"] is not None:
+        ev.announce_recorded(reviews.recorded_from(row), now)
+    if not row["answered"]:   # a repeat of this delivery answered meanwhile
+        return await pool.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
+    return thanks if row["id"] is not None else texts.ALREADY_RATED
+
+
+# The latest prompt sent to the number, with the served ticket it rates in ``served.from_row``'s columns.
+_PROMPT = (
+    "SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
+    "   s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
+    " FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
+    " WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1")
+
+# A level's first statement, reading only: whether the delivery was answered, and the prompt.
+_LOOK = (
+    "SELECT i.message_sid IS NOT NULL AS seen, i.reply, p.* FROM (SELECT 1) AS one"
+    " LEFT JOIN sms_inbound i ON i.message_sid = $1 LEFT JOIN LATERAL (" + _PROMPT + ") AS p ON true")
+
+# Its second: the rating statement ($1-$17, ``reviews.rate_args``) with the delivery ($18) answered
+# for the prompt ($19): ``$20`` kept when the rating is recorded, ``$21`` when it was already, and
+# the prompt's conversation moved (to ``$22``, or done). Nothing is kept without the served row.
+_RATE_AND_ANSWER = (
+    reviews.RATE_WITH
+    + ", answered AS (INSERT INTO sms_inbound (message_sid, message_id, outcome, reply)"
+    "   SELECT $18, $19, CASE WHEN rated.id IS NULL THEN 'already_rated' ELSE 'rated' END,"
+    "     CASE WHEN rated.id IS NULL THEN $21 ELSE $20 END"
+    "   FROM s LEFT JOIN rated ON true ON CONFLICT DO NOTHING RETURNING 1),"
+    " talk AS (UPDATE sms_messages SET conversation = CASE WHEN EXISTS (SELECT 1 FROM rated) THEN $22 ELSE 'done' END"
+    "   WHERE id = $19 AND EXISTS (SELECT 1 FROM answered))"
+    + reviews.RATE_ROW + ", (SELECT count(*) FROM answered) AS answered" + reviews.RATE_FROM)
+
+# The general way's first statement: the delivery taken (``fresh`` 0: a repeat, which waited for
+# the first one's commit), the transaction's commit mode set (``reviews.commit_mode``), and the
+# prompt locked — one round trip where there were three.
 _TAKE = (
     "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM fresh) AS fresh, set_config('synchronous_commit', $3, true) AS commit_mode, p.*"
-    " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
-    "   SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
-    "     s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
-    "   FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
-    "   WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1 FOR UPDATE OF m"
-    " ) AS p ON true")
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (" + _PROMPT + " FOR UPDATE OF m) AS p ON true")
 
 # Its last: what the reply did, kept for a repeated delivery, and the prompt's conversation moved.
 _ANSWERED = (

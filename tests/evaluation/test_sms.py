@@ -91,6 +91,47 @@ async def test_twenty_replies_to_one_prompt_at_once_record_one_rating(settings: 
         assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
 
 
+async def test_repeats_of_one_reply_beside_other_replies_all_at_once(settings: Settings, clock: FixedClock,
+                                                                     standin: TwilioStandin) -> None:
+    """One level delivered three times at once beside five other levels from the number: one rating,
+    every delivery answered once, and the three repeats given one answer (whichever reply rated)."""
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        await desk.serve("w2", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        repeated = inbound("5", "SM" + "r" * 32)
+        sends = [desk.sms(repeated) for _ in range(3)] + [desk.sms(inbound("4", f"SM{i:032d}")) for i in range(5)]
+        answers = await asyncio.gather(*sends)
+        assert {a.status_code for a in answers} == {200}
+        thanked = [i for i, a in enumerate(answers) if "Thank you for your rating" in a.text]
+        assert thanked == [0, 1, 2] or (len(thanked) == 1 and thanked[0] >= 3), [a.text for a in answers]
+        assert all("already been rated" in a.text for i, a in enumerate(answers) if i not in thanked)
+        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 6
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
+        assert len(await desk.events("review.recorded")) == 1
+        assert await desk.pool.fetchval("SELECT conversation FROM sms_messages") == "done"
+
+
+async def test_a_level_for_a_ticket_past_its_rating_period_is_told_so(settings: Settings, clock: FixedClock,
+                                                                    standin: TwilioStandin) -> None:
+    """The served ticket marked unrated after the prompt: the level records nothing, the resident is
+    told the rating period is over, and a repeat of the delivery gets the same answer."""
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        t = await desk.serve("w2", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        await desk.pool.execute("UPDATE eval_served SET unrated_at = now() WHERE ticket_id = $1", t["id"])
+        reply = inbound("5", "SM" + "t" * 32)
+        first = await desk.sms(reply)
+        assert first.status_code == 200 and "period" in first.text.lower(), first.text
+        assert (await desk.sms(reply)).text == first.text
+        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 0
+        assert await desk.pool.fetchval("SELECT outcome FROM sms_inbound") == "too_late"
+
+
 async def test_status_callbacks_are_recorded(settings: Settings, clock: FixedClock, standin: TwilioStandin) -> None:
     async with desk_for(eval_settings(settings, standin), clock) as desk:
         await desk.serve("w1", phone=PHONE)
