@@ -18,7 +18,8 @@ from locust.runners import MasterRunner
 
 from loadtests.users.common import OPEN_FOR_BUSINESS, PART, PHASE, STEM, TALLY, plan
 from loadtests.users.desk import BaselineUser, CapacityUser, ClerkUser, KioskUser, ResidentUser
-from loadtests.users.screens import ScreenUser, keepalive
+from loadtests.users.keepalive import keepalive
+from loadtests.users.screens import ScreenUser
 from loadtests.users.sms import SmsUser
 
 

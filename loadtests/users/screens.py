@@ -10,43 +10,17 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-import gevent
 import orjson
 from locust import User, task
 
-from loadtests.lean_ws import TEXT, LeanWebSocket, client_frame
+from loadtests.lean_ws import LeanWebSocket
 
 from .common import TALLY, fire, plan, slot
-
-HEARTBEAT_S = 30.0
-SILENCE_S = 45.0          # the server pings after 15 s of silence: three missed pings mean a dead socket
-HEARTBEAT = client_frame(TEXT, b'{"type":"heartbeat"}')
-_open: set["ScreenUser"] = set()
+from .keepalive import open_by_second
 
 
 def label(kind: str, point: str | None) -> str:
     return f"service point {kind}" if point else {"display": "hall display", "screen": "window screen"}.get(kind, kind)
-
-
-def keepalive() -> None:
-    """One greenlet per process, once a second: a heartbeat for every open socket that is due, like
-    the page's timer, and the end of every socket silent for ``SILENCE_S`` (what a read timeout per
-    socket did, for a timer armed at every read)."""
-    while True:
-        gevent.sleep(1.0)
-        now = time.monotonic()
-        for user in list(_open):
-            ws = user.ws
-            if ws is None:
-                continue
-            if now - user.heard >= SILENCE_S:
-                ws.cut(TimeoutError(f"nothing heard for {SILENCE_S:.0f} s"))
-            elif now - user.beat >= HEARTBEAT_S:
-                user.beat = now
-                try:
-                    ws.sock.sendall(HEARTBEAT)   # the same bytes each time: one frame, masked once
-                except Exception:  # noqa: BLE001 - the socket's own reader sees the drop
-                    pass
 
 
 class ScreenUser(User):
@@ -63,7 +37,7 @@ class ScreenUser(User):
         self.ws: LeanWebSocket | None = None
         self.cursor: str | None = None
         self.epoch: str | None = None
-        self.beat = time.monotonic() + random.uniform(-HEARTBEAT_S, 0)
+        self.beat_second = random.randrange(len(open_by_second))
         self.heard = time.monotonic()
 
     def url(self) -> str:
@@ -85,7 +59,7 @@ class ScreenUser(User):
         fire(self.environment, "WS", "open", (time.perf_counter() - t0) * 1000)
         self.heard = time.monotonic()
         TALLY.opened()
-        _open.add(self)
+        open_by_second[self.beat_second].add(self)
         self.opening(first)
         try:
             self.ws.settimeout(None)   # silence is ``keepalive``'s to judge
@@ -126,8 +100,8 @@ class ScreenUser(User):
             TALLY.call(self.label, ms)   # kept whole for the summary's exact percentiles
 
     def close(self) -> None:
-        if self in _open:
-            _open.discard(self)
+        if self in open_by_second[self.beat_second]:
+            open_by_second[self.beat_second].discard(self)
             TALLY.closed()
         if self.ws is not None:
             try:
