@@ -1,5 +1,6 @@
 """Ratings when a backing service is away, on services the test kills. With PostgreSQL away a tablet
-rating answers 503 with nothing announced, and is recorded with its case once PostgreSQL is back.
+rating or an SMS reply answers 503 with nothing announced, and is recorded with its case once
+PostgreSQL is back (the SMS reply on Twilio's retry).
 With Redis away a rating, from a tablet or an SMS reply, is recorded and answered (a retry would
 only be told it was rated; Twilio's repeated delivery gets its first answer), and announced once,
 with its case, when Redis is back."""
@@ -87,6 +88,31 @@ async def test_an_sms_reply_while_redis_is_away_is_recorded_and_answered_then_an
         again = await desk.sms(inbound("3", "SM" + "e" * 32))
         assert "already been rated" in again.text and await _reviews(desk, by_sms["id"]) == 1
         assert not desk.app.state.evaluation.unannounced
+
+
+async def test_an_sms_reply_while_postgresql_is_away_is_503_then_recorded_once(stage: Stage) -> None:
+    """Twilio retries a 503: the level recorded once, on the retry after PostgreSQL is back, with the
+    answer kept for a later repeat of the same delivery."""
+    clock = FixedClock(MONDAY)
+    settings = eval_settings(stage.settings, TWILIO_AUTH_TOKEN="fault-twilio-token")
+    async with running_app(settings, clock) as (app, client):
+        desk = Desk(app, client, clock)
+        by_sms = await desk.serve("w2")
+        await _prompt_sent(desk, by_sms["id"], PHONE_E164)
+        reply = inbound("2", "SM" + "p" * 32)
+        await asyncio.to_thread(stage.postgres.stop)
+        try:
+            r = await desk.sms(reply)
+            assert r.status_code == 503 and r.headers.get("retry-after"), r.text
+        finally:
+            await asyncio.to_thread(stage.postgres.restart)
+        answered = await _until_answered(lambda: desk.sms(reply), 200)
+        assert "原因" in answered.text   # a bad level: asked why
+        assert (await desk.sms(reply)).text == answered.text
+        assert await _reviews(desk, by_sms["id"]) == 1 and await _announced(desk, by_sms["id"]) == 1
+        assert await desk.pool.fetchval("SELECT count(*) FROM rectifications WHERE ticket_id = $1", by_sms["id"]) == 1
+        assert await desk.pool.fetchval("SELECT conversation FROM sms_messages WHERE ticket_id = $1",
+                                        by_sms["id"]) == "reason"
 
 
 @contextlib.asynccontextmanager
