@@ -62,13 +62,20 @@ async def eventually_served(desk: Desk, ticket_id: str) -> None:
     raise AssertionError("the evaluation consumer did not record the served ticket")
 
 
-async def test_an_sms_reply_while_redis_is_away_is_recorded_and_answered_then_announced_once(stage: Stage) -> None:
+@contextlib.asynccontextmanager
+async def _prompted(stage: Stage) -> AsyncIterator[tuple[Desk, dict[str, Any]]]:
+    """A ticket served at w2 whose SMS prompt was sent to the resident."""
     clock = FixedClock(MONDAY)
     settings = eval_settings(stage.settings, TWILIO_AUTH_TOKEN="fault-twilio-token")
     async with running_app(settings, clock) as (app, client):
         desk = Desk(app, client, clock)
         by_sms = await desk.serve("w2")
         await _prompt_sent(desk, by_sms["id"], PHONE_E164)
+        yield desk, by_sms
+
+
+async def test_an_sms_reply_while_redis_is_away_is_recorded_and_answered_then_announced_once(stage: Stage) -> None:
+    async with _prompted(stage) as (desk, by_sms):
         reply = inbound("4", "SM" + "f" * 32)
         await asyncio.to_thread(stage.redis.kill)
         try:
@@ -93,12 +100,7 @@ async def test_an_sms_reply_while_redis_is_away_is_recorded_and_answered_then_an
 async def test_an_sms_reply_while_postgresql_is_away_is_503_then_recorded_once(stage: Stage) -> None:
     """Twilio retries a 503: the level recorded once, on the retry after PostgreSQL is back, with the
     answer kept for a later repeat of the same delivery."""
-    clock = FixedClock(MONDAY)
-    settings = eval_settings(stage.settings, TWILIO_AUTH_TOKEN="fault-twilio-token")
-    async with running_app(settings, clock) as (app, client):
-        desk = Desk(app, client, clock)
-        by_sms = await desk.serve("w2")
-        await _prompt_sent(desk, by_sms["id"], PHONE_E164)
+    async with _prompted(stage) as (desk, by_sms):
         reply = inbound("2", "SM" + "p" * 32)
         await asyncio.to_thread(stage.postgres.stop)
         try:
