@@ -85,28 +85,33 @@ async def write(conn: asyncpg.Connection, cfg: EvalConfig, tz: str, calendar: Ca
 # SMS prompts still queued for that round skipped, and for a resident's bad first rating the
 # rectification case opened with its first note. The served row's columns come back: NULL when it
 # is missing, unrated or not the tablet's; ``id`` NULL: already rated. ``$14`` is the transaction's
-# synchronous_commit (``commit_mode``), set in the statement to cost no round trip. Its parts, for a
-# statement that records a rating with more (an SMS reply's, ``sms/inbound.py``): the CTEs, the row.
-RATE_WITH = (
-    "WITH s AS (SELECT * FROM eval_served WHERE ticket_id = $1 AND (unrated_at IS NULL OR $2 = 2)"
-    "   AND ($15::text IS NULL OR (center = $15 AND window_code = $16 AND finished_at >= $17)) FOR UPDATE),"
-    " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
-    "   SELECT $1, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m WHERE m.ticket_id = $1"
-    "     AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent' AND m.sent_at <= $8), $6, $7, $8 FROM s"
-    "   ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
-    " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id = $1 AND state = 'queued'"
-    "   AND kind = ANY($9::text[]) AND EXISTS (SELECT 1 FROM rated)),"
-    " opened AS (INSERT INTO rectifications (review_id, ticket_id, center, window_code, staff_id, owner, opened_at,"
-    "     contact_due, resolve_due, rectify_due)"
-    "   SELECT rated.id, $1, s.center, s.window_code, s.staff_id, 'manager:' || s.center, $8, $10, $11, $12"
-    "   FROM rated, s WHERE $13 RETURNING id),"
-    " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
-    "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)")
+# synchronous_commit (``commit_mode``), set in the statement to cost no round trip. In parts, for a
+# statement that records a rating with more (an SMS reply's, ``sms/inbound.py``): the CTEs, where
+# the served ticket is ``$1`` or what the caller's own first CTE finds, and the row.
+def rate_with(ticket: str = "$1") -> str:
+    return (
+        f"s AS (SELECT * FROM eval_served WHERE ticket_id = {ticket} AND (unrated_at IS NULL OR $2 = 2)"
+        "   AND ($15::text IS NULL OR (center = $15 AND window_code = $16 AND finished_at >= $17)) FOR UPDATE),"
+        " rated AS (INSERT INTO reviews (ticket_id, round, level, channel, is_default, prompted, reasons, comment, rated_at)"
+        "   SELECT s.ticket_id, $2, $3, $4, $5, $4 = 'sms' OR EXISTS (SELECT 1 FROM sms_messages m"
+        "     WHERE m.ticket_id = s.ticket_id AND m.kind IN ('prompt', 'reminder') AND m.state = 'sent'"
+        "     AND m.sent_at <= $8), $6, $7, $8 FROM s"
+        "   ON CONFLICT (ticket_id, round) DO NOTHING RETURNING *),"
+        " skipped AS (UPDATE sms_messages SET state = 'skipped' WHERE ticket_id IN (SELECT ticket_id FROM rated)"
+        "   AND state = 'queued' AND kind = ANY($9::text[])),"
+        " opened AS (INSERT INTO rectifications (review_id, ticket_id, center, window_code, staff_id, owner, opened_at,"
+        "     contact_due, resolve_due, rectify_due)"
+        "   SELECT rated.id, s.ticket_id, s.center, s.window_code, s.staff_id, 'manager:' || s.center, $8, $10, $11, $12"
+        "   FROM rated, s WHERE $13 RETURNING id),"
+        " noted AS (INSERT INTO rectification_notes (case_id, at, author, to_state, note)"
+        "   SELECT id, $8, 'system', 'open', 'opened by a bad review' FROM opened)")
+
+
 RATE_ROW = (
     " SELECT (SELECT id FROM opened) AS case_id, set_config('synchronous_commit', $14, true) AS commit_mode,"
     " s.center, s.window_code, s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at, rated.*")
 RATE_FROM = " FROM (SELECT 1) AS one LEFT JOIN s ON true LEFT JOIN rated ON true"
-_RATE = RATE_WITH + RATE_ROW + RATE_FROM
+_RATE = "WITH " + rate_with() + RATE_ROW + RATE_FROM
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +129,7 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: N
     city's peak queued for connections for seconds when they held one across several round trips.
     None when the served row is missing, was marked unrated or is not ``at`` the tablet's window
     lately: the general way then says why."""
-    row = await fetchrow(conn, _RATE, *rate_args(ticket_id, new, now_ms, cfg, tz, calendar, at))
+    row = await fetchrow(conn, _RATE, ticket_id, *rate_args(new, now_ms, cfg, tz, calendar, at))
     if row["center"] is None:
         return None
     if row["id"] is None:
@@ -132,19 +137,19 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, ticket_id: str, new: N
     return recorded_from(row)
 
 
-def rate_args(ticket_id: str, new: NewReview, now_ms: int, cfg: EvalConfig, tz: str, calendar: Calendar,
+def rate_args(new: NewReview, now_ms: int, cfg: EvalConfig, tz: str, calendar: Calendar,
               at: AtWindow | None = None) -> list[Any]:
-    """The rating statement's $1–$17 (``RATE_WITH``)."""
+    """The rating statement's $2–$17 (``rate_with``)."""
     now = from_ms(now_ms)
     opens_case = new.round == 1 and is_bad(new.level) and not new.is_default
-    return [ticket_id, new.round, new.level, new.channel, new.is_default, [str(r) for r in new.reasons], new.comment,
-            now, ["prompt", "reminder"] if new.round == 1 else ["followup"],
+    return [new.round, new.level, new.channel, new.is_default, [str(r) for r in new.reasons], new.comment, now,
+            ["prompt", "reminder"] if new.round == 1 else ["followup"],
             *(deadlines(now, cfg, tz, calendar) if opens_case else (None, None, None)), opens_case,
             commit_mode(cfg), *((at.center, at.window, from_ms(at.since_ms)) if at else (None,) * 3)]
 
 
 def recorded_from(row: asyncpg.Record) -> Recorded:
-    """The rating a statement built on ``RATE_WITH`` / ``RATE_ROW`` inserted (its ``id`` not NULL)."""
+    """The rating a statement built on ``rate_with`` and ``RATE_ROW`` inserted (its ``id`` not NULL)."""
     return Recorded(public_review(dict(row), from_row(row)), row["case_id"])
 
 

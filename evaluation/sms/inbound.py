@@ -73,14 +73,10 @@ async def inbound(request: Request) -> Response:
     personal = request.app.state.personal
     lookups = personal.lookups(number)
     level = interpret(body, "level").level
-    if level is not None:   # a level, as most replies are: answered in one statement after a look
-        looked = await fetchrow(pool, _LOOK, sid, lookups)
-        if looked["seen"]:
-            return twiml(looked["reply"])
-        if looked["conversation"] == "level" and looked["kind"] != "followup" and looked["served_ticket"] is not None:
-            answered = await _rate_and_answer(ev, pool, sid, looked, level, now)
-            if answered is not None:
-                return twiml(answered)
+    if level is not None:   # a level, as most replies are: answered in one statement
+        answered = await _rate_and_answer(ev, pool, sid, lookups, level, now)
+        if answered is not None:
+            return twiml(answered)
     async with pool.acquire() as conn, conn.transaction():
         taken = await conn.fetchrow(_TAKE, sid, lookups, reviews.commit_mode(ev.cfg))
         if not taken["fresh"]:
@@ -117,60 +113,68 @@ async def inbound(request: Request) -> Response:
     return twiml(reply)
 
 
-async def _rate_and_answer(ev: Evaluation, pool: asyncpg.Pool, sid: str, prompt: asyncpg.Record, level: int,
+async def _rate_and_answer(ev: Evaluation, pool: asyncpg.Pool, sid: str, lookups: list[bytes], level: int,
                            now: int) -> str | None:
-    """A level replying to a prompt awaiting one, in one statement (its own transaction): the rating
-    recorded as ``reviews.insert`` records it and the reply kept with it, or "already rated" kept.
-    The served row's lock takes concurrent replies in turn, and the delivery's key a repeat of this
-    one (which then gets the first answer). None, having written nothing, when the served row is
-    missing or was marked unrated meanwhile: the general way says why."""
+    """A level replying to the number's latest prompt while it awaits one, in one statement (its own
+    transaction): the rating recorded as ``reviews.insert`` records it and the answer kept with it,
+    or "already rated" kept. The served row's lock takes concurrent replies in turn, and the
+    delivery's key a concurrent repeat of this one (which then gets the first answer). None, having
+    written nothing, for anything else — no prompt, a prompt past its level or a follow-up's, a
+    served row missing or marked unrated, a repeat of an answered delivery: the general way answers.
+    A bad level opens a case whose deadlines are in the time zone of the ticket's center, so that
+    ticket is read first (and the statement then holds to it)."""
     new = NewReview(level=level, channel="sms")
-    bad = is_bad(level)
-    thanks, conversation = (texts.ask_reason(), "reason") if bad else (texts.THANKS, "done")
-    row = await fetchrow(pool, _RATE_AND_ANSWER, *reviews.rate_args(prompt["ticket_id"], new, now, ev.cfg,
-                                                                   ev.tz(prompt["ticket_id"]), ev.calendar),
-                         sid, prompt["id"], thanks, texts.ALREADY_RATED, conversation)
+    ticket: str | None = None
+    if is_bad(level):
+        ticket = await pool.fetchval("SELECT ticket_id FROM (" + _PROMPT + ") AS p", lookups)
+        if ticket is None:
+            return None
+    answer, conversation = (texts.ask_reason(), "reason") if is_bad(level) else (texts.THANKS, "done")
+    tz = ev.tz(ticket) if ticket else ev.settings.timezone   # only a case's deadlines read it
+    row = await fetchrow(pool, _RATE_AND_ANSWER, lookups, *reviews.rate_args(new, now, ev.cfg, tz, ev.calendar),
+                         sid, answer, texts.ALREADY_RATED, conversation, ticket)
     if row["center"] is None:
         return None
     if row["id"] is not None:
         ev.announce_recorded(reviews.recorded_from(row), now)
-    if not row["answered"]:   # a repeat of this delivery answered meanwhile
+    if not row["answered"]:   # a repeat of this delivery, answered meanwhile
         return await pool.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
-    return thanks if row["id"] is not None else texts.ALREADY_RATED
+    return answer if row["id"] is not None else texts.ALREADY_RATED
 
 
-# The latest prompt sent to the number, with the served ticket it rates in ``served.from_row``'s columns.
-_PROMPT = (
-    "SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
-    "   s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
-    " FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
-    " WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1")
+# The latest prompt sent to the numbers whose lookups are ``$1``.
+_PROMPT = ("SELECT m.id, m.ticket_id, m.kind, m.conversation FROM sms_messages m"
+           " WHERE m.to_lookup = ANY($1) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1")
 
-# A level's first statement, reading only: whether the delivery was answered, and the prompt.
-_LOOK = (
-    "SELECT i.message_sid IS NOT NULL AS seen, i.reply, p.* FROM (SELECT 1) AS one"
-    " LEFT JOIN sms_inbound i ON i.message_sid = $1 LEFT JOIN LATERAL (" + _PROMPT + ") AS p ON true")
-
-# Its second: the rating statement ($1-$17, ``reviews.rate_args``) with the delivery ($18) answered
-# for the prompt ($19): ``$20`` kept when the rating is recorded, ``$21`` when it was already, and
-# the prompt's conversation moved (to ``$22``, or done). Nothing is kept without the served row.
+# A level's statement: the rating statement ($2-$17, ``reviews.rate_args``) for the ticket of the
+# latest prompt while it awaits a level (and is ``$22``'s, when given), with the delivery ($18)
+# answered: ``$19`` kept when the rating is recorded, ``$20`` when it was already, and the prompt's
+# conversation moved (to ``$21``, or done). Nothing is kept without the served row.
 _RATE_AND_ANSWER = (
-    reviews.RATE_WITH
+    "WITH p AS (" + _PROMPT + "), "
+    + reviews.rate_with("(SELECT ticket_id FROM p WHERE conversation = 'level' AND kind <> 'followup'"
+                        " AND ($22::text IS NULL OR ticket_id = $22))")
     + ", answered AS (INSERT INTO sms_inbound (message_sid, message_id, outcome, reply)"
-    "   SELECT $18, $19, CASE WHEN rated.id IS NULL THEN 'already_rated' ELSE 'rated' END,"
-    "     CASE WHEN rated.id IS NULL THEN $21 ELSE $20 END"
+    "   SELECT $18, (SELECT id FROM p), CASE WHEN rated.id IS NULL THEN 'already_rated' ELSE 'rated' END,"
+    "     CASE WHEN rated.id IS NULL THEN $20 ELSE $19 END"
     "   FROM s LEFT JOIN rated ON true ON CONFLICT DO NOTHING RETURNING 1),"
-    " talk AS (UPDATE sms_messages SET conversation = CASE WHEN EXISTS (SELECT 1 FROM rated) THEN $22 ELSE 'done' END"
-    "   WHERE id = $19 AND EXISTS (SELECT 1 FROM answered))"
+    " talk AS (UPDATE sms_messages SET conversation = CASE WHEN EXISTS (SELECT 1 FROM rated) THEN $21 ELSE 'done' END"
+    "   WHERE id = (SELECT id FROM p) AND EXISTS (SELECT 1 FROM answered))"
     + reviews.RATE_ROW + ", (SELECT count(*) FROM answered) AS answered" + reviews.RATE_FROM)
 
 # The general way's first statement: the delivery taken (``fresh`` 0: a repeat, which waited for
 # the first one's commit), the transaction's commit mode set (``reviews.commit_mode``), and the
-# prompt locked — one round trip where there were three.
+# latest prompt sent to the number locked, with the served ticket it rates in ``served.from_row``'s
+# columns — one round trip where there were three.
 _TAKE = (
     "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM fresh) AS fresh, set_config('synchronous_commit', $3, true) AS commit_mode, p.*"
-    " FROM (SELECT 1) AS one LEFT JOIN LATERAL (" + _PROMPT + " FOR UPDATE OF m) AS p ON true")
+    " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+    "   SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
+    "     s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
+    "   FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
+    "   WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1 FOR UPDATE OF m"
+    " ) AS p ON true")
 
 # Its last: what the reply did, kept for a repeated delivery, and the prompt's conversation moved.
 _ANSWERED = (

@@ -114,6 +114,41 @@ async def test_repeats_of_one_reply_beside_other_replies_all_at_once(settings: S
         assert await desk.pool.fetchval("SELECT conversation FROM sms_messages") == "done"
 
 
+async def test_replies_held_at_the_served_row_take_their_turn(settings: Settings, clock: FixedClock,
+                                                              standin: TwilioStandin) -> None:
+    """Five levels, three of them one delivery, waiting on the served row's lock (held by a transaction
+    elsewhere) when it is released: one rating; the repeats one answer; the others told it is rated;
+    every delivery kept once."""
+    async with desk_for(eval_settings(settings, standin), clock) as desk:
+        t = await desk.serve("w2", phone=PHONE)
+        await queued(desk)
+        clock.advance(301)
+        await prompt_sent(desk, standin)
+        repeated = inbound("5", "SM" + "h" * 32)
+        async with desk.pool.acquire() as holder:
+            held = holder.transaction()
+            await held.start()
+            await holder.execute("SELECT 1 FROM eval_served WHERE ticket_id = $1 FOR UPDATE", t["id"])
+            sends = [asyncio.ensure_future(desk.sms(repeated)) for _ in range(3)]
+            sends += [asyncio.ensure_future(desk.sms(inbound("4", f"SM{i:032d}"))) for i in range(2)]
+
+            async def waiting() -> bool:   # most of them at the lock (a connection's first use may lag)
+                return await holder.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                             " AND datname = current_database()") >= 3
+            await eventually(waiting, what="the replies to wait on the served row")
+            await asyncio.sleep(0.3)
+            await held.commit()
+        answers = await asyncio.gather(*sends)
+        assert {a.status_code for a in answers} == {200}
+        thanked = [i for i, a in enumerate(answers) if "Thank you for your rating" in a.text]
+        assert thanked == [0, 1, 2] or (len(thanked) == 1 and thanked[0] >= 3), [a.text for a in answers]
+        assert all("already been rated" in a.text for i, a in enumerate(answers) if i not in thanked)
+        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 3
+        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
+        assert len(await desk.events("review.recorded")) == 1
+
+
 async def test_a_level_for_a_ticket_past_its_rating_period_is_told_so(settings: Settings, clock: FixedClock,
                                                                     standin: TwilioStandin) -> None:
     """The served ticket marked unrated after the prompt: the level records nothing, the resident is
