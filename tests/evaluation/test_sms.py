@@ -91,6 +91,20 @@ async def test_twenty_replies_to_one_prompt_at_once_record_one_rating(settings: 
         assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
 
 
+async def one_rating(desk, answers: list[httpx.Response], deliveries: int) -> None:  # type: ignore[no-untyped-def]
+    """Replies to one prompt, the first three one delivery's repeats: one rating, by the repeats (all
+    three thanked) or by one other reply (the rest told it is rated), announced once, and each
+    delivery kept once."""
+    assert {a.status_code for a in answers} == {200}
+    thanked = [i for i, a in enumerate(answers) if "Thank you for your rating" in a.text]
+    assert thanked == [0, 1, 2] or (len(thanked) == 1 and thanked[0] >= 3), [a.text for a in answers]
+    assert all("already been rated" in a.text for i, a in enumerate(answers) if i not in thanked)
+    assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
+    assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == deliveries
+    assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
+    assert len(await desk.events("review.recorded")) == 1
+
+
 async def test_repeats_of_one_reply_beside_other_replies_all_at_once(settings: Settings, clock: FixedClock,
                                                                      standin: TwilioStandin) -> None:
     """One level delivered three times at once beside five other levels from the number: one rating,
@@ -103,14 +117,7 @@ async def test_repeats_of_one_reply_beside_other_replies_all_at_once(settings: S
         repeated = inbound("5", "SM" + "r" * 32)
         sends = [desk.sms(repeated) for _ in range(3)] + [desk.sms(inbound("4", f"SM{i:032d}")) for i in range(5)]
         answers = await asyncio.gather(*sends)
-        assert {a.status_code for a in answers} == {200}
-        thanked = [i for i, a in enumerate(answers) if "Thank you for your rating" in a.text]
-        assert thanked == [0, 1, 2] or (len(thanked) == 1 and thanked[0] >= 3), [a.text for a in answers]
-        assert all("already been rated" in a.text for i, a in enumerate(answers) if i not in thanked)
-        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
-        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 6
-        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
-        assert len(await desk.events("review.recorded")) == 1
+        await one_rating(desk, answers, deliveries=6)
         assert await desk.pool.fetchval("SELECT conversation FROM sms_messages") == "done"
 
 
@@ -139,14 +146,7 @@ async def test_replies_held_at_the_served_row_take_their_turn(settings: Settings
             await asyncio.sleep(0.3)
             await held.commit()
         answers = await asyncio.gather(*sends)
-        assert {a.status_code for a in answers} == {200}
-        thanked = [i for i, a in enumerate(answers) if "Thank you for your rating" in a.text]
-        assert thanked == [0, 1, 2] or (len(thanked) == 1 and thanked[0] >= 3), [a.text for a in answers]
-        assert all("already been rated" in a.text for i, a in enumerate(answers) if i not in thanked)
-        assert await desk.pool.fetchval("SELECT count(*) FROM reviews") == 1
-        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound") == 3
-        assert await desk.pool.fetchval("SELECT count(*) FROM sms_inbound WHERE outcome = 'rated'") == 1
-        assert len(await desk.events("review.recorded")) == 1
+        await one_rating(desk, answers, deliveries=3)
 
 
 async def test_a_level_for_a_ticket_past_its_rating_period_is_told_so(settings: Settings, clock: FixedClock,
