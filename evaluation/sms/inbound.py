@@ -123,13 +123,13 @@ async def _rate_and_answer(ev: Evaluation, pool: asyncpg.Pool, sid: str, lookups
     served row missing or marked unrated, a repeat of an answered delivery: the general way answers.
     A bad level opens a case whose deadlines are in the time zone of the ticket's center, so that
     ticket is read first (and the statement then holds to it)."""
-    new = NewReview(level=level, channel="sms")
+    new, bad = NewReview(level=level, channel="sms"), is_bad(level)
     ticket: str | None = None
-    if is_bad(level):
+    if bad:
         ticket = await pool.fetchval("SELECT ticket_id FROM (" + _PROMPT + ") AS p", lookups)
         if ticket is None:
             return None
-    answer, conversation = (texts.ask_reason(), "reason") if is_bad(level) else (texts.THANKS, "done")
+    answer, conversation = (texts.ask_reason(), "reason") if bad else (texts.THANKS, "done")
     tz = ev.tz(ticket) if ticket else ev.settings.timezone   # only a case's deadlines read it
     row = await fetchrow(pool, _RATE_AND_ANSWER, lookups, *reviews.rate_args(new, now, ev.cfg, tz, ev.calendar),
                          sid, answer, texts.ALREADY_RATED, conversation, ticket)
