@@ -78,7 +78,7 @@ async def inbound(request: Request) -> Response:
         if answered is not None:
             return twiml(answered)
     async with pool.acquire() as conn, conn.transaction():
-        taken = await conn.fetchrow(_TAKE, sid, lookups, reviews.commit_mode(ev.cfg))
+        taken = await conn.fetchrow(_TAKE, lookups, sid, reviews.commit_mode(ev.cfg))
         if not taken["fresh"]:
             reply = await conn.fetchval("SELECT reply FROM sms_inbound WHERE message_sid = $1", sid)
             return twiml(reply)
@@ -167,13 +167,12 @@ _RATE_AND_ANSWER = (
 # latest prompt sent to the number locked, with the served ticket it rates in ``served.from_row``'s
 # columns — one round trip where there were three.
 _TAKE = (
-    "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1)"
+    "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($2) ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM fresh) AS fresh, set_config('synchronous_commit', $3, true) AS commit_mode, p.*"
     " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
-    "   SELECT m.id, m.ticket_id, m.kind, m.conversation, s.ticket_id AS served_ticket, s.center, s.window_code,"
-    "     s.staff_id, s.matter, s.day, s.finished_at, s.has_phone, s.unrated_at"
-    "   FROM sms_messages m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
-    "   WHERE m.to_lookup = ANY($2) AND m.state = 'sent' ORDER BY m.sent_at DESC, m.id DESC LIMIT 1 FOR UPDATE OF m"
+    "   SELECT m.*, s.ticket_id AS served_ticket, s.center, s.window_code, s.staff_id, s.matter, s.day,"
+    "     s.finished_at, s.has_phone, s.unrated_at"
+    "   FROM (" + _PROMPT + " FOR UPDATE OF m) AS m LEFT JOIN eval_served s ON s.ticket_id = m.ticket_id"
     " ) AS p ON true")
 
 # Its last: what the reply did, kept for a repeated delivery, and the prompt's conversation moved.
