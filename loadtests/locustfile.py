@@ -33,7 +33,9 @@ SETTLE_S = float(os.environ.get("LOAD_SETTLE_S", "3"))
 MEASURE_S = float(os.environ.get("LOAD_MEASURE_S", "10"))
 _p = plan()
 _n, _r = _p.counts, _p.rates
-Baseline = concrete("Baseline", BaselineUser, _n["capacity"], constant(0))
+PACE_PER_S = float(os.environ.get("LOAD_PACE_PER_S") or 0)   # the paced baseline's requests a second, all users
+Baseline = concrete("Baseline", BaselineUser, _n["capacity"],
+                    constant_throughput(PACE_PER_S / _n["capacity"]) if PACE_PER_S else constant(0))
 Capacity = concrete("Capacity", CapacityUser, _n["capacity"], constant(0))
 Screen = concrete("Screen", ScreenUser, _n["screens"], between(2.0, 10.0))   # back off after a drop, as pages do
 Kiosk = concrete("Kiosk", KioskUser, _n["kiosks"], constant_throughput(_r["kiosk"]))

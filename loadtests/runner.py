@@ -2,8 +2,9 @@
 slice of the city, a token for every device and clerk, then three Locust phases —
 
 1. ``baseline``: closed-loop users against the bare Starlette + one Redis script endpoint;
-2. ``capacity``: the same users and shape against our servers, a whole visit per cycle, and then
-   the baseline again (``baseline-after``: both sets of servers up all along, the ratio to the mean);
+2. ``capacity``: the same users and shape against our servers, a whole visit per cycle; then the
+   baseline paced at our rate (``baseline-paced``: the judged ratio compares CPU per request at one
+   rate) and the baseline again (``baseline-after``: both sets of servers up all along);
 3. ``load``: every screen connected, kiosks, clerks, tablets, residents and SMS at the profile's rate
    (the screens and the desks as two Locust runs side by side: ``load_generators``) —
 
@@ -50,6 +51,7 @@ from .sms_standin import PUBLIC_BASE_URL, running_standin
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 REDIS_GROUP = "redis (whole server)"   # every node of a cluster
 AFTER = "baseline-after"               # the bare baseline again, once our capacity is measured
+PACED = "baseline-paced"               # the bare baseline at our capacity phase's rate
 
 
 def server_env(sms_env: dict[str, str]) -> dict[str, str]:
@@ -122,14 +124,15 @@ async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
 
 def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: float, settle_s: float,
            measure_s: float, workers: int, servers: list[str], sampler: Sampler, cores: Cores | None = None,
-           part: str = "", phase_users: int | None = None) -> int:
+           part: str = "", phase_users: int | None = None, pace_per_s: float = 0.0) -> int:
     """One headless Locust run; its master ends it once the measured window is over. ``part``
     ``desks``: the desks' run beside the screens' one, following its window (locustfile.py), lasting
-    as long as a run of all ``phase_users`` may."""
+    as long as a run of all ``phase_users`` may. ``pace_per_s``: the bare baseline's users together
+    send that many requests a second instead of each one as soon as the last was answered."""
     stem = f"{phase}-{part}" if part else phase
     env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_PART": part,
            "LOAD_SERVERS": ",".join(servers), "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s),
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), "LOAD_PACE_PER_S": str(pace_per_s)}
     span = phase_users or users
     bound = int(span / spawn_rate + max(60, span / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
     port = free_port()   # not Locust's default 5557: another run on the machine may hold it
@@ -342,6 +345,10 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
         if files:
             result["capacity"]["hottest"] = hottest(files)
+        if result["capacity"]["per_s"]:   # our rate, asked of the bare baseline: its CPU per request at that rate
+            locust(out, PACED, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores,
+                   pace_per_s=result["capacity"]["per_s"])
+            result["baseline"]["paced"] = closed_loop(out, PACED, ("baseline op",))
         locust(out, AFTER, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
         result["baseline"]["after"] = closed_loop(out, AFTER, ("baseline op",))
         baseline.close()
@@ -364,10 +371,12 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         if files:
             result["load"]["hottest"] = hottest(files)
         result["load"]["servers_report"] = seen
-    for phase, part in (("baseline", result["baseline"]), (AFTER, result["baseline"]["after"]),
-                        ("capacity", result["capacity"]), ("load", result["load"])):
+    bare_phases = [("baseline", result["baseline"]), (AFTER, result["baseline"]["after"])]
+    if "paced" in result["baseline"]:
+        bare_phases.append((PACED, result["baseline"]["paced"]))
+    for phase, part in (*bare_phases, ("capacity", result["capacity"]), ("load", result["load"])):
         span = window(out, phase)
-        is_bare = phase in ("baseline", AFTER)
+        is_bare = phase in (name for name, _ in bare_phases)
         if span:
             procs = {k: v for k, v in sampler.window(*span).items()
                      if (not k.startswith("load generators (") or k.endswith((f"({phase})", f"({phase}-desks)")))
