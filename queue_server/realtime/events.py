@@ -2,7 +2,6 @@
 then handed to every local subscriber as the same bytes, down to the websocket frame."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,17 +10,19 @@ import orjson
 from ..domain.tickets import public_event
 
 StreamKey = tuple[int, int]
-_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 ZERO: StreamKey = (0, 0)
 
 
 def parse_id(raw: str | bytes | None) -> StreamKey | None:
-    """A stream id ``ms-seq`` as a comparable pair; None when it is not one."""
+    """A stream id ``ms-seq`` (ASCII digits, 1-20 each) as a comparable pair; None when it is not
+    one. Without a regular expression: every event each process reads passes here (half the cost)."""
     if raw is None:
         return None
     text = raw.decode() if isinstance(raw, bytes) else raw
-    m = _ID.match(text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    ms, dash, seq = text.partition("-")
+    if dash and 0 < len(ms) <= 20 and 0 < len(seq) <= 20 and text.isascii() and ms.isdigit() and seq.isdigit():
+        return int(ms), int(seq)
+    return None
 
 
 def format_id(key: StreamKey) -> str:

@@ -52,7 +52,7 @@ def entry(n: int, kind: str = "ticket.called", window: str | None = "w1", ticket
 def test_stream_ids_compare_as_numbers() -> None:
     assert parse_id("1795934264555-10") > parse_id("1795934264555-9") > parse_id("999999999999-99")
     assert parse_id(b"5-0") == (5, 0)
-    for bad in ("", "5", "5-", "-1-0", "a-b", "5-0 ", None):
+    for bad in ("", "5", "5-", "-1-0", "a-b", "5-0 ", "5-0\n", "٥-0", "²-0", "1" * 21 + "-0", None):
         assert parse_id(bad) is None
 
 
