@@ -84,18 +84,19 @@ def entry_for(scope: Scope, who: Principal, status: int, now_ms: int) -> Entry:
                  agent[:_AGENT_MAX].decode("latin-1") or None)
 
 
+# The batch as one JSON array of entries, each unpacked by PostgreSQL: an array parameter a column
+# cost the writing process 3-4 µs an entry to encode, one JSON document 0.5 (and PostgreSQL less too).
 _INSERT = ("INSERT INTO audit_log (entry_id, at, role, actor, credential, center, window_code, action, target, outcome,"
-           " address, user_agent) SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[],"
-           " $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::smallint[], $11::text[], $12::text[])"
+           " address, user_agent) SELECT (e->>0)::uuid, (e->>1)::timestamptz, e->>2, e->>3, e->>4, e->>5, e->>6, e->>7,"
+           " e->8, (e->>9)::smallint, e->>10, e->>11 FROM jsonb_array_elements($1::jsonb) AS e"
            " ON CONFLICT (entry_id) DO NOTHING")
 
 
 async def append(conn: asyncpg.Connection | asyncpg.Pool, entries: list[Entry]) -> None:
-    """Write entries in one statement; repeating it adds nothing (``entry_id``)."""
+    """Write entries in one statement, in order; repeating it adds nothing (``entry_id``)."""
     if entries:
-        rows = [(e.entry_id, e.at, e.role, e.actor, e.credential, e.center, e.window, e.action,
-                 orjson.dumps(e.target).decode(), e.outcome, e.address, e.user_agent) for e in entries]
-        await conn.execute(_INSERT, *[list(col) for col in zip(*rows)])
+        # default: an id read back from PostgreSQL is asyncpg's own UUID, written as its text
+        await conn.execute(_INSERT, orjson.dumps([tuple(e) for e in entries], default=str).decode())
 
 
 @dataclass
