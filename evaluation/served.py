@@ -15,10 +15,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from queue_server.clock import from_ms
 from queue_server.domain.numbering import day_of
 from queue_server.engine.queue_engine import EngineError, QueueEngine
 from queue_server.realtime.events import LiveEvent
+from queue_server.record.json_rows import ROWS, at, rows
 
 _SCAN = 2000  # newest stream entries searched for a just-finished ticket's event
 _PAGE = 50
@@ -89,11 +89,9 @@ async def save(conn: asyncpg.Connection | asyncpg.Pool, served: list[Served]) ->
         return
     await conn.execute(
         "INSERT INTO eval_served (ticket_id, center, window_code, staff_id, matter, day, finished_at, has_phone)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[],"
-        " $7::timestamptz[], $8::bool[]) ON CONFLICT (ticket_id) DO NOTHING",
-        [s.ticket_id for s in served], [s.center for s in served], [s.window for s in served],
-        [s.staff_id for s in served], [s.matter for s in served], [s.day for s in served],
-        [from_ms(s.finished_at_ms) for s in served], [s.has_phone for s in served])
+        f" SELECT e->>0, e->>1, e->>2, e->>3, e->>4, (e->>5)::date, {at(6)}, (e->>7)::bool FROM {ROWS}"
+        " ON CONFLICT (ticket_id) DO NOTHING",
+        rows((s.ticket_id, s.center, s.window, s.staff_id, s.matter, s.day, s.finished_at_ms, s.has_phone) for s in served))
 
 
 def from_row(r: asyncpg.Record) -> Served:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from redis.asyncio import Redis
@@ -19,6 +19,7 @@ from queue_server.clock import Clock, from_ms
 from queue_server.domain.catalog import Catalog
 from queue_server.domain.numbering import day_of
 from queue_server.engine.keys import Keys
+from queue_server.record.json_rows import ROWS, at, rows
 from queue_server.record.personal import PersonalData
 
 from .. import links
@@ -44,21 +45,20 @@ async def enqueue_prompts(conn: asyncpg.Connection, finished: list[tuple[Served,
     """Queue the rating prompt (and the reminder, if configured) for finished tickets and the phones
     they gave (sealed), except to opted-out numbers; idempotent. One statement for a whole batch: the
     consumer gets the morning's finishes by the hundred."""
-    rows: list[tuple[str, str, bytes | None, bytes | None, datetime]] = []
+    batch: list[tuple[str, str, bytes | None, bytes | None, int]] = []
     for served, phone in finished:
         number = texts.e164(phone)
         sealed, lookup = personal.seal(number), personal.lookup(number)
-        rows.append((served.ticket_id, "prompt", sealed, lookup, from_ms(served.finished_at_ms + cfg.sms_delay_s * 1000)))
+        batch.append((served.ticket_id, "prompt", sealed, lookup, served.finished_at_ms + cfg.sms_delay_s * 1000))
         if cfg.reminder_days > 0:
-            rows.append((served.ticket_id, "reminder", sealed, lookup,
-                         from_ms(served.finished_at_ms + cfg.reminder_days * 86_400_000)))
-    if not rows:
+            batch.append((served.ticket_id, "reminder", sealed, lookup, served.finished_at_ms + cfg.reminder_days * 86_400_000))
+    if not batch:
         return 0
     status = await conn.execute(
         "INSERT INTO sms_messages (ticket_id, kind, to_sealed, to_lookup, due_at)"
-        " SELECT t, k, s, l, d FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::timestamptz[])"
-        " AS x(t, k, s, l, d) WHERE NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number_lookup = x.l)"
-        " ON CONFLICT (ticket_id, kind) DO NOTHING", *map(list, zip(*rows)))
+        f" SELECT e->>0, e->>1, decode(e->>2, 'hex'), decode(e->>3, 'hex'), {at(4)} FROM {ROWS}"
+        " WHERE NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.number_lookup = decode(e->>3, 'hex'))"
+        " ON CONFLICT (ticket_id, kind) DO NOTHING", rows(batch))
     return int(status.rsplit(" ", 1)[1])
 
 

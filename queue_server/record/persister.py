@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..config import Settings
+from .json_rows import ROWS, at, rows
 from .personal import PersonalData
 from ..engine.keys import Keys
 from ..engine.scripts import call_each, script
@@ -95,23 +96,16 @@ async def ensure_groups(redis: Redis, keys: Keys, centers: list[str]) -> None:
                 raise
 
 
-def _at(i: int) -> str:
-    """Element ``i`` of a row, epoch milliseconds however written (or null, or ""), as a timestamptz:
-    exact, to_timestamp rounding to the microsecond."""
-    return f"to_timestamp(NULLIF(e->>{i}, '')::float8 / 1000)"
-
-
-# Each table takes the batch as one JSON array of rows, unpacked by PostgreSQL: an array parameter a
-# column (``unnest``) cost the persister several µs an event to encode, its datetimes made in Python.
+# Each table takes the batch as one JSON document of rows (json_rows.py): no datetime made in Python.
 _EVENTS = ("INSERT INTO events (center, stream_id, stream_ms, stream_seq, type, at, ticket_id, window_code, data)"
-           f" SELECT e->>0, e->>1, (e->>2)::bigint, (e->>3)::bigint, e->>4, {_at(5)}, e->>6, e->>7, e->8"
-           " FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING")
+           f" SELECT e->>0, e->>1, (e->>2)::bigint, (e->>3)::bigint, e->>4, {at(5)}, e->>6, e->>7, e->8 FROM {ROWS}"
+           " ON CONFLICT DO NOTHING")
 _TICKETS = ("INSERT INTO tickets (id, center, day, number, queue, class, matter, channel, priority, phone_sealed,"
             " phone_lookup, service_point, status, window_code, recalls, issued_at, sort_at, called_at, started_at,"
             " finished_at, ended_at, version, data)"
             " SELECT e->>0, e->>1, (e->>2)::date, e->>3, e->>4, e->>5, e->>6, e->>7, e->>8, decode(e->>9, 'hex'),"
-            f" decode(e->>10, 'hex'), e->>11, e->>12, e->>13, (e->>14)::int, {', '.join(_at(i) for i in range(15, 21))},"
-            " (e->>21)::int, e->22 FROM jsonb_array_elements($1::jsonb) AS e"
+            f" decode(e->>10, 'hex'), e->>11, e->>12, e->>13, (e->>14)::int, {', '.join(at(i) for i in range(15, 21))},"
+            f" (e->>21)::int, e->22 FROM {ROWS}"
             " ON CONFLICT (id, day) DO UPDATE SET status = EXCLUDED.status, queue = EXCLUDED.queue,"
             " class = EXCLUDED.class, window_code = EXCLUDED.window_code, recalls = EXCLUDED.recalls,"
             " called_at = EXCLUDED.called_at, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,"
@@ -143,8 +137,8 @@ async def record(pool: asyncpg.Pool, entries: list[Entry], personal: PersonalDat
             tickets[t["id"]] = t
         if w and kind.startswith("window."):
             windows[(center, w["id"])] = (center, w["id"], w.get("state", "closed"), orjson.dumps(w).decode(), ms, seq)
-    event_rows = orjson.dumps(sorted(events, key=lambda e: (e[0], e[2], e[3]))).decode() if events else None
-    ticket_rows = orjson.dumps([_ticket_row(tickets[i], personal) for i in sorted(tickets)]).decode() if tickets else None
+    event_rows = rows(sorted(events, key=lambda e: (e[0], e[2], e[3]))) if events else None
+    ticket_rows = rows(_ticket_row(tickets[i], personal) for i in sorted(tickets)) if tickets else None
     window_rows = [windows[k] for k in sorted(windows)]
     for attempt in (1, 2):
         try:
@@ -171,15 +165,11 @@ async def _write(pool: asyncpg.Pool, events: str | None, tickets: str | None, wi
                 " < (EXCLUDED.stream_ms, EXCLUDED.stream_seq)", windows)
 
 
-def _hex(sealed: bytes | None) -> str | None:
-    return sealed.hex() if sealed is not None else None
-
-
 def _ticket_row(t: dict[str, Any], personal: PersonalData) -> tuple:
     """A ticket's row as ``_TICKETS`` reads it: its phone taken out of the JSON kept, sealed apart."""
     phone = t.pop("phone", None) or None
     return (t["id"], t["center"], t["day"], t["number"], t["queue"], t["class"], t["matter"], t["channel"],
-            t["priority"], _hex(personal.seal(phone)), _hex(personal.lookup(phone)), t.get("service_point"),
+            t["priority"], personal.seal(phone), personal.lookup(phone), t.get("service_point"),
             t["status"], t.get("window"), t.get("recalls", 0), t["issued_at"], t["sort_at"], t.get("called_at"),
             t.get("started_at"), t.get("finished_at"), t.get("ended_at"), t["version"], t)
 
