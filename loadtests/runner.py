@@ -376,7 +376,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         bare_phases.append((PACED, result["baseline"]["paced"]))
     for phase, part in (*bare_phases, ("capacity", result["capacity"]), ("load", result["load"])):
         span = window(out, phase)
-        is_bare = phase in (name for name, _ in bare_phases)
+        is_bare = phase in {name for name, _ in bare_phases}
         if span:
             procs = {k: v for k, v in sampler.window(*span).items()
                      if (not k.startswith("load generators (") or k.endswith((f"({phase})", f"({phase}-desks)")))
