@@ -60,19 +60,12 @@ async def point(url: str, pid: int, rate: float, seconds: float) -> dict[str, An
             "server_cpu_us_per_request": round(1e6 * (cpu1 - cpu0) / n, 1) if n else None}
 
 
-def series(rates: list[float], seconds: float) -> list[dict[str, Any]]:
+async def series(rates: list[float], seconds: float) -> None:
+    """Each rate's point in turn against one bare server, printed as it is measured."""
     with services() as (redis_url, dsn), key_prefix(redis_url, "pace") as prefix, \
             server(redis_url, dsn, prefix, app="loadtests.baseline_app:create_app") as (url, proc):
-        return [_run_point(url, proc.pid, rate, seconds) for rate in rates]
-
-
-def _run_point(url: str, pid: int, rate: float, seconds: float) -> dict[str, Any]:
-    out: list[dict[str, Any]] = []
-
-    async def one() -> None:
-        out.append(await point(url, pid, rate, seconds))
-    run(one())
-    return out[0]
+        for rate in rates:
+            print(json.dumps(await point(url, proc.pid, rate, seconds)), flush=True)
 
 
 if __name__ == "__main__":
@@ -80,5 +73,4 @@ if __name__ == "__main__":
     parser.add_argument("rates", type=float, nargs="+", help="requests a second, all connections together (0: flat out)")
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds of each point")
     args = parser.parse_args()
-    for row in series(args.rates, args.seconds):
-        print(json.dumps(row), flush=True)
+    run(series(args.rates, args.seconds))
