@@ -78,7 +78,7 @@ class PointSubscriber(SocketSubscriber):
         data = for_point(event.data)
         if data is not event.data:
             payload = orjson.dumps(data)
-            event = dataclasses.replace(event, text=payload.decode(), data=data, frame=text_frame(payload))
+            event = dataclasses.replace(event, data=data, frame=text_frame(payload))
         return super().offer(event)
 
 

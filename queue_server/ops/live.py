@@ -217,6 +217,7 @@ class CenterLive:
         self.tz = tz
         self.target_s = target_s
         self.cursor: str | None = None
+        self.cursor_key: tuple[int, int] | None = None    # the cursor parsed, once, not for every event
         self.version = 0
         self.windows: dict[str, dict[str, Any]] = {
             code: {**self._catalog_window(code), "state": "closed"} for code in center.windows}
@@ -513,9 +514,10 @@ class LiveFigures:
         if live is None:
             return False
         if event_id is not None:
-            if live.cursor is not None and stream_key(event_id) <= stream_key(live.cursor):
+            key = stream_key(event_id)
+            if live.cursor_key is not None and key <= live.cursor_key:
                 return False
-            live.cursor = event_id
+            live.cursor, live.cursor_key = event_id, key
         self._apply(live, data)
         return True
 
@@ -576,7 +578,7 @@ class LiveFigures:
                                             t.get("called_at"), point=point)
                 if t["status"] == "waiting":
                     live.waiting[t["id"]] = (t["queue"], int(t["issued_at"]), point)
-        live.cursor = tail
+        live.cursor, live.cursor_key = tail, (stream_key(tail) if tail is not None else None)
         self.version += 1
 
     def set_devices(self, center: str, devices: list[dict[str, Any]]) -> None:

@@ -29,17 +29,24 @@ def format_id(key: StreamKey) -> str:
     return f"{key[0]}-{key[1]}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LiveEvent:
+    """Read-only once made (not frozen: a frozen dataclass's constructor costs three times as much, and
+    one is made for every event each process reads)."""
     center: str
     id: str
     key: StreamKey
     type: str
     windows: frozenset[str]    # the windows the event is about (screens and tablets filter on it)
     ticket_id: str | None
-    text: str                  # the message as sent: public_event(data) with "id" added
-    data: dict[str, Any]       # that message parsed (read-only): in-process listeners need not parse it again
+    data: dict[str, Any]       # the message as sent, parsed: public_event(data) with "id" added (read-only)
     frame: bytes               # that message as one websocket text frame from the server
+
+    @property
+    def text(self) -> str:
+        """The message as text, for the few sends that cannot write the frame itself (a socket's opening)."""
+        n = self.frame[1]
+        return self.frame[2 if n < 126 else 4 if n == 126 else 10:].decode()
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -80,9 +87,8 @@ def decode(center: str, entry_id: str | bytes, fields: dict[Any, Any]) -> LiveEv
         return None
     if not isinstance(data, dict):
         return None
-    out = public_event(data)
-    out["id"] = eid
+    public_event(data)
+    data["id"] = eid
     ticket = data.get("ticket")
-    payload = orjson.dumps(out)
     return LiveEvent(center, eid, key, str(data.get("type", "")), windows_of(data),
-                     ticket.get("id") if isinstance(ticket, dict) else None, payload.decode(), out, text_frame(payload))
+                     ticket.get("id") if isinstance(ticket, dict) else None, data, text_frame(orjson.dumps(data)))

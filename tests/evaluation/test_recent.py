@@ -11,7 +11,7 @@ def finished(n: int, phone: bool = False, kind: str = "ticket.finished") -> Live
     if phone:
         ticket["phone_masked"] = "138****5678"   # as screens get it: never the number
     data = {"type": kind, "ticket": ticket, "window": {"id": "w2", "staff_id": "jingansi-s02"}}
-    return LiveEvent("jingansi", f"1-{n}", ZERO, kind, frozenset({"w2"}), ticket["id"], "", data, b"")
+    return LiveEvent("jingansi", f"1-{n}", ZERO, kind, frozenset({"w2"}), ticket["id"], data, b"")
 
 
 def test_keeps_the_last_finishes_as_served_tickets() -> None:

@@ -41,7 +41,8 @@ class Recorder:
 def entry(n: int, kind: str = "ticket.called", window: str | None = "w1", ticket_window: str | None = None,
           center: str = "jingansi") -> LiveEvent:
     data = {"type": kind, "at": 1, "center": center,
-            "ticket": {"id": f"{center}-20260101-A{n:03d}", "window": ticket_window, "phone": "13812345678"}}
+            "ticket": {"id": f"{center}-20260101-A{n:03d}", "window": ticket_window, "phone": "13812345678",
+                       "status_token": "digest"}}
     if window:
         data["window"] = {"id": window}
     event = decode(center, f"{1000 + n}-0".encode(), {b"type": kind.encode(), b"data": orjson.dumps(data)})
@@ -70,7 +71,9 @@ def test_events_leave_without_the_phone_and_know_their_windows() -> None:
     out = orjson.loads(e.text)
     assert out["id"] == e.id and e.key == (1001, 0) and e.type == "ticket.called"
     assert "phone" not in out["ticket"] and out["ticket"]["phone_masked"] == "138****5678"
+    assert "status_token" not in out["ticket"]
     assert e.windows == {"w2", "w3"} and e.ticket_id == "jingansi-20260101-A001"
+    assert "phone" not in e.data["ticket"] and e.data == out    # what listeners read is what was sent
     assert entry(2, kind="ticket.issued", window=None).windows == frozenset()
     assert decode("jingansi", b"1-0", {b"type": b"x"}) is None
     assert decode("jingansi", b"1-0", {b"data": b"not json"}) is None
@@ -89,6 +92,8 @@ def test_an_events_frame_is_what_a_websocket_client_reads() -> None:
         except StopIteration as done:
             frame = done.value
         assert (frame.opcode, frame.fin, frame.data) == (Opcode.TEXT, True, payload)
+        made = LiveEvent("jingansi", "1-0", (1, 0), "x", frozenset(), None, {}, text_frame(payload))
+        assert made.text == payload.decode()    # the text is read back out of the frame
     event = entry(1)
     assert event.frame == text_frame(event.text.encode())
     assert orjson.loads(event.text) == event.data
