@@ -76,21 +76,24 @@ PRIVATE_FIELDS = frozenset({"phone", "status_token"})
 def public_ticket(t: dict) -> dict:
     """A ticket as it may leave the server: the phone masked, never whole; the digest of its status
     token (residents/) not at all."""
-    out = {k: v for k, v in t.items() if k not in PRIVATE_FIELDS}
-    if t.get("phone"):
-        out["phone_masked"] = mask_phone(t["phone"])
-    return out
+    return _made_public(dict(t))
+
+
+def _made_public(t: dict) -> dict:
+    """``public_ticket`` on ``t`` itself, which the caller owns."""
+    phone = t.pop("phone", None)
+    for name in PRIVATE_FIELDS:
+        t.pop(name, None)
+    if phone:
+        t["phone_masked"] = mask_phone(phone)
+    return t
 
 
 def public_event(event: dict) -> dict:
-    """An engine event as screens and clients see it, made so IN PLACE (its ticket as ``public_ticket``
-    gives it): the caller owns ``event``, just parsed. Every process reading a stream does this for
-    every event, and copying the event and its ticket cost more than parsing them."""
+    """An engine event as screens and clients see it, made so IN PLACE: the caller owns ``event``, just
+    parsed. Every process reading a stream does this for every event, and copying the event and its
+    ticket cost more than parsing them."""
     ticket = event.get("ticket")
     if isinstance(ticket, dict):
-        phone = ticket.pop("phone", None)
-        for name in PRIVATE_FIELDS:
-            ticket.pop(name, None)
-        if phone:
-            ticket["phone_masked"] = mask_phone(phone)
+        _made_public(ticket)
     return event
