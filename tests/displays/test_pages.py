@@ -69,11 +69,7 @@ async def test_kiosk_ticket_appears_in_display_waiting_count(server: Server, ope
     ticket_id = await kiosk.page.get_attribute("#ticket", "data-ticket")
     assert number == "A001"
     qr_loaded = "document.querySelector('#t-qr').complete && document.querySelector('#t-qr').naturalWidth > 0"
-    for _ in range(50):  # the QR image loads just after the ticket is shown (CSP forbids wait_for_function)
-        if await kiosk.page.evaluate(qr_loaded):
-            break
-        await asyncio.sleep(0.1)
-    assert await kiosk.page.evaluate(qr_loaded)
+    await until(kiosk.page, qr_loaded, 30)   # loads just after the ticket shows, again once its review link is made
     await kiosk.shot("-ticket")
     await kiosk.page.emulate_media(media="print")
     await kiosk.page.locator("#ticket").screenshot(path=str(kiosk_print_path()))
