@@ -46,12 +46,15 @@ def scrape(urls: list[str]) -> Buckets:
 
 
 def scrape_text(text: str) -> Histograms:
-    """The loop-lag and GC-pause histograms of one scrape (every generation summed), and the stall
-    samples by where the loop's thread was."""
+    """The loop-lag and GC-pause histograms of one scrape (every generation summed, and each as
+    ``gc_pause_seconds:GENERATION``, its CPU as ``gc_cpu_seconds:GENERATION``), and the stall samples
+    by where the loop's thread was."""
     out: Histograms = defaultdict(lambda: defaultdict(float))
-    for name, _, le, n in _buckets(text):
+    for name, labels, le, n in _buckets(text):
         if name in STALLS:
             out[name][le] += n
+        if "generation" in labels:
+            out[f"{name}:{labels['generation']}"][le] += n
     for line in text.splitlines():
         if m := _STALL.match(line):
             out["stalled_in"][m["where"]] += float(m["n"])
@@ -98,7 +101,9 @@ def window(before: Buckets, after: Buckets) -> dict[str, Any]:
 def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
     """The event loop's lag over the window (ticks, and the bucket bounds its p99 and max fall under),
     where its thread was while it stalled (samples every 50 ms, the eight commonest places), and the
-    GC's pauses (how many, the bound of the longest). Empty for a server without the monitor."""
+    GC's pauses (how many, the bound of the longest; and so for each generation, to tell the young
+    collections a request's garbage causes from the full ones that walk what lives). Empty for a
+    server without the monitor."""
     lag = _delta(before.get("event_loop_lag_seconds", {}), after.get("event_loop_lag_seconds", {}))
     if not lag.get(float("inf")):
         return {}
@@ -107,4 +112,18 @@ def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
     return {"loop_lag_ticks": int(lag[float("inf")]), "loop_lag_p99_le_ms": _under(lag, 99),
             "loop_lag_max_le_ms": _under(lag, 100),
             "gc_pauses": int(gc.get(float("inf"), 0)), "gc_pause_max_le_ms": _under(gc, 100),
+            "gc_by_generation": {g: _collections(before, after, g) for g in "012"
+                                 if _delta(before.get(f"gc_pause_seconds:{g}", {}),
+                                           after.get(f"gc_pause_seconds:{g}", {})).get(float("inf"))},
             "stalled_in": dict(sorted(((w, int(n)) for w, n in stalled.items() if n > 0), key=lambda kv: -kv[1])[:8])}
+
+
+def _collections(before: Histograms, after: Histograms, generation: str) -> dict[str, Any]:
+    """One generation's collections over the window: how many, the bound of the longest pause, and of
+    the most CPU one took (a pause well past its CPU is the process waiting for a core mid-collection)."""
+    wall = _delta(before.get(f"gc_pause_seconds:{generation}", {}), after.get(f"gc_pause_seconds:{generation}", {}))
+    cpu = _delta(before.get(f"gc_cpu_seconds:{generation}", {}), after.get(f"gc_cpu_seconds:{generation}", {}))
+    out = {"pauses": int(wall.get(float("inf"), 0)), "max_le_ms": _under(wall, 100)}
+    if cpu.get(float("inf")):
+        out["max_cpu_le_ms"] = _under(cpu, 100)
+    return out

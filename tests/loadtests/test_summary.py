@@ -191,6 +191,9 @@ gc_pause_seconds_bucket{{generation="0",le="+Inf"}} {g}
 gc_pause_seconds_bucket{{generation="2",le="0.001"}} 0.0
 gc_pause_seconds_bucket{{generation="2",le="0.1"}} {full}
 gc_pause_seconds_bucket{{generation="2",le="+Inf"}} {full}
+gc_cpu_seconds_bucket{{generation="2",le="0.001"}} 0.0
+gc_cpu_seconds_bucket{{generation="2",le="0.01"}} {full}
+gc_cpu_seconds_bucket{{generation="2",le="+Inf"}} {full}
 event_loop_stall_samples_total{{where="hub.publish"}} {hub}
 event_loop_stall_samples_total{{where="endpoints.listen > protocol.recv"}} 2.0
 http_request_duration_seconds_bucket{{method="GET",route="/x",status="200",le="+Inf"}} 5.0
@@ -200,9 +203,11 @@ http_request_duration_seconds_bucket{{method="GET",route="/x",status="200",le="+
 def test_the_loop_lag_over_a_window_is_what_the_window_added() -> None:
     before = scrape_text(SCRAPE.format(a=100.0, b=100.0, c=100.0, g=5.0, full=0.0, hub=1.0))
     # 1,000 ticks in the window: 980 under 1 ms, 15 under 10 ms, 5 under 100 ms; 40 young collections, one full
-    # and the loop's thread seen 3 more times stalled in the hub's publish, never again elsewhere
+    # (10 ms of CPU in its 100 ms pause) and the loop's thread seen 3 more times stalled in the hub's publish
     after = scrape_text(SCRAPE.format(a=1080.0, b=1095.0, c=1100.0, g=45.0, full=1.0, hub=4.0))
     assert loop_lag(before, after) == {"loop_lag_ticks": 1000, "loop_lag_p99_le_ms": 10.0,
                                        "loop_lag_max_le_ms": 100.0, "gc_pauses": 41, "gc_pause_max_le_ms": 100.0,
+                                       "gc_by_generation": {"0": {"pauses": 40, "max_le_ms": 1.0},
+                                                            "2": {"pauses": 1, "max_le_ms": 100.0, "max_cpu_le_ms": 10.0}},
                                        "stalled_in": {"hub.publish": 3}}
     assert loop_lag({}, scrape_text("http_request_duration_seconds_count 3.0")) == {}   # a server without the monitor

@@ -41,8 +41,13 @@ async def test_a_stalled_loop_its_culprit_and_a_collection_are_seen() -> None:
                 if s.name == "event_loop_stall_samples_total"} == {"tests.ops.test_loop_lag.hold_the_loop"}
 
         before = registry.get_sample_value("gc_pause_seconds_count", {"generation": "2"})
+        cpu_before = registry.get_sample_value("gc_cpu_seconds_count", {"generation": "2"})
         gc.collect()
         assert registry.get_sample_value("gc_pause_seconds_count", {"generation": "2"}) == before + 1
+        assert registry.get_sample_value("gc_cpu_seconds_count", {"generation": "2"}) == cpu_before + 1
+        # the CPU a collection took never exceeds its wall time (the thread's clock only runs while it does)
+        assert (registry.get_sample_value("gc_cpu_seconds_sum", {"generation": "2"})
+                <= registry.get_sample_value("gc_pause_seconds_sum", {"generation": "2"}) + 1e-3)
     finally:
         stop.set()
         await task
