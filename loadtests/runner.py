@@ -33,7 +33,7 @@ import psutil
 from queue_server.config import ROUTES_BY_TIER, Settings
 from queue_server.embedded import free_port
 from queue_server.engine.connection import is_cluster
-from queue_server.tiers import lower_background
+from queue_server.tiers import lower_priority
 
 from .city import city_catalog, staff_of
 from .cores import Cores, pin, taskset
@@ -328,8 +328,9 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         sampler.watch("servers", *(p.pid for _, p in procs))
         for tier in sorted(set(tiers) - {"all"}):
             sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
-        for t, (_, p) in zip(tiers, procs):   # as `queue-server serve --tier background` lowers itself
-            lower_background(t, Settings.background_nice, p.pid)
+        niced = Settings.from_env()
+        for t, (_, p) in zip(tiers, procs):   # as `queue-server serve --tier background|sockets` lowers itself
+            lower_priority(t, niced.background_nice, niced.sockets_nice, p.pid)
         for _, p in procs if cores else []:
             pin(p.pid, cores.servers)
         plan.servers, plan.socket_servers = urls, live

@@ -21,7 +21,7 @@ from door.cli import add_parsers as add_door_parsers
 from remote_session.config import SessionConfig
 
 from .config import TIERS, Settings
-from .tiers import lower_background
+from .tiers import lower_priority
 from .record.personal import DEMO_KEY
 from .realtime.config import RealtimeConfig
 from .accounts.cli import add_parsers as add_account_parsers
@@ -147,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["QUEUE_TIER"] = args.tier   # the workers read their settings from the environment
     with services(Settings.from_env()) as settings:
         asyncio.run(_migrate(settings, demo=False))
-        lower_background(settings.tier, settings.background_nice)   # its workers inherit it
+        lower_priority(settings.tier, settings.background_nice, settings.sockets_nice)   # its workers inherit it
         print(f"serving on http://{args.host}:{args.port}", flush=True)
         _run_server(settings, args.host, args.port, args.workers)
 

@@ -70,7 +70,8 @@ class Settings:
     durability: str = "redis"
     tier: str = "all"
     db_pool_max: int | None = None     # None: DB_POOL_BY_TIER[tier]
-    background_nice: int = 5           # how many steps lower a background process runs (tiers.lower_background)
+    background_nice: int = 5           # how many steps lower a background process runs (tiers.lower_priority)
+    sockets_nice: int = 2              # and a sockets process
     # Ticket numbers reserved in PostgreSQL ahead of use, per center, day and prefix: at least this
     # many, and enough for this many seconds at the recent pace (a PostgreSQL outage that long).
     number_reserve_min: int = 100
@@ -151,6 +152,7 @@ class Settings:
             tier=_tier(env.get("QUEUE_TIER", "all")),
             db_pool_max=_at_least_one("QUEUE_DB_POOL_MAX", "connections", "for the tier's default"),
             background_nice=_int("QUEUE_BACKGROUND_NICE", 5),
+            sockets_nice=_int("QUEUE_SOCKETS_NICE", 2),
             number_reserve_min=_int("QUEUE_NUMBER_RESERVE_MIN", 100),
             number_reserve_runway_s=_int("QUEUE_NUMBER_RESERVE_RUNWAY_S", 300),
             personal_data_key=env.get("QUEUE_PERSONAL_DATA_KEY") or None,

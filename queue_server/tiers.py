@@ -57,9 +57,12 @@ def for_tier(routes: list[BaseRoute], tier: str) -> list[BaseRoute]:
     return served + [_misdirected(r, tier) for r in routes if tier_of(r) not in ROUTES_BY_TIER[tier]]
 
 
-def lower_background(tier: str, nice: int, pid: int = 0) -> None:
-    """A background process (``pid``, 0: this one) yields the CPU to the requests and the fan-out of the
-    processes beside it (``QUEUE_BACKGROUND_NICE`` steps lower): on a saturated machine its work lags
-    a little (the record, prompts, notices) rather than every answer and every screen waiting for it."""
-    if tier == "background" and nice > 0:
+def lower_priority(tier: str, background_nice: int, sockets_nice: int, pid: int = 0) -> None:
+    """A background or sockets process (``pid``, 0: this one) runs that many steps lower than it was
+    started (``QUEUE_BACKGROUND_NICE``, ``QUEUE_SOCKETS_NICE``), so on a machine where the tiers share
+    the cores a queue operation is answered first: the record and the prompts lag a little, a screen
+    gets its frame a few milliseconds later (a screen's target is 100 ms, an operation's 50), rather
+    than a clerk's call waiting behind a fan-out burst or a persister batch."""
+    nice = {"background": background_nice, "sockets": sockets_nice}.get(tier, 0)
+    if nice > 0:
         os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + nice))

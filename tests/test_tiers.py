@@ -143,6 +143,15 @@ def test_a_background_process_yields_the_cpu(settings: Settings) -> None:
         assert "persister" in supervised(client.get("/metrics").text)
 
 
+def test_a_sockets_process_yields_the_cpu_to_operations(settings: Settings) -> None:
+    """``queue-server serve --tier sockets`` runs QUEUE_SOCKETS_NICE steps lower; an api process as started."""
+    started_at = os.getpriority(os.PRIO_PROCESS, 0)
+    with serving(settings, "sockets", QUEUE_SOCKETS_NICE="1") as (_, proc):
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 1)
+    with serving(settings, "api", QUEUE_SOCKETS_NICE="1", QUEUE_BACKGROUND_NICE="3") as (_, proc):
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == started_at
+
+
 def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
     """``queue-server serve --tier`` wins over QUEUE_TIER in the environment (its workers read that)."""
     with serving(settings, "sockets", QUEUE_TIER="all") as (client, _):
