@@ -9,8 +9,8 @@ every ``QUEUE_GC_FULL_S`` (0: never).
 
 Why the collection at each freeze, and so often: the young generation is not bounded by its
 threshold. Its count is allocations less deallocations, and a process that replaces old objects with
-new ones (the ops poller's 25,000 device records, the figures' tickets) frees as much as it makes, so
-the count stays low while the list of young objects grows. At the city's load a sockets process's
+new ones (a poller's records read again, the figures' tickets) frees as much as it makes, so the
+count stays low while the list of young objects grows. At the city's load a sockets process's
 "young" collection, every ~5 s, walked 10 s of such survivors: up to 50 ms of CPU, 250 ms of wall
 time on a busy machine (``gc_cpu_seconds``, ``gc_pause_seconds``), stalling every screen of the
 process. Collected every 2 s, what is young is 2 s old at most.
