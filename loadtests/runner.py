@@ -328,9 +328,9 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         sampler.watch("servers", *(p.pid for _, p in procs))
         for tier in sorted(set(tiers) - {"all"}):
             sampler.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
-        niced = Settings.from_env()
+        configured = Settings.from_env()
         for t, (_, p) in zip(tiers, procs):   # as `queue-server serve --tier background|sockets` lowers itself
-            lower_priority(t, niced.background_nice, niced.sockets_nice, p.pid)
+            lower_priority(t, configured.background_nice, configured.sockets_nice, p.pid)
         for _, p in procs if cores else []:
             pin(p.pid, cores.servers)
         plan.servers, plan.socket_servers = urls, live

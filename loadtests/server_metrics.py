@@ -112,18 +112,19 @@ def loop_lag(before: Histograms, after: Histograms) -> dict[str, Any]:
     return {"loop_lag_ticks": int(lag[float("inf")]), "loop_lag_p99_le_ms": _under(lag, 99),
             "loop_lag_max_le_ms": _under(lag, 100),
             "gc_pauses": int(gc.get(float("inf"), 0)), "gc_pause_max_le_ms": _under(gc, 100),
-            "gc_by_generation": {g: _collections(before, after, g) for g in "012"
-                                 if _delta(before.get(f"gc_pause_seconds:{g}", {}),
-                                           after.get(f"gc_pause_seconds:{g}", {})).get(float("inf"))},
+            "gc_by_generation": {g: c for g in "012" if (c := _collections(before, after, g))},
             "stalled_in": dict(sorted(((w, int(n)) for w, n in stalled.items() if n > 0), key=lambda kv: -kv[1])[:8])}
 
 
 def _collections(before: Histograms, after: Histograms, generation: str) -> dict[str, Any]:
     """One generation's collections over the window: how many, the bound of the longest pause, and of
-    the most CPU one took (a pause well past its CPU is the process waiting for a core mid-collection)."""
+    the most CPU one took (a pause well past its CPU is the process waiting for a core mid-collection);
+    empty when it collected none."""
     wall = _delta(before.get(f"gc_pause_seconds:{generation}", {}), after.get(f"gc_pause_seconds:{generation}", {}))
     cpu = _delta(before.get(f"gc_cpu_seconds:{generation}", {}), after.get(f"gc_cpu_seconds:{generation}", {}))
-    out = {"pauses": int(wall.get(float("inf"), 0)), "max_le_ms": _under(wall, 100)}
+    if not wall.get(float("inf")):
+        return {}
+    out = {"pauses": int(wall[float("inf")]), "max_le_ms": _under(wall, 100)}
     if cpu.get(float("inf")):
         out["max_cpu_le_ms"] = _under(cpu, 100)
     return out
