@@ -102,8 +102,8 @@ def _csv(request: Request, name: str, header: tuple[str, ...],
 async def figures(request: Request) -> Response:
     center = await _scope(request, devices=True)
     state = request.app.state
+    await state.ops.fresh(center)
     now = state.clock.now_ms()
-    state.ops.figures.set_catalog(state.engine.catalog.centers)
     return json({"now": now, **state.ops.figures.all(now, only=center)})
 
 

@@ -3,10 +3,12 @@ dashboards' socket and its broadcaster, the poller of devices and lag, reports, 
 dashboard page."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
@@ -34,12 +36,21 @@ class Ops:
     figures: LiveFigures
     broadcaster: Broadcaster
     feed: Feed | None          # None on the http tier: no stream reader feeds the figures there
+    poller: poll.Poller | None  # likewise
     metrics: Metrics
     redis: Redis
     pool: asyncpg.Pool
     keys: Keys
     clock: Clock
     realtime: Realtime
+
+    async def fresh(self, scope: str | None) -> None:
+        """What the figures of ``scope`` (a center; None: the district) take from outside the event
+        streams, read now unless read within a poll period: before a dashboard's snapshot or a read.
+        Redis away, they stay as last read (the event streams' part does not need it)."""
+        if self.poller is not None:
+            with contextlib.suppress(RedisError):
+                await self.poller.fresh(self.poller.scope([scope]))
 
     async def refresh_metrics(self) -> None:
         """Bring the gauges up to date just before a scrape."""
@@ -97,13 +108,16 @@ class OpsComponent:
         broadcaster = Broadcaster(figures, state.clock, config)
         # The figures are the sockets tier's: fed by its reader, read by its dashboards' sockets and
         # /api/v1/ops/figures (tiers.LIVE_STATE); an http process would warm them and never read them.
-        feed = None
+        feed = poller = None
         if state.settings.holds_sockets:
             feed = Feed(figures, state.realtime.reader, state.redis, state.pool, state.engine, state.clock,
                         broadcaster.changed, metrics.count_event)
             await feed.start()
-        state.ops = Ops(config, figures, broadcaster, feed, metrics, state.redis, state.pool, state.keys, state.clock,
-                        state.realtime)
+            poller = poll.Poller(figures, state.redis, state.keys, state.clock, config.device_online_s, config.poll_s,
+                                 lambda: state.engine.catalog.centers,
+                                 lambda: (sock.scope for sock in broadcaster.sockets), broadcaster.changed)
+        state.ops = Ops(config, figures, broadcaster, feed, poller, metrics, state.redis, state.pool, state.keys,
+                        state.clock, state.realtime)
 
         metrics.count_from("background_task_restarts", "Restarts of each background task of this instance", ["task"],
                            lambda: {(s.name,): s.restarts for s in work.tasks.values()})
@@ -114,13 +128,11 @@ class OpsComponent:
         loop_lag = LoopLag(metrics.registry)
         work.at_close(loop_lag.close)
         work.run("loop-lag", lambda: loop_lag.run(work.stop))
-        if feed is None:
+        if feed is None or poller is None:
             return
         work.at_close(feed.close)
         work.run("ops-broadcaster", lambda: broadcaster.run(work.stop))
-        work.run("ops-poller", lambda: poll.run(figures, state.redis, state.keys, state.clock, config.device_online_s,
-                                                config.poll_s, broadcaster.changed, work.stop,
-                                                lambda: state.engine.catalog.centers))
+        work.run("ops-poller", lambda: poller.run(work.stop))
         work.run("ops-feed", lambda: feed.run(work.stop))
 
 

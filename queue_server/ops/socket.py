@@ -33,6 +33,7 @@ async def ops_socket(ws: WebSocket) -> None:
 
     heard()
     ops = state.ops
+    await ops.fresh(scope)
     sock = OpsSocket(ws, scope, ops.config.socket_queue)
     ops.broadcaster.add(sock)
     sock.start()

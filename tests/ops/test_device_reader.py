@@ -1,14 +1,23 @@
 """The ops poller's reading of the devices' presence records, on real Redis: a record unchanged
 since the last poll is kept as it was shaped (not parsed again), yet it still goes offline once it
-has not been heard from for too long; a changed record is read anew, a malformed one skipped."""
+has not been heard from for too long; a changed record is read anew, a malformed one skipped. And
+what it reads: only the centers someone watches."""
 from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
+from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
-from queue_server.ops.poll import DeviceReader
+from queue_server.ops.live import LiveFigures
+from queue_server.ops.poll import DeviceReader, Poller
+from tests.ops.test_live_rules import CENTER
 
 C = "jingansi"
 T0 = 1_764_640_000_000
@@ -47,4 +56,61 @@ async def test_unchanged_records_are_kept_and_still_go_offline(settings: Setting
         assert again[1] is later[0]
     finally:
         await redis.delete(keys.devices(C))
+        await redis.aclose()
+
+
+async def test_only_what_is_watched_is_read(settings: Settings) -> None:
+    """Nobody watching, the poller reads nothing; a dashboard of one center has that center read every
+    poll and no other; a read of the figures has what it covers read at once unless read within a poll
+    period; and callers arriving together share one reading."""
+    keys, redis = Keys(settings.key_prefix), Redis.from_url(settings.redis_url)
+    other = "caojiadu"
+    centers = {code: replace(CENTER, code=code) for code in (C, other)}
+    figures = LiveFigures(centers, "Asia/Shanghai", 900, T0)
+    watchers: list[str | None] = []
+    changes: list[int] = []
+    poller = Poller(figures, redis, keys, FixedClock(datetime.fromtimestamp(T0 / 1000, timezone.utc)), ONLINE_S, 0.05, lambda: centers, lambda: watchers,
+                    lambda: changes.append(figures.version))
+    stop = asyncio.Event()
+
+    def listed(center: str) -> list[str]:
+        return [d["id"] for d in figures.centers[center].devices]
+
+    async def polled() -> None:   # a few polls of the running poller
+        await asyncio.sleep(0.2)
+
+    try:
+        for c in (C, other):
+            await redis.hset(keys.devices(c), "screen:w1:hall 1", record("screen", "w1", "hall 1", T0 - 1_000))
+        running = asyncio.create_task(poller.run(stop))
+        await polled()
+        assert listed(C) == listed(other) == [] and changes == []
+
+        watchers.append(C)
+        await polled()
+        assert listed(C) == ["screen:w1:hall 1"] and listed(other) == [] and changes
+
+        stop.set()
+        await running
+        await poller.fresh(poller.scope([None]), within_s=60)   # the district: only the center not read yet
+        assert listed(other) == ["screen:w1:hall 1"]
+        await redis.hset(keys.devices(other), "kiosk:-:door", record("kiosk", None, "door", T0))
+        await poller.fresh(poller.scope([other]), within_s=60)  # read just now: as it was
+        assert listed(other) == ["screen:w1:hall 1"]
+
+        calls = 0
+        read = poller.reader.read
+
+        async def counted(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return await read(*args)
+
+        poller.reader.read = counted   # type: ignore[method-assign]
+        await asyncio.sleep(0.1)       # past the 0.05 s asked for below
+        await asyncio.gather(*(poller.fresh(poller.scope([other]), within_s=0.05) for _ in range(5)))
+        assert calls == 1 and listed(other) == ["kiosk:-:door", "screen:w1:hall 1"]
+    finally:
+        stop.set()
+        await redis.delete(keys.devices(C), keys.devices(other))
         await redis.aclose()
