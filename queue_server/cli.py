@@ -64,13 +64,16 @@ async def _migrate(settings: Settings, demo: bool) -> None:
 
 # How the app is served, wherever it is started (here, and the tests' and benchmarks' server
 # processes through ``uvicorn_flags``): no per-message deflate (small messages, thousands of
-# sockets), and protocol pings every 60 s, not uvicorn's 20: the hub already pings a silent socket
-# every 15 s and the pages send heartbeats, so these only find dead peers, and at 25,000 screens
-# each ping round costs the server as much as a burst of calls. A client message over what clients may
-# send is refused by the server with 1009 while it arrives, not buffered up to uvicorn's default 16 MiB
-# first: the largest is a video session's SDP offer (``SessionConfig.max_message_bytes``); the live
-# screens' sockets refuse anything over their own ``RealtimeConfig.max_in_bytes`` once it is read.
-UVICORN_WS = {"ws_per_message_deflate": False, "ws_ping_interval": 60.0, "ws_ping_timeout": 30.0,
+# sockets), and protocol pings every 5 minutes, not uvicorn's 20 s: the hub pings a silent socket
+# every 15 s and the pages send heartbeats, so these only find dead peers, and at 25,000 screens one a
+# minute cost a sockets process 2.5-3.5 % of its CPU. The kernel finds a dead peer within 60 s
+# (``api/ws_protocol.py``); the pings remain for one behind a proxy, whose kernel acknowledges for it.
+# A client message over what clients may send is refused by the server with 1009 while it arrives,
+# not buffered up to uvicorn's default 16 MiB first: the largest is a video session's SDP offer
+# (``SessionConfig.max_message_bytes``); the live screens' sockets refuse anything over their own
+# ``RealtimeConfig.max_in_bytes`` once it is read.
+UVICORN_WS = {"ws": "queue_server.api.ws_protocol:WebSocketProtocol", "ws_per_message_deflate": False,
+              "ws_ping_interval": 300.0, "ws_ping_timeout": 30.0,
               "ws_max_size": max(RealtimeConfig.max_in_bytes, SessionConfig.max_message_bytes)}
 # On SIGTERM uvicorn stops listening, closes every websocket with 1012 (the pages come back to another
 # instance with their cursor), then waits this long for requests in flight before cancelling them and

@@ -53,7 +53,7 @@ class Server:
         self.port = free_port()
         app = Starlette(routes=[WebSocketRoute("/live", self.live), WebSocketRoute("/heard", self.heard)])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, lifespan="off",
-                                                    log_level="warning", ws="websockets-sansio", **UVICORN_WS))
+                                                    log_level="warning", **UVICORN_WS))
 
     async def live(self, ws: WebSocket) -> None:
         await ws.accept()
