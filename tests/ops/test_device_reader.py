@@ -1,7 +1,7 @@
 """The ops poller's reading of the devices' presence records, on real Redis: a record unchanged
 since the last poll is kept as it was shaped (not parsed again), yet it still goes offline once it
 has not been heard from for too long; a changed record is read anew, a malformed one skipped. And
-what it reads: only the centers someone watches."""
+what it reads: only the centers someone watches; a reading Redis refused is tried again."""
 from __future__ import annotations
 
 import asyncio
@@ -10,10 +10,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
+from queue_server.embedded import free_port
 from queue_server.engine.keys import Keys
 from queue_server.ops.live import LiveFigures
 from queue_server.ops.poll import DeviceReader, Poller
@@ -114,3 +117,26 @@ async def test_only_what_is_watched_is_read(settings: Settings) -> None:
         stop.set()
         await redis.delete(keys.devices(C), keys.devices(other))
         await redis.aclose()
+
+
+async def test_a_reading_redis_refused_is_tried_again(settings: Settings) -> None:
+    """Redis away, a reading fails as a Redis error (the dashboard's socket and the figures' read
+    then keep what was last read) and marks nothing read, so the next reading, Redis back, reads it."""
+    keys, redis = Keys(settings.key_prefix), Redis.from_url(settings.redis_url)
+    centers = {C: CENTER}
+    figures = LiveFigures(centers, "Asia/Shanghai", 900, T0)
+    away = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    poller = Poller(figures, away, keys, FixedClock(datetime.fromtimestamp(T0 / 1000, timezone.utc)), ONLINE_S, 60,
+                    lambda: centers, lambda: [], lambda: None)
+    try:
+        await redis.hset(keys.devices(C), "screen:w1:hall 1", record("screen", "w1", "hall 1", T0 - 1_000))
+        with pytest.raises(RedisError):
+            await poller.fresh([C])
+        assert figures.centers[C].devices == []
+        poller.redis = redis
+        await poller.fresh([C])
+        assert [d["id"] for d in figures.centers[C].devices] == ["screen:w1:hall 1"]
+    finally:
+        await redis.delete(keys.devices(C))
+        await redis.aclose()
+        await away.aclose()
