@@ -2,7 +2,8 @@
 buffer, masked client frames, protocol pings answered. Thousands of screens in one generator process
 spend their CPU here, and a general client (websocket-client reads each frame with several socket
 calls and Python-level frame objects) costs that generator several times more per message, CPU the
-server it measures would otherwise get. ``LeanWebSocket`` is blocking, for Locust's gevent users;
+server it measures would otherwise get. ``LeanWebSocket`` is blocking, for Locust's gevent users, with ``arrived`` for a reader
+called back by the event loop;
 ``fanout.py`` uses the same frame functions under asyncio."""
 from __future__ import annotations
 
@@ -82,6 +83,9 @@ class LeanWebSocket:
             if self.cut_for is not None:
                 raise self.cut_for from None
             raise
+        self._took(data)
+
+    def _took(self, data: bytes) -> None:
         if not data:
             raise self.cut_for or Closed("connection closed by the server")
         self.buf += data
@@ -91,7 +95,7 @@ class LeanWebSocket:
 
     def cut(self, why: Exception) -> None:
         """End the connection from outside its reader (a watchdog's verdict): the blocked ``recv``
-        returns and raises ``why``. Thousands of sockets in one gevent process then wait without a
+        returns, or the next ``arrived`` comes, and raises ``why``. Thousands of sockets in one gevent process then wait without a
         timer each (a socket timeout arms one per read)."""
         self.cut_for = why
         try:
@@ -99,12 +103,10 @@ class LeanWebSocket:
         except OSError:
             pass
 
-    def recv(self) -> str:
-        while True:
-            frame = take_frame(self.buf)
-            if frame is None:
-                self._fill()
-                continue
+    def _message(self) -> str | None:
+        """The first whole text message of the buffer, protocol frames before it answered; None while
+        there is none."""
+        while (frame := take_frame(self.buf)) is not None:
             opcode, payload = frame
             if opcode == TEXT:
                 return payload.decode()
@@ -113,6 +115,32 @@ class LeanWebSocket:
             elif opcode == CLOSE:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 raise Closed(f"closed by the server: {code} {payload[2:].decode(errors='replace')}")
+        return None
+
+    def recv(self) -> str:
+        while (text := self._message()) is None:
+            self._fill()
+        return text
+
+    def arrived(self) -> list[str]:
+        """Without blocking, for a reader called back when the socket is readable: what one read
+        brings (nothing on a wake with nothing there) and what the buffer held, as whole text
+        messages; raises as ``recv`` does once the connection has ended. The read is the system
+        call itself — gevent's socket (non-blocking underneath) would try, fail and wait."""
+        try:
+            data = os.read(self.sock.fileno(), 65536)
+        except BlockingIOError:
+            data = None
+        except OSError:
+            if self.cut_for is not None:
+                raise self.cut_for from None
+            raise
+        if data is not None:
+            self._took(data)
+        texts = []
+        while (text := self._message()) is not None:
+            texts.append(text)
+        return texts
 
     def send(self, text: str) -> None:
         self.sock.sendall(client_frame(TEXT, text.encode()))

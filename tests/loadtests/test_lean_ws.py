@@ -1,6 +1,7 @@
 """The generators' lean websocket client against a bare socket server: client frames masked as RFC 6455
 says, a server's text frame read, and a connection waiting without a timeout ended from outside
-(``cut``, the screens' silence watchdog) raising the watchdog's reason in its reader."""
+(``cut``, the screens' silence watchdog) raising the watchdog's reason in its reader; and the read a
+screen makes when the event loop calls it back (``arrived``): what is there, never waiting."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadtests.lean_ws import TEXT, LeanWebSocket, client_frame
+from loadtests.lean_ws import CLOSE, PING, PONG, TEXT, Closed, LeanWebSocket, client_frame
 
 
 def unmask(frame: bytes) -> tuple[int, bytes]:
@@ -72,3 +73,49 @@ def test_a_socket_without_a_timeout_is_cut_from_outside_with_the_reason(silent_s
     reader.join(5)
     assert len(raised) == 1 and isinstance(raised[0], TimeoutError) and "45 s" in str(raised[0])
     ws.close()
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    head = bytes((0x80 | opcode, n)) if n < 126 else bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    return head + payload
+
+
+def readable_client() -> tuple[LeanWebSocket, socket.socket]:
+    """A lean client over a socket pair, non-blocking underneath as a gevent socket is."""
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    ws = object.__new__(LeanWebSocket)
+    ws.sock, ws.buf, ws.cut_for = ours, bytearray(), None
+    peer.settimeout(2)
+    return ws, peer
+
+
+def test_what_arrived_is_taken_whole_without_waiting() -> None:
+    ws, peer = readable_client()
+    assert ws.arrived() == []                          # a wake with nothing there: no wait, no error
+    big, last = b"x" * 300, server_frame(TEXT, b"three")
+    peer.sendall(server_frame(TEXT, b"one") + server_frame(PING, b"p") + server_frame(TEXT, big) + last[:4])
+    assert ws.arrived() == ["one", big.decode()]       # the third still on its way
+    assert peer.recv(64)[:1] == bytes((0x80 | PONG,)), "a ping is answered on the way"
+    peer.sendall(last[4:])
+    assert ws.arrived() == ["three"]
+    peer.sendall(server_frame(CLOSE, (1001).to_bytes(2, "big") + b"going"))
+    with pytest.raises(Closed, match="1001 going"):
+        ws.arrived()
+    ws.sock.close()
+    peer.close()
+
+
+def test_an_ended_connection_raises_its_reason_when_read() -> None:
+    ws, peer = readable_client()
+    peer.close()
+    with pytest.raises(Closed, match="closed by the server"):
+        ws.arrived()
+    ws.sock.close()
+    ws, peer = readable_client()
+    ws.cut(TimeoutError("nothing heard for 45 s"))
+    with pytest.raises(TimeoutError, match="45 s"):
+        ws.arrived()
+    ws.sock.close()
+    peer.close()
