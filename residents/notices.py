@@ -29,6 +29,15 @@ from .config import ResidentsConfig
 GROUP = "residents"
 
 
+def brings_nearer(kind: str, body: dict[str, Any]) -> bool:
+    """Whether an event can bring a waiting ticket nearer its turn: a ticket leaving a waiting line
+    (called; cancelled or paused from it) or coming back to one (resumed), which is what its ``from``
+    says. Issues put tickets behind or, priority ones, ahead; starting, finishing, recalling, a called
+    ticket's no-show and the windows move nobody nearer — at the city's peak looking at a center's
+    watch after each of those too was most of its scripts' work in Redis."""
+    return kind == "ticket.called" or body.get("from") in ("waiting", "paused")
+
+
 @dataclass(frozen=True)
 class Notice:
     center: str
@@ -65,12 +74,14 @@ class NoticeConsumer(GroupConsumer):
             kind = fields.get(b"type", b"").decode()
             if not kind.startswith("ticket."):
                 continue
-            watch = touched.setdefault(center, [])
-            t = orjson.loads(fields[b"data"]).get("ticket") or {}
+            body = orjson.loads(fields[b"data"])
+            t = body.get("ticket") or {}
             told = bool(t.get("phone")) and t.get("channel") in self.cfg.notice_channels
             if kind == "ticket.issued" and told:
-                watch.append(t["id"])
-            elif kind == "ticket.called":
+                touched.setdefault(center, []).append(t["id"])
+            elif brings_nearer(kind, body):
+                touched.setdefault(center, [])
+            if kind == "ticket.called":
                 if told and now - int(t.get("called_at", now)) <= self.cfg.called_sms_max_age_s * 1000:
                     notices.append(Notice(center, t["id"], "called", t["phone"], self._called_text(center, t)))
                 if needs_check_in(t):
@@ -90,9 +101,9 @@ class NoticeConsumer(GroupConsumer):
                 await pipe.execute()
 
     async def _near(self, touched: dict[str, list[str]], now: int) -> list[Notice]:
-        """The near SMS due now at each center ``touched`` by the batch, among the tickets it watches
-        (the batch's tickets issued there with a phone join them first): one script per center, all in
-        one round trip."""
+        """The near SMS due now at each center ``touched`` by the batch (``brings_nearer``, or a ticket
+        issued there with a phone, which joins the tickets it watches first), among the tickets it
+        watches: one script per center, all in one round trip."""
         k = self.keys
         centers = list(touched)
         replies = await call_each(self.engine.redis, self.engine.scripts["near_due"],

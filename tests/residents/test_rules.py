@@ -1,7 +1,10 @@
-"""The residents' pure rules: what a check-in names, and which called tickets must be checked in."""
+"""The residents' pure rules: what a check-in names, which called tickets must be checked in, and which
+events can bring a waiting ticket nearer its turn (after which the "turn is near" watch is looked at)."""
 from __future__ import annotations
 
 from queue_server.domain.residents import code_digest, needs_check_in, ticket_to_check_in
+from queue_server.domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Status
+from residents.notices import brings_nearer
 
 C, DAY = "jingansi", "20261130"
 
@@ -25,3 +28,13 @@ def test_only_remote_tickets_not_checked_in_lapse() -> None:
 def test_a_code_is_bound_to_its_number() -> None:
     assert code_digest("n1", "123456") != code_digest("n2", "123456")
     assert code_digest("n1", "123456") == code_digest("n1", "123456")
+
+
+def test_only_a_ticket_leaving_or_rejoining_a_waiting_line_brings_others_nearer() -> None:
+    assert brings_nearer("ticket.called", {})
+    for action, (starts, _) in TRANSITIONS.items():
+        for start in starts:
+            assert brings_nearer(EVENT_OF_ACTION[action], {"from": str(start)}) == (start in (Status.WAITING, Status.PAUSED)), \
+                (action, start)
+    for kind in ("ticket.issued", "ticket.recalled", "ticket.no_show", "ticket.present"):
+        assert not brings_nearer(kind, {})

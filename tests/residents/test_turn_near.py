@@ -107,6 +107,24 @@ async def test_near_and_called_go_out_once_each(settings: Settings, clock: Fixed
             "SELECT count(*) FROM sms_messages WHERE ticket_id LIKE $1 || ':%'", t["id"]) == 2
 
 
+async def test_a_ticket_cancelled_ahead_brings_the_next_near_without_a_call(settings: Settings, clock: FixedClock,
+                                                                              standin: TwilioStandin) -> None:
+    """The watch is looked at after the events that can bring a waiting ticket nearer (``brings_nearer``),
+    not after every event: a call is one, and so is a ticket leaving a waiting line another way."""
+    async with desk_for(eval_settings(settings, standin, **FAST), clock) as desk:
+        await desk.open("w1", f"{C}-s01")
+        before = [await issue(desk) for _ in range(4)]
+        t = await Resident(desk, standin, PHONE).ticket()
+        assert t["ahead"] == 4
+        await caught_up(desk)
+        assert notices(standin, PHONE_E164) == ["code"]
+        r = await desk.client.post(f"/api/v1/tickets/{before[1]['id']}/cancel", headers=AUTH)
+        assert r.status_code == 200, r.text
+        await caught_up(desk)
+        assert await ahead(desk, t["id"]) == 3
+        assert notices(standin, PHONE_E164) == ["code", "near"]
+
+
 async def test_no_notice_to_a_number_that_opted_out(settings: Settings, clock: FixedClock,
                                                     standin: TwilioStandin) -> None:
     kiosk_too = {**FAST, "QUEUE_TURN_NOTICE_CHANNELS": "remote,kiosk"}

@@ -90,34 +90,40 @@ local function line_detail(base, queue, line, class, set, own, now)
   return d
 end
 
--- People ahead in line (see domain/policy.py for the order), open windows and the line's detail
--- for the wait estimate.
+-- People ahead in line (see domain/policy.py for the order), and where the ticket waits for
+-- line_detail: the set it waits in, its own rank there and its line (nil: a window's own line).
+-- On its own for the "turn is near" watch, which needs the count and none of the detail.
+local function ahead_of(base, t, now)
+  if t.status ~= 'waiting' then return 0, nil, 0, nil end
+  if t.target_window and t.target_window ~= '' then
+    local set = base .. 'ww:' .. t.target_window
+    local own = redis.call('ZRANK', set, t.id) or 0
+    return own, set, own, nil
+  end
+  local line = line_of(t)
+  local q = base .. 'w:' .. line .. ':'
+  local own = redis.call('ZRANK', q .. t.class, t.id) or 0
+  local ahead = own
+  if t.class == 'a' then
+    ahead = own + redis.call('ZCARD', q .. 'p')
+  elseif t.class ~= 'p' then
+    ahead = own + redis.call('ZCARD', q .. 'p') + redis.call('ZCOUNT', q .. 'a', '-inf', now)
+  end
+  return ahead, q .. t.class, own, line
+end
+
+-- People ahead in line, open windows and the line's detail for the wait estimate.
 local function position(base, t, now)
-  local ahead = 0
-  local line = nil
-  if t.status == 'waiting' then
-    local id = t.id
-    if t.target_window and t.target_window ~= '' then
-      local set = base .. 'ww:' .. t.target_window
-      ahead = redis.call('ZRANK', set, id) or 0
-      line = line_detail(base, t.queue, nil, 'w', set, ahead, now)
-    else
-      local q = base .. 'w:' .. line_of(t) .. ':'
-      local own = redis.call('ZRANK', q .. t.class, id) or 0
-      if t.class == 'p' then
-        ahead = own
-      elseif t.class == 'a' then
-        ahead = own + redis.call('ZCARD', q .. 'p')
-      else
-        local due = redis.call('ZCOUNT', q .. 'a', '-inf', now)
-        ahead = own + redis.call('ZCARD', q .. 'p') + due
-      end
-      line = line_detail(base, t.queue, line_of(t), t.class, q .. t.class, own, now)
-      if t.class == 'n' then line.own = ahead - line.priority end
-    end
+  local ahead, set, own, line = ahead_of(base, t, now)
+  local detail = false
+  if set and line then
+    detail = line_detail(base, t.queue, line, t.class, set, own, now)
+    if t.class == 'n' then detail.own = ahead - detail.priority end
+  elseif set then
+    detail = line_detail(base, t.queue, nil, 'w', set, own, now)
   end
   local open = redis.call('SCARD', base .. 'open:' .. t.queue)
-  return ahead, open, line or false
+  return ahead, open, detail
 end
 
 local function is_at_window(status) return status == 'called' or status == 'serving' end

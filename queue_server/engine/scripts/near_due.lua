@@ -10,7 +10,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if not t.id or (t.status ~= 'waiting' and t.status ~= 'paused') then
     redis.call('SREM', KEYS[1], id)
   elseif t.status == 'waiting' and t.phone and t.phone ~= '' then
-    local ahead = position(base, t, now, 0)
+    local ahead = ahead_of(base, t, now)
     if ahead <= n then due[#due + 1] = {id = id, number = t.number, ahead = ahead, phone = t.phone} end
   end
 end
