@@ -142,6 +142,9 @@ class Opening:
     closes: datetime | None = None
 
 
+KINDS_KEPT = 4096   # days whose kind a calendar keeps worked out: years of them
+
+
 @dataclass
 class Calendar:
     """Hours of every center and point, the operator's entries and official days, and the rules on
@@ -151,15 +154,27 @@ class Calendar:
     entries: list[LocalEntry] = field(default_factory=list)
     official: dict[date, bool] = field(default_factory=dict)   # day -> working, from the calendar file
     timezones: dict[str, str] = field(default_factory=dict)
+    # day -> its kind, as worked out: a bad rating's deadlines walk up to 15 working days ahead, each
+    # day a call into the holiday library, on the request's path (1 % of an API process at the city)
+    _kinds: dict[date, DayKind] = field(default_factory=dict, repr=False, compare=False)
 
     def take(self, fresh: "Calendar") -> None:
         """Become ``fresh`` in place (a reload), so whoever holds this calendar sees the new one."""
         self.centers, self.points, self.entries = fresh.centers, fresh.points, fresh.entries
         self.official, self.timezones = fresh.official, fresh.timezones
+        self._kinds = {}
 
     def day_kind(self, day: date) -> DayKind:
         """The file's official days first (years the library lacks, or a late change), then the
         library, then plain Monday to Friday."""
+        kind = self._kinds.get(day)
+        if kind is None:
+            if len(self._kinds) >= KINDS_KEPT:   # any day may be asked about (the calendar's pages)
+                self._kinds.clear()
+            kind = self._kinds[day] = self._day_kind(day)
+        return kind
+
+    def _day_kind(self, day: date) -> DayKind:
         if day in self.official:
             working = self.official[day]
             return DayKind(working, None if working else "holiday", working and day.weekday() >= 5)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from queue_server.domain.calendar import Calendar, Hours, HoursError, LocalEntry, opening_text, parse_span
+from queue_server.domain.calendar import KINDS_KEPT, Calendar, Hours, HoursError, LocalEntry, opening_text, parse_span
 from queue_server.record.calendar import parse_calendar_file
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -101,6 +101,18 @@ def test_working_days_follow_the_official_schedule_and_the_file_beyond_it() -> N
     assert cal.add_working_days(at(12, 31, 15), 1, "Asia/Shanghai") == at(1, 2, 0, y=2027)
     with_file = calendar(official={date(2027, 1, 1): False})
     assert with_file.add_working_days(at(12, 31, 15), 1, "Asia/Shanghai") == at(1, 5, 0, y=2027)
+
+
+def test_day_kinds_kept_worked_out_follow_a_reload_and_stay_few() -> None:
+    cal = calendar()
+    new_year = date(2027, 1, 1)
+    assert cal.is_working_day(new_year)                       # beyond the library: a Friday works
+    cal.take(calendar(official={new_year: False}))            # the file, reloaded, says it is off
+    assert not cal.is_working_day(new_year)
+    for n in range(KINDS_KEPT + 10):                          # asked about any number of days
+        cal.day_kind(date.fromordinal(date(2026, 1, 1).toordinal() + n))
+    assert len(cal._kinds) <= KINDS_KEPT
+    assert not cal.is_working_day(new_year)
 
 
 @pytest.mark.parametrize("raw, field", [
