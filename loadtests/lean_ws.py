@@ -2,9 +2,9 @@
 buffer, masked client frames, protocol pings answered. Thousands of screens in one generator process
 spend their CPU here, and a general client (websocket-client reads each frame with several socket
 calls and Python-level frame objects) costs that generator several times more per message, CPU the
-server it measures would otherwise get. ``LeanWebSocket`` is blocking, for Locust's gevent users, with ``arrived`` for a reader
-called back by the event loop;
-``fanout.py`` uses the same frame functions under asyncio."""
+server it measures would otherwise get. ``LeanWebSocket`` is blocking, for Locust's gevent users,
+with ``arrived`` for a reader the event loop calls back; ``fanout.py`` uses the same frame
+functions under asyncio."""
 from __future__ import annotations
 
 import base64
@@ -95,8 +95,8 @@ class LeanWebSocket:
 
     def cut(self, why: Exception) -> None:
         """End the connection from outside its reader (a watchdog's verdict): the blocked ``recv``
-        returns, or the next ``arrived`` comes, and raises ``why``. Thousands of sockets in one gevent process then wait without a
-        timer each (a socket timeout arms one per read)."""
+        returns, or the next ``arrived`` comes, and raises ``why``. Thousands of sockets in one
+        gevent process then wait without a timer each (a socket timeout arms one per read)."""
         self.cut_for = why
         try:
             self.sock.shutdown(socket.SHUT_RDWR)

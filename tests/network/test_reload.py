@@ -32,9 +32,10 @@ async def test_the_safety_reload_loads_what_changed_and_only_then(settings: Sett
             point = await conn.fetchrow("SELECT * FROM remote_assignments ORDER BY id LIMIT 1")
             assert point is not None
             await conn.execute("DELETE FROM remote_assignments WHERE id = $1", point["id"])
-            await conn.execute("INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, weekdays,"
-                               " created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)", point["center"], point["window_code"],
-                               point["point"], point["starts_min"], point["ends_min"], point["weekdays"], point["created_by"])
+            await conn.execute(
+                "INSERT INTO remote_assignments (center, window_code, point, starts_min, ends_min, weekdays, created_by)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)", *(point[k] for k in (
+                    "center", "window_code", "point", "starts_min", "ends_min", "weekdays", "created_by")))
         assert await catalog_fingerprint(pool) != before
         await pool.execute("DELETE FROM remote_assignments WHERE id = (SELECT max(id) FROM remote_assignments)")
         changed = await catalog_fingerprint(pool)

@@ -34,7 +34,7 @@ def test_only_a_ticket_leaving_or_rejoining_a_waiting_line_brings_others_nearer(
     assert brings_nearer("ticket.called", {})
     for action, (starts, _) in TRANSITIONS.items():
         for start in starts:
-            assert brings_nearer(EVENT_OF_ACTION[action], {"from": str(start)}) == (start in (Status.WAITING, Status.PAUSED)), \
-                (action, start)
+            nearer = start in (Status.WAITING, Status.PAUSED)
+            assert brings_nearer(EVENT_OF_ACTION[action], {"from": str(start)}) == nearer, (action, start)
     for kind in ("ticket.issued", "ticket.recalled", "ticket.no_show", "ticket.present"):
         assert not brings_nearer(kind, {})
