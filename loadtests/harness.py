@@ -40,7 +40,7 @@ def services(redis_kind: str = "single") -> Iterator[tuple[str, str]]:
             if not redis_url:
                 redis_url = stack.enter_context(embedded_redis_cluster(tmp / "redis", masters=CLUSTER_MASTERS)
                                                 if redis_kind == "cluster"
-                                                else embedded_redis(tmp / "redis", persistent=False))
+                                                else embedded_redis(tmp / "redis", persistent=False, unix_socket=True))
             dsn = dsn or stack.enter_context(embedded_postgres(tmp / "pg", database="postgres"))
         yield redis_url, dsn
 

@@ -69,18 +69,17 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def listener_pid(url: str, default_port: int, name: str) -> int | None:
-    """The process serving a service URL on this machine: the one listening on its loopback port,
-    or, for an embedded one on a unix socket, the ``name`` process started in that socket's folder."""
+def listener_pid(url: str, default_port: int) -> int | None:
+    """The process serving a service URL on this machine: the one listening on its loopback port or
+    on its unix socket (a Redis ``unix://`` URL; PostgreSQL's ``host=`` folder, ``.s.PGSQL.<port>``
+    in it)."""
     parts = urlsplit(url)
-    socket_dir = parse_qs(parts.query).get("host", [""])[0]
-    if socket_dir:
-        home = str(Path(socket_dir).parent)
-        for c in psutil.process_iter(["name", "cmdline", "ppid"]):
-            with contextlib.suppress(psutil.Error, TypeError):
-                if name in c.info["name"] and home in " ".join(c.info["cmdline"]) and c.info["ppid"] in (1, os.getpid()):
-                    return c.pid
-        return None
+    query = parse_qs(parts.query)
+    if parts.scheme == "unix":
+        return unix_listener(parts.path)
+    socket_dir = query.get("host", [""])[0]
+    if socket_dir.startswith("/"):
+        return unix_listener(f"{socket_dir}/.s.PGSQL.{query.get('port', [parts.port or default_port])[0]}")
     if parts.hostname not in ("127.0.0.1", "localhost"):
         return None
     port = parts.port or default_port
@@ -93,18 +92,35 @@ def listener_pid(url: str, default_port: int, name: str) -> int | None:
     return None
 
 
+def unix_listener(path: str) -> int | None:
+    """The process listening on the unix socket ``path``: of those holding a socket bound there (a
+    server's accepted connections carry the path too, and PostgreSQL's backends are children of the
+    one that listens), the one whose parent holds none."""
+    where = os.path.realpath(path)   # /var/run/postgresql is /run/postgresql
+    try:
+        holders = {c.pid for c in psutil.net_connections(kind="unix")
+                   if c.pid and c.laddr and os.path.realpath(c.laddr) == where}
+    except psutil.Error:
+        return None
+    for pid in sorted(holders):
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(pid).ppid() not in holders:
+                return pid
+    return None
+
+
 def redis_pids(url: str) -> list[int]:
     """The processes of a Redis on this machine: its server, or every node of a Redis Cluster."""
     from queue_server.engine.connection import is_cluster, sync_client
 
     if not is_cluster(url):
-        return [pid for pid in [listener_pid(url, 6379, "redis")] if pid]
+        return [pid for pid in [listener_pid(url, 6379)] if pid]
     client = sync_client(url)
     try:
         nodes = [(n.host, n.port) for n in client.get_nodes()]
     finally:
         client.close()
-    return [pid for pid in (listener_pid(f"redis://{host}:{port}", 6379, "redis") for host, port in nodes) if pid]
+    return [pid for pid in (listener_pid(f"redis://{host}:{port}", 6379) for host, port in nodes) if pid]
 
 
 def _around(times: list[float], start: float, end: float) -> tuple[int, int] | None:

@@ -258,7 +258,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         if cores:
             summary["machine"]["pinned"]["services"] = [k for k, started in embedded.items() if started]
             for pid in (redis_pids(redis_url) if embedded["redis"] else []) + \
-                    ([listener_pid(dsn, 5432, "postgres")] if embedded["postgresql"] else []):
+                    ([listener_pid(dsn, 5432)] if embedded["postgresql"] else []):
                 if pid:
                     pin(pid, cores.servers)
         catalog = city_catalog(profile.size)
@@ -266,7 +266,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         sampler.watch(REDIS_GROUP, *redis_pids(redis_url))
         sampler.watch_redis(redis_url)
         async with fresh_database(dsn, out / "catalog.json") as db:
-            sampler.watch("postgresql (this run's backends)", listener_pid(dsn, 5432, "postgres"), only=urlsplit(db).path[1:])
+            sampler.watch("postgresql (this run's backends)", listener_pid(dsn, 5432), only=urlsplit(db).path[1:])
             devices, clerks, kiosks, rows = people(catalog)
             await save_tokens(db, rows)
             points: dict[str, list[str]] = {}

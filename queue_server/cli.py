@@ -38,7 +38,7 @@ def services(settings: Settings) -> Iterator[Settings]:
         from .embedded import embedded_postgres, embedded_redis
 
         if not redis_url:
-            redis_url = stack.enter_context(embedded_redis(settings.data_dir / "redis"))
+            redis_url = stack.enter_context(embedded_redis(settings.data_dir / "redis", unix_socket=True))
             print(f"embedded Redis       {redis_url}  (data in {settings.data_dir / 'redis'})", flush=True)
         if not database_url:
             database_url = stack.enter_context(embedded_postgres(settings.data_dir / "postgres"))

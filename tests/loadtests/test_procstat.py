@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from loadtests.procstat import Sampler
+from loadtests.procstat import Sampler, listener_pid
 from queue_server.engine.connection import sync_client
 
 WRITES = 4000
@@ -92,3 +92,26 @@ def test_the_machines_cores_are_busy_idle_or_stolen() -> None:
     finally:
         spinner.kill()
         spinner.wait()
+
+
+def test_a_service_on_a_unix_socket_is_found_by_the_process_listening_on_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """As PostgreSQL's: the listener hands an accepted connection, bound to the same path, to a child
+    of its own (a backend)."""
+    path = tmp_path / ".s.PGSQL.5432"
+    code = ("import os, socket, sys, time\n"
+            f"s = socket.socket(socket.AF_UNIX); s.bind({str(path)!r}); s.listen()\n"
+            f"c = socket.socket(socket.AF_UNIX); c.connect({str(path)!r}); a, _ = s.accept()\n"
+            "child = os.fork()\n"
+            "(a if child else s).close()\n"
+            "print(child if child else '', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    lines = [proc.stdout.readline().strip() for _ in range(2)]   # type: ignore[union-attr]
+    child = int(next(x for x in lines if x))
+    try:
+        assert listener_pid(f"postgresql://postgres@/postgres?host={tmp_path}", 5432) == proc.pid
+        assert listener_pid(f"unix://{path}?db=0", 6379) == proc.pid
+        assert listener_pid(f"postgresql://postgres@/postgres?host={tmp_path}&port=5433", 5432) is None
+    finally:
+        os.kill(child, 9)
+        proc.kill()
+        proc.wait()
