@@ -212,4 +212,5 @@ def test_a_folder_too_deep_for_a_unix_socket_keeps_tcp(tmp_path) -> None:  # typ
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     with embedded_redis(deep, persistent=False, unix_socket=True) as url:
         assert url.startswith("redis://127.0.0.1:")
-        assert sync_client(url).ping()
+        with sync_client(url) as client:
+            assert client.ping()
