@@ -6,6 +6,7 @@ another point's resident."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,7 +16,7 @@ from starlette.websockets import WebSocket
 from queue_server.api.auth import require
 from queue_server.api.problems import Problem
 from queue_server.domain.catalog import Center
-from queue_server.domain.network import split_point_id
+from queue_server.domain.network import Assignment, split_point_id
 from queue_server.engine.queue_engine import QueueEngine
 from queue_server.realtime.endpoints import (OTHER_SCOPE, UNKNOWN, Refused, admit_ip, refuse, serve_device,
                                              socket_principal)
@@ -32,13 +33,14 @@ def point_windows(center: Center, point: str) -> frozenset[str]:
     return frozenset(a.window for a in center.assignments if a.point == point)
 
 
-def about_point(data: dict[str, Any], point: str, windows: frozenset[str]) -> bool:
-    """A ticket event of this point's, or an event of a window serving it that names no ticket."""
+def about_point(data: dict[str, Any], point: str, windows: Callable[[], frozenset[str]]) -> bool:
+    """A ticket event of this point's, or an event of a window serving it that names no ticket.
+    ``windows`` is asked only for the latter: most events name a ticket."""
     ticket = data.get("ticket")
     if isinstance(ticket, dict):
         return ticket.get("service_point") == point
     window = data.get("window")
-    return isinstance(window, dict) and window.get("id") in windows
+    return isinstance(window, dict) and window.get("id") in windows()
 
 
 def _window_for_point(w: Any) -> Any:
@@ -60,20 +62,28 @@ def point_snapshot(snap: dict[str, Any], point: str, windows: frozenset[str], in
 class PointSubscriber(SocketSubscriber):
     """Subscribed to its whole center on the hub; passes on only what is about its point."""
 
-    __slots__ = ("point", "engine")
+    __slots__ = ("point", "engine", "_assigned", "_windows")
 
     def __init__(self, ws: WebSocket, center: str, point: str, engine: QueueEngine, queue_max: int) -> None:
         super().__init__(ws, center, None, queue_max)
         self.point = point
         self.engine = engine
+        self._assigned: tuple[Assignment, ...] | None = None
+        self._windows: frozenset[str] = frozenset()
 
     def windows(self) -> frozenset[str]:
-        """Read at each event, so an assignment made while connected counts at once."""
+        """Of the catalog in force at each event, so an assignment made while connected counts at once;
+        worked out again only when a reload brought other assignments (every event of the center
+        reaches each of its point screens)."""
         center = self.engine.catalog.centers.get(self.center)
-        return point_windows(center, self.point) if center else frozenset()
+        if center is None:
+            return frozenset()
+        if center.assignments is not self._assigned:
+            self._assigned, self._windows = center.assignments, point_windows(center, self.point)
+        return self._windows
 
     def offer(self, event: LiveEvent) -> bool:
-        if not about_point(event.data, self.point, self.windows()):
+        if not about_point(event.data, self.point, self.windows):
             return True
         data = for_point(event.data)
         if data is not event.data:
@@ -128,7 +138,7 @@ async def point_socket(ws: WebSocket, device: str) -> None:
             if kind == "snapshot":
                 msg = point_snapshot(msg, point, sub.windows(), info)
             elif kind != "resume":
-                if not about_point(msg, point, sub.windows()):
+                if not about_point(msg, point, sub.windows):
                     return
                 msg = for_point(msg)
             await send(orjson.dumps(msg).decode())

@@ -119,3 +119,27 @@ async def test_a_point_socket_refuses_another_points_device_and_unknown_points(s
             with pytest.raises(ConnectionClosed) as exc:
                 await receive(ws)
             assert exc.value.rcvd is not None and exc.value.rcvd.code == code, path
+
+
+async def test_a_window_assigned_while_the_points_screen_is_open_shows_on_it_at_once(settings: Settings) -> None:
+    """The screen's windows are worked out once per catalog, not per event: a reload with a new
+    assignment must still bring the newly assigned window's events to a screen already open."""
+    tokens = await _point_tokens(settings)
+    w = f"/api/v1/centers/{C}/windows"
+    with server_process(settings) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as client:
+            screen = await open_live(url, f"/ws/points/{C}-sp1/screen", token=tokens["sp1"])
+            assert {x["id"] for x in (await receive(screen))["windows"]} == {"r1"}
+            for window, staff in (("r2", "s02"), ("r1", "s01")):     # r2 serves sp3 and sp4 only
+                assert (await client.post(f"{w}/{window}/open", json={"staff_id": f"{C}-{staff}"})).status_code == 200
+            assert [(m["type"], m["window"]["id"]) for m in [await receive(screen)]] == [("window.opened", "r1")]
+
+            r = await client.post(f"/api/v1/centers/{C}/assignments",
+                                  json={"window": "r2", "point": "sp1", "starts": "00:00", "ends": "24:00"})
+            assert r.status_code == 201, r.text
+            paused = await client.post(f"{w}/r2/pause", json={"reason": "午休"})
+            assert paused.status_code == 200, paused.text
+            msg = await receive(screen)
+            assert (msg["type"], msg["window"]["id"]) == ("window.paused", "r2")
+            assert "current" not in msg["window"]
+            await screen.close()
