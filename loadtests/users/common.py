@@ -15,6 +15,7 @@ import gevent.event
 import redis
 from locust.env import Environment
 
+from loadtests.lean_http import LeanPool
 from loadtests.plan import Plan
 from loadtests.profiles import did_nothing
 from queue_server.engine.connection import sync_client
@@ -28,6 +29,7 @@ PHASE = os.environ.get("LOAD_PHASE", "load")
 # follow the screens' window (``LOAD_PART=desks``); each part's files carry its name.
 PART = os.environ.get("LOAD_PART", "")
 STEM = f"{PHASE}-{PART}" if PART else PHASE
+_kept_alive: dict[str, LeanPool] = {}
 
 
 def plan() -> Plan:
@@ -135,3 +137,15 @@ def timed(environment: Any, name: str, call: Callable[[], tuple[int, bytes]], ok
         return status, body
     fire(environment, method, did_nothing(name) if status == 204 else name, ms, len(body))
     return status, body
+
+
+def kept_alive(server: str) -> LeanPool:
+    """Keep-alive connections to each server that this process's tablets and SMS replies share, as
+    many as are sending at once. A real tablet has its own connection (with a pool of 32, ratings at
+    the city's peak queued in the generator for seconds, and that wait was counted as the server's);
+    Twilio's posts reach the server through the proxy's kept-alive upstream connections
+    (deploy/nginx.conf): an SMS user's own connection, idle between its replies, was opened afresh for
+    most of them, and the new connection's accept was timed as the reply."""
+    if server not in _kept_alive:
+        _kept_alive[server] = LeanPool(server)
+    return _kept_alive[server]

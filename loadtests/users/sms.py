@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from loadtests.lean_http import LeanHttp
 from loadtests.profiles import SMS_REPLIES
 
-from .common import TALLY, plan, timed
+from .common import TALLY, kept_alive, plan, timed
 from .desk import Desk
 
 INBOUND = "/sms/twilio/inbound"
@@ -58,7 +58,8 @@ class SmsUser(Desk):
                 "To": self.to, "Body": body, "NumMedia": "0"}
         headers = {"X-Twilio-Signature": self.validator.compute_signature(self.url, form),
                    "Content-Type": "application/x-www-form-urlencoded"}
+        post = kept_alive(self.server)
         status, _ = timed(self.environment, "sms reply",
-                          lambda: self.http.request("POST", INBOUND, urlencode(form).encode(), headers), (200,))
+                          lambda: post.request("POST", INBOUND, urlencode(form).encode(), headers), (200,))
         if status == 200:
             TALLY.count("sms_replies")

@@ -15,14 +15,12 @@ from typing import Any
 import gevent
 import orjson
 
-from loadtests.lean_http import LeanPool
 from loadtests.profiles import TABLET_RATES
 
-from .common import plan, timed
+from .common import kept_alive, plan, timed
 
 LEVELS = [5] * 60 + [4] * 25 + [3] * 10 + [2] * 4 + [1]
 RATING_DELAY_S = (1.0, 5.0)   # the resident reads the tablet and taps; the SMS prompt waits 15 s (runner.py)
-_pools: dict[str, LeanPool] = {}
 _tokens: dict[tuple[str, str | None, str | None], str] = {}
 
 
@@ -31,15 +29,6 @@ def tablet_token(center: str, window: str | None, point: str | None) -> str | No
     if not _tokens:
         _tokens.update({(d.center, d.window, d.point): d.token for d in plan().devices if d.kind == "tablet"})
     return _tokens.get((center, window, point))
-
-
-def pool(server: str) -> LeanPool:
-    """The tablets share keep-alive connections to each server, as many as are rating at once: each
-    real tablet has its own (with a pool of 32, ratings at the city's peak queued in the generator
-    for seconds and that wait was counted as the server's)."""
-    if server not in _pools:
-        _pools[server] = LeanPool(server)
-    return _pools[server]
 
 
 def after_finish(environment: Any, server: str, center: str, ticket: dict[str, Any]) -> None:
@@ -57,4 +46,4 @@ def after_finish(environment: Any, server: str, center: str, ticket: dict[str, A
 def rate(environment: Any, server: str, token: str, body: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     timed(environment, "review (tablet)",
-          lambda: pool(server).request("POST", "/api/v1/reviews", orjson.dumps(body), headers), (201,))
+          lambda: kept_alive(server).request("POST", "/api/v1/reviews", orjson.dumps(body), headers), (201,))
