@@ -144,8 +144,8 @@ def kept_alive(server: str) -> LeanPool:
     many as are sending at once. A real tablet has its own connection (with a pool of 32, ratings at
     the city's peak queued in the generator for seconds, and that wait was counted as the server's);
     Twilio's posts reach the server through the proxy's kept-alive upstream connections
-    (deploy/nginx.conf): an SMS user's own connection, idle between its replies, was opened afresh for
-    most of them, and the new connection's accept was timed as the reply."""
+    (deploy/nginx.conf): an SMS user's own connection was opened afresh for a reply 4 s or more after
+    its last, and the new connection's accept was timed as the reply."""
     if server not in _kept_alive:
         _kept_alive[server] = LeanPool(server)
     return _kept_alive[server]
