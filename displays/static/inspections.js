@@ -76,7 +76,8 @@ function open(device) {
 
 async function submit() {
   const items = current.checklist.map((i) => ({ item: i.item, passed: answers[i.item] }));
-  const body = { items, result: items.every((i) => i.passed) ? "pass" : "fail", note: $("note").value.trim() };
+  const body = { items, result: items.every((i) => i.passed) ? "pass" : "fail", note: $("note").value.trim(),
+    follows: current.follows };   // another inspector's record since the list was read: 409, not a second one
   $("submit").disabled = true;
   try {
     const done = (await api("POST", `/api/v1/devices/${encodeURIComponent(current.device)}/inspections`, { token, body })).data;

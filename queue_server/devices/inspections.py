@@ -60,6 +60,7 @@ class DueDevice(BaseModel):
     last_inspected_at: int | None
     last_passed: bool | None
     checklist: list[InspectionItem]
+    follows: int = Field(description="the last inspection's id (0: none), to send back with this device's inspection")
 
 
 class DueList(BaseModel):
@@ -79,6 +80,9 @@ class NewInspection(Body):
     items: list[InspectionAnswer] = Field(min_length=1, max_length=20)
     result: str = Field(pattern="^(pass|fail)$", description="pass or fail overall")
     note: ShortText = ""
+    follows: int | None = Field(default=None, ge=0, le=2**62, description=(
+        "the device's `follows` in the due list the inspector worked from: recorded only while it is still"
+        " the last inspection (409 once another inspector's, even a failed one, is in)"))
 
 
 class Inspection(BaseModel):
@@ -176,8 +180,6 @@ async def due(request: Request) -> Response:
     code = await _center(request, INSPECTORS)
     state = request.app.state
     found = [d for d in await due_devices(state.pool, code, state.clock.now_ms()) if d["status"] != "ok"]
-    for d in found:
-        del d["follows"]
     return json({"center": code, "due": sum(d["status"] == "due" for d in found),
                  "overdue": sum(d["status"] == "overdue" for d in found), "devices": found})
 
@@ -203,6 +205,8 @@ async def record(request: Request) -> Response:
     state = request.app.state
     now = state.clock.now_ms()
     [found] = await due_devices(state.pool, device["center"], now, device["id"])
+    if body.follows is not None and body.follows != found["follows"]:
+        raise Problem(409, "Conflict", f"this due inspection of {device['id']} was just recorded by another inspector")
     if found["status"] == "ok":
         raise Problem(409, "Conflict", f"{device['id']} is not due for inspection until {found['due_from']} (ms)")
     results = [i.model_dump() for i in body.items]

@@ -81,10 +81,14 @@ async def test_two_inspectors_racing_record_each_due_inspection_once(settings: S
     async with running_app(settings) as (a, client_a), running_app(settings) as (_, client_b):
         one, two = await token(client_a, "staff"), await token(client_a, "manager")
         devices = [(await register(client_a, kind="hall_display", label=f"hall {i}"))["id"] for i in range(6)]
+        due = {d["device"]: d["follows"] for d in
+               (await client_a.get(f"/api/v1/centers/{C}/inspections/due", headers=one)).json()["devices"]}
         for device in devices:
             url = f"/api/v1/devices/{device}/inspections"
-            got = await asyncio.gather(client_a.post(url, json=answers("hall_display"), headers=one),
-                                       client_b.post(url, json=answers("hall_display", ("audio",)), headers=two))
+            # as the inspectors' pages send them: the follows of the due list each worked from
+            got = await asyncio.gather(
+                client_a.post(url, json={**answers("hall_display"), "follows": due[device]}, headers=one),
+                client_b.post(url, json={**answers("hall_display", ("audio",)), "follows": due[device]}, headers=two))
             assert sorted(r.status_code for r in got) == [201, 409], [r.text for r in got]
             loser = next(r for r in got if r.status_code == 409)
             assert loser.headers["content-type"].startswith("application/problem+json")
@@ -134,11 +138,15 @@ def _body(kind: str, change: str) -> dict[str, Any]:
         body["by"] = "someone"
     elif change == "long_note":
         body["note"] = "x" * 201
+    elif change == "negative_follows":
+        body["follows"] = -1
+    elif change == "follows_as_text":
+        body["follows"] = "latest"
     return body
 
 
 @pytest.mark.parametrize("change", ["missing", "unknown", "twice", "pass_with_failure", "bad_result", "extra",
-                                    "long_note"])
+                                    "long_note", "negative_follows", "follows_as_text"])
 async def test_bad_inspection_answers_problem_and_writes_nothing(settings: Settings, change: str) -> None:
     async with running_app(settings) as (app, client):
         staff = await token(client, "staff")
@@ -165,3 +173,24 @@ async def test_who_may_inspect_and_schedule(settings: Settings) -> None:
             assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
         assert await app.state.pool.fetchval("SELECT count(*) FROM inspection_schedules") == 0
         assert await app.state.pool.fetchval("SELECT count(*) FROM device_inspections") == 0
+
+
+async def test_an_inspection_landing_after_another_inspectors_failed_one_is_refused(settings: Settings) -> None:
+    """The race's other order, made certain: the failed inspection commits first and leaves the device
+    due again, so only the ``follows`` the second inspector worked from tells its answers apart from
+    a new inspection after the repair."""
+    async with running_app(settings) as (app, client):
+        one, two = await token(client, "staff"), await token(client, "manager")
+        device = (await register(client, kind="hall_display", label="hall"))["id"]
+        url = f"/api/v1/devices/{device}/inspections"
+        [seen] = [d["follows"] for d in (await client.get(f"/api/v1/centers/{C}/inspections/due", headers=one)).json()
+                  ["devices"] if d["device"] == device]
+        first = await client.post(url, json={**answers("hall_display", ("audio",)), "follows": seen}, headers=two)
+        assert first.status_code == 201, first.text
+        late = await client.post(url, json={**answers("hall_display"), "follows": seen}, headers=one)
+        assert late.status_code == 409 and late.headers["content-type"].startswith("application/problem+json")
+        assert "another inspector" in late.json()["detail"]
+        repaired = await client.post(url, json={**answers("hall_display"), "follows": first.json()["id"]}, headers=one)
+        assert repaired.status_code == 201, repaired.text     # after the repair, from a fresh list: recorded
+        pool: asyncpg.Pool = app.state.pool
+        assert await pool.fetchval("SELECT count(*) FROM device_inspections WHERE device = $1", device) == 2
