@@ -184,6 +184,11 @@ async def due(request: Request) -> Response:
                  "overdue": sum(d["status"] == "overdue" for d in found), "devices": found})
 
 
+def _recorded_by_another(device: str) -> Problem:
+    """Another inspector's inspection is in since this one's due list was read, or lands as it commits."""
+    return Problem(409, "Conflict", f"this due inspection of {device} was just recorded by another inspector")
+
+
 @api("POST", "/api/v1/devices/{device}/inspections", "Record the device's due inspection, item by item",
      body=NewInspection, response=Inspection, status=201,
      responses={403: "only the center's staff and manager", 404: "unknown device",
@@ -206,7 +211,7 @@ async def record(request: Request) -> Response:
     now = state.clock.now_ms()
     [found] = await due_devices(state.pool, device["center"], now, device["id"])
     if body.follows is not None and body.follows != found["follows"]:
-        raise Problem(409, "Conflict", f"this due inspection of {device['id']} was just recorded by another inspector")
+        raise _recorded_by_another(device["id"])
     if found["status"] == "ok":
         raise Problem(409, "Conflict", f"{device['id']} is not due for inspection until {found['due_from']} (ms)")
     results = [i.model_dump() for i in body.items]
@@ -226,7 +231,7 @@ async def record(request: Request) -> Response:
                                "window_code": device["window"], "point": device["point"]},
                     "inspection": {"id": done["id"], "failed": failed, "note": body.note}})
     except asyncpg.UniqueViolationError:
-        raise Problem(409, "Conflict", f"this due inspection of {device['id']} was just recorded by another inspector")
+        raise _recorded_by_another(device["id"]) from None
     return json(done, 201)
 
 
