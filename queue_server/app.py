@@ -49,6 +49,7 @@ from .realtime.config import RealtimeConfig
 from .record.catalog import load_catalog
 from .record.migrate import migrate
 from .record.persister import Persister
+from .record.pooled import prepare_on_open
 from .record.personal import PersonalData
 from .record.partitions import PartitionMaintainer
 from .record.phones import retention
@@ -101,10 +102,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         redis = redis_client(settings.redis_url)  # type: ignore[arg-type]
+        migrating = await asyncpg.connect(settings.database_url)   # before the pool, whose connections prepare on open
+        try:
+            await migrate(migrating, personal)
+        finally:
+            await migrating.close()
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=settings.db_pool_size,
-                                         reset=keep_session)
-        async with pool.acquire() as conn:
-            await migrate(conn, personal)
+                                         reset=keep_session, init=prepare_on_open if settings.answers_api else None)
         catalog = await load_catalog(pool)
         keys = Keys(settings.key_prefix)
         engine = QueueEngine(redis, catalog, settings, clock, pool, personal)

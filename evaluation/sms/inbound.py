@@ -15,7 +15,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from queue_server.api.endpoints import read_bytes
 from queue_server.api.problems import Problem
-from queue_server.record.pooled import fetchrow
+from queue_server.record.pooled import fetchrow, prepared_on_open
 
 from .. import reviews
 from ..levels import is_bad
@@ -150,7 +150,7 @@ _PROMPT = ("SELECT m.id, m.ticket_id, m.kind, m.conversation FROM sms_messages m
 # latest prompt while it awaits a level (and is ``$22``'s, when given), with the delivery ($18)
 # answered: ``$19`` kept when the rating is recorded, ``$20`` when it was already, and the prompt's
 # conversation moved (to ``$21``, or done). Nothing is kept without the served row.
-_RATE_AND_ANSWER = (
+_RATE_AND_ANSWER = prepared_on_open(
     "WITH p AS (" + _PROMPT + "), "
     + reviews.rate_with("(SELECT ticket_id FROM p WHERE conversation = 'level' AND kind <> 'followup'"
                         " AND ($22::text IS NULL OR ticket_id = $22))")
@@ -166,7 +166,7 @@ _RATE_AND_ANSWER = (
 # the first one's commit), the transaction's commit mode set (``reviews.commit_mode``), and the
 # latest prompt sent to the number locked, with the served ticket it rates in ``served.from_row``'s
 # columns — one round trip where there were three.
-_TAKE = (
+_TAKE = prepared_on_open(
     "WITH fresh AS (INSERT INTO sms_inbound (message_sid) VALUES ($2) ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM fresh) AS fresh, set_config('synchronous_commit', $3, true) AS commit_mode, p.*"
     " FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
