@@ -7,7 +7,8 @@ Redis script) at the same rate, in the same run, on one real server process each
 
 Then, unloaded, where one rating's time goes: the rating statement alone (its commit waiting for
 the WAL flush, and the same without that wait), the ``review.recorded`` XADD, the Twilio signature
-check, and one whole rating and SMS reply over HTTP. Prints JSON; ``ratio`` is each kind's p99
+check, one whole rating and SMS reply over HTTP, and an SMS reply's statement as the first on a new
+connection (as most were at the city's rate), with and without the pool's ``prepare_on_open``. Prints JSON; ``ratio`` is each kind's p99
 over the baseline's p99 at the same rate."""
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ import asyncpg
 from redis.asyncio import Redis
 from twilio.request_validator import RequestValidator
 
+from evaluation.config import EvalConfig
+from evaluation.reviews import NewReview, rate_args
 from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, percentile, run, server, services
+from queue_server.domain.calendar import Calendar
 from queue_server.engine.keys import Keys
+from queue_server.record.pooled import prepare_on_open
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -94,14 +99,17 @@ def sms_form(number: str) -> tuple[dict[str, str], dict[str, str]]:
 
 async def anatomy(http: aiohttp.ClientSession, url: str, database_url: str, redis_url: str, prefix: str,
                   tablets: dict[str, dict[str, str]], spare: dict[str, list[str]], numbers: list[str]) -> dict:
-    """Unloaded, one at a time: each part of a rating alone, then whole ones over HTTP."""
-    from evaluation.reviews import _RATE
+    """Unloaded, one at a time: each part of a rating alone, then whole ones over HTTP, then an SMS
+    reply's statement as the first on a new connection, with and without ``prepare_on_open``."""
+    from evaluation.reviews import _RATE  # the statements themselves, timed apart from their endpoints
+    from evaluation.sms.inbound import _RATE_AND_ANSWER
 
     conn = await asyncpg.connect(database_url)
     redis = Redis.from_url(redis_url)
     keys = Keys(prefix)
     parts: dict[str, list[float]] = {"statement": [], "statement_no_wal_wait": [], "xadd": [], "signature_check": [],
-                                     "tablet_rating_http": [], "sms_reply_http": []}
+                                     "tablet_rating_http": [], "sms_reply_http": [], "sms_statement_new_connection": [],
+                                     "sms_statement_new_connection_prepared_on_open": []}
     try:
         for _ in range(100):
             started = time.perf_counter()
@@ -131,19 +139,34 @@ async def anatomy(http: aiohttp.ClientSession, url: str, database_url: str, redi
         rows = await conn.fetch("SELECT ticket_id FROM eval_served WHERE ticket_id NOT IN (SELECT ticket_id FROM reviews)"
                                 " LIMIT 120")
         free = [r["ticket_id"] for r in rows]
-        now = datetime.now(timezone.utc)
+        new = NewReview(level=5, channel="tablet")
         for i, tid in enumerate(free[:120]):
+            args = rate_args(new, int(time.time() * 1000), EvalConfig(commit_waits_for_flush=i < 60), "Asia/Shanghai",
+                             Calendar())
             started = time.perf_counter()
-            await conn.fetchrow(_RATE, tid, 1, 5, "tablet", False, [], "", now, ["prompt", "reminder"], C, "w1", None,
-                                None, None, None, False, "on" if i < 60 else "off")
+            await conn.fetchrow(_RATE, tid, *args)
             parts["statement" if i < 60 else "statement_no_wal_wait"].append((time.perf_counter() - started) * 1000)
+        for i in range(40):   # a number without a prompt: the statement finds nothing and writes nothing
+            fresh = await asyncpg.connect(database_url)
+            try:
+                if i % 2:
+                    await prepare_on_open(fresh)
+                args = rate_args(NewReview(level=5, channel="sms"), int(time.time() * 1000), EvalConfig(),
+                                 "Asia/Shanghai", Calendar())
+                started = time.perf_counter()
+                await fresh.fetchrow(_RATE_AND_ANSWER, [b"none"], *args, "SM" + uuid.uuid4().hex, "", "", "done", None)
+                parts["sms_statement_new_connection" + ("_prepared_on_open" if i % 2 else "")].append(
+                    (time.perf_counter() - started) * 1000)
+            finally:
+                await fresh.close()
     finally:
         await conn.close()
         await redis.aclose()
     return {k: {"n": len(v), "p50": round(percentile(v, 50), 3), "p99": round(percentile(v, 99), 3)} for k, v in parts.items()}
 
 
-async def main(rate: float, seconds: float, sms_share: float) -> None:
+async def measure(rate: float, seconds: float, sms_share: float) -> dict:
+    """The figures at ``rate`` (``loaded``) and where one rating's time goes (``unloaded``)."""
     n_tablet = int(rate * seconds)
     n_sms = int(rate * sms_share * seconds)
     spare_each, anatomy_sms, statements = 5, 40, 120
@@ -207,11 +230,14 @@ async def main(rate: float, seconds: float, sms_share: float) -> None:
                                     "sms_reply_p99_over_baseline_p99": round(out["sms_reply"]["p99"] / out["baseline_at_sms_rate"]["p99"], 2)}
                     recorded = await pool.fetchval("SELECT count(*) FROM reviews WHERE ticket_id = ANY($1)", every)
                     out["recorded"] = recorded
-                    print(json.dumps(out, indent=1), flush=True)
-                    out = {"unloaded": await anatomy(http, url, database_url, redis_url, prefix, tablets, spare,
-                                                    numbers[:anatomy_sms])}
+                    unloaded = await anatomy(http, url, database_url, redis_url, prefix, tablets, spare,
+                                             numbers[:anatomy_sms])
                 await pool.close()
-                print(json.dumps(out, indent=1))
+                return {"loaded": out, "unloaded": unloaded}
+
+
+async def main(rate: float, seconds: float, sms_share: float) -> None:
+    print(json.dumps(await measure(rate, seconds, sms_share), indent=1))
 
 
 if __name__ == "__main__":
