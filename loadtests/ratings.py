@@ -8,8 +8,8 @@ Redis script) at the same rate, in the same run, on one real server process each
 Then, unloaded, where one rating's time goes: the rating statement alone (its commit waiting for
 the WAL flush, and the same without that wait), the ``review.recorded`` XADD, the Twilio signature
 check, one whole rating and SMS reply over HTTP, and an SMS reply's statement as the first on a new
-connection (as most were at the city's rate), with and without the pool's ``prepare_on_open``. Prints JSON; ``ratio`` is each kind's p99
-over the baseline's p99 at the same rate."""
+connection (as most were at the city's rate), with and without the pool's ``prepare_on_open``.
+Prints JSON; ``ratio`` is each kind's p99 over the baseline's p99 at the same rate."""
 from __future__ import annotations
 
 import argparse
@@ -146,13 +146,13 @@ async def anatomy(http: aiohttp.ClientSession, url: str, database_url: str, redi
             started = time.perf_counter()
             await conn.fetchrow(_RATE, tid, *args)
             parts["statement" if i < 60 else "statement_no_wal_wait"].append((time.perf_counter() - started) * 1000)
+        sms = NewReview(level=5, channel="sms")
         for i in range(40):   # a number without a prompt: the statement finds nothing and writes nothing
             fresh = await asyncpg.connect(database_url)
             try:
                 if i % 2:
                     await prepare_on_open(fresh)
-                args = rate_args(NewReview(level=5, channel="sms"), int(time.time() * 1000), EvalConfig(),
-                                 "Asia/Shanghai", Calendar())
+                args = rate_args(sms, int(time.time() * 1000), EvalConfig(), "Asia/Shanghai", Calendar())
                 started = time.perf_counter()
                 await fresh.fetchrow(_RATE_AND_ANSWER, [b"none"], *args, "SM" + uuid.uuid4().hex, "", "", "done", None)
                 parts["sms_statement_new_connection" + ("_prepared_on_open" if i % 2 else "")].append(
