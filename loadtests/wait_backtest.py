@@ -30,7 +30,7 @@ from loadtests.harness import fresh_database, key_prefix, percentile, services
 from queue_server.clock import FixedClock
 from queue_server.config import Settings
 from queue_server.domain.policy import ratio_cycle
-from queue_server.domain.wait import SAMPLES_KEPT, Outlook, estimate_wait_s
+from queue_server.domain.wait import SAMPLES_KEPT, Outlook, RecentHandling, estimate_wait_s
 from queue_server.engine.queue_engine import QueueEngine
 from queue_server.record.demo_data import MATTERS, QUEUES
 
@@ -104,8 +104,9 @@ class Replay:
             mix[self.where[t][2]] += 1
         opened = len(self.open[e.queue])
         coarse = estimate_wait_s(ahead, self.moving.get(e.queue, DEFAULT_S), opened, self.typical_s.get(e.matter, 0.0))
+        recent = {m: r for m in mix if (r := RecentHandling.of(self.samples[(e.queue, m)]))}
         live = Outlook(e.cls, ahead - priority if e.cls == "n" else own, priority, normal, opened, dict(mix),
-                       {m: list(self.samples[(e.queue, m)]) for m in mix}).wait_s(CYCLE, self.typical_s, DEFAULT_S)
+                       recent).wait_s(CYCLE, self.typical_s, DEFAULT_S)
         self.told[e.ticket] = (coarse, live)
         self.where[e.ticket] = (e.queue, e.cls, e.matter)
         self.issued_at[e.ticket] = e.at

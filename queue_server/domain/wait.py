@@ -4,8 +4,8 @@
   for the network map's whole-center figure and as the baseline the backtest (loadtests/wait_backtest.py)
   measures the other against;
 - ``Outlook.wait_s``: what a resident is told. It takes the handling time per queue and matter as the
-  median of the recent finishes (``SAMPLES_KEPT``) shrunk towards the catalog's typical time while
-  samples are few, weighs it by the matters of the people actually ahead, counts the calls the
+  median of the recent finishes (``SAMPLES_KEPT``; ``RecentHandling``) shrunk towards the catalog's
+  typical time while samples are few, weighs it by the matters of the people actually ahead, counts the calls the
   policy's slot cycle makes before the ticket (domain/policy.py: a normal ticket also waits for the
   priority calls interleaved, a priority ticket for the normal slots the cycle keeps), shared by the
   open windows serving the line, plus half a service for the window to come free.
@@ -38,15 +38,34 @@ def estimate_wait_s(ahead: int, avg_handling_s: float, open_windows: int, typica
     return max(AHEAD_MIN_S, int(round(ahead * per_person / max(1, open_windows))))
 
 
-def handling_s(samples: Sequence[float], typical_s: float) -> float:
+@dataclass(frozen=True)
+class RecentHandling:
+    """A queue's and matter's recent finishes as the estimate takes them: how many, and their median.
+    transition.lua keeps it beside the samples at every finish (_lib.lua ``handling_summary``, the same
+    median), so a position read takes one value per matter ahead rather than its 25 samples."""
+    count: int
+    median_s: float
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> RecentHandling | None:
+        return cls(len(samples), statistics.median(samples)) if samples else None
+
+    @classmethod
+    def parse(cls, summary: str) -> RecentHandling:
+        """The summary as the scripts write it: ``"<count> <median>"``."""
+        count, median = summary.split()
+        return cls(int(count), float(median))
+
+
+def handling_s(recent: RecentHandling | None, typical_s: float) -> float:
     """One matter's handling time in one queue: the median of its recent finishes (a clerk closing a
     few tickets at once, or one long case, moves it little), pulled towards the catalog's typical time
     as if that were PRIOR_WEIGHT finishes more, so two quick finishes in the morning don't rewrite the
     day; never under half the typical time."""
-    if not samples:
+    if recent is None:
         return typical_s
-    n = len(samples)
-    blended = (n * statistics.median(samples) + PRIOR_WEIGHT * typical_s) / (n + PRIOR_WEIGHT)
+    n = recent.count
+    blended = (n * recent.median_s + PRIOR_WEIGHT * typical_s) / (n + PRIOR_WEIGHT)
     return max(blended, typical_s * TYPICAL_FLOOR_SHARE)
 
 
@@ -82,21 +101,21 @@ class Outlook:
     """What the estimate needs of a line, read in the same script as the ticket's position
     (_lib.lua's ``line_detail``): the ticket's class and how many of its class are ahead, the
     priority and normal-class tickets waiting, the matters of (up to 30 of) the people ahead, and
-    the recent handling times of each of those matters in the ticket's queue."""
+    the recent handling of each of those matters in the ticket's queue."""
     cls: str
     own_ahead: int
     priority_waiting: int
     normal_waiting: int
     open_windows: int
     mix: Mapping[str, int] = field(default_factory=dict)
-    samples: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    recent: Mapping[str, RecentHandling] = field(default_factory=dict)
 
     def per_call_s(self, typical_s: Mapping[str, float], default_s: float) -> float:
         """The mean handling time of the people ahead, each by their own matter."""
         people = sum(self.mix.values())
         if not people:
             return default_s
-        return sum(n * handling_s(self.samples.get(m, ()), typical_s.get(m, default_s))
+        return sum(n * handling_s(self.recent.get(m), typical_s.get(m, default_s))
                    for m, n in self.mix.items()) / people
 
     def wait_s(self, cycle: str, typical_s: Mapping[str, float], default_s: float) -> int:

@@ -63,6 +63,11 @@ class Keys:
         matter in one queue: transition.lua pushes on every finish, the position scripts read it."""
         return f"{self.center_base(center)}hs:{queue}:{matter}"
 
+    def handling_summary(self, center: str, queue: str, matter: str) -> str:
+        """``"<count> <median>"`` of those samples (``wait.RecentHandling``), kept by transition.lua at
+        every finish so a position read takes it rather than the samples."""
+        return f"{self.center_base(center)}hm:{queue}:{matter}"
+
     def live(self, center: str) -> str:
         """Ids of the center's tickets not yet in a final state."""
         return f"{self.center_base(center)}live"

@@ -28,7 +28,7 @@ from ..domain.network import local_moment, served_points, serving_windows
 from ..domain.numbering import center_of, day_of, service_day
 from ..domain.policy import ratio_cycle
 from ..domain.tickets import EVENT_OF_ACTION, TRANSITIONS, Priority, wait_class
-from ..domain.wait import Outlook
+from ..domain.wait import Outlook, RecentHandling
 from ..record.numbers import NumberReserve, as_date
 from ..record.persister import record
 from ..record.personal import PersonalData
@@ -150,7 +150,7 @@ class QueueEngine:
         empty list as ``{}``)."""
         return Outlook(cls=line["class"], own_ahead=int(line["own"]), priority_waiting=int(line["priority"]),
                        normal_waiting=int(line["normal"]), open_windows=open_windows, mix=line["mix"] or {},
-                       samples={m: [float(x) for x in (v or [])] for m, v in (line["samples"] or {}).items()})
+                       recent={m: RecentHandling.parse(v) for m, v in (line["recent"] or {}).items()})
 
     @property
     def typical_s(self) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from queue_server.domain.policy import simulate
-from queue_server.domain.wait import AHEAD_MIN_S, PRIOR_WEIGHT, Outlook, calls_before, estimate_wait_s, handling_s
+from queue_server.domain.wait import AHEAD_MIN_S, PRIOR_WEIGHT, Outlook, RecentHandling, calls_before, estimate_wait_s, handling_s
 
 
 def test_nobody_ahead_is_now() -> None:
@@ -48,11 +48,14 @@ def test_calls_before_follow_the_policys_cycle(cycle: str, priority: int, normal
 
 
 def test_the_median_resists_a_burst_of_instant_finishes_and_the_prior_rules_while_samples_are_few() -> None:
-    assert handling_s([], 600) == 600
-    assert handling_s([60], 600) == pytest.approx((60 + PRIOR_WEIGHT * 600) / (1 + PRIOR_WEIGHT))
+    recent = RecentHandling.of
+    assert recent([]) is None and handling_s(None, 600) == 600
+    assert handling_s(recent([60]), 600) == pytest.approx((60 + PRIOR_WEIGHT * 600) / (1 + PRIOR_WEIGHT))
     many = [300.0] * 15 + [0.0] * 5           # a clerk closed five tickets at once
-    assert handling_s(many, 600) == pytest.approx((20 * 300 + PRIOR_WEIGHT * 600) / (20 + PRIOR_WEIGHT))
-    assert handling_s([0.0] * 25, 600) == 300  # never under half the typical time
+    assert handling_s(recent(many), 600) == pytest.approx((20 * 300 + PRIOR_WEIGHT * 600) / (20 + PRIOR_WEIGHT))
+    assert handling_s(recent([0.0] * 25), 600) == 300  # never under half the typical time
+    assert recent([10.0, 40.0, 20.0, 30.0]) == RecentHandling(4, 25.0)
+    assert RecentHandling.parse("4 25") == RecentHandling(4, 25.0)
 
 
 def test_the_people_ahead_count_by_their_own_matters() -> None:
@@ -61,8 +64,8 @@ def test_the_people_ahead_count_by_their_own_matters() -> None:
     behind_short = Outlook("n", 3, 0, 0, 1, mix={"short": 3})
     assert behind_long.wait_s("PNN", typical, 600) == round(3.5 * 1200)
     assert behind_short.wait_s("PNN", typical, 600) == round(3.5 * 120)
-    mixed = Outlook("n", 3, 0, 0, 2, mix={"long": 1, "short": 2}, samples={"short": [60.0] * 20})
-    per_call = (1200 + 2 * handling_s([60.0] * 20, 120)) / 3
+    mixed = Outlook("n", 3, 0, 0, 2, mix={"long": 1, "short": 2}, recent={"short": RecentHandling(20, 60.0)})
+    per_call = (1200 + 2 * handling_s(RecentHandling(20, 60.0), 120)) / 3
     assert mixed.wait_s("PNN", typical, 600) == round(3.5 * per_call / 2)
 
 

@@ -67,14 +67,29 @@ local function window_view(base, window)
   return view(w)
 end
 
+-- A queue's and matter's recent handling as the wait estimate takes it (domain/wait.py RecentHandling):
+-- "<count> <median>" of its samples (hs:, newest first), nil with none. The median is statistics.median's,
+-- the mean of the middle two for an even count. transition.lua keeps it (hm:) at every finish.
+local function handling_summary(samples_key)
+  local xs = redis.call('LRANGE', samples_key, 0, -1)
+  local n = #xs
+  if n == 0 then return nil end
+  for i = 1, n do xs[i] = tonumber(xs[i]) end
+  table.sort(xs)
+  local median = xs[(n + 1) / 2]
+  if n % 2 == 0 then median = (xs[n / 2] + xs[n / 2 + 1]) / 2 end
+  return string.format('%d %.17g', n, median)
+end
+
 -- What the wait estimate needs of a line (domain/wait.py Outlook): the class a ticket of it stands
 -- in and how many of that class are ahead, the priority and normal-class tickets waiting (normal
 -- class: normal ones and appointments whose slot has begun), the matters of up to MIX_SAMPLE of the
--- people ahead, and the queue's recent handling times of each of those matters (hs:, transition.lua).
+-- people ahead, and the queue's recent handling of each of those matters (hm:, one value each; from
+-- its samples, hs:, where none is kept yet).
 -- ``set`` is the sorted set the ticket stands (or would stand) in, ``own`` the people ahead in it.
 local MIX_SAMPLE = 30
 local function line_detail(base, queue, line, class, set, own, now)
-  local d = {class = class, own = own, priority = 0, normal = 0, mix = {}, samples = {}}
+  local d = {class = class, own = own, priority = 0, normal = 0, mix = {}, recent = {}}
   if line then
     local q = base .. 'w:' .. line .. ':'
     d.priority = redis.call('ZCARD', q .. 'p')
@@ -86,7 +101,17 @@ local function line_detail(base, queue, line, class, set, own, now)
       if m then d.mix[m] = (d.mix[m] or 0) + 1 end
     end
   end
-  for m, _ in pairs(d.mix) do d.samples[m] = redis.call('LRANGE', base .. 'hs:' .. queue .. ':' .. m, 0, -1) end
+  local matters, keys = {}, {}
+  for m, _ in pairs(d.mix) do
+    matters[#matters + 1] = m
+    keys[#keys + 1] = base .. 'hm:' .. queue .. ':' .. m
+  end
+  if #keys > 0 then
+    local kept = redis.call('MGET', unpack(keys))
+    for i, m in ipairs(matters) do
+      d.recent[m] = kept[i] or handling_summary(base .. 'hs:' .. queue .. ':' .. m)
+    end
+  end
   return d
 end
 

@@ -53,6 +53,7 @@ if to == 'finished' then
     redis.call('LPUSH', samples, string.format('%.1f', took))
     redis.call('LTRIM', samples, 0, 24)
     redis.call('EXPIRE', samples, ARGV[9])
+    redis.call('SET', base .. 'hm:' .. t.queue .. ':' .. (t.matter or ''), handling_summary(samples), 'EX', ARGV[9])
   end
 end
 if to == 'waiting' then
