@@ -75,7 +75,7 @@ async def test_the_kept_summary_is_the_domains_median_of_the_samples(clocked, to
 
 
 async def test_samples_kept_before_their_summary_still_count(clocked) -> None:
-    """A Redis holding samples from before summaries were kept (or whose summary expired first): the
+    """A Redis holding samples kept before their summaries were (a deployment onto a live day): the
     position read takes the median of the samples themselves."""
     engine, clock = clocked
     queue = engine.catalog.centers[C].queue_for(SLOW, "kiosk").code
