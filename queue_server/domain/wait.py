@@ -5,10 +5,10 @@
   measures the other against;
 - ``Outlook.wait_s``: what a resident is told. It takes the handling time per queue and matter as the
   median of the recent finishes (``SAMPLES_KEPT``; ``RecentHandling``) shrunk towards the catalog's
-  typical time while samples are few, weighs it by the matters of the people actually ahead, counts the calls the
-  policy's slot cycle makes before the ticket (domain/policy.py: a normal ticket also waits for the
-  priority calls interleaved, a priority ticket for the normal slots the cycle keeps), shared by the
-  open windows serving the line, plus half a service for the window to come free.
+  typical time while samples are few, weighs it by the matters of the people actually ahead, counts
+  the calls the policy's slot cycle makes before the ticket (domain/policy.py: a normal ticket also
+  waits for the priority calls interleaved, a priority ticket for the normal slots the cycle keeps),
+  shared by the open windows serving the line, plus half a service for the window to come free.
 """
 from __future__ import annotations
 
