@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from queue_server.domain.policy import simulate
-from queue_server.domain.wait import AHEAD_MIN_S, PRIOR_WEIGHT, Outlook, RecentHandling, calls_before, estimate_wait_s, handling_s
+from queue_server.domain.wait import (AHEAD_MIN_S, PRIOR_WEIGHT, Outlook, RecentHandling, calls_before, estimate_wait_s,
+                                      handling_s)
 
 
 def test_nobody_ahead_is_now() -> None:
