@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -25,7 +26,7 @@ from queue_server.ops import reports
 from queue_server.ops.warm import RECORDED_SINCE
 from queue_server.record.migrate import migrate
 from queue_server.record.partitions import PartitionMaintainer, create_months, detach_before, partitions, settle_default
-from queue_server.record.persister import record
+from queue_server.record.persister import _TICKETS, record
 from queue_server.record.personal import DEMO_KEY, PersonalData, parse_key
 from queue_server.supervisor import Backoff, Supervisor
 from tests.support import ROOT, Services, with_database
@@ -83,7 +84,7 @@ async def test_an_existing_record_upgrades_in_place_each_row_in_its_month(servic
         before = await conn.fetch("SELECT * FROM tickets ORDER BY id")
         events_before = await conn.fetch("SELECT * FROM events ORDER BY stream_id")
 
-        assert await migrate(conn) == ["080_record_by_month.sql"]
+        assert (await migrate(conn))[:2] == ["080_record_by_month.sql", "081_tickets_updated_in_place.sql"]
         assert await conn.fetch("SELECT * FROM tickets ORDER BY id") == before
         assert await conn.fetch("SELECT * FROM events ORDER BY stream_id") == events_before
         assert [await _where(conn, "tickets", "id", t) for t in tids] == [
@@ -115,6 +116,25 @@ async def test_a_row_of_a_month_without_partition_is_kept_then_moved_to_its_mont
     assert await settle_default(conn) == ["tickets_y1999m12"]
     assert await conn.fetchval("SELECT count(*) FROM tickets_default") == 0
     assert await settle_default(conn) == []
+
+
+async def test_a_tickets_row_is_updated_in_place_through_its_visit(conn: asyncpg.Connection) -> None:
+    """Migration 081: no index of tickets reads a column the persister's upsert changes, and every
+    month's pages (and the DEFAULT's) keep room for the versions that follow, so the updates can be HOT."""
+    changed = set(re.findall(r"(\w+) = EXCLUDED", _TICKETS.split("DO UPDATE SET", 1)[1]))
+    assert {"status", "window_code", "version", "data"} <= changed
+    assert await create_months(conn, [date(2099, 4, 1)]) == ["tickets_y2099m04", "events_y2099m04"]
+    for index in await conn.fetch("SELECT indexrelid FROM pg_index WHERE indrelid = 'tickets'::regclass"):
+        read = await conn.fetch("SELECT a.attname FROM pg_attribute a JOIN pg_index i ON a.attrelid = i.indrelid"
+                                " WHERE i.indexrelid = $1 AND (a.attnum = ANY(i.indkey)"
+                                " OR pg_get_expr(i.indpred, i.indrelid) ~ ('\\m' || a.attname || '\\M'))",
+                                index["indexrelid"])
+        assert not {r["attname"] for r in read} & changed
+    options = {r["relname"]: r["reloptions"] for r in await conn.fetch(
+        "SELECT c.relname, c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = ANY(ARRAY['tickets'::regclass, 'events'::regclass])")}
+    assert options["tickets_y2099m04"] == options["tickets_default"] == ["fillfactor=70"]
+    assert options["events_y2099m04"] is None
 
 
 async def test_instances_creating_the_same_months_at_once_do_not_fail(database_url: str) -> None:
