@@ -8,7 +8,8 @@ CI's are), the wall time per event, and the share of the tickets' updates Postgr
 
     python -m loadtests.record_write [--tickets 6000] [--centers 20] [--batch 50]
 
-Run it alone on the machine: the backends' CPU is read from /proc, but their wall time is not."""
+Run it alone on the machine: the backends' CPU is their own, but the wall times move with whatever
+else runs."""
 from __future__ import annotations
 
 import argparse

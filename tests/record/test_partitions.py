@@ -1,8 +1,9 @@
 """The record by month (migration 080, record/partitions.py): an existing database upgrades in place
 with every row kept, in its month; a row whose month has no partition is kept in the DEFAULT one and
 moved to its month once that exists; instances creating the same month at once do not fail; the
-retention detaches (never drops) old months; the maintainer outlives PostgreSQL refusing it; and the
-month report's and the warm-up's queries read only their months' partitions, through indexes."""
+retention detaches (never drops) old months; the maintainer outlives PostgreSQL refusing it; the
+month report's and the warm-up's queries read only their months' partitions, through indexes; and
+(migration 081) a ticket's row can be updated in place through its visit."""
 from __future__ import annotations
 
 import asyncio
