@@ -11,7 +11,7 @@ import time
 from redis.asyncio import Redis
 
 from ..engine.keys import Keys
-from ..engine.streams import INTERRUPTIONS, StreamNodes
+from ..engine.streams import INTERRUPTIONS, StreamNodes, StreamRead
 from .config import RealtimeConfig
 from .epoch import current_epochs, ensure_epoch
 from .events import decode
@@ -77,28 +77,27 @@ class StreamReader:
     async def _follow(self, node: Redis, centers: list[str], stop: asyncio.Event) -> None:
         """Read one node's streams until ``stop``, their epochs checked first and every so often."""
         streams = [self.keys.events(c) for c in centers]
+        read = StreamRead(("XREAD", "COUNT", BATCH, "BLOCK", self.config.block_ms), streams,
+                          [self.last[c] for c in centers])
         next_check = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_check:
                 await self.check_epochs(centers)
                 next_check = time.monotonic() + self.config.epoch_check_s
             self.connected = True
-            read = await self._read_once(node, streams, centers)
+            brought = await self._read_once(node, read)
             self._backoff = 0.2
-            if read < BATCH and self.config.gather_ms:
+            if brought < BATCH and self.config.gather_ms:
                 # One XREAD names every center's stream of the node: at a busy hour, reading per event or
                 # two costs more than the events. A few ms of gathering keeps screens well inside 100 ms.
                 await asyncio.sleep(self.config.gather_ms / 1000)
 
-    async def _read_once(self, node: Redis, streams: list[str], centers: list[str]) -> int:
+    async def _read_once(self, node: Redis, read: StreamRead) -> int:
         """Read and publish what is new; returns how many entries the read brought."""
-        # XREAD built here rather than by redis-py's xread(), which rebuilds and checks the arguments
-        # for every stream of the district (or city) on each call: 3 % of a server's CPU at city scale.
-        reply = await node.execute_command("XREAD", "COUNT", BATCH, "BLOCK", self.config.block_ms, "STREAMS",
-                                           *streams, *(self.last[c] for c in centers))
-        read = 0
+        reply = await read(node)
+        brought = 0
         for stream, entries in reply or ():
-            read += len(entries)
+            brought += len(entries)
             center = self._center_of.get(stream if isinstance(stream, bytes) else stream.encode())
             if center is None:
                 continue
@@ -108,4 +107,6 @@ class StreamReader:
                     self.hub.publish(event)
                 # Only once handed on: a reader that fails mid-batch starts again at this event, not past it.
                 self.last[center] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        return read
+            if entries:
+                read.move(self.keys.events(center), self.last[center])
+        return brought

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..engine.keys import Keys
+from ..engine.streams import StreamRead
 from .persister import PRUNE_EVERY_S, claim_abandoned, consumer_name, prune_consumers, stream_vanished
 from .trim import Losses
 
@@ -27,6 +28,8 @@ class GroupConsumer:
         self._center_of = {keys.events(c): c for c in centers}
         self.name = name or consumer_name()
         self.batch, self.claim_idle_ms = batch, claim_idle_ms
+        self._new = StreamRead(("XREADGROUP", "GROUP", self.group, self.name, "COUNT", batch, "BLOCK", block_ms),
+                               list(self._center_of), [">"] * len(centers))
 
     async def take(self, entries: list[tuple[str, dict[bytes, bytes]]]) -> None:
         """Do the work of a batch of ``(center, fields)``; entries are acknowledged once it returns."""
@@ -62,9 +65,9 @@ class GroupConsumer:
                     pipe.xack(stream, self.group, *ids)
                 await pipe.execute()
 
-    async def _read(self, start: str, block: int | None = None) -> Any:
+    async def _read(self, start: str) -> Any:
         return await self.redis.xreadgroup(self.group, self.name, {self.keys.events(c): start for c in self.centers},
-                                           count=self.batch, block=block)
+                                           count=self.batch)
 
     async def drain_own_pending(self) -> None:
         while True:
@@ -96,7 +99,7 @@ class GroupConsumer:
                 if loop.time() >= next_prune:
                     await prune_consumers(self.redis, [self.keys.events(c) for c in self.centers], self.group, self.name)
                     next_prune = loop.time() + PRUNE_EVERY_S
-                response = await self._read(">", self.block_ms)
+                response = await self._new(self.redis)
                 await self._handle(response)
                 if sum(len(items) for _, items in response or []) < self.batch:
                     await asyncio.sleep(PACE_S)

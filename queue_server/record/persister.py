@@ -19,6 +19,7 @@ from .json_rows import ROWS, at, rows
 from .personal import PersonalData
 from ..engine.keys import Keys
 from ..engine.scripts import call_each, script
+from ..engine.streams import StreamRead
 from .trim import Losses
 
 GROUP = "record"
@@ -191,6 +192,8 @@ class Persister:
         self.on_lost = on_lost
         self.losses = losses or Losses()
         self._by_key = {keys.events(c).encode(): c for c in centers}
+        self._new = StreamRead(("XREADGROUP", "GROUP", GROUP, self.name, "COUNT", batch, "BLOCK", block_ms),
+                               [keys.events(c) for c in centers], [">"] * len(centers))
 
     async def _handle(self, response: list) -> int:
         entries: list[Entry] = []
@@ -236,8 +239,7 @@ class Persister:
         return total
 
     async def step(self) -> int:
-        streams = {self.keys.events(c): ">" for c in self.centers}
-        response = await self.redis.xreadgroup(GROUP, self.name, streams, count=self.batch, block=self.block_ms)
+        response = await self._new(self.redis)
         return await self._handle(response)
 
     async def run(self, stop: asyncio.Event, claim_every_s: float = 5.0) -> None:
