@@ -65,13 +65,10 @@ class GroupConsumer:
                     pipe.xack(stream, self.group, *ids)
                 await pipe.execute()
 
-    async def _read(self, start: str) -> Any:
-        return await self.redis.xreadgroup(self.group, self.name, {self.keys.events(c): start for c in self.centers},
-                                           count=self.batch)
-
     async def drain_own_pending(self) -> None:
         while True:
-            response = await self._read("0")
+            response = await self.redis.xreadgroup(self.group, self.name, {s: "0" for s in self._center_of},
+                                                   count=self.batch)
             if not any(items for _, items in response or []):
                 return
             await self._handle(response)
