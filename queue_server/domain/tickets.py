@@ -89,11 +89,13 @@ def _made_public(t: dict) -> dict:
     return t
 
 
-def public_event(event: dict) -> dict:
+def public_event(event: dict) -> bool:
     """An engine event as screens and clients see it, made so IN PLACE: the caller owns ``event``, just
     parsed. Every process reading a stream does this for every event, and copying the event and its
-    ticket cost more than parsing them."""
+    ticket cost more than parsing them. True when it already was (nothing private in it): the event
+    as written may then go out as it was written."""
     ticket = event.get("ticket")
-    if isinstance(ticket, dict):
+    if isinstance(ticket, dict) and not PRIVATE_FIELDS.isdisjoint(ticket):
         _made_public(ticket)
-    return event
+        return False
+    return True

@@ -67,7 +67,7 @@ class Feed:
         if held is not None:
             held.append(event)
             return
-        if self.figures.apply(event.center, event.id, event.data):
+        if self.figures.apply(event.center, event.key, event.data):
             self.on_event(event.type)
             self.on_change()
 

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 from ..domain.catalog import Center
 from ..domain.materials import AT_CENTER, IN_TRANSIT, return_overdue
 from ..domain.network import local_moment, serving_windows
+from ..realtime.events import StreamKey, format_id, parse_id
 
 DOOR_OPEN = ("discovered", "approved", "scheduled", "tracking")   # domain/door.OPEN, as the events name them
 BUCKET_MS = 15 * 60_000
@@ -70,11 +71,6 @@ def wait_bin(wait_s: float) -> int:
         if minutes >= WAIT_EDGES_MIN[i]:
             return i
     return 0
-
-
-def stream_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _rate(part: float, whole: float) -> float | None:
@@ -216,11 +212,9 @@ class CenterLive:
         self.center = center
         self.tz = tz
         self.target_s = target_s
-        self.cursor: str | None = None
-        self.cursor_key: tuple[int, int] | None = None    # the cursor parsed, once, not for every event
+        self.cursor_key: StreamKey | None = None    # the last event applied
         self.version = 0
-        self.windows: dict[str, dict[str, Any]] = {
-            code: {**self._catalog_window(code), "state": "closed"} for code in center.windows}
+        self.windows: dict[str, dict[str, Any]] = {code: {"id": code, "state": "closed"} for code in center.windows}
         self.marks: dict[str, _Mark] = {}
         self.waiting: dict[str, tuple[str, int, str | None]] = {}   # ticket id -> (queue, issued_at, point)
         self.cases: dict[int, dict[str, Any]] = {}          # open rectification cases
@@ -232,6 +226,11 @@ class CenterLive:
         self.packages: dict[int, tuple[str, int | None]] = {}    # open package id -> (state, return due ms)
         self.door: dict[int, tuple[str, frozenset[str]]] = {}   # open door case -> (stage, matters overdue)
         self.start_day(day)
+
+    @property
+    def cursor(self) -> str | None:
+        """The id of the last event applied."""
+        return format_id(self.cursor_key) if self.cursor_key is not None else None
 
     def start_day(self, day: str) -> None:
         """A new service day: the day's counters start again; what is live now stays."""
@@ -255,13 +254,17 @@ class CenterLive:
     def window_view(self, view: dict[str, Any]) -> None:
         """A window as an event or snapshot shows it now. The view is the window's whole state, and a
         field left empty (no ticket at the window, no staff after closing) is absent from it: it
-        replaces what was known, over the catalog's name and kind, rather than being merged into it."""
+        replaces what was known rather than being merged into it. Kept as it came (read-only, as an
+        event's data is): the catalog's name and kind go under it when the figures are read."""
         if view.get("id") and "state" in view:
-            self.windows[view["id"]] = {**self._catalog_window(view["id"]), **view}
+            self.windows[view["id"]] = view
 
-    def _catalog_window(self, code: str) -> dict[str, Any]:
+    def _window_as_shown(self, code: str) -> dict[str, Any]:
+        """A window as the figures show it: its view over the catalog's name and kind (closed when no
+        event or snapshot has shown it)."""
+        view = self.windows.get(code) or {"id": code, "state": "closed"}
         w = self.center.windows.get(code)
-        return {"id": code, "name_zh": w.name_zh, "name_en": w.name_en, "kind": w.kind} if w else {"id": code}
+        return _window({"name_zh": w.name_zh, "name_en": w.name_en, "kind": w.kind, **view} if w else view)
 
     def ticket(self, kind: str, t: dict[str, Any]) -> None:
         tid, tot = t["id"], self.totals
@@ -445,7 +448,7 @@ class CenterLive:
             "center": c.code, "name_zh": c.name_zh, "name_en": c.name_en, "day": self.day, "cursor": self.cursor,
             "queues": [{"code": q.code, "prefix": q.prefix, "name_zh": q.name_zh, "name_en": q.name_en}
                        for q in c.queues.values()],
-            "window_list": [_window(w) for w in self.windows.values()],
+            "window_list": [self._window_as_shown(code) for code in self.windows],
             "device_list": self.device_list(),
             "points": self.point_list(now_ms),
         })
@@ -465,7 +468,7 @@ class CenterLive:
             day = self.points.get(code) or PointDay()
             windows = []
             for w in serving_windows(c.assignments, code, moment):
-                view = _window(self.windows.get(w) or {**self._catalog_window(w), "state": "closed"})
+                view = self._window_as_shown(w)
                 windows.append({k: view[k] for k in ("id", "name_zh", "name_en", "state", "staff_name", "current_number")}
                                | {"open": view["state"] == "open"})
             known = [d for d in devices if d.get("point") == code]
@@ -508,16 +511,16 @@ class LiveFigures:
                 c.start_day(day)
             self.version += 1
 
-    def apply(self, center: str, event_id: str | None, data: dict[str, Any]) -> bool:
-        """Take one event of ``center``'s stream; False when it was seen already (at or below the cursor)."""
+    def apply(self, center: str, key: StreamKey | None, data: dict[str, Any]) -> bool:
+        """Take one event of ``center``'s stream (``key``: its id as the reader parsed it); False when it
+        was seen already (at or below the cursor)."""
         live = self.centers.get(center)
         if live is None:
             return False
-        if event_id is not None:
-            key = stream_key(event_id)
+        if key is not None:
             if live.cursor_key is not None and key <= live.cursor_key:
                 return False
-            live.cursor, live.cursor_key = event_id, key
+            live.cursor_key = key
         self._apply(live, data)
         return True
 
@@ -578,7 +581,7 @@ class LiveFigures:
                                             t.get("called_at"), point=point)
                 if t["status"] == "waiting":
                     live.waiting[t["id"]] = (t["queue"], int(t["issued_at"]), point)
-        live.cursor, live.cursor_key = tail, (stream_key(tail) if tail is not None else None)
+        live.cursor_key = parse_id(tail)
         self.version += 1
 
     def set_devices(self, center: str, devices: list[dict[str, Any]]) -> None:

@@ -33,34 +33,34 @@ def event(kind: str, at: int, **body: object) -> dict:
 def test_rules() -> None:
     live = LiveFigures({"hall": CENTER}, "Asia/Shanghai", 900, NINE)
     issued = event("ticket.issued", NINE, ticket=ticket("waiting"))
-    assert live.apply("hall", "1-0", issued)
-    assert not live.apply("hall", "1-0", issued) and not live.apply("hall", "0-5", issued)
-    live.apply("hall", "2-0", event("ticket.called", NINE + 20 * MIN, ticket=ticket("called", called_at=NINE + 20 * MIN),
+    assert live.apply("hall", (1, 0), issued)
+    assert not live.apply("hall", (1, 0), issued) and not live.apply("hall", (0, 5), issued)
+    live.apply("hall", (2, 0), event("ticket.called", NINE + 20 * MIN, ticket=ticket("called", called_at=NINE + 20 * MIN),
                                     window={"id": "w1", "state": "open", "current": "hall-20260310-A001"}))
     f = live.center("hall", NINE + 21 * MIN)
     assert (f["issued"], f["called"], f["wait_avg_s"], f["service_level"]) == (1, 1, 1200.0, 0.0)
     assert f["window_list"][0]["current_number"] == "A001" and f["windows"]["open"] == 1
-    live.apply("hall", "3-0", event("ticket.transferred", NINE + 22 * MIN, ticket=ticket("waiting", called_at=NINE + 20 * MIN)))
+    live.apply("hall", (3, 0), event("ticket.transferred", NINE + 22 * MIN, ticket=ticket("waiting", called_at=NINE + 20 * MIN)))
     assert live.center("hall", NINE + 22 * MIN)["waiting"]["comprehensive"] == 1
-    live.apply("hall", "4-0", event("ticket.called", NINE + 30 * MIN, ticket=ticket("called", called_at=NINE + 30 * MIN)))
+    live.apply("hall", (4, 0), event("ticket.called", NINE + 30 * MIN, ticket=ticket("called", called_at=NINE + 30 * MIN)))
     f = live.center("hall", NINE + 31 * MIN)
     assert (f["called"], f["wait_avg_s"], f["called_1h"], f["transfers"], f["waiting_total"]) == (1, 1800.0, 1, 1, 0)
     assert f["wait_histogram"]["counts"] == [0, 0, 0, 0, 0, 1, 0, 0]
 
     review = {"level": 1, "round": 1, "is_default": False}
-    live.apply("hall", "5-0", event("review.recorded", NINE + 40 * MIN, review=review))
-    live.apply("hall", "6-0", event("review.recorded", NINE + 40 * MIN, review={**review, "is_default": True, "level": 5}))
-    live.apply("hall", "7-0", event("review.recorded", NINE + 40 * MIN, review={**review, "round": 2, "level": 5}))
-    live.apply("hall", "8-0", event("review.bad", NINE + 40 * MIN, case_id=7))
+    live.apply("hall", (5, 0), event("review.recorded", NINE + 40 * MIN, review=review))
+    live.apply("hall", (6, 0), event("review.recorded", NINE + 40 * MIN, review={**review, "is_default": True, "level": 5}))
+    live.apply("hall", (7, 0), event("review.recorded", NINE + 40 * MIN, review={**review, "round": 2, "level": 5}))
+    live.apply("hall", (8, 0), event("review.bad", NINE + 40 * MIN, case_id=7))
     f = live.center("hall", NINE + 41 * MIN)
     assert f["ratings"]["levels"] == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}
     assert f["bad_reviews"] == {"open": 1, "overdue": 0}
-    live.apply("hall", "9-0", event("rectification.overdue", NINE + 2000 * MIN, case_id=7, stage="contact"))
+    live.apply("hall", (9, 0), event("rectification.overdue", NINE + 2000 * MIN, case_id=7, stage="contact"))
     assert live.center("hall", NINE + 2000 * MIN)["bad_reviews"] == {"open": 1, "overdue": 1}
-    live.apply("hall", "10-0", event("rectification.updated", NINE + 2001 * MIN, case={
+    live.apply("hall", (10, 0), event("rectification.updated", NINE + 2001 * MIN, case={
         "id": 7, "state": "contacted", "escalated": ["contact"], "contacted_at": NINE + 2001 * MIN}))
     assert live.center("hall", NINE + 2001 * MIN)["bad_reviews"] == {"open": 1, "overdue": 0}
-    live.apply("hall", "11-0", event("rectification.updated", NINE + 2002 * MIN, case={"id": 7, "state": "closed"}))
+    live.apply("hall", (11, 0), event("rectification.updated", NINE + 2002 * MIN, case={"id": 7, "state": "closed"}))
     f = live.center("hall", NINE + 2002 * MIN)
     assert f["bad_reviews"] == {"open": 0, "overdue": 0}
     assert (f["day"], f["issued"], f["called"], f["ratings"]["rated"]) == ("20260311", 0, 0, 0)
@@ -82,11 +82,11 @@ def test_service_points() -> None:
         return {**t, "service_point": point} if point else t
 
     for n, point in enumerate(("p1", "p1", "p2", None), 1):
-        assert live.apply("hall", f"{n}-0", event("ticket.issued", NINE, ticket=at(n, point, "waiting")))
-    assert not live.apply("hall", "1-0", event("ticket.issued", NINE, ticket=at(1, "p1", "waiting")))
-    live.apply("hall", "5-0", event("ticket.called", NINE + MIN, ticket=at(1, "p1", "called", called_at=NINE + MIN),
+        assert live.apply("hall", (n, 0), event("ticket.issued", NINE, ticket=at(n, point, "waiting")))
+    assert not live.apply("hall", (1, 0), event("ticket.issued", NINE, ticket=at(1, "p1", "waiting")))
+    live.apply("hall", (5, 0), event("ticket.called", NINE + MIN, ticket=at(1, "p1", "called", called_at=NINE + MIN),
                                     window={"id": "r1", "state": "open", "current": "hall-20260310-R001"}))
-    live.apply("hall", "6-0", event("ticket.finished", NINE + 9 * MIN, ticket=at(1, "p1", "finished", started_at=NINE + 2 * MIN,
+    live.apply("hall", (6, 0), event("ticket.finished", NINE + 9 * MIN, ticket=at(1, "p1", "finished", started_at=NINE + 2 * MIN,
                                                                                finished_at=NINE + 9 * MIN)))
     whole = live.all(NINE + 10 * MIN)
     f = whole["centers"]["hall"]
@@ -107,11 +107,11 @@ def test_service_points() -> None:
     kiosk = "kiosk:-:p1-kiosk"      # a registered device at p1: its presence field, named by its device.* event
     live.set_devices("hall", [{"id": kiosk, "kind": "kiosk", "window": None, "label": "p1-kiosk", "last_seen": NINE,
                                "online": True}])
-    live.apply("hall", "6-5", event("device.online", NINE + 11 * MIN, device={"presence": kiosk, "point": "p1"}))
+    live.apply("hall", (6, 5), event("device.online", NINE + 11 * MIN, device={"presence": kiosk, "point": "p1"}))
     p = {x["code"]: x for x in live.center("hall", NINE + 11 * MIN)["points"]}
     assert (p["p1"]["devices"], p["p2"]["devices"]) == ({"online": 1, "offline": 0}, None)
 
-    live.apply("hall", "7-0", event("ticket.no_show", NINE + 1500 * MIN, ticket={**at(4, None, "no_show")}))
+    live.apply("hall", (7, 0), event("ticket.no_show", NINE + 1500 * MIN, ticket={**at(4, None, "no_show")}))
     f = live.center("hall", NINE + 1500 * MIN)
     p = {x["code"]: x for x in f["points"]}
     assert f["remote"] == {"issued": 0, "served": 0, "waiting": 2} and (p["p1"]["issued"], p["p1"]["waiting"]) == (0, 1)

@@ -79,6 +79,21 @@ def test_events_leave_without_the_phone_and_know_their_windows() -> None:
     assert decode("jingansi", b"1-0", {b"data": b"not json"}) is None
 
 
+def test_an_event_with_nothing_private_goes_out_as_written() -> None:
+    """The entry's own JSON, as Lua's cjson writes it (slashes escaped, UTF-8 as is), with the id added:
+    the same message as the parsed event serialised again, which what has a phone still gets."""
+    written = '{"type":"ticket.called","at":5,"ticket":{"id":"jingansi-20260101-A001","window":"w1"},' \
+              '"window":{"id":"w1","name_zh":"1号窗口","note":"a\\/b"}} \n'.encode()
+    e = decode("jingansi", b"7-1", {b"data": written})
+    assert e is not None
+    assert e.text == written.rstrip()[:-1].decode() + ',"id":"7-1"}'
+    assert orjson.loads(e.text) == e.data and e.data["id"] == "7-1" and e.data["window"]["note"] == "a/b"
+    assert e.windows == {"w1"} and e.ticket_id == "jingansi-20260101-A001"
+    for data in ({}, {"type": "x", "id": "theirs"}):   # nothing to add the id after; an id of its own replaced
+        e = decode("jingansi", b"8-0", {b"data": orjson.dumps(data)})
+        assert e is not None and orjson.loads(e.text) == {**data, "id": "8-0"} == e.data
+
+
 def test_an_events_frame_is_what_a_websocket_client_reads() -> None:
     """The ready-made frame written to every socket parses, in the websockets library's own client-side
     reader, as one unmasked final text frame carrying the message, at each length encoding."""
