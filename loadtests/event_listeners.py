@@ -14,18 +14,14 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, run, services
-from loadtests.request_path import C, WINDOWS, call, visits
-from queue_server.app import create_app
-from queue_server.config import Settings
+from evaluation.served import RecentlyFinished
+from loadtests.harness import fresh_database, key_prefix, run, services
+from loadtests.request_path import C, WINDOWS, open_hall, visits
 from queue_server.ops.feed import Feed
 from queue_server.ops.live import LiveFigures
 from queue_server.realtime.events import LiveEvent, decode
-from queue_server.record.people import create_token
-from evaluation.served import RecentlyFinished
 
 
 def listeners(app: Any) -> dict[str, Callable[[], Callable[[LiveEvent], None]]]:
@@ -49,16 +45,7 @@ def listeners(app: Any) -> dict[str, Callable[[], Callable[[LiveEvent], None]]]:
 
 
 async def measure(redis_url: str, database_url: str, prefix: str, n: int, rounds: int) -> dict[str, Any]:
-    settings = replace(Settings.from_env(), redis_url=redis_url, database_url=database_url, key_prefix=prefix,
-                       admin_token=ADMIN_TOKEN, rate_limit_per_minute=10_000_000)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        kiosk = await create_token(app.state.pool, "device", C, device_kind="kiosk", label="event-listeners kiosk")
-        clerks = {w: await create_token(app.state.pool, "staff", C, w, f"{C}-s{w[1:].zfill(2)}", label="event-listeners clerk")
-                  for w in WINDOWS}
-        for w, token in clerks.items():
-            status, body = await call(app, "POST", f"/api/v1/centers/{C}/windows/{w}/open", token, {})
-            assert status == 200, body
+    async with open_hall(redis_url, database_url, prefix) as (app, kiosk, clerks):
         await asyncio.gather(*(visits(app, kiosk, clerks[w], w, n // len(WINDOWS)) for w in WINDOWS))
         entries = await app.state.redis.xrange(app.state.keys.events(C))
         made = listeners(app)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import pstats
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -73,17 +75,25 @@ async def visits(app: Any, kiosk: str, clerk: str, window: str, n: int) -> int:
     return ops
 
 
-async def measure(redis_url: str, database_url: str, prefix: str, n: int, profile: bool) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def open_hall(redis_url: str, database_url: str, prefix: str) -> AsyncIterator[tuple[Any, str, dict[str, str]]]:
+    """The app running in this process on these services, a kiosk's token and a clerk's at each of
+    ``WINDOWS``, every window open: (app, kiosk, clerk by window)."""
     settings = replace(Settings.from_env(), redis_url=redis_url, database_url=database_url, key_prefix=prefix,
                        admin_token=ADMIN_TOKEN, rate_limit_per_minute=10_000_000)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        kiosk = await create_token(app.state.pool, "device", C, device_kind="kiosk", label="request-path kiosk")
-        clerks = {w: await create_token(app.state.pool, "staff", C, w, f"{C}-s{w[1:].zfill(2)}", label="request-path clerk")
+        kiosk = await create_token(app.state.pool, "device", C, device_kind="kiosk", label="load kiosk")
+        clerks = {w: await create_token(app.state.pool, "staff", C, w, f"{C}-s{w[1:].zfill(2)}", label="load clerk")
                   for w in WINDOWS}
         for w, token in clerks.items():
             status, body = await call(app, "POST", f"/api/v1/centers/{C}/windows/{w}/open", token, {})
             assert status == 200, body
+        yield app, kiosk, clerks
+
+
+async def measure(redis_url: str, database_url: str, prefix: str, n: int, profile: bool) -> dict[str, Any]:
+    async with open_hall(redis_url, database_url, prefix) as (app, kiosk, clerks):
         await asyncio.gather(*(visits(app, kiosk, clerks[w], w, 25) for w in WINDOWS))   # caches and pools warm
         await asyncio.sleep(1)
         profiler = cProfile.Profile() if profile else None
