@@ -69,7 +69,7 @@ async def test_a_phone_books_a_slot_with_the_code_and_cancels_it(phone_server: s
         await p.wait_for_selector("#booking:not([hidden])")
         code = (await p.text_content("#b-code")) or ""
         assert len(code) == 8 and "booking=" in p.url
-        await p.wait_for_function("document.querySelector('#b-qr').complete"
+        await p.wait_for_function("() => document.querySelector('#b-qr').complete"
                                   " && document.querySelector('#b-qr').naturalWidth > 0")   # the QR loads after the code shows
         for selector in ("#b-code", "#b-qr"):
             assert inside(await box(p, selector), SIZES["book"]), selector

@@ -82,6 +82,7 @@ async def test_silent_device_goes_offline_and_back_once_with_two_watchers(settin
                 await asyncio.sleep(0.5)
 
         await asyncio.wait_for(alive_until_shown_online(), 60)
+        await watch_hard()     # the dashboard reads the heartbeat as soon as it is in Redis, the watchers on their next look
         assert await announced() == ["device.online"]
         # silent now: offline once its 6 s are past (above the 2 s presence flush plus the beat) (the ops poller alone would still call it online for 90 s)
         await eventually(lambda: _last_is(announced, "device.offline"), "the silent printer never went offline")
