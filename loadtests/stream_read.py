@@ -6,7 +6,14 @@ the connection (hiredis) through redis-py's ``execute_command``, as the readers 
 this process's CPU per read, the read bringing ``--entries`` new entries each time (one stream
 moved per entry) or nothing; ABBA, twice each way.
 
-    python -m loadtests.stream_read [--reads 3000] [--streams 287] [--entries 0]"""
+With ``--acknowledge``, what a consumer group's acknowledgement of a read costs instead: each batch
+``--streams`` streams with ``--entries`` entries each (the record's and the groups' reads at the
+city's pace: ~100 entries over ~80 centers' streams), read by the group, then acknowledged in one
+write (``acknowledge``) or through redis-py's pipeline, as the consumers did before; only the
+acknowledgement timed, ABBA.
+
+    python -m loadtests.stream_read [--reads 3000] [--streams 287] [--entries 0]
+    python -m loadtests.stream_read --acknowledge [--reads 3000] [--streams 80] [--entries 1]"""
 from __future__ import annotations
 
 import argparse
@@ -16,9 +23,10 @@ import time
 
 from loadtests.harness import key_prefix, run, services
 from queue_server.engine.connection import redis_client
-from queue_server.engine.streams import StreamRead
+from queue_server.engine.streams import StreamRead, acknowledge
 
 MODES = ("kept packed", "packed afresh")
+ACKS = ("one write", "redis-py pipeline")
 
 
 async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries: int) -> dict[str, dict[str, float]]:
@@ -59,17 +67,60 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
     return out
 
 
+async def measure_acks(redis_url: str, prefix: str, batches: int, streams: int, entries: int) -> dict[str, dict[str, float]]:
+    redis = redis_client(redis_url)
+    names = [f"{prefix}:{{c{i:03d}}}:events" for i in range(streams)]
+    spent = dict.fromkeys(ACKS, 0.0)
+    acked = dict.fromkeys(ACKS, 0)
+    try:
+        for n in names:
+            await redis.xgroup_create(n, "record", id="$", mkstream=True)
+        for mode in ACKS + ACKS[::-1]:
+            for _ in range(batches):
+                async with redis.pipeline(transaction=False) as pipe:   # the events (not timed)
+                    for n in names:
+                        for _ in range(entries):
+                            pipe.xadd(n, {"data": "{}"})
+                    await pipe.execute()
+                read = await redis.xreadgroup("record", "me", dict.fromkeys(names, ">"))
+                acks = {k.decode(): [entry_id for entry_id, _ in got] for k, got in read}
+                started = time.process_time()
+                if mode == "one write":
+                    await acknowledge(redis, "record", acks)
+                else:
+                    async with redis.pipeline(transaction=False) as pipe:
+                        for stream, ids in acks.items():
+                            pipe.xack(stream, "record", *ids)
+                        await pipe.execute()
+                spent[mode] += time.process_time() - started
+            pending = [(await redis.xpending(n, "record"))["pending"] for n in names]
+            acked[mode] += streams * entries * batches - sum(pending)
+            for n in names:
+                await redis.xtrim(n, maxlen=0)
+    finally:
+        await redis.delete(*names)
+        await redis.aclose()
+    out = {m: {"client_us": round(spent[m] / (2 * batches) * 1e6, 1), "acknowledged_per_batch": acked[m] / (2 * batches)}
+           for m in ACKS}
+    out["one write / pipeline"] = {"client_us": round(out[ACKS[0]]["client_us"] / out[ACKS[1]]["client_us"], 2)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reads", type=int, default=3000, help="reads of each mode, twice")
-    parser.add_argument("--streams", type=int, default=287, help="streams each read names (the city: 287 centers)")
-    parser.add_argument("--entries", type=int, default=0, help="new entries each read brings")
+    parser.add_argument("--reads", type=int, default=3000, help="reads (or acknowledged batches) of each mode, twice")
+    parser.add_argument("--streams", type=int, help="streams each read names (the city: 287 centers; acknowledged: 80)")
+    parser.add_argument("--entries", type=int, help="new entries each read brings (0; acknowledged: 1 a stream)")
+    parser.add_argument("--acknowledge", action="store_true", help="time a group's acknowledgement of its reads instead")
     a = parser.parse_args()
+    streams = a.streams or (80 if a.acknowledge else 287)
+    entries = a.entries if a.entries is not None else int(a.acknowledge)
     with services() as (redis_url, _), key_prefix(redis_url, "reads") as prefix:
         result: dict[str, dict[str, float]] = {}
 
         async def go() -> None:
-            result.update(await measure(redis_url, prefix, a.reads, a.streams, a.entries))
+            how = measure_acks if a.acknowledge else measure
+            result.update(await how(redis_url, prefix, a.reads, streams, entries))
         run(go())
     print(json.dumps(result, indent=2))
 

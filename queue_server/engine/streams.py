@@ -78,8 +78,8 @@ class StreamNodes:
         self._nodes.clear()
 
 
-def _bulk(value: str | int) -> bytes:
-    data = str(value).encode()
+def _bulk(value: str | int | bytes) -> bytes:
+    data = value if isinstance(value, bytes) else str(value).encode()
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
 
@@ -120,3 +120,40 @@ class StreamRead:
         finally:
             await pool.release(conn)
         return client.response_callbacks[str(self.head[0])](reply)
+
+
+async def acknowledge(client: Redis, group: str, acks: dict[str, list[bytes]]) -> None:
+    """XACK ``group``'s entries: one command per stream (``acks``: stream -> entry ids), all of them
+    packed here and written at once, their replies read in turn. A consumer acknowledges each batch it
+    reads, its entries spread over a stream per center; redis-py's pipeline spent Python on every
+    command (its command stack, the packing call, a callback per reply). A refusal (the key no
+    longer a stream) is raised once every reply is read, so the connection stays clean. A cluster
+    client (its streams all of one slot) takes redis-py's pipeline."""
+    if not acks:
+        return
+    if isinstance(client, RedisCluster):
+        async with client.pipeline(transaction=False) as pipe:
+            for stream, ids in acks.items():
+                pipe.xack(stream, group, *ids)
+            await pipe.execute()
+        return
+    group_arg = _bulk(group)
+    packed = b"".join(b"*%d\r\n$4\r\nXACK\r\n%s%s%s" % (len(ids) + 3, _bulk(stream), group_arg, b"".join(map(_bulk, ids)))
+                      for stream, ids in acks.items())
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+    refused: ResponseError | None = None
+    try:
+        await conn.send_packed_command([packed])
+        for _ in acks:
+            try:
+                await conn.read_response()
+            except ResponseError as exc:
+                refused = refused or exc
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(conn)
+    if refused is not None:
+        raise refused

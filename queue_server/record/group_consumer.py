@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from ..engine.keys import Keys
-from ..engine.streams import StreamRead
+from ..engine.streams import StreamRead, acknowledge
 from .persister import PRUNE_EVERY_S, claim_abandoned, consumer_name, prune_consumers, stream_vanished
 from .trim import Losses
 
@@ -45,7 +45,7 @@ class GroupConsumer:
 
     async def _handle(self, response: Any) -> None:
         entries: list[tuple[str, dict[bytes, bytes]]] = []
-        acks: dict[str, list[Any]] = {}
+        acks: dict[str, list[bytes]] = {}
         for key, items in response or []:
             stream = key.decode() if isinstance(key, bytes) else key
             gone = 0
@@ -59,11 +59,7 @@ class GroupConsumer:
                 self.losses.add(self._center_of[stream], self.group, gone, "trimmed away while pending")
         if entries:
             await self.take(entries)
-        if acks:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for stream, ids in acks.items():
-                    pipe.xack(stream, self.group, *ids)
-                await pipe.execute()
+        await acknowledge(self.redis, self.group, acks)
 
     async def drain_own_pending(self) -> None:
         while True:

@@ -19,7 +19,7 @@ from .json_rows import ROWS, at, rows
 from .personal import PersonalData
 from ..engine.keys import Keys
 from ..engine.scripts import call_each, script
-from ..engine.streams import StreamRead
+from ..engine.streams import StreamRead, acknowledge
 from .trim import Losses
 
 GROUP = "record"
@@ -211,10 +211,7 @@ class Persister:
                 self.losses.add(center, GROUP, gone, "trimmed away while pending")
         if entries:
             await record(self.pool, entries, self.personal)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for center, ids in acks.items():
-                pipe.xack(self.keys.events(center), GROUP, *ids)
-            await pipe.execute()
+        await acknowledge(self.redis, GROUP, {self.keys.events(center): ids for center, ids in acks.items()})
         self.recorded += len(entries)
         return len(entries)
 

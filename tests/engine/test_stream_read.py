@@ -1,6 +1,7 @@
 """A many-streams read kept packed (``StreamRead``) sends the bytes redis-py would, answers as
 redis-py's own call does, follows the positions it is moved to, and leaves no reply behind on a
-connection when it is cancelled mid-block or refused."""
+connection when it is cancelled mid-block or refused. A batch's acknowledgement (``acknowledge``)
+acknowledges every stream's entries and no others, and a refused one still reads every reply."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,7 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
 from queue_server.engine.connection import is_cluster, redis_client
-from queue_server.engine.streams import StreamRead
+from queue_server.engine.streams import StreamRead, acknowledge
 
 
 @pytest.fixture
@@ -65,4 +66,33 @@ async def test_a_cancelled_or_refused_read_leaves_no_reply_behind(redis_url: str
         assert await client.ping() is True
     finally:
         await client.delete(stream)
+        await client.aclose()
+
+
+async def test_a_batch_is_acknowledged_on_every_stream_and_a_refusal_leaves_no_reply_behind(redis_url: str) -> None:
+    client, prefix = redis_client(redis_url, max_connections=1), f"test-ack-{uuid.uuid4().hex}"
+    streams = [f"{prefix}:{{c{i}}}:events" for i in range(4)]
+    try:
+        for s in streams:
+            await client.xgroup_create(s, "record", id="0", mkstream=True)
+            for n in range(3):
+                await client.xadd(s, {"data": f"{n}"})
+        read = await client.xreadgroup("record", "me", dict.fromkeys(streams, ">"))
+        delivered = {k.decode(): [entry_id for entry_id, _ in entries] for k, entries in read}
+        kept = delivered[streams[3]].pop()             # one entry left unacknowledged
+        await acknowledge(client, "record", {s: ids for s, ids in delivered.items()})
+        pending = {s: (await client.xpending(s, "record"))["pending"] for s in streams}
+        assert pending == {streams[0]: 0, streams[1]: 0, streams[2]: 0, streams[3]: 1}
+        assert (await client.xpending_range(streams[3], "record", "-", "+", 10))[0]["message_id"] == kept
+
+        await client.delete(streams[1])
+        await client.set(streams[1], "not a stream")   # that stream's XACK is refused (WRONGTYPE)
+        await client.xadd(streams[2], {"data": "later"})
+        later = (await client.xreadgroup("record", "me", {streams[2]: ">"}))[0][1][0][0]
+        with pytest.raises(ResponseError, match="WRONGTYPE"):
+            await acknowledge(client, "record", {streams[1]: [b"1-0"], streams[2]: [later], streams[3]: [kept]})
+        assert [(await client.xpending(s, "record"))["pending"] for s in (streams[2], streams[3])] == [0, 0]
+        assert await client.ping() is True             # the one connection answers its own command
+    finally:
+        await client.delete(*streams)
         await client.aclose()
