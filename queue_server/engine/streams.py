@@ -108,26 +108,41 @@ class StreamRead:
         cluster client (its streams all of one slot) routes the command as it would any other."""
         if isinstance(client, RedisCluster):
             return await client.execute_command(*self.head, "STREAMS", *self.streams, *self.ids)
-        pool = client.connection_pool
-        conn = await pool.get_connection()
-        try:
-            await conn.send_packed_command([self._packed_head + b"".join(self._packed_ids)])
-            reply = await conn.read_response()
-        except BaseException as exc:
-            if not isinstance(exc, ResponseError):   # a refusal is read to its end: the connection is clean
-                await conn.disconnect(nowait=True)
-            raise
-        finally:
-            await pool.release(conn)
+        reply, = await _round_trip(client, self._packed_head + b"".join(self._packed_ids), 1)
         return client.response_callbacks[str(self.head[0])](reply)
+
+
+async def _round_trip(client: Redis, packed: bytes, commands: int) -> list[Any]:
+    """Write ``packed`` (``commands`` commands) on one of ``client``'s connections and read a reply
+    to each. A refusal is raised once every reply is read, so the connection stays clean; one left
+    with a reply unread (cancelled, or the connection lost) is closed."""
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+    replies: list[Any] = []
+    refused: ResponseError | None = None
+    try:
+        await conn.send_packed_command([packed])
+        for _ in range(commands):
+            try:
+                replies.append(await conn.read_response())
+            except ResponseError as exc:
+                refused = refused or exc
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(conn)
+    if refused is not None:
+        raise refused
+    return replies
 
 
 async def acknowledge(client: Redis, group: str, acks: dict[str, list[bytes]]) -> None:
     """XACK ``group``'s entries: one command per stream (``acks``: stream -> entry ids), all of them
-    packed here and written at once, their replies read in turn. A consumer acknowledges each batch it
-    reads, its entries spread over a stream per center; redis-py's pipeline spent Python on every
-    command (its command stack, the packing call, a callback per reply). A refusal (the key no
-    longer a stream) is raised once every reply is read, so the connection stays clean. A cluster
+    packed here and written at once, their replies read in turn, as ``StreamRead`` makes its read. A
+    consumer acknowledges each batch it reads, its entries spread over a stream per center; redis-py's
+    pipeline spent Python on every command (its command stack, the packing call, a callback per
+    reply). A refusal (the key no longer a stream) is raised once every reply is read. A cluster
     client (its streams all of one slot) takes redis-py's pipeline."""
     if not acks:
         return
@@ -140,20 +155,4 @@ async def acknowledge(client: Redis, group: str, acks: dict[str, list[bytes]]) -
     group_arg = _bulk(group)
     packed = b"".join(b"*%d\r\n$4\r\nXACK\r\n%s%s%s" % (len(ids) + 3, _bulk(stream), group_arg, b"".join(map(_bulk, ids)))
                       for stream, ids in acks.items())
-    pool = client.connection_pool
-    conn = await pool.get_connection()
-    refused: ResponseError | None = None
-    try:
-        await conn.send_packed_command([packed])
-        for _ in acks:
-            try:
-                await conn.read_response()
-            except ResponseError as exc:
-                refused = refused or exc
-    except BaseException:
-        await conn.disconnect(nowait=True)
-        raise
-    finally:
-        await pool.release(conn)
-    if refused is not None:
-        raise refused
+    await _round_trip(client, packed, len(acks))

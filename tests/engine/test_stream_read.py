@@ -80,7 +80,7 @@ async def test_a_batch_is_acknowledged_on_every_stream_and_a_refusal_leaves_no_r
         read = await client.xreadgroup("record", "me", dict.fromkeys(streams, ">"))
         delivered = {k.decode(): [entry_id for entry_id, _ in entries] for k, entries in read}
         kept = delivered[streams[3]].pop()             # one entry left unacknowledged
-        await acknowledge(client, "record", {s: ids for s, ids in delivered.items()})
+        await acknowledge(client, "record", delivered)
         pending = {s: (await client.xpending(s, "record"))["pending"] for s in streams}
         assert pending == {streams[0]: 0, streams[1]: 0, streams[2]: 0, streams[3]: 1}
         assert (await client.xpending_range(streams[3], "record", "-", "+", 10))[0]["message_id"] == kept
