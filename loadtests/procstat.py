@@ -144,7 +144,8 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis = None
-        self.commands: list[tuple[float, dict[str, int]]] = []   # (time, calls so far per command)
+        # (time, per command: calls so far and microseconds Redis spent in them so far)
+        self.commands: list[tuple[float, dict[str, tuple[int, int]]]] = []
         self.cores: list[tuple[float, Any]] = []   # (time, every core's times so far)
 
     def watch(self, group: str, *pids: int | None, only: str | None = None) -> None:
@@ -167,11 +168,12 @@ class Sampler:
                 per_node = [self._redis.info("commandstats")]
         except Exception:   # a Redis restarted or busy: a gap in the series, not a failed run
             return
-        calls: dict[str, int] = {}
+        calls: dict[str, tuple[int, int]] = {}
         for stats in per_node:
             for name, v in stats.items():
                 command = name.removeprefix("cmdstat_")
-                calls[command] = calls.get(command, 0) + int(v["calls"])
+                n, usec = calls.get(command, (0, 0))
+                calls[command] = (n + int(v["calls"]), usec + int(v["usec"]))
         self.commands.append((now, calls))
 
     def _sample(self) -> None:
@@ -215,8 +217,21 @@ class Sampler:
         if around is None:
             return {}
         (t0, first), (t1, last) = self.commands[around[0]], self.commands[around[1]]
-        rates = {c: (n - first.get(c, 0)) / (t1 - t0) for c, n in last.items() if c != "info" and n > first.get(c, 0)}
+        rates = {c: (n - first.get(c, (0, 0))[0]) / (t1 - t0) for c, (n, _) in last.items()
+                 if c != "info" and n > first.get(c, (0, 0))[0]}
         return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
+
+    def command_ms_per_s(self, start: float, end: float) -> dict[str, float]:
+        """Milliseconds a second Redis's own clock put in each command between two moments, largest
+        first (this sampler's INFO calls left out). A script's EVALSHA counts the commands it runs,
+        which are counted again under their own names; and a command's time includes any moment
+        Redis waited for a core in the middle of it."""
+        around = _around([t for t, _ in self.commands], start, end)
+        if around is None:
+            return {}
+        (t0, first), (t1, last) = self.commands[around[0]], self.commands[around[1]]
+        spent = {c: (usec - first.get(c, (0, 0))[1]) / 1000 / (t1 - t0) for c, (_, usec) in last.items() if c != "info"}
+        return dict(sorted(((c, ms) for c, ms in spent.items() if ms > 0), key=lambda kv: -kv[1]))
 
     def machine(self, start: float, end: float) -> dict[str, float]:
         """The machine's cores between two moments, in % of one core: busy (user, system, interrupts),

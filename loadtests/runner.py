@@ -399,6 +399,9 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
             if ops and calls:   # the round trips behind each operation, whatever the machine's speed that day
                 per_op = {c: round(n * (span[1] - span[0]) / ops, 2) for c, n in calls.items()}
                 part["redis_calls_per_op"] = {c: n for c, n in per_op.items() if n >= 0.01}
+            spent = sampler.command_ms_per_s(*span)
+            if spent:   # where Redis's time went: the scripts, the streams' reads, the rest
+                part["redis_ms_per_s"] = {c: round(ms, 1) for c, ms in spent.items() if ms >= 0.1}
     result["capacity"].update(capacity_ratios(result["baseline"], result["capacity"]))
     return result
 

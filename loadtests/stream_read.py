@@ -4,7 +4,10 @@ read, ~36 reads a second in each sockets process and ~10 in each group. The read
 (``StreamRead``, only the moved positions packed again) against the same command packed afresh by
 the connection (hiredis) through redis-py's ``execute_command``, as the readers made it before:
 this process's CPU per read, the read bringing ``--entries`` new entries each time (one stream
-moved per entry) or nothing; ABBA, twice each way.
+moved per entry) or nothing; ABBA, twice each way. Beside it, ``redis_us``: Redis's own time per read
+(``INFO commandstats``; the same command either way, so the same figure), which ``--entries`` at 0
+and at a few dozen splits into a cost per stream named and one per entry brought — run it alone on
+its Redis.
 
 With ``--acknowledge``, what a consumer group's acknowledgement of a read costs instead: each batch
 ``--streams`` streams with ``--entries`` entries each (the record's and the groups' reads at the
@@ -21,6 +24,8 @@ import asyncio
 import json
 import time
 
+from redis.asyncio import Redis
+
 from loadtests.harness import key_prefix, run, services
 from queue_server.engine.connection import redis_client
 from queue_server.engine.streams import StreamRead, acknowledge
@@ -35,9 +40,11 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
     index = {n.encode(): i for i, n in enumerate(names)}
     spent = dict.fromkeys(MODES, 0.0)
     brought = dict.fromkeys(MODES, 0)
+    redis_spent = dict.fromkeys(MODES, 0)
     try:
         ids = [(await redis.xadd(n, {"data": "{}"})).decode() for n in names]
         for mode in MODES + MODES[::-1]:
+            redis_before = await _xread_usec(redis)
             last = list(ids)
             read = StreamRead(("XREAD", "COUNT", 500), names, last)
             took = 0.0
@@ -57,14 +64,20 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
                     brought[mode] += len(got)
                 took += time.process_time() - started
             spent[mode] += took
+            redis_spent[mode] += await _xread_usec(redis) - redis_before
             ids = [(await redis.xrevrange(n, count=1))[0][0].decode() for n in names]
     finally:
         await redis.delete(*names)
         await redis.aclose()
-    out = {m: {"client_us": round(spent[m] / (2 * reads) * 1e6, 1), "entries_per_read": round(brought[m] / (2 * reads), 2)}
-           for m in MODES}
+    out = {m: {"client_us": round(spent[m] / (2 * reads) * 1e6, 1), "entries_per_read": round(brought[m] / (2 * reads), 2),
+               "redis_us": round(redis_spent[m] / (2 * reads), 1)} for m in MODES}
     out["kept / afresh"] = {"client_us": round(out[MODES[0]]["client_us"] / out[MODES[1]]["client_us"], 2)}
     return out
+
+
+async def _xread_usec(redis: Redis) -> int:
+    """Microseconds Redis's own clock has put in XREAD so far (every client's: run it alone)."""
+    return int((await redis.info("commandstats")).get("cmdstat_xread", {}).get("usec", 0))
 
 
 async def measure_acks(redis_url: str, prefix: str, batches: int, streams: int, entries: int) -> dict[str, dict[str, float]]:
