@@ -100,6 +100,13 @@ def server(redis_url: str, database_url: str, prefix: str, app: str = "queue_ser
         yield running
 
 
+async def command_stats(redis, command: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Calls of ``command`` Redis has served so far and the microseconds its own clock put in them
+    (``INFO commandstats``: every client's, so a benchmark reading it runs alone on its Redis)."""
+    stats = (await redis.info("commandstats")).get(f"cmdstat_{command}", {})
+    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

@@ -17,7 +17,7 @@ import json
 import random
 import time
 
-from loadtests.harness import key_prefix, run, services
+from loadtests.harness import command_stats, key_prefix, run, services
 from queue_server.domain.wait import SAMPLES_KEPT, RecentHandling
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
@@ -26,11 +26,6 @@ from queue_server.engine.scripts import Scripts
 
 C, QUEUE = "bench", "A"
 MODES = ("kept", "from samples")
-
-
-async def evalsha_usec(redis) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    stats = (await redis.info("commandstats")).get("cmdstat_evalsha", {})
-    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
 
 
 async def measure(redis_url: str, prefix: str, reads: int, ahead: int, matters: int) -> dict[str, dict[str, float]]:
@@ -61,13 +56,13 @@ async def measure(redis_url: str, prefix: str, reads: int, ahead: int, matters: 
                 await redis.mset(summaries)
             else:
                 await redis.delete(*summaries)
-            calls0, usec0 = await evalsha_usec(redis)
+            calls0, usec0 = await command_stats(redis, "evalsha")
             started = time.process_time()
             for _ in range(reads):
                 answer = json.loads(await scripts.call("ticket_status", mine, args))
                 wait_s = QueueEngine.outlook(answer["line"], int(answer["open_windows"])).wait_s("PNN", {}, 600.0)
             spent = time.process_time() - started
-            calls1, usec1 = await evalsha_usec(redis)
+            calls1, usec1 = await command_stats(redis, "evalsha")
             out[mode]["client_us"] += spent / reads * 1e6 / 2
             out[mode]["redis_us"] += (usec1 - usec0) / max(1, calls1 - calls0) / 2
             out[mode]["wait_s"] = wait_s

@@ -213,12 +213,10 @@ class Sampler:
     def commands_per_s(self, start: float, end: float) -> dict[str, float]:
         """Redis commands a second between two moments (all of them, under ``total``, then each),
         from the samples around them; the INFO calls of this sampler itself left out."""
-        around = _around([t for t, _ in self.commands], start, end)
-        if around is None:
+        calls = self._command_rates(start, end, 0)
+        if calls is None:
             return {}
-        (t0, first), (t1, last) = self.commands[around[0]], self.commands[around[1]]
-        rates = {c: (n - first.get(c, (0, 0))[0]) / (t1 - t0) for c, (n, _) in last.items()
-                 if c != "info" and n > first.get(c, (0, 0))[0]}
+        rates = {c: n for c, n in calls.items() if n > 0}
         return {"total": sum(rates.values()), **dict(sorted(rates.items(), key=lambda kv: -kv[1]))}
 
     def command_ms_per_s(self, start: float, end: float) -> dict[str, float]:
@@ -226,12 +224,17 @@ class Sampler:
         first (this sampler's INFO calls left out). A script's EVALSHA counts the commands it runs,
         which are counted again under their own names; and a command's time includes any moment
         Redis waited for a core in the middle of it."""
+        spent = self._command_rates(start, end, 1) or {}
+        return dict(sorted(((c, us / 1000) for c, us in spent.items() if us > 0), key=lambda kv: -kv[1]))
+
+    def _command_rates(self, start: float, end: float, field: int) -> dict[str, float] | None:
+        """Each command's calls (``field`` 0) or microseconds (1) a second, from the samples around
+        two moments (None with fewer than two); this sampler's own INFO calls left out."""
         around = _around([t for t, _ in self.commands], start, end)
         if around is None:
-            return {}
+            return None
         (t0, first), (t1, last) = self.commands[around[0]], self.commands[around[1]]
-        spent = {c: (usec - first.get(c, (0, 0))[1]) / 1000 / (t1 - t0) for c, (_, usec) in last.items() if c != "info"}
-        return dict(sorted(((c, ms) for c, ms in spent.items() if ms > 0), key=lambda kv: -kv[1]))
+        return {c: (now[field] - first.get(c, (0, 0))[field]) / (t1 - t0) for c, now in last.items() if c != "info"}
 
     def machine(self, start: float, end: float) -> dict[str, float]:
         """The machine's cores between two moments, in % of one core: busy (user, system, interrupts),

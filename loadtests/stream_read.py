@@ -24,9 +24,7 @@ import asyncio
 import json
 import time
 
-from redis.asyncio import Redis
-
-from loadtests.harness import key_prefix, run, services
+from loadtests.harness import command_stats, key_prefix, run, services
 from queue_server.engine.connection import redis_client
 from queue_server.engine.streams import StreamRead, acknowledge
 
@@ -44,7 +42,7 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
     try:
         ids = [(await redis.xadd(n, {"data": "{}"})).decode() for n in names]
         for mode in MODES + MODES[::-1]:
-            redis_before = await _xread_usec(redis)
+            _, redis_before = await command_stats(redis, "xread")
             last = list(ids)
             read = StreamRead(("XREAD", "COUNT", 500), names, last)
             took = 0.0
@@ -64,7 +62,7 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
                     brought[mode] += len(got)
                 took += time.process_time() - started
             spent[mode] += took
-            redis_spent[mode] += await _xread_usec(redis) - redis_before
+            redis_spent[mode] += (await command_stats(redis, "xread"))[1] - redis_before
             ids = [(await redis.xrevrange(n, count=1))[0][0].decode() for n in names]
     finally:
         await redis.delete(*names)
@@ -73,11 +71,6 @@ async def measure(redis_url: str, prefix: str, reads: int, streams: int, entries
                "redis_us": round(redis_spent[m] / (2 * reads), 1)} for m in MODES}
     out["kept / afresh"] = {"client_us": round(out[MODES[0]]["client_us"] / out[MODES[1]]["client_us"], 2)}
     return out
-
-
-async def _xread_usec(redis: Redis) -> int:
-    """Microseconds Redis's own clock has put in XREAD so far (every client's: run it alone)."""
-    return int((await redis.info("commandstats")).get("cmdstat_xread", {}).get("usec", 0))
 
 
 async def measure_acks(redis_url: str, prefix: str, batches: int, streams: int, entries: int) -> dict[str, dict[str, float]]:
