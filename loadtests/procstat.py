@@ -123,6 +123,42 @@ def redis_pids(url: str) -> list[int]:
     return [pid for pid in (listener_pid(f"redis://{host}:{port}", 6379) for host, port in nodes) if pid]
 
 
+def _cores_between(a: Any, b: Any, seconds: float) -> dict[str, float]:
+    """The machine's cores between two readings of ``psutil.cpu_times()`` ``seconds`` apart, in % of
+    one core: busy, idle and stolen."""
+    spent = {f: getattr(b, f) - getattr(a, f) for f in a._fields}
+    idle = spent["idle"] + spent.get("iowait", 0.0)
+    steal = spent.get("steal", 0.0)
+    busy = sum(spent.values()) - idle - steal - spent.get("guest", 0.0) - spent.get("guest_nice", 0.0)
+    return {k: round(100 * v / seconds, 1) for k, v in (("busy_pct", busy), ("idle_pct", idle), ("steal_pct", steal))}
+
+
+def wait_for_quiet(busy_below_pct: float = 30.0, hold_s: float = 3.0, max_wait_s: float = 90.0,
+                   step_s: float = 1.0) -> dict[str, float | bool]:
+    """Wait until the machine's cores, all together, have been busy less than ``busy_below_pct`` of
+    one core for ``hold_s`` in a row, ``max_wait_s`` at most: a phase started while the machine still
+    settles from what came before (PostgreSQL's checkpoint and autovacuum after a run's writes, Redis
+    freeing a run's keys, processes starting) measures that work as its own. Returns the seconds
+    waited, whether the machine got quiet, and how busy it was over its last ``hold_s``."""
+    started = time.monotonic()
+    readings: list[tuple[float, Any]] = [(started, psutil.cpu_times())]
+    calm_since: float | None = None
+    while True:
+        time.sleep(step_s)
+        now, reading = time.monotonic(), psutil.cpu_times()
+        then, before = readings[-1]
+        readings.append((now, reading))
+        if _cores_between(before, reading, now - then)["busy_pct"] < busy_below_pct:
+            calm_since = then if calm_since is None else calm_since
+        else:
+            calm_since = None
+        quiet = calm_since is not None and now - calm_since >= hold_s
+        if quiet or now - started >= max_wait_s:
+            t0, first = readings[max(0, len(readings) - 1 - max(1, round(hold_s / step_s)))]
+            return {"waited_s": round(now - started, 1), "quiet": quiet,
+                    "busy_pct": _cores_between(first, reading, now - t0)["busy_pct"]}
+
+
 def _around(times: list[float], start: float, end: float) -> tuple[int, int] | None:
     """The samples just before ``start`` and just after ``end`` (or the nearest there are), by index;
     None with fewer than two."""
@@ -243,11 +279,7 @@ class Sampler:
         if around is None:
             return {}
         (t0, a), (t1, b) = self.cores[around[0]], self.cores[around[1]]
-        spent = {f: getattr(b, f) - getattr(a, f) for f in a._fields}
-        idle = spent["idle"] + spent.get("iowait", 0.0)
-        steal = spent.get("steal", 0.0)
-        busy = sum(spent.values()) - idle - steal - spent.get("guest", 0.0) - spent.get("guest_nice", 0.0)
-        return {k: round(100 * v / (t1 - t0), 1) for k, v in (("busy_pct", busy), ("idle_pct", idle), ("steal_pct", steal))}
+        return _cores_between(a, b, t1 - t0)
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
         """Average CPU (% of one core), time waiting for a core (% of one core: 50 is half a second each

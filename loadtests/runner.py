@@ -40,7 +40,7 @@ from .cores import Cores, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
-from .procstat import Sampler, listener_pid, redis_pids
+from .procstat import Sampler, listener_pid, redis_pids, wait_for_quiet
 from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
@@ -287,6 +287,14 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
     return summary
 
 
+def settle(phase: str) -> dict[str, float | bool]:
+    """Let the machine settle before a phase (``procstat.wait_for_quiet``), saying how long it took."""
+    settled = wait_for_quiet()
+    print(f"[{phase}] machine {'quiet' if settled['quiet'] else 'still busy'} after {settled['waited_s']:.0f} s "
+          f"({settled['busy_pct']:.0f} % of a core busy)", flush=True)
+    return settled
+
+
 def tiers_of(profile: Profile) -> list[str]:
     """The QUEUE_TIER of each server process of the capacity and load phases: with background processes
     the API's are of the api tier (the same routes as http, none of the background work)."""
@@ -339,8 +347,9 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         pids = [p.pid for _, p in procs]
         # The bare baseline before and after our capacity, both servers up all along: the machine's
         # speed drifts by a third within minutes, and a ratio to one baseline 10 s long moved with it
+        settled = settle("baseline")
         locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
-        result["baseline"] = closed_loop(out, "baseline", ("baseline op",))
+        result["baseline"] = {**closed_loop(out, "baseline", ("baseline op",)), "settled": settled}
         with recording(out, "capacity", pids, py_spy) as files:
             locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
         result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
@@ -361,14 +370,14 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         stop = threading.Event()
         watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
-        settle = 5.0
+        settled = settle("load")
         with recording(out, "load", pids, py_spy) as files:
-            load_generators(out, profile, classes, urls, sampler, settle, cores)
+            load_generators(out, profile, classes, urls, sampler, 5.0, cores)
         stop.set()
         watcher.join()
         seen.pop("at_start", None)
         seen.pop("stalls_at_start", None)
-        result["load"] = load_phase(out, profile)
+        result["load"] = {**load_phase(out, profile), "settled": settled}
         if files:
             result["load"]["hottest"] = hottest(files)
         result["load"]["servers_report"] = seen

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from loadtests.procstat import Sampler, listener_pid
+from loadtests.procstat import Sampler, listener_pid, wait_for_quiet
 from queue_server.engine.connection import sync_client
 
 WRITES = 4000
@@ -117,3 +117,31 @@ def test_a_service_on_a_unix_socket_is_found_by_the_process_listening_on_it(tmp_
         os.kill(child, 9)
         proc.kill()
         proc.wait()
+
+
+def test_a_phase_waits_for_the_machine_to_quiet_down() -> None:
+    """A core kept busy for two seconds: the wait lasts past it, and then until the machine has been
+    quiet for the time asked (or until its bound, if the rest of the machine stays busy)."""
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0.replace("+ 30", "+ 2")])
+    try:
+        got = wait_for_quiet(busy_below_pct=60, hold_s=1.0, max_wait_s=20, step_s=0.25)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert got["waited_s"] >= 2.0, got
+    if got["quiet"]:
+        assert got["busy_pct"] < 60, got
+
+
+def test_a_machine_that_stays_busy_is_waited_for_only_so_long() -> None:
+    """A core busy for longer than the bound: the wait gives up at its bound and says so."""
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0])
+    try:
+        time.sleep(0.3)
+        got = wait_for_quiet(busy_below_pct=60, hold_s=1.0, max_wait_s=1.5, step_s=0.25)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert got == {"waited_s": got["waited_s"], "quiet": False, "busy_pct": got["busy_pct"]}, got
+    assert 1.5 <= got["waited_s"] < 10, got
+    assert got["busy_pct"] >= 60, got
