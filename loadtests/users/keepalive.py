@@ -39,6 +39,6 @@ def beat(share: list[Any], now: float) -> None:
             ws.cut(TimeoutError(f"nothing heard for {SILENCE_S:.0f} s"))
             continue
         try:
-            ws.sock.sendall(HEARTBEAT)   # the same bytes each time: one frame, masked once
+            ws.post(HEARTBEAT)   # the same bytes each time: one frame, masked once
         except Exception:  # noqa: BLE001 - the socket's own reader sees the drop
             pass

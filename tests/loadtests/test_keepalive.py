@@ -15,7 +15,7 @@ def connected() -> tuple[LeanWebSocket, socket.socket]:
     """A lean client over one end of a socket pair (no handshake: the frames are the test's subject)."""
     ours, peer = socket.socketpair()
     ws = object.__new__(LeanWebSocket)
-    ws.sock, ws.buf, ws.cut_for = ours, bytearray(), None
+    ws.sock, ws.fd, ws.buf, ws.cut_for = ours, ours.fileno(), bytearray(), None
     peer.settimeout(2)
     return ws, peer
 

@@ -4,6 +4,7 @@ says, a server's text frame read, and a connection waiting without a timeout end
 screen makes when the event loop calls it back (``arrived``): what is there, never waiting."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -86,7 +87,7 @@ def readable_client() -> tuple[LeanWebSocket, socket.socket]:
     ours, peer = socket.socketpair()
     ours.setblocking(False)
     ws = object.__new__(LeanWebSocket)
-    ws.sock, ws.buf, ws.cut_for = ours, bytearray(), None
+    ws.sock, ws.fd, ws.buf, ws.cut_for = ours, ours.fileno(), bytearray(), None
     peer.settimeout(2)
     return ws, peer
 
@@ -117,5 +118,19 @@ def test_an_ended_connection_raises_its_reason_when_read() -> None:
     ws.cut(TimeoutError("nothing heard for 45 s"))
     with pytest.raises(TimeoutError, match="45 s"):
         ws.arrived()
+    ws.sock.close()
+    peer.close()
+
+
+def test_a_prepared_frame_is_posted_whole_or_skipped_on_a_full_buffer() -> None:
+    ws, peer = readable_client()
+    frame = client_frame(TEXT, b'{"type":"heartbeat"}')
+    ws.post(frame)
+    assert peer.recv(64) == frame
+    for size in (4096, 1):                             # the send buffer full to the last byte
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                ws.sock.send(b"x" * size)
+    ws.post(frame)                                     # neither waits nor raises: skipped
     ws.sock.close()
     peer.close()
