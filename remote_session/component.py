@@ -25,6 +25,7 @@ class RemoteSessions:
                                                      lambda: state.engine.catalog)
         if state.settings.holds_sockets:   # its sockets, and the hub it follows, are the sockets tier's
             state.realtime.hub.listeners.append(relay.on_event)
+            await relay.note_windows_without_session()
             work.run("session-signals", lambda: relay.follow_signals(work.stop))
             work.run("session-closer", lambda: relay.run_closer(work.stop, state.clock))
 
