@@ -123,9 +123,9 @@ class SessionRelay:
     async def note_windows_without_session(self) -> None:
         """Every remote window of the catalog that holds no session now is known to hold none: else the
         first ticket to leave each one asks a script call of every sockets instance after each start
-        (1,148 remote windows in the city: 12 % of a sockets process's time in the load test's first phase).
-        Called once listening: a session that starts while this reads is seen, and then nothing is
-        noted, as after a close."""
+        (1,148 remote windows in the city: 12 % of a sockets process's py-spy samples in the load test's
+        capacity phase). Called once listening: a session that starts while this reads is seen, and
+        then nothing is noted, as after a close."""
         windows = [(code, w) for code, center in self.catalog().centers.items()
                    for w, window in center.windows.items() if window.kind == "remote"]
         starts = self.starts_seen
