@@ -46,7 +46,8 @@ class Profile:
     tiers: tuple[int, ...] | None = None   # instead: (http, sockets[, background]) processes of QUEUE_TIER (docs/scale.md)
     workers: int = 1                 # Locust worker processes
     spawn_rate: float = 500.0        # users started per second
-    capacity_s: int = 10             # each of the two closed-loop phases (baseline, ours)
+    capacity_s: int = 10             # each closed-loop phase (baseline, ours) and the paced baseline
+    capacity_rounds: int = 2         # ours then the paced baseline, in turn, pooled (summary.rounds_pooled)
     capacity_users: int = 32         # closed-loop users in both of them
     kiosks: int = 10
     clerks: int = 40

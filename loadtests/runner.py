@@ -45,7 +45,7 @@ from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .profiles import ORDER, PROFILES, Profile
-from .summary import QUEUE_OPS, capacity_ratios, closed_loop, judge, load_phase, window
+from .summary import QUEUE_OPS, capacity_ratios, closed_loop, judge, load_phase, rounds_pooled, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -350,20 +350,22 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         settled = settle("baseline")
         locust(out, "baseline", ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
         result["baseline"] = {**closed_loop(out, "baseline", ("baseline op",)), "settled": settled}
-        with recording(out, "capacity", pids, py_spy) as files:
-            locust(out, "capacity", ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
-        result["capacity"] = closed_loop(out, "capacity", QUEUE_OPS)
-        if files:
-            result["capacity"]["hottest"] = hottest(files)
-        if result["capacity"]["per_s"]:   # our rate, asked of the bare baseline: its CPU per request at that rate
-            locust(out, PACED, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores,
-                   pace_per_s=result["capacity"]["per_s"])
-            result["baseline"]["paced"] = closed_loop(out, PACED, ("baseline op",))
+        capacity, paced, spied = [], [], []
+        for n in range(1, profile.capacity_rounds + 1):   # ours, then the baseline at our rate, in turn
+            ours, bare_at_ours = ("capacity", PACED) if n == 1 else (f"capacity-{n}", f"{PACED}-{n}")
+            with recording(out, ours, pids, py_spy) as files:
+                locust(out, ours, ["Capacity"], users, users, 2, cap_s, profile.workers, urls, sampler, cores)
+            spied += files
+            capacity.append((ours, closed_loop(out, ours, QUEUE_OPS)))
+            await close_visits(urls, plan)
+            if rate := capacity[-1][1]["per_s"]:   # our rate, asked of the bare baseline: its CPU per request at it
+                locust(out, bare_at_ours, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler,
+                       cores, pace_per_s=rate)
+                paced.append((bare_at_ours, closed_loop(out, bare_at_ours, ("baseline op",))))
         locust(out, AFTER, ["Baseline"], users, users, 2, cap_s, profile.workers, bare_urls, sampler, cores)
         result["baseline"]["after"] = closed_loop(out, AFTER, ("baseline op",))
         baseline.close()
 
-        await close_visits(urls, plan)
         await prefill(urls, plan, profile.prefill_per_window)
         classes = ["Screen", "Kiosk", "Clerk", "Resident"] + (["Sms"] if profile.sms_users else [])
         seen: dict[str, Any] = {}
@@ -381,10 +383,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         if files:
             result["load"]["hottest"] = hottest(files)
         result["load"]["servers_report"] = seen
-    bare_phases = [("baseline", result["baseline"]), (AFTER, result["baseline"]["after"])]
-    if "paced" in result["baseline"]:
-        bare_phases.append((PACED, result["baseline"]["paced"]))
-    for phase, part in (*bare_phases, ("capacity", result["capacity"]), ("load", result["load"])):
+    bare_phases = [("baseline", result["baseline"]), (AFTER, result["baseline"]["after"]), *paced]
+    for phase, part in (*bare_phases, *capacity, ("load", result["load"])):
         span = window(out, phase)
         is_bare = phase in {name for name, _ in bare_phases}
         if span:
@@ -411,6 +411,11 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
             spent = sampler.command_ms_per_s(*span)
             if spent:   # where Redis's time went: the scripts, the streams' reads, the rest
                 part["redis_ms_per_s"] = {c: round(ms, 1) for c, ms in spent.items() if ms >= 0.1}
+    if paced:
+        result["baseline"]["paced"] = rounds_pooled(out, paced, ("baseline op",))
+    result["capacity"] = rounds_pooled(out, capacity, QUEUE_OPS)
+    if spied:
+        result["capacity"]["hottest"] = hottest(spied)
     result["capacity"].update(capacity_ratios(result["baseline"], result["capacity"]))
     return result
 

@@ -105,17 +105,44 @@ def tallies(out: Path, phase: str) -> dict[str, Any]:
             "call_to_screen": {**stats(every), "by_device": {k: stats(v) for k, v in sorted(calls.items())}}}
 
 
-def closed_loop(out: Path, phase: str, names: tuple[str, ...]) -> dict[str, Any]:
-    span = window(out, phase)
-    seconds = span[1] - span[0] if span else 0.0
-    entries = [e for e in read_stats(out, phase) if e["name"] in names]
+def closed_loop(out: Path, phase: str | tuple[str, ...], names: tuple[str, ...]) -> dict[str, Any]:
+    """A closed-loop phase's figures; of several phases (a phase's rounds), their requests and
+    measured seconds summed and their percentiles over every request."""
+    phases = (phase,) if isinstance(phase, str) else phase
+    seconds = sum(span[1] - span[0] for p in phases if (span := window(out, p)))
+    stats = [e for p in phases for e in read_stats(out, p)]
+    entries = [e for e in stats if e["name"] in names]
     per_op = {name: figures([e for e in entries if e["name"] == name], seconds) for name in names}
-    empty = [e for e in read_stats(out, phase) if e["name"] in {did_nothing(n) for n in names}]
+    empty = [e for e in stats if e["name"] in {did_nothing(n) for n in names}]
     result = {"seconds": round(seconds, 1), **figures(entries, seconds),
               "operations": {k: v for k, v in per_op.items() if v["count"]},
-              "empty": figures(empty, seconds), "failures_seen": read_failures(out, phase)}
-    result["failures"] += read_exceptions(out, phase)
+              "empty": figures(empty, seconds),
+              "failures_seen": sorted((f for p in phases for f in read_failures(out, p)), key=lambda f: -f["count"])[:10]}
+    result["failures"] += sum(read_exceptions(out, p) for p in phases)
     return result
+
+
+PER_OP = ("server_cpu_ms_per_op", "server_syscalls_per_op", "redis_cpu_ms_per_op")   # runner.phases, each phase's
+
+
+def rounds_pooled(out: Path, rounds: list[tuple[str, dict[str, Any]]], names: tuple[str, ...]) -> dict[str, Any]:
+    """A closed-loop phase run in rounds (``Profile.capacity_rounds``) as one: ``closed_loop`` over
+    them all, and each figure per operation (``PER_OP``) as the rounds' total over their operations —
+    a 10-s reading moves by a fifth from one run to the next on a quiet machine, and rounds
+    interleaved with the paced baseline's cancel the drift between them as well. Each round's own
+    figures stay under ``rounds``."""
+    if len(rounds) == 1:
+        return rounds[0][1]
+    pooled = closed_loop(out, tuple(phase for phase, _ in rounds), names)
+    parts = [part for _, part in rounds]
+    for key in PER_OP:
+        if all(p.get(key) and p.get("count") for p in parts):
+            pooled[key] = round(sum(p[key] * p["count"] for p in parts) / sum(p["count"] for p in parts), 3)
+    busy = [p["server_busy_pct"] for p in parts if p.get("server_busy_pct")]
+    if len(busy) == len(parts):
+        pooled["server_busy_pct"] = round(sum(busy) / len(busy), 1)
+    pooled["rounds"] = [{"phase": phase, **part} for phase, part in rounds]
+    return pooled
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -127,7 +154,7 @@ def capacity_ratios(baseline: dict[str, Any], capacity: dict[str, Any]) -> dict[
     """Our capacity as a share of the bare baseline's, judged against ``min_baseline_ratio``: requests
     a second per second of server CPU, ours over the baseline's (= the baseline's CPU per request over
     ours), both at the same rate. ``ratio_to_baseline`` takes the baseline paced at our capacity
-    phase's rate (``baseline["paced"]``): on two cores shared with Redis, PostgreSQL and the generators
+    phase's rate (``baseline["paced"]``; both pooled over their rounds, ``rounds_pooled``): on two cores shared with Redis, PostgreSQL and the generators
     our servers never saturate, and the bare one, saturated in its closed loop, pays no wakeup between
     requests, a fifth of its CPU per request on a machine where a wakeup is dear ("What the capacity
     ratio measures"); at one rate both pay alike and the ratio is our work against the bare call's.

@@ -15,7 +15,7 @@ from loadtests.city import CitySize
 from loadtests.profiles import Profile, Targets
 from loadtests.server_metrics import loop_lag, scrape_text
 from loadtests.summary import (QUEUE_OPS, _hist_percentile, _merge, capacity_ratios, closed_loop, figures, judge,
-                               load_phase, read_exceptions, read_failures, read_stats, tallies, window)
+                               load_phase, read_exceptions, read_failures, read_stats, rounds_pooled, tallies, window)
 
 RUN = Path(__file__).parent / "recorded"
 # One center and one point (45 + 2 screens); 11 queue operations a second wanted.
@@ -151,6 +151,34 @@ def test_the_verdict_judges_the_rate_of_operations_that_did_something() -> None:
         "call->screen p99, ms": (40, True),
         "capacity / bare baseline": (0.38, True),
     }
+
+
+def test_a_phase_run_in_rounds_reads_as_one_with_its_cpu_per_operation_over_every_operation() -> None:
+    """The capacity phase and the paced baseline run in turn (``Profile.capacity_rounds``): requests
+    and measured seconds add up, percentiles come from every request, and the CPU per operation is
+    the rounds' CPU over their operations, not the mean of two readings."""
+    with tempfile.TemporaryDirectory(prefix="qs-summary-") as folder:
+        run = Path(folder)
+        for f in RUN.iterdir():
+            if f.is_file():
+                shutil.copy(f, run)
+        (run / "capacity-2.json").write_text(json.dumps([
+            {"name": "issue", "num_requests": 20, "num_failures": 1, "max_response_time": 51, "response_times": {"50": 20}},
+            {"name": "call-next", "num_requests": 20, "num_failures": 0, "max_response_time": 7, "response_times": {"7": 20}}]))
+        (run / "window-capacity-2.json").write_text(json.dumps({"start": 3000.0, "end": 3002.0}))
+        both = closed_loop(run, ("capacity", "capacity-2"), QUEUE_OPS)
+        # 4 s + 2 s; 5 ms ×40, 6 ×36, 7 ×20, 50 ×20: 116 requests, the 4 empty call-nexts apart
+        assert (both["seconds"], both["count"], both["per_s"], both["failures"]) == (6.0, 116, 19.3, 1)
+        assert (both["p50_ms"], both["p99_ms"], both["max_ms"]) == (6.0, 50.0, 51)
+        assert both["operations"]["call-next"]["count"] == 56 and both["empty"]["count"] == 4
+        first = {**closed_loop(run, "capacity", QUEUE_OPS), "server_cpu_ms_per_op": 0.2, "server_busy_pct": 50.0}
+        second = {**closed_loop(run, "capacity-2", QUEUE_OPS), "server_cpu_ms_per_op": 0.3, "server_busy_pct": 70.0}
+        pooled = rounds_pooled(run, [("capacity", first), ("capacity-2", second)], QUEUE_OPS)
+        # (76 × 0.2 + 40 × 0.3) / 116 ms of CPU an operation
+        assert (pooled["server_cpu_ms_per_op"], pooled["server_busy_pct"], pooled["count"]) == (0.234, 60.0, 116)
+        assert [(r["phase"], r["server_cpu_ms_per_op"]) for r in pooled["rounds"]] == [("capacity", 0.2), ("capacity-2", 0.3)]
+        assert "redis_cpu_ms_per_op" not in pooled    # read in neither round
+        assert rounds_pooled(run, [("capacity", first)], QUEUE_OPS) is first
 
 
 def test_capacity_is_judged_per_second_of_server_cpu_not_by_how_the_cores_were_shared() -> None:
