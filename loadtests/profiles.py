@@ -48,7 +48,7 @@ class Profile:
     spawn_rate: float = 500.0        # users started per second
     capacity_s: int = 10             # each closed-loop phase (baseline, ours) and the paced baseline
     capacity_rounds: int = 2         # ours then the paced baseline, in turn, pooled (summary.rounds_pooled)
-    capacity_users: int = 32         # closed-loop users in both of them
+    capacity_users: int = 32         # closed-loop users in each of them
     kiosks: int = 10
     clerks: int = 40
     residents: int = 10

@@ -117,7 +117,8 @@ def closed_loop(out: Path, phase: str | tuple[str, ...], names: tuple[str, ...])
     result = {"seconds": round(seconds, 1), **figures(entries, seconds),
               "operations": {k: v for k, v in per_op.items() if v["count"]},
               "empty": figures(empty, seconds),
-              "failures_seen": sorted((f for p in phases for f in read_failures(out, p)), key=lambda f: -f["count"])[:10]}
+              "failures_seen": sorted((f for p in phases for f in read_failures(out, p)),
+                                      key=lambda f: -f["count"])[:10]}
     result["failures"] += sum(read_exceptions(out, p) for p in phases)
     return result
 
@@ -154,10 +155,11 @@ def capacity_ratios(baseline: dict[str, Any], capacity: dict[str, Any]) -> dict[
     """Our capacity as a share of the bare baseline's, judged against ``min_baseline_ratio``: requests
     a second per second of server CPU, ours over the baseline's (= the baseline's CPU per request over
     ours), both at the same rate. ``ratio_to_baseline`` takes the baseline paced at our capacity
-    phase's rate (``baseline["paced"]``; both pooled over their rounds, ``rounds_pooled``): on two cores shared with Redis, PostgreSQL and the generators
-    our servers never saturate, and the bare one, saturated in its closed loop, pays no wakeup between
-    requests, a fifth of its CPU per request on a machine where a wakeup is dear ("What the capacity
-    ratio measures"); at one rate both pay alike and the ratio is our work against the bare call's.
+    phase's rate (``baseline["paced"]``; both pooled over their rounds, ``rounds_pooled``): on two
+    cores shared with Redis, PostgreSQL and the generators our servers never saturate, and the bare
+    one, saturated in its closed loop, pays no wakeup between requests, a fifth of its CPU per request
+    on a machine where a wakeup is dear ("What the capacity ratio measures"); at one rate both pay
+    alike and the ratio is our work against the bare call's.
     ``saturated_ratio_to_baseline`` is against the closed-loop baseline, the mean of its runs before
     ours and after (``baseline["after"]``), which cancels the machine's drift between them; it stands
     in for the judged ratio when no paced run was made. The closed loop's own ratio of requests a
