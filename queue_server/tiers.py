@@ -62,7 +62,13 @@ def lower_priority(tier: str, background_nice: int, sockets_nice: int, pid: int 
     started (``QUEUE_BACKGROUND_NICE``, ``QUEUE_SOCKETS_NICE``), so on a machine where the tiers share
     the cores a queue operation is answered first: the record and the prompts lag a little, a screen
     gets its frame a few milliseconds later (a screen's target is 100 ms, an operation's 50), rather
-    than a clerk's call waiting behind a fan-out burst or a persister batch."""
+    than a clerk's call waiting behind a fan-out burst or a persister batch. On Linux it is also
+    ``SCHED_BATCH``: woken (by Redis's answer to its stream read, say) it waits for the running
+    process's turn to end instead of taking its core, which an api process lost at such wakeups in
+    the middle of a request (loadtests/README.md, thirtieth session: on the city's saturated box the
+    desks' worst p99 fell from 90–140 ms to 48–99, call→screen p99 from 139–214 to 86–131)."""
     nice = {"background": background_nice, "sockets": sockets_nice}.get(tier, 0)
     if nice > 0:
         os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + nice))
+        if hasattr(os, "SCHED_BATCH"):
+            os.sched_setscheduler(pid, os.SCHED_BATCH, os.sched_param(0))

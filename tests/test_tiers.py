@@ -139,17 +139,23 @@ def test_a_background_process_yields_the_cpu(settings: Settings) -> None:
     started_at = os.getpriority(os.PRIO_PROCESS, 0)
     with serving(settings, "background", QUEUE_BACKGROUND_NICE="3") as (client, proc):
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 3)
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_BATCH   # woken, it does not take a running one's core
         assert client.get(f"/api/v1/centers/{C}/queue").status_code == 421
         assert "persister" in supervised(client.get("/metrics").text)
 
 
 def test_a_sockets_process_yields_the_cpu_to_operations(settings: Settings) -> None:
-    """``queue-server serve --tier sockets`` runs QUEUE_SOCKETS_NICE steps lower; an api process as started."""
+    """``queue-server serve --tier sockets`` runs QUEUE_SOCKETS_NICE steps lower and as a batch process;
+    an api process as started; 0 steps keeps a sockets process as started too."""
     started_at = os.getpriority(os.PRIO_PROCESS, 0)
     with serving(settings, "sockets", QUEUE_SOCKETS_NICE="1") as (_, proc):
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, started_at + 1)
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_BATCH
     with serving(settings, "api", QUEUE_SOCKETS_NICE="1", QUEUE_BACKGROUND_NICE="3") as (_, proc):
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == started_at
+        assert os.sched_getscheduler(proc.pid) == os.SCHED_OTHER
+    with serving(settings, "sockets", QUEUE_SOCKETS_NICE="0") as (_, proc):
+        assert (os.getpriority(os.PRIO_PROCESS, proc.pid), os.sched_getscheduler(proc.pid)) == (started_at, os.SCHED_OTHER)
 
 
 def test_serve_takes_its_tier_from_the_flag(settings: Settings) -> None:
