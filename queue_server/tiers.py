@@ -65,8 +65,9 @@ def lower_priority(tier: str, background_nice: int, sockets_nice: int, pid: int 
     than a clerk's call waiting behind a fan-out burst or a persister batch. On Linux it is also
     ``SCHED_BATCH``: woken (by Redis's answer to its stream read, say) it waits for the running
     process's turn to end instead of taking its core, which an api process lost at such wakeups in
-    the middle of a request (loadtests/README.md, thirtieth session: on the city's saturated box the
-    desks' worst p99 fell from 90–140 ms to 48–99, call→screen p99 from 139–214 to 86–131)."""
+    the middle of a request (loadtests/README.md, thirtieth session: on the city's saturated box,
+    the desks' worst p99 60–140 ms in five runs without it, 45–99 in four with it; call→screen p99
+    103–214 against 79–131)."""
     nice = {"background": background_nice, "sockets": sockets_nice}.get(tier, 0)
     if nice > 0:
         os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + nice))
