@@ -4,7 +4,8 @@ side is what a run measures: the server processes, and the Redis and PostgreSQL 
 itself (embedded ones; the machine's own, given by REDIS_URL / DATABASE_URL, are left where they
 are and float over every core). The generators' side: Locust's master and workers and the runner
 itself (its SMS stand-in and pollers). Affinity is inherited, so a process pinned before it forks
-(PostgreSQL's backends, Locust's workers) has its children pinned too."""
+(PostgreSQL's backends, Locust's workers) has its children pinned too. Pinned or not, the screens'
+generators run as batch processes (``as_batch``; ``--screens-scheduling normal`` not)."""
 from __future__ import annotations
 
 import contextlib
@@ -55,6 +56,12 @@ def _cpu_list(text: str) -> tuple[int, ...]:
 def taskset(cores: tuple[int, ...]) -> list[str]:
     """The command prefix that starts a process (and whatever it forks) on ``cores``."""
     return ["taskset", "-c", ",".join(map(str, cores))]
+
+
+def as_batch() -> list[str]:
+    """The command prefix that starts a process (and whatever it forks) as ``SCHED_BATCH``: woken, it
+    waits for the running process's turn to end instead of taking its core (``runner.load_generators``)."""
+    return ["chrt", "--batch", "0"]
 
 
 def pin(pid: int, cores: tuple[int, ...]) -> None:

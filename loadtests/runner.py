@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -36,7 +37,7 @@ from queue_server.engine.connection import is_cluster
 from queue_server.tiers import lower_priority
 
 from .city import city_catalog, staff_of
-from .cores import Cores, pin, taskset
+from .cores import Cores, as_batch, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
@@ -124,11 +125,12 @@ async def prefill(urls: list[str], plan: Plan, per_window: int) -> None:
 
 def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: float, settle_s: float,
            measure_s: float, workers: int, servers: list[str], sampler: Sampler, cores: Cores | None = None,
-           part: str = "", phase_users: int | None = None, pace_per_s: float = 0.0) -> int:
+           part: str = "", phase_users: int | None = None, pace_per_s: float = 0.0, batch: bool = False) -> int:
     """One headless Locust run; its master ends it once the measured window is over. ``part``
     ``desks``: the desks' run beside the screens' one, following its window (locustfile.py), lasting
     as long as a run of all ``phase_users`` may. ``pace_per_s``: the bare baseline's users together
-    send that many requests a second instead of each one as soon as the last was answered."""
+    send that many requests a second instead of each one as soon as the last was answered.
+    ``batch``: its master and workers run as ``SCHED_BATCH`` (``cores.as_batch``)."""
     stem = f"{phase}-{part}" if part else phase
     env = {**os.environ, "LOAD_PLAN": str(out / "plan.json"), "LOAD_PHASE": phase, "LOAD_PART": part,
            "LOAD_SERVERS": ",".join(servers), "LOAD_SETTLE_S": str(settle_s), "LOAD_MEASURE_S": str(measure_s),
@@ -136,7 +138,7 @@ def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: fl
     span = phase_users or users
     bound = int(span / spawn_rate + max(60, span / 50) + settle_s + measure_s + 120)   # see wait_for_sockets
     port = free_port()   # not Locust's default 5557: another run on the machine may hold it
-    cmd = [*(taskset(cores.generators) if cores else []), sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
+    cmd = [*(taskset(cores.generators) if cores else []), *(as_batch() if batch else []), sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--headless",
            "--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port), "-u", str(users), "-r", str(spawn_rate), "-t", f"{bound}s",
            "--stop-timeout", "5", "--csv", str(out / stem), "--html", str(out / f"{stem}.html"),
            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
@@ -155,20 +157,25 @@ def locust(out: Path, phase: str, classes: list[str], users: int, spawn_rate: fl
 
 
 def load_generators(out: Path, profile: Profile, classes: list[str], urls: list[str], sampler: Sampler,
-                    settle_s: float, cores: Cores | None) -> None:
+                    settle_s: float, cores: Cores | None, screens_batch: bool = True) -> None:
     """The load phase's users as two Locust runs side by side: the screens in the profile's workers,
     the kiosks, clerks, residents and SMS senders in a process of their own. Under one roof, a call
     reached the hundreds of screens of its center in the same process as the clerk who made it, and
     the clerk's answer waited behind their frames (half: call-next p99 62 ms at the client, <= 10 ms
-    in the server); a clerk's PC holds no hall displays."""
+    in the server); a clerk's PC holds no hall displays.
+    ``screens_batch``: the screens' run as ``SCHED_BATCH``. The city's 25,069 screens are woken by
+    7,500 frames a second; each wakeup took a core from whoever ran — an api process in the middle
+    of a request, Redis, the desks' generator timing a clerk — as no screen on its own hardware
+    does. As batch processes they wait for the running one's turn to end, their share of the cores
+    unchanged; a frame's arrival is timed when they read it, so call→screen counts their wait."""
     n = counts(profile)
     desks = [c for c in classes if c != "Screen"]
     desk_users = sum(n[k] for k in ("kiosks", "clerks", "residents")) + (n["sms"] if "Sms" in desks else 0)
     total = n["screens"] + desk_users
-    parts = [("", ["Screen"], n["screens"], profile.workers), ("desks", desks, desk_users, 1)]
+    parts = [("", ["Screen"], n["screens"], profile.workers, screens_batch), ("desks", desks, desk_users, 1, False)]
     with ThreadPoolExecutor(len(parts)) as pool:
         done = [pool.submit(locust, out, "load", cls, users, profile.spawn_rate, settle_s, profile.measure_s, workers,
-                            urls, sampler, cores, part, total) for part, cls, users, workers in parts]
+                            urls, sampler, cores, part, total, batch=batch) for part, cls, users, workers, batch in parts]
         for d in done:
             d.result()
 
@@ -237,12 +244,13 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
 
 
 async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single",
-              cores: Cores | None = None) -> dict[str, Any]:
+              cores: Cores | None = None, screens_batch: bool = True) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "pinned": cores.as_dict() if cores else None},
+                    "python": platform.python_version(), "pinned": cores.as_dict() if cores else None,
+                    "screens_scheduling": "batch" if screens_batch else "normal"},
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
                   "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
                   "server_processes": profile.servers, "locust_workers": profile.workers,
@@ -280,7 +288,8 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
                             sms={"public_base_url": PUBLIC_BASE_URL, "auth_token": sms_env["TWILIO_AUTH_TOKEN"],
                                  "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
-                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy, cores))
+                summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy, cores,
+                                             screens_batch))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -316,7 +325,8 @@ def tiers_arg(value: str) -> tuple[int, ...]:
 
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
-                 sampler: Sampler, py_spy: bool, cores: Cores | None = None) -> dict[str, Any]:
+                 sampler: Sampler, py_spy: bool, cores: Cores | None = None,
+                 screens_batch: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack, contextlib.ExitStack() as baseline:
@@ -374,7 +384,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher.start()
         settled = settle("load")
         with recording(out, "load", pids, py_spy) as files:
-            load_generators(out, profile, classes, urls, sampler, 5.0, cores)
+            load_generators(out, profile, classes, urls, sampler, 5.0, cores, screens_batch)
         stop.set()
         watcher.join()
         seen.pop("at_start", None)
@@ -438,6 +448,9 @@ def main() -> None:
     parser.add_argument("--pin", nargs="?", const="auto", metavar="SERVERS:GENERATORS",
                         help="servers (and the Redis/PostgreSQL the run starts) on some cores, the load generators on"
                              " the others: taskset lists such as 0:1; alone, half the cores each")
+    parser.add_argument("--screens-scheduling", choices=("batch", "normal"), default="batch",
+                        help="the screens' generators as SCHED_BATCH (default: no screen's frame takes a core from"
+                             " a server or the desks' generator) or as every other process")
     a = parser.parse_args()
     try:
         cores = Cores.parse(a.pin) if a.pin else None
@@ -450,7 +463,11 @@ def main() -> None:
     if a.servers and not a.tiers:   # N processes of every tier, whatever the profile's tiers
         profile = dataclasses.replace(profile, tiers=None)
     out = a.out or ROOT / "loadtests" / "results" / f"{profile.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores))
+    screens_batch = a.screens_scheduling == "batch"
+    if screens_batch and not shutil.which(as_batch()[0]):
+        print("note: no chrt (util-linux) here: the screens' generators run as every other process", flush=True)
+        screens_batch = False
+    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")

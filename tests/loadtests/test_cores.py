@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.cores import Cores, pin, taskset
+from loadtests.cores import Cores, as_batch, pin, taskset
 
 
 def test_cores_are_two_disjoint_sets() -> None:
@@ -36,3 +36,9 @@ def test_a_running_process_is_moved_with_every_thread_and_a_started_one_begins_t
         for p in (proc, started):
             p.kill()
             p.wait()
+
+
+def test_a_process_started_as_batch_and_what_it_forks_are_batch() -> None:
+    code = "import os; pid = os.fork(); print(os.sched_getscheduler(0)); os.waitpid(pid, 0) if pid else None"
+    out = subprocess.run([*as_batch(), sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(os.SCHED_BATCH)] * 2
