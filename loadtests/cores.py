@@ -5,11 +5,15 @@ itself (embedded ones; the machine's own, given by REDIS_URL / DATABASE_URL, are
 are and float over every core). The generators' side: Locust's master and workers and the runner
 itself (its SMS stand-in and pollers). Affinity is inherited, so a process pinned before it forks
 (PostgreSQL's backends, Locust's workers) has its children pinned too. Pinned or not, the screens'
-generators run as batch processes (``as_batch``; ``--screens-scheduling normal`` not)."""
+generators run as batch processes (``as_batch``; ``--screens-scheduling normal`` not). ``--neighbour``
+adds another tenant of the machine to the load phase (``neighbour``)."""
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +66,30 @@ def as_batch() -> list[str]:
     """The command prefix that starts a process (and whatever it forks) as ``SCHED_BATCH``: woken, it
     waits for the running process's turn to end instead of taking its core (``runner.load_generators``)."""
     return ["chrt", "--batch", "0"]
+
+
+# Busy for ``busy`` seconds of every ``period``: the CPU a neighbour takes, and how often it is woken.
+_NEIGHBOUR = """import sys, time
+busy, period = float(sys.argv[1]) / 1000, float(sys.argv[2]) / 1000
+while True:
+    t = time.perf_counter()
+    while time.perf_counter() - t < busy:
+        pass
+    time.sleep(period - busy)
+"""
+
+
+@contextlib.contextmanager
+def neighbour(busy_ms: float, period_ms: float) -> Iterator[int]:
+    """A process of the ordinary policy busy ``busy_ms`` of every ``period_ms`` while inside (its pid):
+    another tenant of the machine, for reading on a quiet machine what a busy one does (``--neighbour``;
+    3:10, ~30 % of a core woken 100 times a second, put the city's cores where a slow day's were)."""
+    proc = subprocess.Popen([sys.executable, "-c", _NEIGHBOUR, str(busy_ms), str(period_ms)])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def pin(pid: int, cores: tuple[int, ...]) -> None:

@@ -37,7 +37,7 @@ from queue_server.engine.connection import is_cluster
 from queue_server.tiers import lower_priority
 
 from .city import city_catalog, staff_of
-from .cores import Cores, as_batch, pin, taskset
+from .cores import Cores, as_batch, neighbour, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
@@ -244,13 +244,15 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
 
 
 async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single",
-              cores: Cores | None = None, screens_batch: bool = True) -> dict[str, Any]:
+              cores: Cores | None = None, screens_batch: bool = True,
+              neighbour_ms: tuple[float, float] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
                     "python": platform.python_version(), "pinned": cores.as_dict() if cores else None,
-                    "screens_scheduling": "batch" if screens_batch else "normal"},
+                    "screens_scheduling": "batch" if screens_batch else "normal",
+                    "neighbour_ms": list(neighbour_ms) if neighbour_ms else None},
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
                   "queue_ops_per_s": profile.ops_per_s, "visits_per_s": round(profile.visits_per_s, 1),
                   "server_processes": profile.servers, "locust_workers": profile.workers,
@@ -289,7 +291,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
                                  "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
                 summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy, cores,
-                                             screens_batch))
+                                             screens_batch, neighbour_ms))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -313,6 +315,17 @@ def tiers_of(profile: Profile) -> list[str]:
     return ["api" if background else "http"] * http + ["sockets"] * sockets + ["background"] * background
 
 
+def neighbour_arg(value: str) -> tuple[float, float]:
+    """``BUSY:PERIOD`` in milliseconds, busy above 0 and below the period: ``3:10``."""
+    try:
+        busy, period = (float(n) for n in value.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("want BUSY:PERIOD in milliseconds, say 3:10") from None
+    if not 0 < busy < period:
+        raise argparse.ArgumentTypeError("busy must be above 0 and below the period, say 3:10")
+    return busy, period
+
+
 def tiers_arg(value: str) -> tuple[int, ...]:
     """``H:S`` or ``H:S:B``: H http (api) and S sockets processes, one or more of each, and B background."""
     try:
@@ -326,7 +339,7 @@ def tiers_arg(value: str) -> tuple[int, ...]:
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
                  sampler: Sampler, py_spy: bool, cores: Cores | None = None,
-                 screens_batch: bool = True) -> dict[str, Any]:
+                 screens_batch: bool = True, neighbour_ms: tuple[float, float] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack, contextlib.ExitStack() as baseline:
@@ -383,7 +396,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
         settled = settle("load")
-        with recording(out, "load", pids, py_spy) as files:
+        with recording(out, "load", pids, py_spy) as files, \
+                neighbour(*neighbour_ms) if neighbour_ms else contextlib.nullcontext():
             load_generators(out, profile, classes, urls, sampler, 5.0, cores, screens_batch)
         stop.set()
         watcher.join()
@@ -451,6 +465,9 @@ def main() -> None:
     parser.add_argument("--screens-scheduling", choices=("batch", "normal"), default="batch",
                         help="the screens' generators as SCHED_BATCH (default: no screen's frame takes a core from"
                              " a server or the desks' generator) or as every other process")
+    parser.add_argument("--neighbour", type=neighbour_arg, metavar="BUSY:PERIOD",
+                        help="another tenant in the load phase, busy BUSY ms of every PERIOD ms (3:10: a slow day's"
+                             " cores on a quiet machine)")
     a = parser.parse_args()
     try:
         cores = Cores.parse(a.pin) if a.pin else None
@@ -467,7 +484,7 @@ def main() -> None:
     if screens_batch and not shutil.which(as_batch()[0]):
         print("note: no chrt (util-linux) here: the screens' generators run as every other process", flush=True)
         screens_batch = False
-    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch))
+    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch, a.neighbour))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")

@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from loadtests.cores import Cores, as_batch, pin, taskset
+from loadtests.cores import Cores, as_batch, neighbour, pin, taskset
 
 
 def test_cores_are_two_disjoint_sets() -> None:
@@ -42,3 +44,11 @@ def test_a_process_started_as_batch_and_what_it_forks_are_batch() -> None:
     code = "import os; pid = os.fork(); print(os.sched_getscheduler(0)); os.waitpid(pid, 0) if pid else None"
     out = subprocess.run([*as_batch(), sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == [str(os.SCHED_BATCH)] * 2
+
+
+def test_a_neighbour_keeps_busy_while_inside_and_is_gone_after() -> None:
+    with neighbour(5, 10) as pid:
+        time.sleep(1.0)
+        spent = sum(psutil.Process(pid).cpu_times()[:2])
+    assert spent > 0.1   # busy half of each 10 ms: most of 0.5 s, unless the machine starved it
+    assert not psutil.pid_exists(pid)

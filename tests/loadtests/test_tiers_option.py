@@ -1,4 +1,4 @@
-"""``loadtests/run --tiers H:S[:B]``: which processes the load phases start, and the option's refusals."""
+"""``loadtests/run --tiers H:S[:B]``: which processes the load phases start, and the option's refusals; ``--neighbour``'s too."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from loadtests.profiles import PROFILES
-from loadtests.runner import tiers_arg, tiers_of
+from loadtests.runner import neighbour_arg, tiers_arg, tiers_of
 
 
 def test_tiers_name_each_server_process() -> None:
@@ -23,3 +23,10 @@ def test_tiers_name_each_server_process() -> None:
 def test_tiers_want_one_process_of_each(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         tiers_arg(value)
+
+
+def test_a_neighbour_is_busy_for_part_of_its_period() -> None:
+    assert neighbour_arg("3:10") == (3.0, 10.0)
+    for bad in ("3", "10:3", "0:10", "3:3", "a:b", "3:10:1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            neighbour_arg(bad)
