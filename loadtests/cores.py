@@ -83,7 +83,8 @@ while True:
 def neighbour(busy_ms: float, period_ms: float) -> Iterator[int]:
     """A process of the ordinary policy busy ``busy_ms`` of every ``period_ms`` while inside (its pid):
     another tenant of the machine, for reading on a quiet machine what a busy one does (``--neighbour``;
-    3:10, ~30 % of a core woken 100 times a second, put the city's cores where a slow day's were)."""
+    3:10, ~30 % of a core woken 100 times a second, put the city's cores where a slow day's were). It
+    starts where the runner runs: with ``--pin``, on the generators' cores."""
     proc = subprocess.Popen([sys.executable, "-c", _NEIGHBOUR, str(busy_ms), str(period_ms)])
     try:
         yield proc.pid

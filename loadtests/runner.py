@@ -164,9 +164,9 @@ def load_generators(out: Path, profile: Profile, classes: list[str], urls: list[
     the clerk's answer waited behind their frames (half: call-next p99 62 ms at the client, <= 10 ms
     in the server); a clerk's PC holds no hall displays.
     ``screens_batch``: the screens' run as ``SCHED_BATCH``. The city's 25,069 screens are woken by
-    7,500 frames a second; each wakeup took a core from whoever ran — an api process in the middle
-    of a request, Redis, the desks' generator timing a clerk — as no screen on its own hardware
-    does. As batch processes they wait for the running one's turn to end, their share of the cores
+    7,500 frames a second, and each wakeup may take the core from whoever runs — an api process in
+    the middle of a request, Redis, the desks' generator timing a clerk — as no screen on its own
+    hardware does. As batch processes they wait for the running one's turn to end, their share of the cores
     unchanged; a frame's arrival is timed when they read it, so call→screen counts their wait."""
     n = counts(profile)
     desks = [c for c in classes if c != "Screen"]
