@@ -45,6 +45,7 @@ from .procstat import Sampler, listener_pid, redis_pids, wait_for_quiet
 from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
+from .redis_calls import sampling
 from .profiles import ORDER, PROFILES, Profile
 from .summary import QUEUE_OPS, capacity_ratios, closed_loop, judge, load_phase, rounds_pooled, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
@@ -245,7 +246,7 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
 
 async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single",
               cores: Cores | None = None, screens_batch: bool = True,
-              neighbour_ms: tuple[float, float] | None = None) -> dict[str, Any]:
+              neighbour_ms: tuple[float, float] | None = None, redis_calls: bool = False) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -265,6 +266,9 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
         os.sched_setaffinity(0, cores.generators)
     with services(redis_kind) as (redis_url, dsn), sampler:
         summary["machine"]["redis"] = "cluster" if is_cluster(redis_url) else "single"
+        if redis_calls and is_cluster(redis_url):
+            print("note: --redis-calls reads one Redis's slow log: not taken on this cluster", flush=True)
+            redis_calls = False
         if cores:
             summary["machine"]["pinned"]["services"] = [k for k, started in embedded.items() if started]
             for pid in (redis_pids(redis_url) if embedded["redis"] else []) + \
@@ -291,7 +295,7 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
                                  "standin_url": standin_url, "from": sms_env["TWILIO_FROM"]})
                 plan.write(out / "plan.json")
                 summary.update(await phases(profile, out, plan, redis_url, db, sms_env, sampler, py_spy, cores,
-                                             screens_batch, neighbour_ms))
+                                             screens_batch, neighbour_ms, redis_calls))
     summary["machine"]["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     summary["targets"] = judge(profile, summary)
     summary["met"] = all(t["met"] for t in summary["targets"])
@@ -339,7 +343,8 @@ def tiers_arg(value: str) -> tuple[int, ...]:
 
 async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: str, sms_env: dict[str, str],
                  sampler: Sampler, py_spy: bool, cores: Cores | None = None,
-                 screens_batch: bool = True, neighbour_ms: tuple[float, float] | None = None) -> dict[str, Any]:
+                 screens_batch: bool = True, neighbour_ms: tuple[float, float] | None = None,
+                 redis_calls: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {}
     users, cap_s = profile.capacity_users, profile.capacity_s
     with contextlib.ExitStack() as stack, contextlib.ExitStack() as baseline:
@@ -397,6 +402,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher.start()
         settled = settle("load")
         with recording(out, "load", pids, py_spy) as files, \
+                sampling(out, "load", redis_url, profile.measure_s, redis_calls) as redis_by_call, \
                 neighbour(*neighbour_ms) if neighbour_ms else contextlib.nullcontext():
             load_generators(out, profile, classes, urls, sampler, 5.0, cores, screens_batch)
         stop.set()
@@ -406,6 +412,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         result["load"] = {**load_phase(out, profile), "settled": settled}
         if files:
             result["load"]["hottest"] = hottest(files)
+        if redis_calls:
+            result["load"]["redis_by_call"] = redis_by_call
         result["load"]["servers_report"] = seen
     bare_phases = [("baseline", result["baseline"]), (AFTER, result["baseline"]["after"]), *paced]
     for phase, part in (*bare_phases, *capacity, ("load", result["load"])):
@@ -468,6 +476,9 @@ def main() -> None:
     parser.add_argument("--neighbour", type=neighbour_arg, metavar="BUSY:PERIOD",
                         help="another tenant in the load phase, busy BUSY ms of every PERIOD ms (3:10: a slow day's"
                              " cores on a quiet machine)")
+    parser.add_argument("--redis-calls", action="store_true",
+                        help="Redis's time by script and command over a few seconds of the load window (its slow log"
+                             " on for every command: a diagnosis, its figures read a little high)")
     a = parser.parse_args()
     try:
         cores = Cores.parse(a.pin) if a.pin else None
@@ -484,7 +495,9 @@ def main() -> None:
     if screens_batch and not shutil.which(as_batch()[0]):
         print("note: no chrt (util-linux) here: the screens' generators run as every other process", flush=True)
         screens_batch = False
-    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch, a.neighbour))
+    if a.redis_calls and a.redis == "cluster":
+        parser.error("--redis-calls reads one Redis's slow log: not with a cluster")
+    summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch, a.neighbour, a.redis_calls))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
         print(f"{'ok  ' if t['met'] else 'MISS'} {t['target']}: {t['got']} (want {t['want']})")
