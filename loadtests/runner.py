@@ -478,7 +478,7 @@ def main() -> None:
                              " cores on a quiet machine)")
     parser.add_argument("--redis-calls", action="store_true",
                         help="Redis's time by script and command over a few seconds of the load window (its slow log"
-                             " on for every command: a diagnosis, its figures read a little high)")
+                             " on for every command: a diagnosis, its figures read high)")
     a = parser.parse_args()
     try:
         cores = Cores.parse(a.pin) if a.pin else None
