@@ -47,7 +47,7 @@ def summarize(entries: list[dict[str, Any]], seconds: float, names: dict[str, st
     sent: dict[str, list[int]] = {}
     inside: dict[str, list[int]] = {}
     for e in entries:
-        args = e["command"].split(b" ", 2) if isinstance(e["command"], bytes) else [str(e["command"]).encode()]
+        args = e["command"].split(b" ", 2)   # bytes: the sampling client does not decode replies
         command = args[0].decode("ascii", "replace").lower()
         if e.get("client_address") == IN_SCRIPT:
             inside.setdefault(command, []).append(e["duration"])

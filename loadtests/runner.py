@@ -495,8 +495,6 @@ def main() -> None:
     if screens_batch and not shutil.which(as_batch()[0]):
         print("note: no chrt (util-linux) here: the screens' generators run as every other process", flush=True)
         screens_batch = False
-    if a.redis_calls and a.redis == "cluster":
-        parser.error("--redis-calls reads one Redis's slow log: not with a cluster")
     summary = asyncio.run(run(profile, out, a.py_spy, a.redis, cores, screens_batch, a.neighbour, a.redis_calls))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     for t in summary["targets"]:
