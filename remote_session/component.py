@@ -1,6 +1,6 @@
-"""Remote acceptance sessions as a component of the app: the signaling socket, the relay between
-instances (one pattern subscription each), and the closer that turns a ticket or window leaving
-into one session.closed event. It listens to the live screens' hub, so it starts after them."""
+"""Remote acceptance sessions as a component of the app: the signaling socket and the relay between
+instances (one pattern subscription each). It listens to the live screens' hub for the sessions'
+ends, so it starts after them."""
 from __future__ import annotations
 
 from starlette.applications import Starlette
@@ -21,13 +21,10 @@ class RemoteSessions:
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         state = app.state
-        relay = state.remote_sessions = SessionRelay(state.redis, state.keys, state.settings, SessionConfig.from_env(),
-                                                     lambda: state.engine.catalog)
+        relay = state.remote_sessions = SessionRelay(state.redis, state.keys, state.settings, SessionConfig.from_env())
         if state.settings.holds_sockets:   # its sockets, and the hub it follows, are the sockets tier's
             state.realtime.hub.listeners.append(relay.on_event)
-            await relay.note_windows_without_session()
             work.run("session-signals", lambda: relay.follow_signals(work.stop))
-            work.run("session-closer", lambda: relay.run_closer(work.stop, state.clock))
 
 
 component = RemoteSessions()

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from queue_server.api.problems import Problem
 from queue_server.api.ratelimit import RateLimiter
 from queue_server.domain.numbering import center_of
-from queue_server.domain.remote_session import SessionEnd, side_of
+from queue_server.domain.remote_session import side_of
 from queue_server.domain.tickets import AT_WINDOW
 from queue_server.realtime.endpoints import (OTHER_SCOPE, POLICY, TOO_BIG, TRY_LATER, UNKNOWN, Refused,
                                              admit_ip, refuse, socket_principal)
@@ -73,7 +73,7 @@ async def session_socket(ws: WebSocket) -> None:
         await refuse(ws, TRY_LATER, "sessions cannot be opened right now; retry shortly")
         return
     session = opened["session"]
-    p = Participant(ws, center, window, ticket_id, session["id"], side, int(session["started_at"]))
+    p = Participant(ws, center, window, ticket_id, session["id"], side)
     relay.join(p)
     writer = asyncio.create_task(p.write())
     try:
@@ -142,7 +142,7 @@ async def _listen(ws: WebSocket, relay: SessionRelay, p: Participant) -> None:
                 if not complain("only the clerk ends the video"):
                     return
                 continue
-            await relay.close(p.center, SessionEnd(p.window, p.ticket, "hung_up"), ws.app.state.clock.now_ms())
+            await relay.close(p.center, p.window, p.ticket, "hung_up", ws.app.state.clock.now_ms())
             continue
         body: dict[str, Any] = parsed.model_dump(exclude_none=isinstance(parsed, Chat))
         to = body.pop("to", None) if isinstance(parsed, ADDRESSED) else None

@@ -57,9 +57,7 @@ async def _next(ws: ClientConnection, kind: str) -> dict[str, Any]:
 
 
 async def _session_events(settings: Settings, at_least: int = 1, deadline_s: float = 10.0) -> list[dict[str, Any]]:
-    """The session events on the center's stream, once there are ``at_least``: a page hears its
-    session close from its own instance at once, and the session.closed event follows from the
-    instance's closer loop a moment later."""
+    """The session events on the center's stream, once there are ``at_least``."""
     r = Redis.from_url(settings.redis_url)
     end = time.monotonic() + deadline_s
     try:

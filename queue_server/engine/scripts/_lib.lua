@@ -196,3 +196,20 @@ local function session_view(s)
   out.ended_at = tonumber(s.ended_at)
   return out
 end
+
+-- End the video session a remote window holds (remote_session/), if any: one session.closed on the
+-- center's stream. Only the session of ``ticket`` when one is named; a session of another ticket is
+-- kept and returned as the second value. Returns the session ended, or nil.
+local function close_session(base, center, window, ticket, reason, now, events, maxlen)
+  local key = base .. 'rtc:' .. window
+  local s = hgetall(key)
+  if not s.id then return nil end
+  if ticket and s.ticket ~= ticket then return nil, s end
+  redis.call('DEL', key)
+  s.ended_at = now
+  local body = {center = center, session = session_view(s), window = window_view(base, window), reason = reason}
+  local t = hgetall(base .. 't:' .. s.ticket)
+  if t.id then body.ticket = view(t) end
+  emit(events, maxlen, 'session.closed', now, body)
+  return s
+end

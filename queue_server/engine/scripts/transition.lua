@@ -69,4 +69,9 @@ local body = cjson.decode(ARGV[10])
 body.center = ARGV[11]; body.ticket = view(t); body.from = from
 if at_window ~= '' then body.window = window_view(base, at_window) end
 body.event_id = emit(KEYS[2], ARGV[8], kind, now, body)
+-- A service point's ticket that left its remote window ends the video session it held there, in the
+-- same step: no session outlives its ticket's turn at the window, whoever is connected.
+if at_window ~= '' and (t.service_point or '') ~= '' and not (is_at_window(to) and t.window == at_window) then
+  close_session(base, ARGV[11], at_window, t.id, (string.gsub(kind, '^ticket%.', '')), now, KEYS[2], ARGV[8])
+end
 return cjson.encode(body)

@@ -24,4 +24,6 @@ end
 local kinds = {open = 'window.opened', paused = 'window.paused', closed = 'window.closed'}
 local body = {center = center, window = window_view(base, window)}
 body.event_id = emit(KEYS[2], ARGV[8], kinds[state], now, body)
+-- a window that pauses or closes ends the video session it held (remote_session/)
+if state ~= 'open' then close_session(base, center, window, nil, 'window_' .. state, now, KEYS[2], ARGV[8]) end
 return cjson.encode(body)
