@@ -49,9 +49,29 @@ class Plan:
     slots: dict[str, str] = field(default_factory=dict)  # redis_url, key: where users draw their index
     sms: dict[str, str] = field(default_factory=dict)   # public_base_url, auth_token, standin_url
     socket_servers: list[str] = field(default_factory=list)   # where screens connect: the sockets tier, else servers
+    _live_of: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def live_server(self, center: str) -> str:
+        """Where a device of ``center`` opens its socket: every device of a center on one server, as
+        the proxy sends them (deploy/nginx-tiers.conf), so each sockets process reads only its own
+        centers' streams; the centers dealt out largest first to the server holding the fewest
+        devices so far, so each process holds about its share of the sockets."""
+        if self._live_of is None:
+            servers = self.socket_servers or self.servers
+            per_center: dict[str, int] = {}
+            for d in self.devices:
+                per_center[d.center] = per_center.get(d.center, 0) + 1
+            held = dict.fromkeys(servers, 0)
+            self._live_of = {}
+            for code, n in sorted(per_center.items(), key=lambda cn: (-cn[1], cn[0])):
+                server = min(servers, key=held.__getitem__)
+                self._live_of[code] = server
+                held[server] += n
+        return self._live_of[center]
 
     def write(self, path: Path) -> None:
         data = asdict(self)
+        del data["_live_of"]
         data["devices"] = [[d.kind, d.center, d.window, d.point, d.token] for d in self.devices]
         path.write_text(json.dumps(data), encoding="utf-8")
 

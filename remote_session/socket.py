@@ -58,11 +58,30 @@ async def _admit(ws: WebSocket) -> tuple[str, str, str, str]:
 async def session_socket(ws: WebSocket) -> None:
     state = ws.app.state
     relay: SessionRelay = state.remote_sessions
-    config = relay.config
-    ticket_id: str = ws.path_params["ticket_id"]
     await ws.accept()
     try:
         center, window, point, side = await _admit(ws)
+    except Refused as exc:
+        await refuse(ws, exc.code, exc.reason)
+        return
+    reader = state.realtime.reader
+    try:
+        await reader.follow(center)   # the session's end is on its center's stream: read here while the page is
+    except RedisError:
+        await refuse(ws, TRY_LATER, "sessions cannot be opened right now; retry shortly")
+        return
+    try:
+        await _take_part(ws, relay, center, window, point, side)
+    finally:
+        reader.unfollow(center)
+
+
+async def _take_part(ws: WebSocket, relay: SessionRelay, center: str, window: str, point: str, side: str) -> None:
+    """Open (or join) the session, then relay for this page until it or the session ends."""
+    state = ws.app.state
+    config = relay.config
+    ticket_id: str = ws.path_params["ticket_id"]
+    try:
         opened = await relay.open(center, window, ticket_id, point, side, state.clock.now_ms())
         if "refused" in opened:
             raise Refused(NO_SESSION, opened["detail"])

@@ -137,7 +137,10 @@ def test_the_proxy_holds_websockets_without_sticky_sessions(conf: str) -> None:
         servers = [d for d in upstream if d[0] == "server"]
         assert [s[1] for s in servers] == [f"{service}:{app_port()}"], "every replica, through the service's name"
         assert "resolve" in servers[0] and ["zone", service, "64k"] in upstream   # replicas followed as they scale
-        assert not {"ip_hash", "hash", "sticky"} & {d[0] for d in upstream}, "any instance resumes a socket"
+        assert not {"ip_hash", "sticky"} & {d[0] for d in upstream}, "no client tied to an instance"
+        # the sockets by center, so each replica reads only its centers' streams; the app round robin
+        assert [d for d in upstream if d[0] == "hash"] == ([["hash", "$live_center", "consistent"]]
+                                                             if service == "sockets" else [])
     assert any(d[0] == "resolver" and d[1] == "127.0.0.11" for d in directives(conf))
     server = nginx_block("server", conf)
     # every location proxies the same way: the settings are the server's, inherited
@@ -178,6 +181,23 @@ def test_the_tiers_profile() -> None:
         block = nginx_block(m.group(0).rstrip("{").strip(), server)
         routed[m.group(2)] = [d[1] for d in directives(block) if d[0] == "proxy_pass"]
     assert routed == {"/": ["http://app"], "/ws/": ["http://sockets"], **{p: ["http://sockets"] for p in LIVE_STATE}}
+    # which center a socket's path names, as nginx's map reads it (PCRE: Python spells a named group
+    # ``(?P<name>``); the dashboards and the live-state reads go together
+    rules = directives(nginx_block("map $uri $live_center", NGINX_TIERS))
+    assert rules[-1] == ["default", "ops"]
+
+    c = "jingansi"
+
+    def center(path: str) -> str:
+        for pattern, value in rules[:-1]:
+            if m := re.match(pattern.removeprefix("~").replace("(?<", "(?P<"), path):
+                return value.replace("$center", m.group("center"))
+        return "ops"
+    for path, want in ((f"/ws/centers/{c}/display", c), (f"/ws/centers/{c}/windows/w1/screen", c),
+                       (f"/ws/points/{c}-sp1/screen", c), (f"/ws/tickets/{c}-20261206-A001", c),
+                       (f"/ws/sessions/{c}-20261206-R001", c), ("/ws/ops", "ops"), ("/api/v1/ops/figures", "ops"),
+                       ("/api/v1/ops/realtime", "ops")):
+        assert center(path) == want, path
 
 
 def test_the_background_profile() -> None:

@@ -35,8 +35,7 @@ class ScreenUser(User):
         p = plan()
         index = slot(environment, "ScreenUser")
         self.device = p.devices[index % len(p.devices)]
-        live = p.socket_servers or p.servers
-        self.live_server = live[index % len(live)]                      # its socket
+        self.live_server = p.live_server(self.device.center)            # its socket
         self.label = label(self.device.kind, self.device.point)
         self.ws: LeanWebSocket | None = None
         self.reading: Any = None      # the hub's read watcher on the open socket

@@ -3,8 +3,9 @@ dashboards' socket and its broadcaster, the poller of devices and lag, reports, 
 dashboard page."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
@@ -43,11 +44,38 @@ class Ops:
     keys: Keys
     clock: Clock
     realtime: Realtime
+    _keeping: asyncio.Future[None] | None = field(default=None, init=False)   # the feed's start, once asked (``keep``)
+
+    async def keep(self) -> None:
+        """Keep the figures from now on: every center's stream read and applied, after a warm-up from
+        today's events. A sockets process does it when first asked for figures, not at its start: of
+        several, only those the dashboards reach read every event for them (the proxy sends the
+        dashboards to one, deploy/nginx-tiers.conf); the others read only their own screens' centers.
+        The first dashboard waits for the warm-up; one that fails (Redis or PostgreSQL away) is tried
+        again by the next ask."""
+        if self.feed is None:
+            return
+        if self._keeping is None:
+            self._keeping = asyncio.ensure_future(self.feed.start())
+        keeping = self._keeping
+        try:
+            await asyncio.shield(keeping)
+        except Exception:
+            if self._keeping is keeping:
+                self._keeping = None
+            raise
+
+    @property
+    def kept(self) -> bool:
+        k = self._keeping
+        return k is not None and k.done() and not k.cancelled() and k.exception() is None
 
     async def fresh(self, scope: str | None) -> None:
-        """What the figures of ``scope`` (a center; None: the district) take from outside the event
-        streams, read now unless read within a poll period: before a dashboard's snapshot or a read.
-        Redis away, they stay as last read (the event streams' part does not need it)."""
+        """The figures kept (``keep``), and what those of ``scope`` (a center; None: the district) take
+        from outside the event streams read now unless read within a poll period: before a dashboard's
+        snapshot or a read. Redis away, the latter stay as last read (the event streams' part does not
+        need it)."""
+        await self.keep()
         if self.poller is not None:
             with contextlib.suppress(RedisError):
                 await self.poller.fresh(self.poller.scope([scope]))
@@ -76,7 +104,7 @@ class Ops:
                                                 " WHERE state IN ('queued', 'sending') GROUP BY state"))
             for state in ("queued", "sending"):
                 m.outbox.labels(state).set(counts.get(state, 0))
-        if self.feed is None:
+        if not self.kept:
             return
         now = self.clock.now_ms()
         for code, live_center in self.figures.centers.items():
@@ -112,12 +140,13 @@ class OpsComponent:
         if state.settings.holds_sockets:
             feed = Feed(figures, state.realtime.reader, state.redis, state.pool, state.engine, state.clock,
                         broadcaster.changed, metrics.count_event)
-            await feed.start()
             poller = poll.Poller(figures, state.redis, state.keys, state.clock, config.device_online_s, config.poll_s,
                                  lambda: state.engine.catalog.centers,
                                  lambda: (sock.scope for sock in broadcaster.sockets), broadcaster.changed)
         state.ops = Ops(config, figures, broadcaster, feed, poller, metrics, state.redis, state.pool, state.keys,
                         state.clock, state.realtime)
+        if state.settings.tier == "all":   # the one process there is: its dashboards open at once
+            await state.ops.keep()
 
         metrics.count_from("background_task_restarts", "Restarts of each background task of this instance", ["task"],
                            lambda: {(s.name,): s.restarts for s in work.tasks.values()})

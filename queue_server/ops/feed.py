@@ -1,5 +1,6 @@
-"""Feeding the live figures from the process's one stream reader (``realtime/``): the feed listens to
-the hub, which hands it every event the reader decoded, and applies each as it comes. While a center
+"""Feeding the live figures from the process's one stream reader (``realtime/``): the feed has the
+reader follow every center, listens to the hub, which hands it every event the reader decoded, and
+applies each as it comes. While a center
 warms up its events wait; after the warm-up those at or below what was read are skipped, so nothing
 is missed or counted twice. When the reader finds a center's epoch changed (Redis lost its history),
 the center warms up again from the record."""
@@ -41,10 +42,13 @@ class Feed:
         self.epochs: dict[str, str] = {}
 
     async def start(self) -> None:
-        """Listen first, then warm every center up: an event the reader hands over meanwhile waits."""
+        """Have every center's stream read, listen, then warm every center up: an event the reader
+        hands over meanwhile waits. Again after a failed start, it starts over."""
+        await self.reader.follow_all(self.figures.centers)
         self.held = {code: [] for code in self.figures.centers}
         self.epochs = dict(self.reader.epochs)
-        self.hub.listeners.append(self.take)
+        if self.take not in self.hub.listeners:
+            self.hub.listeners.append(self.take)
         cases = await open_cases(self.pool)
         for code in self.figures.centers:
             await self.warm(code, cases.get(code, []))
@@ -87,9 +91,9 @@ class Feed:
                 delay = min(delay * 2, 10.0)
 
     async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
-        """Watch the reader's epochs."""
+        """Watch the reader's epochs, once started."""
         while not stop.is_set():
-            for center, epoch in list(self.reader.epochs.items()):
+            for center, epoch in list(self.reader.epochs.items()) if self.take in self.hub.listeners else ():
                 if self.epochs.get(center, epoch) != epoch:
                     await self._rewarm(center)
                 self.epochs[center] = epoch

@@ -72,9 +72,7 @@ class LiveScreens:
         nodes = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:realtime-reader",
                             max_connections=2)
         work.at_close(nodes.aclose)
-        reader = StreamReader(state.redis, nodes, state.keys, list(state.engine.catalog.centers), hub, config)
-        if state.settings.holds_sockets:
-            await reader.prepare()
+        reader = StreamReader(state.redis, nodes, state.keys, hub, config)
         presence = Presence(state.redis, state.keys, state.clock, config.presence_flush_s)
         per_minute = state.settings.rate_limit_per_minute
         # A whole minute's allowance at once. Sockets with a valid token are not counted against their

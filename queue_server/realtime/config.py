@@ -18,6 +18,7 @@ class RealtimeConfig:
     block_ms: int = 2_000           # XREAD BLOCK; the reader's client has no socket timeout
     gather_ms: int = 20             # after a short read, wait this long so the next XREAD brings a batch
     epoch_check_s: float = 5.0      # how often the reader looks for a Redis that lost its data
+    follow_grace_s: float = 60.0    # a center's stream is read this long after its last socket here went
     replay_max: int = 20_000        # a resume missing more than this gets a (cheaper) fresh snapshot
     max_in_bytes: int = 4_096       # client messages above this close the socket with 1009
     abuse_limit: int = 20           # invalid client messages tolerated before closing with 1008
@@ -35,6 +36,7 @@ class RealtimeConfig:
             block_ms=int(_float("QUEUE_WS_BLOCK_MS", d.block_ms)),
             gather_ms=int(_float("QUEUE_WS_GATHER_MS", d.gather_ms)),
             epoch_check_s=_float("QUEUE_WS_EPOCH_CHECK_S", d.epoch_check_s),
+            follow_grace_s=_float("QUEUE_WS_FOLLOW_GRACE_S", d.follow_grace_s),
             replay_max=int(_float("QUEUE_WS_REPLAY_MAX", d.replay_max)),
             send_buffer=int(_float("QUEUE_WS_SEND_BUFFER", d.send_buffer)),
             anonymous_per_address=int(_float("QUEUE_WS_ANONYMOUS_PER_ADDRESS", d.anonymous_per_address)),

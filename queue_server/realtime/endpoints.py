@@ -155,10 +155,14 @@ async def listen(ws: WebSocket, on_heartbeat: Callable[[], None]) -> None:
 
 
 async def serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heartbeat: Callable[[], None]) -> None:
-    """Subscribe first, then open (snapshot or resume), then deliver live events until the end."""
+    """Have the center's stream read, subscribe, then open (snapshot or resume), then deliver live
+    events until the end."""
     rt = ws.app.state.realtime
-    rt.hub.add(sub)
+    followed = False
     try:
+        await rt.reader.follow(sub.center)
+        followed = True
+        rt.hub.add(sub)
         floor = await opening(sub.send)
         if sub.closed is None:
             sub.start(floor)
@@ -170,6 +174,8 @@ async def serve(ws: WebSocket, sub: SocketSubscriber, opening: Opening, on_heart
         sub.kill(1011, "temporarily unavailable", hard=False)
     finally:
         rt.hub.remove(sub)
+        if followed:
+            rt.reader.unfollow(sub.center)
         await sub.stop()
 
 

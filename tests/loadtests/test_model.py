@@ -3,7 +3,7 @@ measured by loadtests/run, never asserted here)."""
 from __future__ import annotations
 
 from loadtests.city import city_catalog
-from loadtests.plan import people
+from loadtests.plan import Plan, people
 from loadtests.profiles import CITY, OPS_PER_VISIT, PROFILES, Targets
 from loadtests.summary import judge
 
@@ -30,6 +30,23 @@ def test_every_device_and_window_gets_its_own_token() -> None:
     assert len({r[0] for r in rows}) == len(rows) == len(devices) + len(clerks) + len(kiosks)
     point_devices = [d for d in devices if d.point]
     assert all(d.window.startswith("r") for d in point_devices)
+
+
+def test_every_device_of_a_center_opens_on_one_sockets_server_and_the_servers_hold_a_share_each() -> None:
+    """As the proxy sends them (deploy/nginx-tiers.conf): each sockets process then reads only its own
+    centers' streams, and none holds far more than its half of the city's 25,069 sockets (a process may
+    hold 20,000 files on the test machine)."""
+    devices, _, _, _ = people(city_catalog(CITY))
+    plan = Plan("city", ["http://a"], "", 2, [], devices, [], {}, {}, {}, {}, socket_servers=["http://s1", "http://s2"])
+    on: dict[str, set[str]] = {}
+    held = {"http://s1": 0, "http://s2": 0}
+    for d in devices:
+        on.setdefault(d.center, set()).add(plan.live_server(d.center))
+        held[plan.live_server(d.center)] += 1
+    assert all(len(servers) == 1 for servers in on.values())
+    assert abs(held["http://s1"] - held["http://s2"]) <= max(sum(d.center == c for d in devices) for c in on)
+    assert max(held.values()) < 13_000
+    assert Plan("x", ["http://a"], "", 1, [], devices[:5], [], {}, {}, {}, {}).live_server(devices[0].center) == "http://a"
 
 
 def _summary(**load: object) -> dict:
