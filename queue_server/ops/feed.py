@@ -1,8 +1,7 @@
 """Feeding the live figures from the process's one stream reader (``realtime/``): the feed has the
 reader follow every center, listens to the hub, which hands it every event the reader decoded, and
-applies each as it comes. While a center
-warms up its events wait; after the warm-up those at or below what was read are skipped, so nothing
-is missed or counted twice. When the reader finds a center's epoch changed (Redis lost its history),
+applies each as it comes. While a center warms up its events wait; after the warm-up those at or
+below what was read are skipped, so nothing is missed or counted twice. When the reader finds a center's epoch changed (Redis lost its history),
 the center warms up again from the record."""
 from __future__ import annotations
 
@@ -40,18 +39,24 @@ class Feed:
         self.on_event = on_event
         self.held: dict[str, list[LiveEvent]] = {}      # events of centers warming up
         self.epochs: dict[str, str] = {}
+        self.live = False                               # started: every center warmed up
 
     async def start(self) -> None:
         """Have every center's stream read, listen, then warm every center up: an event the reader
-        hands over meanwhile waits. Again after a failed start, it starts over."""
+        hands over meanwhile waits. A start that fails stops listening; the next starts over."""
         await self.reader.follow_all(self.figures.centers)
         self.held = {code: [] for code in self.figures.centers}
         self.epochs = dict(self.reader.epochs)
-        if self.take not in self.hub.listeners:
-            self.hub.listeners.append(self.take)
-        cases = await open_cases(self.pool)
-        for code in self.figures.centers:
-            await self.warm(code, cases.get(code, []))
+        self.hub.listeners.append(self.take)
+        try:
+            cases = await open_cases(self.pool)
+            for code in self.figures.centers:
+                await self.warm(code, cases.get(code, []))
+        except BaseException:   # nothing held for a retry that may never come
+            self.hub.listeners.remove(self.take)
+            self.held = {}
+            raise
+        self.live = True
 
     async def warm(self, center: str, cases: list[dict[str, Any]]) -> None:
         self.held.setdefault(center, [])
@@ -93,7 +98,7 @@ class Feed:
     async def run(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         """Watch the reader's epochs, once started."""
         while not stop.is_set():
-            for center, epoch in list(self.reader.epochs.items()) if self.take in self.hub.listeners else ():
+            for center, epoch in list(self.reader.epochs.items()) if self.live else ():
                 if self.epochs.get(center, epoch) != epoch:
                     await self._rewarm(center)
                 self.epochs[center] = epoch

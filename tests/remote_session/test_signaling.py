@@ -153,6 +153,22 @@ async def test_signaling_is_relayed_between_two_instances_and_the_finish_closes_
         await pool.close()
 
 
+async def test_a_page_alone_on_a_sockets_process_hears_its_session_end(settings: Settings) -> None:
+    """A sockets process reads only the centers of its sockets: a session's page has its center read
+    for as long as it is there, so the finish on the http process reaches it."""
+    tokens = await _tokens(settings)
+    with server_process(settings, extra_env={"QUEUE_TIER": "http"}) as (http_url, _), \
+            server_process(settings, extra_env={"QUEUE_TIER": "sockets"}) as (live_url, _):
+        async with httpx.AsyncClient(base_url=http_url, headers=AUTH, timeout=30) as http:
+            ticket = await _called_at_r1(http)
+            clerk = await open_live(live_url, f"/ws/sessions/{ticket['id']}", token=tokens["clerk"])
+            await _next(clerk, "joined")
+            for action in ("start", "finish"):
+                assert (await http.post(f"/api/v1/tickets/{ticket['id']}/{action}")).status_code == 200
+            assert (await _next(clerk, "session.closed"))["reason"] == "finished"
+            assert await close_code(clerk) == 1000
+
+
 async def test_too_big_a_message_closes_the_socket_and_a_pause_or_a_transfer_closes_the_session(settings: Settings) -> None:
     tokens = await _tokens(settings)
     with server_process(settings) as (url, _):
