@@ -179,7 +179,7 @@ class StreamReader:
         if not await _first(reading, asyncio.ensure_future(self._changed.wait())):
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
-            if not reading.done() or reading.cancelled() or reading.exception() is not None:
+            if reading.cancelled() or reading.exception() is not None:   # else it ended with its reply anyway
                 return 0
         reply = reading.result()
         brought = 0

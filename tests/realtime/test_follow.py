@@ -4,19 +4,24 @@ with no socket it reads nothing; a socket of one center makes it read that cente
 from before the socket's opening, so every event after the opening reaches the socket once, even
 for sockets opening all at once while events are written; the center is dropped after the grace, and
 a socket back later resumes with exactly what it missed; the first ask for figures has every center
-read and counts the day's events from before it."""
+read and counts the day's events from before it. Faults: Redis losing its data resets a followed
+center's sockets and reading goes on; PostgreSQL away at the first ask for figures is a 503 and the
+next ask keeps them."""
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 
 from queue_server.config import Settings
-from tests.realtime.live import C, Api, open_live, receive, reconcile
-from tests.support import AUTH, server_process
+from tests.faults.services import OwnPostgres, own_postgres
+from tests.realtime.live import C, Api, close_code, open_live, receive, reconcile
+from tests.support import AUTH, Services, lose_redis_data, running_app, server_process, wait_recorded
 
 OTHER = "caojiadu"
 SOCKETS_ENV = {"QUEUE_TIER": "sockets", "QUEUE_WS_FOLLOW_GRACE_S": "0.5", "QUEUE_WS_EPOCH_CHECK_S": "0.2"}
@@ -120,3 +125,63 @@ async def test_the_first_ask_for_figures_reads_every_center_and_counts_what_came
                 r = await live.get("/api/v1/ops/figures", params={"center": OTHER})
                 return r.json()["centers"][OTHER]["waiting_total"] == len(before) + 1
             await _until(counted, "a ticket issued after the first ask counted")
+
+
+async def test_redis_losing_its_data_resets_a_followed_centers_sockets_and_reading_goes_on(settings: Settings) -> None:
+    """The epochs of the centers followed are watched as before: their sockets are closed (1012) and
+    come back to a fresh snapshot flagged reset, after which events flow again."""
+    with server_process(settings) as (http_url, _), \
+            server_process(settings, extra_env=SOCKETS_ENV) as (live_url, _):
+        async with Api(http_url) as api:
+            await _issue_at(api, C)
+            ws = await open_live(live_url, f"/ws/centers/{C}/display")
+            snapshot = await receive(ws)
+            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+            try:
+                await wait_recorded(pool, settings.redis_url, settings, C)
+            finally:
+                await pool.close()
+            lose_redis_data(settings)
+            assert await close_code(ws) == 1012
+
+            for _ in range(100):  # the http process's persister rebuilds the day from PostgreSQL
+                r = await api.http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
+                if r.status_code == 201:
+                    break
+                assert r.status_code == 503
+                await asyncio.sleep(0.1)
+            ws = await open_live(live_url, f"/ws/centers/{C}/display", cursor=snapshot["cursor"],
+                                 epoch=snapshot["epoch"])
+            fresh = await receive(ws)
+            assert fresh["type"] == "snapshot" and fresh["reset"] is True and fresh["epoch"] != snapshot["epoch"]
+            await reconcile(ws, api, settings, fresh["cursor"], [])
+            await ws.close()
+
+
+@pytest.fixture(scope="module")
+async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
+    async with own_postgres(service_urls[0]) as found:
+        yield found
+
+
+async def test_the_first_ask_for_figures_with_postgresql_away_is_a_503_and_the_next_keeps_them(
+        record: tuple[OwnPostgres, Services]) -> None:
+    """The warm-up reads the day's open cases and packages from the record: away, the ask is a 503
+    with Retry-After, nothing is kept or held, and the next ask once it is back keeps them."""
+    pg, services = record
+    settings = services.settings(await services.fresh_database(), tier="sockets")
+    async with running_app(settings) as (app, client):
+        await asyncio.to_thread(pg.stop)
+        try:
+            r = await client.get("/api/v1/ops/figures", headers=AUTH)
+            assert r.status_code == 503 and r.headers["retry-after"], r.text
+            assert not app.state.ops.kept and app.state.ops.feed.take not in app.state.realtime.hub.listeners
+        finally:
+            await asyncio.to_thread(pg.restart)
+        for _ in range(100):
+            r = await client.get("/api/v1/ops/figures", headers=AUTH)
+            if r.status_code == 200:
+                break
+            assert r.status_code == 503
+            await asyncio.sleep(0.1)
+        assert r.status_code == 200 and app.state.ops.kept and C in r.json()["centers"]
