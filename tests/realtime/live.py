@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
+import asyncpg
 import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -14,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from queue_server.config import Settings
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
-from tests.support import ADMIN_TOKEN, AUTH
+from tests.support import ADMIN_TOKEN, AUTH, lose_redis_data, wait_recorded
 
 C = "jingansi"
 
@@ -66,6 +67,28 @@ async def reconcile(ws: ClientConnection, api: "Api", settings: Settings, after:
     finally:
         await r.aclose()
     assert [e["id"] for e in got] == [sid.decode() for sid, _ in entries]
+
+
+async def lose_recorded_data(settings: Settings) -> None:
+    """Redis loses its data (this test's keys) once PostgreSQL holds every event of the center, so the
+    day can be rebuilt from the record."""
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await wait_recorded(pool, settings.redis_url, settings, C)
+    finally:
+        await pool.close()
+    lose_redis_data(settings)
+
+
+async def issue_once_rebuilt(api: "Api") -> None:
+    """Issue a ticket as soon as the queue is back: 503 while the persister rebuilds the day from
+    PostgreSQL, then 201."""
+    for _ in range(100):
+        r = await api.http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
+        if r.status_code == 201:
+            return
+        assert r.status_code == 503
+        await asyncio.sleep(0.1)
 
 
 async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:

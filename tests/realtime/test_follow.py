@@ -14,14 +14,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from queue_server.config import Settings
 from tests.faults.services import OwnPostgres, own_postgres
-from tests.realtime.live import C, Api, close_code, open_live, receive, reconcile
-from tests.support import AUTH, Services, lose_redis_data, running_app, server_process, wait_recorded
+from tests.realtime.live import C, Api, close_code, issue_once_rebuilt, lose_recorded_data, open_live, receive, reconcile
+from tests.support import AUTH, Services, running_app, server_process
 
 OTHER = "caojiadu"
 SOCKETS_ENV = {"QUEUE_TIER": "sockets", "QUEUE_WS_FOLLOW_GRACE_S": "0.5", "QUEUE_WS_EPOCH_CHECK_S": "0.2"}
@@ -136,20 +135,9 @@ async def test_redis_losing_its_data_resets_a_followed_centers_sockets_and_readi
             await _issue_at(api, C)
             ws = await open_live(live_url, f"/ws/centers/{C}/display")
             snapshot = await receive(ws)
-            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-            try:
-                await wait_recorded(pool, settings.redis_url, settings, C)
-            finally:
-                await pool.close()
-            lose_redis_data(settings)
+            await lose_recorded_data(settings)
             assert await close_code(ws) == 1012
-
-            for _ in range(100):  # the http process's persister rebuilds the day from PostgreSQL
-                r = await api.http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
-                if r.status_code == 201:
-                    break
-                assert r.status_code == 503
-                await asyncio.sleep(0.1)
+            await issue_once_rebuilt(api)
             ws = await open_live(live_url, f"/ws/centers/{C}/display", cursor=snapshot["cursor"],
                                  epoch=snapshot["epoch"])
             fresh = await receive(ws)

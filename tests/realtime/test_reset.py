@@ -2,16 +2,11 @@
 older than the retained stream, from another epoch, malformed, or from a Redis that lost its data."""
 from __future__ import annotations
 
-import asyncio
-
-import asyncpg
-from redis.asyncio import Redis
-
 from queue_server.config import Settings
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
-from tests.realtime.live import C, Api, close_code, open_live, receive, reconcile
-from tests.support import lose_redis_data, server_process, wait_recorded
+from tests.realtime.live import C, Api, close_code, issue_once_rebuilt, lose_recorded_data, open_live, receive, reconcile
+from tests.support import server_process
 
 DISPLAY = f"/ws/centers/{C}/display"
 
@@ -66,21 +61,9 @@ async def test_redis_losing_its_data_closes_live_sockets_and_resets_their_cursor
             issued = [(await api.issue())["id"] for _ in range(2)]
             ws = await open_live(url, DISPLAY)
             snap = await receive(ws)
-            pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-            try:
-                await wait_recorded(pool, settings.redis_url, settings, C)
-            finally:
-                await pool.close()
-
-            lose_redis_data(settings)
+            await lose_recorded_data(settings)
             assert await close_code(ws) == 1012
-
-            for _ in range(100):  # the persister notices and rebuilds the day from PostgreSQL
-                r = await api.http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001"})
-                if r.status_code == 201:
-                    break
-                assert r.status_code == 503
-                await asyncio.sleep(0.1)
+            await issue_once_rebuilt(api)
             ws = await open_live(url, DISPLAY, cursor=snap["cursor"], epoch=snap["epoch"])
             fresh = await receive(ws)
             assert fresh["type"] == "snapshot" and fresh["reset"] is True and fresh["epoch"] != snap["epoch"]
