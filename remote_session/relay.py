@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections import deque
 from typing import Any
 
@@ -28,6 +29,7 @@ from .config import SessionConfig
 
 log = logging.getLogger("queue_server.remote_session")
 OUTBOX_MAX = 256            # messages waiting for one page; more and the page is too slow: closed (1013)
+ENDS_KEPT_S = 60.0          # how long an end heard is remembered for a page of that session still joining
 
 
 class Participant:
@@ -80,6 +82,7 @@ class SessionRelay:
         self.scripts = Scripts(redis)
         self.local: dict[str, set[Participant]] = {}
         self.relayed = 0
+        self._ends: dict[str, tuple[float, str]] = {}   # session id -> (when heard, reason), oldest first
 
     # ---- opening and closing, one script each ------------------------------------------------------
     async def open(self, center: str, window: str, ticket: str, point: str, role: str, now_ms: int) -> dict[str, Any]:
@@ -100,8 +103,17 @@ class SessionRelay:
         return orjson.loads(raw)
 
     # ---- participants on this instance -------------------------------------------------------------
-    def join(self, p: Participant) -> None:
+    def join(self, p: Participant) -> bool:
+        """Relay the session's messages to ``p``; False, and ``p`` told and closed, when its session's
+        end was heard first. The page's follow of its center is pinned before its session opens, so
+        the end is read, but the reader may hand it over in the loop's turn before the page's open
+        returns: without this the page would stay in a closed session until its TTL."""
+        ended = self._ends.get(p.session)
+        if ended is not None:
+            p.end(1000, "session closed", {"type": "session.closed", "reason": ended[1]})
+            return False
         self.local.setdefault(p.session, set()).add(p)
+        return True
 
     def leave(self, p: Participant) -> None:
         group = self.local.get(p.session)
@@ -156,7 +168,16 @@ class SessionRelay:
         if event.type == "session.closed":
             s = event.data.get("session") or {}
             if isinstance(s.get("id"), str):
-                self.end_local(s["id"], str(event.data.get("reason", "")))
+                reason = str(event.data.get("reason", ""))
+                self._remember_end(s["id"], reason)
+                self.end_local(s["id"], reason)
+
+    def _remember_end(self, session: str, reason: str) -> None:
+        now = time.monotonic()
+        self._ends.pop(session, None)      # heard again (read twice): kept from now, last in line
+        self._ends[session] = (now, reason)
+        while next(iter(self._ends.values()))[0] < now - ENDS_KEPT_S:
+            del self._ends[next(iter(self._ends))]
 
     async def follow_signals(self, stop: asyncio.Event) -> None:
         await follow(self.settings, self.keys.every_session_signals(), "session-signals", stop,

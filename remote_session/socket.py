@@ -93,13 +93,14 @@ async def _take_part(ws: WebSocket, relay: SessionRelay, center: str, window: st
         return
     session = opened["session"]
     p = Participant(ws, center, window, ticket_id, session["id"], side)
-    relay.join(p)
+    joined = relay.join(p)
     writer = asyncio.create_task(p.write())
     try:
-        p.push({"type": "joined", "session": session, "me": p.id, "role": side,
-                "ice_servers": config.ice_servers})
-        await relay.publish(p, {"type": "peer.joined"})
-        await _listen(ws, relay, p)
+        if joined:
+            p.push({"type": "joined", "session": session, "me": p.id, "role": side,
+                    "ice_servers": config.ice_servers})
+            await relay.publish(p, {"type": "peer.joined"})
+            await _listen(ws, relay, p)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     except RedisError as exc:
@@ -108,8 +109,9 @@ async def _take_part(ws: WebSocket, relay: SessionRelay, center: str, window: st
     finally:
         relay.leave(p)
         p.end(1000, "")
-        with contextlib.suppress(RedisError):
-            await relay.publish(p, {"type": "peer.left"})
+        if joined:
+            with contextlib.suppress(RedisError):
+                await relay.publish(p, {"type": "peer.left"})
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer, 3.0)
         writer.cancel()

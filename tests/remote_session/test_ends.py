@@ -3,11 +3,12 @@ remote window (finished, no-show, transferred, paused), the window pausing or cl
 What must hold: each such step puts exactly one session.closed right after its own event, whoever is
 connected — an http process with no sockets tier running ends it as well —; what keeps the ticket at
 the window (start, recall) and another ticket's end leave the session open; asked again, nothing is
-closed twice."""
+closed twice; a page joining after its session's end was heard is told and closed at once."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
+from remote_session.relay import Participant
 from tests.support import AUTH, running_app
 
 C = "jingansi"
@@ -156,3 +158,25 @@ async def test_another_tickets_end_and_a_hall_ticket_leave_it_and_nothing_closes
             assert (await client.post(f"/api/v1/tickets/{ticket['id']}/{action}", headers=AUTH)).status_code == 200
         closed = [d for k, d in await _stream(settings) if k == "session.closed"]
         assert [d["reason"] for d in closed] == ["hung_up"]
+
+
+async def test_an_end_heard_before_a_page_joins_still_ends_that_page(settings: Settings) -> None:
+    """A page's follow of its center is pinned before its session opens, so the end is read, but the
+    reader may hand it over in the turn of the loop before the page's open returns. The page joining
+    after that is told and closed at once, not kept in a closed session until the session's TTL."""
+    async with running_app(settings) as (app, client):
+        relay = app.state.remote_sessions
+        await app.state.realtime.reader.follow(C)
+        await _open_r1(client)
+        ticket, session = await _in_session(app, client)
+        early = Participant(cast(Any, None), C, "r1", ticket["id"], session["id"], "window")
+        assert relay.join(early)
+        assert (await client.post(f"/api/v1/tickets/{ticket['id']}/no-show", headers=AUTH)).status_code == 200
+        async with asyncio.timeout(10):
+            while early.ended is None:     # the end read and heard by this process
+                await asyncio.sleep(0.02)
+        late = Participant(cast(Any, None), C, "r1", ticket["id"], session["id"], "point")
+        assert not relay.join(late)
+        assert late.ended == (1000, "session closed")
+        assert [orjson.loads(m) for m in late.outbox] == [{"type": "session.closed", "reason": "no_show"}]
+        assert late not in relay.local[session["id"]]   # only the page that joined before the end

@@ -14,6 +14,7 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from queue_server.config import Settings
 from queue_server.engine.keys import Keys
@@ -275,3 +276,38 @@ async def test_refused_messages_and_the_rate_limit_never_break_the_session_until
                 assert await close_code(ws) == 1000
             assert (await http.get(f"/api/v1/tickets/{ticket['id']}")).json()["status"] == "called"   # still served
             assert [e["type"] for e in await _session_events(settings, 2)] == ["session.started", "session.closed"]
+
+
+async def test_a_page_joining_as_its_ticket_leaves_is_refused_or_closed_never_left_open(settings: Settings) -> None:
+    """A clerk's console opening in the instant its ticket is marked a no-show, twenty times, the
+    no-show sent 0–19 ms after the page starts to open: whichever comes first, the page is refused
+    (4409) or joins and hears the end (session.closed, then 1000) — never left in a closed session."""
+    tokens = await _tokens(settings)
+    with server_process(settings) as (url, _):
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http:
+            assert (await http.post(f"/api/v1/centers/{C}/windows/r1/open", json={"staff_id": CLERK})).status_code == 200
+
+            async def page(ticket_id: str) -> tuple[list[str], int | None]:
+                ws = await open_live(url, f"/ws/sessions/{ticket_id}", token=tokens["clerk"])
+                heard: list[str] = []
+                try:
+                    while True:
+                        heard.append(orjson.loads(await asyncio.wait_for(ws.recv(), 5.0))["type"])
+                except ConnectionClosed as exc:
+                    return heard, exc.rcvd.code if exc.rcvd else None
+                except asyncio.TimeoutError:
+                    return heard, None   # still open 5 s after its ticket left
+
+            async def no_show(ticket_id: str, after_s: float) -> None:
+                await asyncio.sleep(after_s)
+                assert (await http.post(f"/api/v1/tickets/{ticket_id}/no-show")).status_code == 200
+
+            for i in range(20):
+                r = await http.post(f"/api/v1/centers/{C}/tickets", json={"matter": "hrss-001", "channel": "service_point",
+                                                                          "service_point": "sp1"})
+                assert r.status_code == 201, r.text
+                r = await http.post(f"/api/v1/centers/{C}/windows/r1/call-next")
+                assert r.status_code == 200, r.text
+                ticket_id = r.json()["ticket"]["id"]
+                (heard, code), _ = await asyncio.gather(page(ticket_id), no_show(ticket_id, i / 1000))
+                assert code == 4409 or (code == 1000 and heard[-1:] == ["session.closed"]), (i, heard, code)
