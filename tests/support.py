@@ -149,6 +149,35 @@ def server_process(settings: Settings, port: int | None = None,
 
 
 @contextlib.asynccontextmanager
+async def tiers_front(sockets: str, http: str) -> AsyncIterator[str]:
+    """One address for a test's tiers, as the proxy of deploy/nginx-tiers.conf gives a browser: each
+    connection goes to the sockets process when its first request is a websocket's (``/ws/``), else
+    to the http process, and its bytes are relayed both ways unchanged. Yields its base URL."""
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            first = await reader.readuntil(b"\r\n")
+            target = urlsplit(sockets if first.split(b" ")[1].startswith(b"/ws/") else http)
+            up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
+        except (OSError, IndexError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            return
+        up_writer.write(first)
+        await asyncio.gather(relay(reader, up_writer), relay(up_reader, writer), return_exceptions=True)
+
+    server = await asyncio.start_server(connection, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@contextlib.asynccontextmanager
 async def engine_for(settings: Settings, clock: Clock, catalog: Any = None) -> AsyncIterator[Any]:
     """A QueueEngine on the real services, without HTTP; ``catalog`` overrides the demo one."""
     from queue_server.engine.queue_engine import QueueEngine

@@ -313,6 +313,8 @@ function tick() {
 }
 
 function onSnapshot(msg) {
+  $("warming").hidden = true;
+  showLive("online");
   state.scope = msg.scope;
   state.home = msg.center || null;
   state.centers = msg.centers || {};
@@ -320,7 +322,22 @@ function onSnapshot(msg) {
   scheduleRender();
 }
 
+// The server's first dashboard waits while it reads the day's events of every center (seconds for a
+// whole city): how far it is, until the snapshot comes. A page already showing figures keeps them.
+function showWarming(msg) {
+  const el = $("live");
+  el.dataset.state = "warming";
+  el.replaceChildren(bi("载入中", "Loading"));
+  if (state.rendered) return;
+  $("warming").hidden = false;
+  $("warming-bar").max = msg.centers || 1;
+  $("warming-bar").value = msg.centers_warm || 0;
+  $("warming-text").replaceChildren(bi(`已载入 ${msg.centers_warm} / ${msg.centers} 个中心`,
+    `${msg.centers_warm} of ${msg.centers} centers loaded`));
+}
+
 function onMessage(msg) {
+  if (msg.type === "warming") { showWarming(msg); return; }
   if (msg.type !== "update") return;
   for (const [code, diff] of Object.entries(msg.centers || {})) {
     state.centers[code] = Object.assign(state.centers[code] || {}, diff);

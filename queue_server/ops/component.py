@@ -46,24 +46,39 @@ class Ops:
     realtime: Realtime
     _keeping: asyncio.Future[None] | None = field(default=None, init=False)   # the feed's start, once asked (``keep``)
 
-    async def keep(self) -> None:
+    async def keep(self, scope: str | None = None) -> None:
         """Keep the figures from now on: every center's stream read and applied, after a warm-up from
         today's events. A sockets process does it when first asked for figures, not at its start: of
         several, only those the dashboards reach read every event for them (the proxy sends the
         dashboards to one, deploy/nginx-tiers.conf); the others read only their own screens' centers.
-        The first dashboard waits for the warm-up; one that fails (Redis or PostgreSQL away) is tried
-        again by the next ask."""
+        The first asks wait for the warm-up of what they show: a center's (``scope``), warmed ahead
+        of the rest, or every center for the district's (``warming`` says how far it is). One that
+        fails (Redis or PostgreSQL away) is tried again by the next ask."""
         if self.feed is None:
             return
         if self._keeping is None:
-            self._keeping = asyncio.ensure_future(self.feed.start())
+            self._keeping = keeping = asyncio.ensure_future(self.feed.start())
+            keeping.add_done_callback(self._start_ended)
         keeping = self._keeping
+        if scope is not None:
+            self.feed.first(scope)
+        warm = asyncio.ensure_future(self.feed.until_warm(scope))
         try:
-            await asyncio.shield(keeping)
-        except Exception:
-            if self._keeping is keeping:
-                self._keeping = None
-            raise
+            await asyncio.wait((keeping, warm), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            warm.cancel()
+        if keeping.done():
+            keeping.result()   # the start's failure, to every ask that waited for it
+
+    def _start_ended(self, keeping: asyncio.Future[None]) -> None:
+        """A start that failed is forgotten: the next ask starts again."""
+        if (keeping.cancelled() or keeping.exception() is not None) and self._keeping is keeping:
+            self._keeping = None
+
+    @property
+    def warming(self) -> tuple[int, int]:
+        """Centers whose figures are warm, of how many."""
+        return self.feed.progress if self.feed is not None else (0, 0)
 
     @property
     def kept(self) -> bool:
@@ -75,7 +90,7 @@ class Ops:
         from outside the event streams read now unless read within a poll period: before a dashboard's
         snapshot or a read. Redis away, the latter stay as last read (the event streams' part does not
         need it)."""
-        await self.keep()
+        await self.keep(scope)
         if self.poller is not None:
             with contextlib.suppress(RedisError):
                 await self.poller.fresh(self.poller.scope([scope]))

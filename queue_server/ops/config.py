@@ -17,6 +17,7 @@ class OpsConfig:
     device_online_s: int = 90         # a device heard from within this long counts as online
     ping_s: float = 15.0              # ping an ops socket after this much silence
     socket_queue: int = 64            # updates waiting for one ops socket before it is dropped
+    warming_every_s: float = 1.0      # a dashboard waiting for the figures' warm-up is told its progress this often
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "OpsConfig":
@@ -37,4 +38,5 @@ class OpsConfig:
             poll_s=num("QUEUE_OPS_POLL_S", d.poll_s),
             device_online_s=int(num("QUEUE_OPS_DEVICE_ONLINE_S", d.device_online_s)),
             ping_s=num("QUEUE_OPS_PING_S", d.ping_s),
+            warming_every_s=num("QUEUE_OPS_WARMING_EVERY_S", d.warming_every_s),
         )
