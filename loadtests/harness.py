@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import cProfile
 import os
+import pstats
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -105,6 +108,15 @@ async def command_stats(redis, command: str) -> tuple[int, int]:  # type: ignore
     (``INFO commandstats``: every client's, so a benchmark reading it runs alone on its Redis)."""
     stats = (await redis.info("commandstats")).get(f"cmdstat_{command}", {})
     return int(stats.get("calls", 0)), int(stats.get("usec", 0))
+
+
+def hottest(profiler: "cProfile.Profile", n: int = 30) -> list[list[Any]]:
+    """cProfile's ``n`` functions with the most own time, each as [name (file:line), % of the total]."""
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())   # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]   # type: ignore[attr-defined]
+    return [[f"{fn[2]} ({fn[0].rsplit('site-packages/', 1)[-1]}:{fn[1]})", round(100 * row[2] / total, 1)]
+            for fn, row in rows]
 
 
 def percentile(values: list[float], p: float) -> float:

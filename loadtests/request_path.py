@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import cProfile
 import json
-import pstats
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -22,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, key_prefix, run, services
+from loadtests.harness import ADMIN_TOKEN, fresh_database, hottest, key_prefix, run, services
 from queue_server.app import create_app
 from queue_server.config import Settings
 from queue_server.record.people import create_token
@@ -107,11 +106,7 @@ async def measure(redis_url: str, database_url: str, prefix: str, n: int, profil
     out: dict[str, Any] = {"operations": ops, "cpu_us_per_op": round(cpu / ops * 1e6, 1),
                            "ops_per_s": round(ops / wall, 1), "profiled": profile}
     if profiler:
-        stats = pstats.Stats(profiler)
-        total = sum(row[2] for row in stats.stats.values())   # type: ignore[attr-defined]
-        hottest = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:30]   # type: ignore[attr-defined]
-        out["own_pct"] = [[f"{fn[2]} ({fn[0].rsplit('site-packages/', 1)[-1]}:{fn[1]})", round(100 * row[2] / total, 1)]
-                          for fn, row in hottest]
+        out["own_pct"] = hottest(profiler)
     return out
 
 
