@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from queue_server.config import Settings
+from tests.faults.services import OwnPostgres, own_postgres
 from tests.support import Services, prepared_services
 
 
@@ -63,3 +64,10 @@ async def browser():  # type: ignore[no-untyped-def]
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture(scope="module")
+async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
+    """A PostgreSQL of the module's own beside the run's Redis, for the tests that stop and start it."""
+    async with own_postgres(service_urls[0]) as found:
+        yield found

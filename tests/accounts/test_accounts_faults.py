@@ -5,26 +5,18 @@ a socket of a token that expires is closed by the sweep."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 
 from queue_server.config import Settings
 from queue_server.record.people import create_token
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.realtime.live import close_code, open_live, receive
 from tests.support import AUTH, Services, running_app, server_process
 
 C = "jingansi"
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 def assert_unavailable(r: httpx.Response) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
@@ -17,17 +16,11 @@ from queue_server.api.auth import TokenCache
 from queue_server.api.problems import Unavailable
 from queue_server.record.people import create_token
 from tests.faults.load import record_caught_up
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.realtime.live import C, Api, open_live, receive
 from tests.support import Services, server_process
 
 DISPLAY = f"/ws/centers/{C}/display"
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 def bearer(token: str) -> dict[str, str]:

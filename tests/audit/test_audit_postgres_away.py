@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
-import pytest
 
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.realtime.live import C, Api
 from tests.support import Services, server_process
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 async def test_actions_taken_while_postgresql_is_stopped_are_audited_once_it_is_back(

@@ -4,21 +4,12 @@ a change reaches the instance again."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from queue_server.clock import FixedClock
 from tests.calendar.test_instances import opening_on
 from tests.calendar.test_issue import C, REAL_HOURS, at, kiosk
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.support import AUTH, Services, running_app
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 async def test_the_hours_hold_while_postgresql_is_stopped(record: tuple[OwnPostgres, Services]) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from queue_server.config import Settings
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.realtime.live import C, Api, close_code, issue_once_rebuilt, lose_recorded_data, open_live, receive, reconcile
 from tests.support import AUTH, Services, running_app, server_process
 
@@ -144,12 +143,6 @@ async def test_redis_losing_its_data_resets_a_followed_centers_sockets_and_readi
             assert fresh["type"] == "snapshot" and fresh["reset"] is True and fresh["epoch"] != snapshot["epoch"]
             await reconcile(ws, api, settings, fresh["cursor"], [])
             await ws.close()
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 async def test_the_first_ask_for_figures_with_postgresql_away_is_a_503_and_the_next_keeps_them(

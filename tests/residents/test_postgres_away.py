@@ -4,25 +4,16 @@ the record was away goes out once it is back — once, as does the call after it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from evaluation.sms.standin import TwilioStandin
 from queue_server.clock import FixedClock
 from tests.evaluation.conftest import C, PHONE, PHONE_E164, clock, desk_for, eval_settings, eventually, standin  # noqa: F401
-from tests.faults.services import OwnPostgres, own_postgres
+from tests.faults.services import OwnPostgres
 from tests.residents.conftest import Resident
 from tests.residents.test_turn_near import ahead, issue, serve_next
 from tests.support import AUTH, Services
 
 OTHER = "13911112222"
-
-
-@pytest.fixture(scope="module")
-async def record(service_urls: tuple[str, str]) -> AsyncIterator[tuple[OwnPostgres, Services]]:
-    async with own_postgres(service_urls[0]) as found:
-        yield found
 
 
 async def test_notices_wait_for_the_record_and_go_out_once(record: tuple[OwnPostgres, Services], clock: FixedClock,  # noqa: F811
