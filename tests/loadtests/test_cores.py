@@ -41,7 +41,8 @@ def test_a_running_process_is_moved_with_every_thread_and_a_started_one_begins_t
 
 
 def test_a_process_started_as_batch_and_what_it_forks_are_batch() -> None:
-    code = "import os; pid = os.fork(); print(os.sched_getscheduler(0)); os.waitpid(pid, 0) if pid else None"
+    # each line one write: print's two writes ("3", then a newline) interleave across the processes when unbuffered
+    code = "import os; pid = os.fork(); os.write(1, b'%d\\n' % os.sched_getscheduler(0)); os.waitpid(pid, 0) if pid else None"
     out = subprocess.run([*as_batch(), sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == [str(os.SCHED_BATCH)] * 2
 
