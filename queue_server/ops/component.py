@@ -54,7 +54,7 @@ class Ops:
         The first asks wait for the warm-up of what they show: a center's (``scope``), warmed ahead
         of the rest, or every center for the district's (``warming`` says how far it is). One that
         fails (Redis or PostgreSQL away) is tried again by the next ask."""
-        if self.feed is None:
+        if self.feed is None or self.kept:
             return
         if self._keeping is None:
             self._keeping = keeping = asyncio.ensure_future(self.feed.start())

@@ -81,7 +81,8 @@ class Feed:
 
     def first(self, center: str) -> None:
         """Warm ``center`` next (after those asked before it): a dashboard of it waits."""
-        self.asked.append(center)
+        if not self.live and center not in self.warmed and center not in self.asked:
+            self.asked.append(center)
 
     def _next(self) -> str:
         while self.asked:

@@ -52,6 +52,9 @@ async def test_a_centers_first_dashboard_waits_for_its_own_center_only(settings:
         assert ops.figures.centers[last].current(now).issued == issued[last]
         await ops.keep()
         assert ops.warming == (of, of) and ops.kept
+        for _ in range(3):   # later asks, kept: nothing queued for a warm-up
+            await ops.keep(last)
+        assert ops.feed.asked == []
         assert {c: live.current(now).issued for c, live in ops.figures.centers.items()} == issued
 
 
