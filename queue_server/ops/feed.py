@@ -4,7 +4,7 @@ applies each as it comes. While a center warms up its events wait; after the war
 below what was read are skipped, so nothing is missed or counted twice. When the reader finds a center's epoch changed (Redis lost its history),
 the center warms up again from the record.
 
-A city's warm-up reads hundreds of thousands of events (``loadtests/figures_warmup.py``: 13–14 s for
+A city's warm-up reads hundreds of thousands of events (``loadtests/figures_warmup.py``: 8–10 s for
 287 centers of 600 tickets a day), so the centers warm one after another, the next ones' days read
 while one is applied, a center a dashboard waits for goes next, and how far it is can be told
 (``progress``)."""
