@@ -1,24 +1,23 @@
 """The evaluation as one app component: its routes and OpenAPI entries, and the background work it
-runs in every instance — the ``evaluation`` consumer group, the SMS outbox sender, the periodic
-sweep that escalates overdue rectification stages and marks unrated tickets, and the announcer of
-recorded ratings."""
+runs in every instance — the served tickets and SMS prompts taken from each batch the record reads
+(a follower of the record's consumer group), the SMS outbox sender, the periodic sweep that
+escalates overdue rectification stages and marks unrated tickets, and the announcer of recorded
+ratings."""
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from queue_server.api.endpoints import Doc
-from queue_server.engine.streams import StreamNodes
 from queue_server.supervisor import Supervisor
 
 from .api import api
 from .config import EvalConfig
-from .consumer import FinishedConsumer
+from .finished import FinishedTickets
 from .rectification import escalate_overdue
 from .service import Evaluation
 from .sms import inbound
@@ -65,15 +64,15 @@ class EvaluationComponent:
         if state.settings.answers_api or state.settings.runs_background:   # whatever records a rating
             work.run("evaluation-announcer", ev.announcing)
             work.at_close(ev.announce_left)   # what the stop caught waiting (Redis is closed after this)
-        if not state.settings.runs_background:   # the consumer, the sweep and the SMS outbox: background work
+        if not state.settings.runs_background:   # the finishes, the sweep and the SMS outbox: background work
             return
-        streams = StreamNodes(state.settings.redis_url, state.keys, f"{state.settings.key_prefix}:evaluation")
-        work.at_close(streams.aclose)
+        finished = FinishedTickets(state.pool, cfg, state.clock, state.personal, recent=ev.recent)
+        state.record_followers.append(finished.take)
 
-        def consumer(node: Redis, centers: list[str]) -> Awaitable[None]:
-            return FinishedConsumer(node, state.pool, state.keys, centers, cfg, state.clock, state.personal,
-                                    losses=state.losses, recent=ev.recent).run(work.stop)
-        work.run("evaluation-consumer", lambda: streams.on_each(list(ev.catalog.centers), consumer), finishes=True)
+        async def retire_group() -> None:
+            await finished.retire_group(state.redis, state.keys, list(ev.catalog.centers))
+            await work.stop.wait()
+        work.run("evaluation-retired-group", retire_group)
         work.run("evaluation-sweep", lambda: _every(cfg.tick_s, work.stop, lambda: sweep(ev)))
         if cfg.sms_enabled:
             sender = TwilioSender(cfg.twilio_account_sid, cfg.twilio_auth_token, cfg.twilio_from, cfg.twilio_api_base,

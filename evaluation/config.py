@@ -29,7 +29,6 @@ class EvalConfig:
     twilio_auth_token: str = ""
     twilio_from: str = ""
     twilio_api_base: str = "https://api.twilio.com"
-    consumer_block_ms: int = 1000
     # Whether a rating's commit waits for its WAL flush before the answer: only with
     # QUEUE_DURABILITY=record. In the default mode an operation is acknowledged once Redis has it
     # (AOF everysec: a crash loses the last second), and a rating likewise once PostgreSQL has it in
@@ -75,6 +74,5 @@ class EvalConfig:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
             twilio_from=env.get("TWILIO_FROM", ""),
             twilio_api_base=env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
-            consumer_block_ms=int(num("QUEUE_EVAL_CONSUMER_BLOCK_MS", 1000)),
             commit_waits_for_flush=settings.durability == "record",
         )

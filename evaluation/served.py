@@ -1,7 +1,7 @@
 """The served ticket a review is bound to: center, window, the staff on duty when it finished, matter.
 
-Written by the evaluation consumer from each ``ticket.finished`` event. A rating can arrive before
-that consumer (or the persister) has caught up, so ``find`` falls back to Redis, which is
+Written from each ``ticket.finished`` event as the record reads it (finished.py). A rating can
+arrive before the record has caught up, so ``find`` falls back to Redis, which is
 authoritative for live tickets, and then to the record in PostgreSQL. Each process also keeps the
 tickets it saw finish lately (``RecentlyFinished``): most ratings come from the tablet within
 seconds, and need none of that."""
@@ -62,7 +62,7 @@ class RecentlyFinished:
     """The last ``size`` tickets this process saw finish: a tablet rates within seconds of the
     finish, and its served ticket found here costs no query. A process of every tier hears them as a
     listener on the realtime hub (which hands it every center's events); the http tier has no hub,
-    and its evaluation consumer tells it of those it recorded (tiers.py). A ticket that fell out, or
+    and recording them as served tells it of those its persister read (tiers.py). A ticket that fell out, or
     that another process recorded, is found the usual way."""
 
     def __init__(self, size: int = 20_000) -> None:

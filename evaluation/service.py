@@ -59,7 +59,7 @@ class Evaluation:
     async def record(self, ticket_id: str, new: NewReview, link_token: str | None = None,
                      served: Served | None = None) -> Recorded:
         """Record a rating and announce it. A ``served`` ticket the caller found may not be recorded
-        yet (it came from ``recent``, ahead of the evaluation consumer): it is, before the general
+        yet (it came from ``recent``, ahead of the record): it is, before the general
         way, or before trying a first rating's one statement again."""
         now = self.clock.now_ms()
         rec = None

@@ -48,7 +48,7 @@ from .realtime.component import component as live_screens
 from .realtime.config import RealtimeConfig
 from .record.catalog import load_catalog
 from .record.migrate import migrate
-from .record.persister import Persister
+from .record.persister import Follower, Persister
 from .record.pooled import prepare_on_open
 from .record.personal import PersonalData
 from .record.partitions import PartitionMaintainer
@@ -134,20 +134,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None, run
         try:
             if settings.runs_background:   # the record's work (docs/scale.md, "Tiers")
                 work.run("stream-trimmer", lambda: trimmer.run(work.stop))
-                if run_persister:
-                    def persister(node: Redis, centers: list[str]) -> Awaitable[None]:
-                        return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
-                                         claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
-                                         personal=personal).run(work.stop)
-                    work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister),
-                             finishes=True)
                 work.run("number reserve", lambda: engine.numbers.run(work.stop))  # type: ignore[union-attr]
                 work.run("phone retention", lambda: retention(pool, clock, settings.phone_retention_days, work.stop))
                 months = PartitionMaintainer(pool, clock, settings.record_partitions_ahead,
                                              settings.record_retention_months)
                 work.run("record partitions", lambda: months.run(work.stop))
+            followers: list[Follower] = []   # components' work on each recorded batch (persister.py)
+            app.state.record_followers = followers
             for component in COMPONENTS:
                 await component.start(app, work)
+            if settings.runs_background and run_persister:   # once every follower has joined: none misses a batch
+                def persister(node: Redis, centers: list[str]) -> Awaitable[None]:
+                    return Persister(node, pool, keys, centers, batch=settings.persister_batch, on_lost=restore,
+                                     claim_idle_ms=settings.persister_claim_idle_ms, losses=losses,
+                                     personal=personal, followers=followers).run(work.stop)
+                work.run("persister", lambda: record_streams.on_each(list(catalog.centers), persister), finishes=True)
             yield
         finally:
             await work.close()

@@ -89,7 +89,7 @@ def test_ctrl_c_stops_the_demo_quietly_app_first_then_its_services(tmp_path: Pat
         with httpx.Client(base_url=base, headers={"Authorization": "Bearer demo-admin-token"}, timeout=10) as client:
             for _ in range(3):
                 assert client.post("/api/v1/centers/jingansi/tickets", json={"matter": "hrss-001"}).status_code == 201
-        time.sleep(1)            # the persister and the evaluation consumer are blocked reading Redis now
+        time.sleep(1)            # the persister and the residents' notices are blocked reading Redis now
         os.killpg(proc.pid, signal.SIGINT)
         rest, err = proc.communicate(timeout=120)
     finally:

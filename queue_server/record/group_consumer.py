@@ -1,7 +1,8 @@
-"""A consumer group on every center's stream, for the slow work that follows events (the evaluation's
-prompts, the residents' notices): at-least-once, so what a subclass does with a batch must be
-idempotent. After a crash it re-reads its own pending entries, takes over entries a dead consumer
-left (``XAUTOCLAIM``), and counts entries trimmed away before it read them."""
+"""A consumer group on every center's stream, for slow work that follows events apart from the
+record (the residents' notices, which go out while PostgreSQL is away; work that writes PostgreSQL
+follows the record's own read instead, persister.py): at-least-once, so what a subclass does with
+a batch must be idempotent. After a crash it re-reads its own pending entries, takes over entries a
+dead consumer left (``XAUTOCLAIM``), and counts entries trimmed away before it read them."""
 from __future__ import annotations
 
 import asyncio

@@ -1,12 +1,18 @@
 """Stream → PostgreSQL: a consumer group reads every center's event stream and records each event
 and the latest state of each ticket and window. At-least-once delivery made exactly-once in the
-record: events are keyed by (center, stream id) and rows only move forward by version."""
+record: events are keyed by (center, stream id) and rows only move forward by version.
+
+Work that follows the record into PostgreSQL (the evaluation's served tickets and SMS prompts) is a
+follower of this group: each batch is handed to the followers once recorded, and acknowledged once
+they return, so one read and one acknowledgement of every stream serve both, where a group of its
+own read, decoded and acknowledged every event again. A follower is at-least-once too: a failure leaves the batch pending, to be
+recorded (harmlessly) and followed again."""
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -25,6 +31,7 @@ from .trim import Losses
 GROUP = "record"
 
 Entry = tuple[str, str, dict[bytes, bytes]]  # center, stream id, fields
+Follower = Callable[[list[Entry]], Awaitable[None]]   # takes each recorded batch; must be idempotent
 
 
 def _split(stream_id: str) -> tuple[int, int]:
@@ -181,8 +188,10 @@ class Persister:
     def __init__(self, redis: Redis, pool: asyncpg.Pool, keys: Keys, centers: list[str], name: str | None = None,
                  batch: int = 500, claim_idle_ms: int = 30_000, block_ms: int = 1000,
                  on_lost: Callable[[], Awaitable[object]] | None = None, pace_s: float = 0.1,
-                 losses: Losses | None = None, personal: PersonalData | None = None) -> None:
+                 losses: Losses | None = None, personal: PersonalData | None = None,
+                 followers: Sequence[Follower] = ()) -> None:
         self.redis, self.pool, self.keys = redis, pool, keys
+        self.followers = followers
         self.personal = personal or PersonalData.from_settings(Settings.from_env())
         self.centers = centers
         self.name = name or consumer_name()
@@ -211,6 +220,8 @@ class Persister:
                 self.losses.add(center, GROUP, gone, "trimmed away while pending")
         if entries:
             await record(self.pool, entries, self.personal)
+            for follow in self.followers:
+                await follow(entries)
         await acknowledge(self.redis, GROUP, {self.keys.events(center): ids for center, ids in acks.items()})
         self.recorded += len(entries)
         return len(entries)

@@ -1,6 +1,6 @@
 """Trimming the centers' event streams by what their readers still need (trim_events.lua), not by a
 fixed length: an entry goes once it is older than the screens' replay window and every consumer
-group (the record, the evaluation) has read and acknowledged it, so a slow or stopped persister
+group (the record, the residents' notices) has read and acknowledged it, so a slow or stopped persister
 never loses an event to the trim. Only a stream past ``cap`` entries (half of QUEUE_STREAM_MAXLEN,
 whose ``MAXLEN ~`` on every XADD stays as the last resort should no trimmer run) drops the oldest
 unread; those, and any entry a consumer finds trimmed away, are counted as lost and logged."""

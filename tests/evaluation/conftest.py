@@ -42,7 +42,7 @@ def standin() -> Iterator[TwilioStandin]:
 
 
 def eval_settings(settings: Settings, standin: TwilioStandin | None = None, **extra: str) -> Settings:
-    env = {"QUEUE_EVAL_TICK_S": "0.05", "QUEUE_SMS_POLL_S": "0.05", "QUEUE_EVAL_CONSUMER_BLOCK_MS": "50",
+    env = {"QUEUE_EVAL_TICK_S": "0.05", "QUEUE_SMS_POLL_S": "0.05",
            "QUEUE_REVIEW_SMS_DELAY_S": "300", "QUEUE_SMS_BACKOFF_S": "10"}
     if standin is not None:
         env.update(standin_env(standin, standin.url))  # type: ignore[attr-defined]

@@ -59,7 +59,7 @@ async def eventually_served(desk: Desk, ticket_id: str) -> None:
         if await desk.pool.fetchval("SELECT 1 FROM eval_served WHERE ticket_id = $1", ticket_id):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the evaluation consumer did not record the served ticket")
+    raise AssertionError("the served ticket was not recorded")
 
 
 @contextlib.asynccontextmanager
@@ -119,7 +119,7 @@ async def test_an_sms_reply_while_postgresql_is_away_is_503_then_recorded_once(s
 
 @contextlib.asynccontextmanager
 async def _served_at_w1(stage: Stage) -> AsyncIterator[tuple[Desk, dict[str, Any], dict[str, str]]]:
-    """A ticket served at w1 and recorded by the evaluation consumer, and w1's tablet."""
+    """A ticket served at w1 and recorded as served, and w1's tablet."""
     clock = FixedClock(MONDAY)
     async with running_app(eval_settings(stage.settings), clock) as (app, client):
         desk = Desk(app, client, clock)

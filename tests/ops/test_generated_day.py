@@ -85,7 +85,7 @@ async def report(client: Any, **params: str) -> list[dict[str, Any]]:
 
 
 async def test_a_generated_day_live_warm_and_reported(settings: Settings) -> None:
-    settings = replace(settings, extra={"QUEUE_EVAL_TICK_S": "0.05", "QUEUE_EVAL_CONSUMER_BLOCK_MS": "50"})
+    settings = replace(settings, extra={"QUEUE_EVAL_TICK_S": "0.05"})
     clock = FixedClock(START)
     ledger = Ledger()
     async with running_app(settings, clock) as (app, client):

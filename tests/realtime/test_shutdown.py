@@ -1,8 +1,8 @@
 """An instance stopping (SIGTERM, as Docker and systemd stop it) hands its work to the others: every
 screen on it is closed with 1012 "service restart" at once — not at the end of the shutdown — and
 resumes on another instance with its cursor, missing nothing; the requests it acknowledged are all
-recorded; and its stream consumers (the record, the evaluation, the residents' notices) leave nothing
-pending under their name, so no batch waits for another consumer to take it over."""
+recorded; and its stream consumers (the record, the residents' notices) leave nothing pending under
+their name, so no batch waits for another consumer to take it over."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +12,6 @@ import socket
 import asyncpg
 import httpx
 
-from evaluation.consumer import GROUP as EVALUATION
 from queue_server.cli import GRACEFUL_SHUTDOWN_S
 from queue_server.config import Settings
 from queue_server.engine.connection import redis_client
@@ -88,7 +87,7 @@ async def test_a_stopping_instance_sends_its_screens_elsewhere_and_leaves_nothin
         pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
         try:
             stream = Keys(settings.key_prefix).events(C)
-            for group in (RECORD, EVALUATION, NOTICES):
+            for group in (RECORD, NOTICES):
                 left = await r.xpending_range(stream, group, min="-", max="+", count=1000, consumername=consumer)
                 assert left == [], f"{group}: the stopped instance left {len(left)} entries pending"
             assert await wait_recorded(pool, settings.redis_url, settings, C) == await r.xlen(stream)  # type: ignore[arg-type]

@@ -219,3 +219,39 @@ async def test_lag_counts_from_the_oldest_unrecorded_event_not_a_quiet_streams_g
         assert behind["undelivered"] == 2 and behind["lag_ms"] <= (time.time() - before) * 1000 + 2, behind
         await persister.step()
         assert (await lag(redis, keys, [C]))[C] == {"pending": 0, "undelivered": 0, "lag_ms": 0}
+
+
+async def test_a_follower_takes_each_recorded_batch_before_it_is_acknowledged(settings: Settings) -> None:
+    """What follows the record (the evaluation's served tickets) shares its read: a follower gets the
+    batch once it is recorded, and a follower's failure leaves the batch pending — recorded again,
+    harmlessly, and followed again — so nothing is acknowledged that a follower has not taken."""
+    async with engine_for(settings, SystemClock()) as engine:
+        keys, redis, pool = engine.keys, engine.redis, engine.pool
+        await ensure_groups(redis, keys, [C])
+        taken: list[list[str]] = []
+        fails = [ConnectionResetError("PostgreSQL went away mid-batch")]   # the first call's
+
+        async def follow(entries: list[tuple[str, str, dict[bytes, bytes]]]) -> None:
+            assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = any($1)",
+                                       [sid for _, sid, _ in entries]) == len(entries)   # recorded before
+            if fails:
+                raise fails.pop()
+            taken.append([sid for _, sid, _ in entries])
+
+        persister = Persister(redis, pool, keys, [C], name="p", block_ms=100, followers=[follow])
+        for _ in range(5):
+            await engine.issue(C, "hrss-001", "kiosk")
+        try:
+            await persister.step()
+            raise AssertionError("the follower's failure did not end the step")
+        except ConnectionResetError:
+            pass
+        assert taken == [] and (await lag(redis, keys, [C]))[C]["pending"] == 5   # not acknowledged
+        await persister.drain_own_pending()     # as the supervisor's next run starts
+        stream_ids = [sid.decode() for sid, _ in await redis.xrange(keys.events(C))]
+        assert taken == [stream_ids]
+        await engine.issue(C, "hrss-001", "kiosk")
+        assert await persister.step() == 1
+        assert taken[-1] == [(await redis.xrevrange(keys.events(C), count=1))[0][0].decode()]
+        await exactly_once(pool, redis, keys)
+        assert (await lag(redis, keys, [C]))[C] == {"pending": 0, "undelivered": 0, "lag_ms": 0}

@@ -1,6 +1,7 @@
-"""The streams are trimmed by what their readers still need: a stopped or slow record (or evaluation)
-never loses an event to the trim, and an event lost anyway — the cap forcing the oldest out, or an
-entry found trimmed away while pending — is counted and logged, never acknowledged in silence.
+"""The streams are trimmed by what their readers still need: a stopped or slow record (or residents'
+notices) never loses an event to the trim, and an event lost anyway — the cap forcing the oldest
+out, or an entry found trimmed away while pending — is counted and logged, never acknowledged in
+silence.
 Run on the machine's Redis 7 and on the embedded 6.2 (REDIS_URL unset)."""
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def sid(n: int) -> str:
 
 
 async def stream_of(redis: Redis, keys: Keys, n: int) -> str:
-    """A stream with the record's and the evaluation's groups and events 0..n-1 (ids ``sid``)."""
+    """A stream with the record's and the residents' notices' groups and events 0..n-1 (ids ``sid``)."""
     stream = keys.events(C)
     await ensure_groups(redis, keys, [C])
-    await redis.xgroup_create(stream, "evaluation", id="0")
+    await redis.xgroup_create(stream, "residents", id="0")
     async with redis.pipeline(transaction=False) as pipe:
         for i in range(n):
             pipe.xadd(stream, {"type": "x", "data": "{\"at\": 1}"}, id=sid(i))
@@ -50,7 +51,7 @@ async def test_nothing_a_group_has_not_finished_with_is_trimmed(settings: Settin
     keys = Keys(settings.key_prefix)
     try:
         stream = await stream_of(redis, keys, 300)
-        await read(redis, stream, "evaluation", 300, ack=True)       # the evaluation is done with all
+        await read(redis, stream, "residents", 300, ack=True)       # the notices are done with all
         await read(redis, stream, GROUP, 100, ack=False)             # the record read 100 and stopped
         losses = Losses()
         trimmer = Trimmer(redis, keys, [C], keep=10, cap=1_000, losses=losses)
@@ -61,12 +62,12 @@ async def test_nothing_a_group_has_not_finished_with_is_trimmed(settings: Settin
         assert await trimmer.trim() == 50                # what it has written goes
         assert await first_id(redis, stream) == sid(50)
 
-        await read(redis, stream, GROUP, 250, ack=True)  # the record catches up; now the evaluation lags
+        await read(redis, stream, GROUP, 250, ack=True)  # the record catches up; now the notices lag
         await redis.xack(stream, GROUP, *[sid(i) for i in range(50, 100)])
-        await redis.xgroup_setid(stream, "evaluation", sid(119))
-        assert await trimmer.trim() == 70                # every group counts: down to the evaluation's next
+        await redis.xgroup_setid(stream, "residents", sid(119))
+        assert await trimmer.trim() == 70                # every group counts: down to the notices' next
         assert await first_id(redis, stream) == sid(120)
-        await read(redis, stream, "evaluation", 300, ack=True)
+        await read(redis, stream, "residents", 300, ack=True)
         assert await trimmer.trim() == 170               # all read by all: down to the replay window
         assert await redis.xlen(stream) == 10 and losses.counts == {}
     finally:
@@ -79,7 +80,7 @@ async def test_the_cap_forces_the_oldest_out_and_counts_them(settings: Settings,
     keys = Keys(settings.key_prefix)
     try:
         stream = await stream_of(redis, keys, 300)
-        await read(redis, stream, "evaluation", 300, ack=True)
+        await read(redis, stream, "residents", 300, ack=True)
         await read(redis, stream, GROUP, 100, ack=False)             # 0..99 pending, 100..299 unread
         await redis.xack(stream, GROUP, *[sid(i) for i in range(50)])
         losses = Losses()
