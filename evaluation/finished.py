@@ -35,7 +35,6 @@ class FinishedTickets:
                  recent: RecentlyFinished | None = None) -> None:
         self.pool, self.cfg, self.clock, self.personal = pool, cfg, clock, personal
         self.recent = recent   # told of each served ticket once recorded: this process's ratings need no query
-        self.handled = 0
 
     async def take(self, entries: list[Entry]) -> None:
         """A recorded batch of ``(center, stream id, fields)``: its finishes recorded as served, with
@@ -56,7 +55,6 @@ class FinishedTickets:
             if self.recent is not None:
                 for s in served:
                     self.recent.remember(s)
-        self.handled += len(finished)
 
     async def retire_group(self, redis: Redis, keys: Keys, centers: list[str]) -> int:
         """Take every entry the retired ``evaluation`` group had left — pending or not yet read — from
