@@ -55,10 +55,14 @@ class Notice:
 
 class NoticeConsumer(GroupConsumer):
     group = GROUP
+    # A notice is an SMS, seconds on its way: half a second of gathering costs a resident nothing, and
+    # the read naming every stream (the city's 287, ~1.7 ms of Redis's time each) is made about twice
+    # a second, not nine times. A batch of 2,000 holds the city's half second (~500 events) with room.
+    pace_s = 0.5
 
     def __init__(self, redis: Redis, pool: asyncpg.Pool, engine: QueueEngine, cfg: ResidentsConfig, clock: Clock,
                  centers: list[str], name: str | None = None, losses: Losses | None = None) -> None:
-        super().__init__(redis, engine.keys, centers, cfg.consumer_block_ms, name, losses=losses)
+        super().__init__(redis, engine.keys, centers, cfg.consumer_block_ms, name, batch=2000, losses=losses)
         self.pool, self.engine, self.cfg, self.clock = pool, engine, cfg, clock
         self.queued = 0
 

@@ -16,11 +16,9 @@ from ..engine.streams import StreamRead, acknowledge
 from .persister import PRUNE_EVERY_S, claim_abandoned, consumer_name, prune_consumers, stream_vanished
 from .trim import Losses
 
-PACE_S = 0.1         # after a short read, let events gather: one read over every stream per batch, not per event
-
-
 class GroupConsumer:
     group = ""
+    pace_s = 0.1   # after a short read, let events gather: one read over every stream per batch, not per event
 
     def __init__(self, redis: Redis, keys: Keys, centers: list[str], block_ms: int, name: str | None = None,
                  batch: int = 200, claim_idle_ms: int = 30_000, losses: Losses | None = None) -> None:
@@ -96,7 +94,7 @@ class GroupConsumer:
                 response = await self._new(self.redis)
                 await self._handle(response)
                 if sum(len(items) for _, items in response or []) < self.batch:
-                    await asyncio.sleep(PACE_S)
+                    await asyncio.sleep(self.pace_s)
             except ResponseError as exc:
                 if not stream_vanished(exc):
                     raise
