@@ -16,6 +16,7 @@ from ..engine.streams import StreamRead, acknowledge
 from .persister import PRUNE_EVERY_S, claim_abandoned, consumer_name, prune_consumers, stream_vanished
 from .trim import Losses
 
+
 class GroupConsumer:
     group = ""
     pace_s = 0.1   # after a short read, let events gather: one read over every stream per batch, not per event
