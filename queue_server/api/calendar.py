@@ -4,6 +4,8 @@ instance takes it within a second, without a restart), the endpoints that show a
 check that refuses a resident's ticket outside them."""
 from __future__ import annotations
 
+import asyncio
+
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -124,8 +126,11 @@ api("PUT", "/api/v1/centers/{center}/points/{point}/hours",
 
 
 async def reload(app: Starlette) -> None:
-    """Swap the stored calendar in, in place: every holder (the ticket check, the deadlines) sees it."""
-    app.state.calendar.take(await load_calendar(app.state.pool))
+    """Swap the stored calendar in, in place: every holder (the ticket check, the deadlines) sees it.
+    One load at a time: a listener's load begun before a change was stored must not land after the
+    changing request's own, fresher one (the change would vanish here until the next reload)."""
+    async with app.state.calendar_loading:
+        app.state.calendar.take(await load_calendar(app.state.pool))
 
 
 async def changed(app: Starlette) -> None:
@@ -148,6 +153,7 @@ class CalendarComponent:
 
     async def start(self, app: Starlette, work: Supervisor) -> None:
         app.state.calendar = await load_calendar(app.state.pool)
+        app.state.calendar_loading = asyncio.Lock()
         work.run("calendar-changes", lambda: listen(app, work))
 
 

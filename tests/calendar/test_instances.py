@@ -49,3 +49,27 @@ async def test_a_change_on_one_instance_closes_the_kiosk_on_another(settings: Se
         for client in (one, two):
             await opening_on(client, "reason", "停电 power cut")
         assert (await kiosk(one)).json()["next_opening_at"] == "2026-12-02T13:00:00+08:00"
+
+
+async def test_a_change_answers_with_itself_while_other_changes_reload(settings: Settings) -> None:
+    """Another instance's changes set off reloads here; a load begun before this change was stored
+    must not land after this request's own and answer (or keep) the hours it replaced."""
+    clock = FixedClock(at(12, 1, 10))
+    async with running_app(settings, clock) as (app, client):
+        others = asyncio.Event()
+
+        async def another_instance_changing() -> None:
+            while not others.is_set():
+                await app.state.redis.publish(app.state.keys.calendar_changes(), b"hours")
+                await asyncio.sleep(0.002)
+
+        publishing = asyncio.create_task(another_instance_changing())
+        try:
+            for turn in range(40):
+                always = turn % 2 == 0
+                r = await client.put(f"/api/v1/centers/{C}/points/sp1/hours", headers=AUTH,
+                                     json={"always_open": True} if always else {"weekdays": ["08:30", "12:00"]})
+                assert r.status_code == 200 and r.json()["hours"].get("always_open", False) is always, (turn, r.json()["hours"])
+        finally:
+            others.set()
+            await publishing
