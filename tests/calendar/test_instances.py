@@ -1,5 +1,6 @@
 """A calendar change reaches every running instance without a restart: hours set through one
-instance's API, and the operator's file stored by the CLI, close the kiosk on another within 5 s."""
+instance's API, and the operator's file stored by the CLI, close the kiosk on another within 5 s;
+and a change answers with itself while other instances' changes keep this one reloading."""
 from __future__ import annotations
 
 import asyncio
