@@ -48,15 +48,17 @@ def _syscalls(proc: psutil.Process) -> int:
     return io.read_count + io.write_count
 
 
-def _waited(proc: psutil.Process) -> float:
-    """Seconds the process's threads have spent ready to run but waiting for a core, so far (0 where
-    the kernel keeps no schedstats or the process is gone)."""
-    total = 0
+def _scheduled(proc: psutil.Process) -> tuple[float, int]:
+    """Seconds the process's threads have spent ready to run but waiting for a core, and the times
+    they were put on one (each wakeup, each return after being preempted), so far (0 where the kernel
+    keeps no schedstats or the process is gone)."""
+    waited = runs = 0
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{proc.pid}/task"):
             with contextlib.suppress(OSError, ValueError, IndexError):
-                total += int(Path(f"/proc/{proc.pid}/task/{tid}/schedstat").read_text().split()[1])
-    return total / 1e9
+                fields = Path(f"/proc/{proc.pid}/task/{tid}/schedstat").read_text().split()
+                waited, runs = waited + int(fields[1]), runs + int(fields[2])
+    return waited / 1e9, runs
 
 
 def cpu_seconds(pid: int) -> float:
@@ -218,7 +220,7 @@ class Sampler:
         if self._redis is not None:
             self._count_commands(now)
         for group, roots in list(self.groups.items()):
-            cpu: dict[int, tuple[float, int, float]] = {}
+            cpu: dict[int, tuple[float, int, float, int]] = {}
             rss = 0.0
             for proc in (p for root in roots for p in _tree(root, self.only.get(group))):
                 try:
@@ -226,7 +228,7 @@ class Sampler:
                     rss += proc.memory_info().rss / 2**20
                 except psutil.Error:
                     continue
-                cpu[proc.pid] = (t.user + t.system, _syscalls(proc), _waited(proc))
+                cpu[proc.pid] = (t.user + t.system, _syscalls(proc), *_scheduled(proc))
             self.samples.setdefault(group, []).append((now, cpu, rss))
 
     def _run(self) -> None:
@@ -283,8 +285,10 @@ class Sampler:
 
     def window(self, start: float, end: float) -> dict[str, dict[str, float]]:
         """Average CPU (% of one core), time waiting for a core (% of one core: 50 is half a second each
-        second of some thread of the group ready to run and not running), system calls a second (reads
-        and writes: on a socket, about one each way per message) and peak memory of each group between
+        second of some thread of the group ready to run and not running), times a second its threads
+        were put on a core (wakeups and returns from preemption: a process that wakes for each small
+        piece of work pays a switch each time), system calls a second (reads and writes: on a socket,
+        about one each way per message) and peak memory of each group between
         two moments. All are counted per process from its first to its last sighting, so processes
         that come and go (PostgreSQL backends, Locust workers) neither vanish nor count twice."""
         out = {}
@@ -293,8 +297,8 @@ class Sampler:
             if around is None:
                 continue
             i, j = around
-            first: dict[int, tuple[float, int, float]] = {}
-            last: dict[int, tuple[float, int, float]] = {}
+            first: dict[int, tuple[float, int, float, int]] = {}
+            last: dict[int, tuple[float, int, float, int]] = {}
             for _, cpu, _ in series[i:j + 1]:
                 for pid, c in cpu.items():
                     first.setdefault(pid, c)
@@ -303,7 +307,8 @@ class Sampler:
             used = sum(last[pid][0] - first[pid][0] for pid in last)
             calls = sum(last[pid][1] - first[pid][1] for pid in last)
             waited = sum(last[pid][2] - first[pid][2] for pid in last)
+            runs = sum(last[pid][3] - first[pid][3] for pid in last)
             out[group] = {"cpu_pct": round(100 * used / seconds, 1), "waiting_pct": round(100 * waited / seconds, 1),
-                          "syscalls_per_s": round(calls / seconds),
+                          "syscalls_per_s": round(calls / seconds), "runs_per_s": round(runs / seconds),
                           "rss_mib": round(max(s[2] for s in series[i:j + 1]), 1)}
         return out

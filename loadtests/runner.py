@@ -434,6 +434,8 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
                 part["server_cpu_ms_per_op"] = round(cpu["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
                 # and their system calls per operation, which the machine's speed that day does not move
                 part["server_syscalls_per_op"] = round(cpu["syscalls_per_s"] * (span[1] - span[0]) / ops, 1)
+                # and the times they were put on a core per operation: wakeups, each a switch's cost
+                part["server_runs_per_op"] = round(cpu["runs_per_s"] * (span[1] - span[0]) / ops, 2)
             if ops and REDIS_GROUP in procs:   # Redis's share, for sizing its masters (shared: an upper bound)
                 part["redis_cpu_ms_per_op"] = round(procs[REDIS_GROUP]["cpu_pct"] * 10 * (span[1] - span[0]) / ops, 3)
             calls = sampler.commands_per_s(*span)

@@ -123,7 +123,7 @@ def closed_loop(out: Path, phase: str | tuple[str, ...], names: tuple[str, ...])
     return result
 
 
-PER_OP = ("server_cpu_ms_per_op", "server_syscalls_per_op", "redis_cpu_ms_per_op")   # runner.phases, each phase's
+PER_OP = ("server_cpu_ms_per_op", "server_syscalls_per_op", "server_runs_per_op", "redis_cpu_ms_per_op")   # runner.phases, each phase's
 
 
 def rounds_pooled(out: Path, rounds: list[tuple[str, dict[str, Any]]], names: tuple[str, ...]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The run's sampler: a process's system calls in a window, and the commands Redis served. Both are
+"""The run's sampler: a process's system calls and its times on a core in a window, and the commands Redis served. Both are
 rates over the samples around the window (a tenth of a second apart here), so a count comes back as
 at least seven tenths of itself over a window of a second or so."""
 from __future__ import annotations
@@ -32,6 +32,29 @@ def test_a_window_counts_the_system_calls_made_in_it() -> None:
             end = time.time()
         got = sampler.window(start, end)["writer"]
         assert WRITES * 0.7 <= got["syscalls_per_s"] * (end - start) < WRITES * 1.5
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_window_counts_the_times_a_process_was_put_on_a_core() -> None:
+    """A process that wakes 400 times (a millisecond's sleep each) is put on a core at least that often."""
+    code = ("import sys, time; sys.stdin.readline()\n"
+            "for _ in range(400): time.sleep(0.001)\n"
+            "print('done', flush=True); time.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        with Sampler(interval_s=0.1) as sampler:
+            sampler.watch("sleeper", proc.pid)
+            time.sleep(0.3)
+            start = time.time()
+            proc.stdin.write("go\n")   # type: ignore[union-attr]
+            proc.stdin.flush()          # type: ignore[union-attr]
+            assert proc.stdout.readline() == "done\n"   # type: ignore[union-attr]
+            time.sleep(0.8)
+            end = time.time()
+        got = sampler.window(start, end)["sleeper"]
+        assert 400 * 0.7 <= got["runs_per_s"] * (end - start) < 400 * 3, got
     finally:
         proc.kill()
         proc.wait()
