@@ -15,14 +15,14 @@ WRITES = 4000
 SPIN_ON_CORE_0 = "import os, time; os.sched_setaffinity(0, {0}); end = time.monotonic() + 30\nwhile time.monotonic() < end: pass"
 
 
-def test_a_window_counts_the_system_calls_made_in_it() -> None:
-    code = ("import os, sys, time; sys.stdin.readline(); fd = os.open('/dev/null', os.O_WRONLY)\n"
-            f"for _ in range({WRITES}): os.write(fd, b'x')\n"
-            "print('done', flush=True); time.sleep(30)")
+def window_of(work: str) -> tuple[dict[str, float], float]:
+    """A child process that runs ``work`` on a word from us, watched over a window around it: its
+    figures in that window and the window's seconds."""
+    code = f"import os, sys, time; sys.stdin.readline()\n{work}\nprint('done', flush=True); time.sleep(30)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         with Sampler(interval_s=0.1) as sampler:
-            sampler.watch("writer", proc.pid)
+            sampler.watch("child", proc.pid)
             time.sleep(0.3)
             start = time.time()
             proc.stdin.write("go\n")   # type: ignore[union-attr]
@@ -30,34 +30,21 @@ def test_a_window_counts_the_system_calls_made_in_it() -> None:
             assert proc.stdout.readline() == "done\n"   # type: ignore[union-attr]
             time.sleep(0.8)
             end = time.time()
-        got = sampler.window(start, end)["writer"]
-        assert WRITES * 0.7 <= got["syscalls_per_s"] * (end - start) < WRITES * 1.5
+        return sampler.window(start, end)["child"], end - start
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_window_counts_the_system_calls_made_in_it() -> None:
+    got, seconds = window_of(f"fd = os.open('/dev/null', os.O_WRONLY)\nfor _ in range({WRITES}): os.write(fd, b'x')")
+    assert WRITES * 0.7 <= got["syscalls_per_s"] * seconds < WRITES * 1.5
 
 
 def test_a_window_counts_the_times_a_process_was_put_on_a_core() -> None:
     """A process that wakes 400 times (a millisecond's sleep each) is put on a core at least that often."""
-    code = ("import sys, time; sys.stdin.readline()\n"
-            "for _ in range(400): time.sleep(0.001)\n"
-            "print('done', flush=True); time.sleep(30)")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        with Sampler(interval_s=0.1) as sampler:
-            sampler.watch("sleeper", proc.pid)
-            time.sleep(0.3)
-            start = time.time()
-            proc.stdin.write("go\n")   # type: ignore[union-attr]
-            proc.stdin.flush()          # type: ignore[union-attr]
-            assert proc.stdout.readline() == "done\n"   # type: ignore[union-attr]
-            time.sleep(0.8)
-            end = time.time()
-        got = sampler.window(start, end)["sleeper"]
-        assert 400 * 0.7 <= got["runs_per_s"] * (end - start) < 400 * 3, got
-    finally:
-        proc.kill()
-        proc.wait()
+    got, seconds = window_of("for _ in range(400): time.sleep(0.001)")
+    assert 400 * 0.7 <= got["runs_per_s"] * seconds < 400 * 3, got
 
 
 def test_a_window_counts_the_commands_redis_served(service_urls: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
