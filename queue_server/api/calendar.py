@@ -5,7 +5,6 @@ check that refuses a resident's ticket outside them."""
 from __future__ import annotations
 
 import asyncio
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints

@@ -1,6 +1,6 @@
-"""The run's sampler: a process's system calls and its times on a core in a window, and the commands Redis served. Both are
-rates over the samples around the window (a tenth of a second apart here), so a count comes back as
-at least seven tenths of itself over a window of a second or so."""
+"""The run's sampler: a process's system calls and its times on a core in a window, and the commands
+Redis served. All are rates over the samples around the window (a tenth of a second apart here), so
+a count comes back as at least seven tenths of itself over a window of a second or so."""
 from __future__ import annotations
 
 import os
