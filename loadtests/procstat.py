@@ -312,3 +312,59 @@ class Sampler:
                           "syscalls_per_s": round(calls / seconds), "runs_per_s": round(runs / seconds),
                           "rss_mib": round(max(s[2] for s in series[i:j + 1]), 1)}
         return out
+
+
+class Turns:
+    """Each group's time on a core and time ready to run but waiting for one, every ``interval_s``
+    (50 ms), from its processes' main threads (a server's event loop, Redis's command thread). The
+    load phase's slowest requests come in episodes a few hundred milliseconds long (summary.episodes);
+    what the servers and Redis did in one — ran (their own work), waited (the cores were taken), or
+    neither (waiting on a peer) — is what the episode was, where averages over the minute say nothing."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.groups: dict[str, list[int]] = {}
+        self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, group: str, *pids: int | None) -> None:
+        self.groups.setdefault(group, []).extend(p.pid for root in pids if root for p in _tree(root))
+
+    def _sample(self) -> None:
+        now, seen = time.time(), {}
+        for pid in {p for pids in self.groups.values() for p in pids}:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                run, wait = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+                seen[pid] = (int(run), int(wait))
+        self.samples.append((now, seen))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> "Turns":
+        self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="turns")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def between(self, start: float, end: float) -> dict[str, dict[str, float]]:
+        """Per group, milliseconds a second on a core and waiting for one between two moments (from
+        the samples around them; a group of two processes may reach 2,000 of each)."""
+        around = _around([t for t, _ in self.samples], start, end)
+        if around is None:
+            return {}
+        (t0, a), (t1, b) = self.samples[around[0]], self.samples[around[1]]
+        out = {}
+        for group, pids in self.groups.items():
+            both = [p for p in pids if p in a and p in b]
+            run = sum(b[p][0] - a[p][0] for p in both) / 1e6 / (t1 - t0)
+            wait = sum(b[p][1] - a[p][1] for p in both) / 1e6 / (t1 - t0)
+            out[group] = {"run_ms_per_s": round(run), "wait_ms_per_s": round(wait)}
+        return out

@@ -41,13 +41,13 @@ from .cores import Cores, as_batch, neighbour, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
-from .procstat import Sampler, listener_pid, redis_pids, wait_for_quiet
+from .procstat import Sampler, Turns, listener_pid, redis_pids, wait_for_quiet
 from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
 from .redis_calls import sampling
 from .profiles import ORDER, PROFILES, Profile
-from .summary import QUEUE_OPS, capacity_ratios, closed_loop, judge, load_phase, rounds_pooled, window
+from .summary import QUEUE_OPS, capacity_ratios, closed_loop, episodes, judge, load_phase, rounds_pooled, window
 from .sms_standin import PUBLIC_BASE_URL, running_standin
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -310,6 +310,18 @@ def settle(phase: str) -> dict[str, float | bool]:
     return settled
 
 
+def tail(out: Path, turns: Turns) -> dict[str, Any]:
+    """The load phase's slowest operations by episode (summary.episodes), each with what the servers
+    and Redis did in it against the whole window: on a core, or ready and waiting for one."""
+    span = window(out, "load")
+    found = episodes(out, "load", span) if span else {}
+    for e in found.get("largest", []):
+        e["turns"] = turns.between(e.pop("from"), e.pop("to"))
+    if found:
+        found["turns_over_window"] = turns.between(*span)
+    return found
+
+
 def tiers_of(profile: Profile) -> list[str]:
     """The QUEUE_TIER of each server process of the capacity and load phases: with background processes
     the API's are of the api tier (the same routes as http, none of the background work)."""
@@ -401,15 +413,19 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
         settled = settle("load")
+        turns = Turns()
+        for tier in sorted(set(tiers)):
+            turns.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
+        turns.watch("redis", *redis_pids(redis_url))
         with recording(out, "load", pids, py_spy) as files, \
                 sampling(out, "load", redis_url, profile.measure_s, redis_calls) as redis_by_call, \
-                neighbour(*neighbour_ms) if neighbour_ms else contextlib.nullcontext():
+                neighbour(*neighbour_ms) if neighbour_ms else contextlib.nullcontext(), turns:
             load_generators(out, profile, classes, urls, sampler, 5.0, cores, screens_batch)
         stop.set()
         watcher.join()
         seen.pop("at_start", None)
         seen.pop("stalls_at_start", None)
-        result["load"] = {**load_phase(out, profile), "settled": settled}
+        result["load"] = {**load_phase(out, profile), "settled": settled, "tail": tail(out, turns)}
         if files:
             result["load"]["hottest"] = hottest(files)
         if redis_calls:
@@ -508,6 +524,9 @@ def main() -> None:
     elif scraped and scraped["to_s"] - scraped["from_s"] < 0.9 * scraped["window_s"]:
         print(f"note: the servers' own figures (latency_by_route, loop_lag) cover {scraped['from_s']}-{scraped['to_s']} s"
               f" of the {scraped['window_s']} s window: their /metrics did not answer in time")
+    if tail_found := summary.get("load", {}).get("tail"):
+        print(f"tail: the slowest {tail_found['slow']} operations (>= {tail_found['threshold_ms']} ms) in"
+              f" {tail_found['episodes']} episodes, {tail_found['largest_5_share']:.0%} of them in the 5 largest")
     print(f"summary: {out / 'summary.json'}")
     sys.exit(0 if summary["met"] else 1)
 

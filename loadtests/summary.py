@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from .profiles import Profile, did_nothing
 QUEUE_OPS = ("issue", "call-next", "recall", "start", "finish", "no-show", "transfer", "review (tablet)", "sms reply")
 EMPTY_OPS = tuple(did_nothing(n) for n in QUEUE_OPS)
 READS = ("status page",)
+SLOWEST_SHARE = 0.01     # the slowest 1 % of the operations: what their p99 is made of
+EPISODE_GAP_S = 0.25     # slow requests begun within this of the last one are one episode
 
 
 def _hist_percentile(hist: dict[float, int], p: float) -> float | None:
@@ -204,6 +207,45 @@ def load_phase(out: Path, profile: Profile) -> dict[str, Any]:
         "errors": sum(e["num_failures"] for e in entries) + read_exceptions(out, "load"),
         "failures_seen": read_failures(out, "load"),
     }
+
+
+def episodes(out: Path, phase: str, span: tuple[float, float], gap_s: float = EPISODE_GAP_S,
+             listed: int = 10) -> dict[str, Any]:
+    """Where the tail of a phase's queue operations is: the slowest 1 % of those begun and answered in
+    the window (at or over their p99, ``threshold_ms``), grouped into episodes — each slow one begun
+    within ``gap_s`` of the one before joins its episode. A few episodes holding most of them is
+    congestion for a few hundred milliseconds at a time, not a cost paid by every request; an episode
+    whose slow requests went mostly to one server (``most_on``) is that process's, one spread over
+    them all the machine's. The ``listed`` largest come with their times (``from``/``to``, epoch
+    seconds), for the runner to say what the processes did in them."""
+    answered = []
+    for path in sorted(out.glob(f"worker-{phase}-*.json")):
+        for end, ms, name, server in json.loads(path.read_text()).get("requests", []):
+            begun = end - ms / 1000
+            if name in QUEUE_OPS and span[0] <= begun and end <= span[1]:
+                answered.append((begun, end, ms, server))
+    if not answered:
+        return {}
+    answered.sort()
+    threshold = sorted(a[2] for a in answered)[len(answered) - max(1, round(len(answered) * SLOWEST_SHARE))]
+    found: list[list[tuple[float, float, float, str]]] = []
+    for a in (a for a in answered if a[2] >= threshold):
+        if found and a[0] - found[-1][-1][0] <= gap_s:
+            found[-1].append(a)
+        else:
+            found.append([a])
+    largest = sorted(found, key=len, reverse=True)
+    slow = sum(len(e) for e in found)
+    out_list = []
+    for e in largest[:listed]:
+        begun, ended = e[0][0], max(a[1] for a in e)
+        server, n = Counter(a[3] for a in e).most_common(1)[0]
+        out_list.append({"at_s": round(begun - span[0], 2), "lasting_s": round(ended - begun, 2), "slow": len(e),
+                         "answered": sum(1 for a in answered if begun <= a[0] <= e[-1][0]),
+                         "worst_ms": max(a[2] for a in e), "most_on": server, "most_on_share": round(n / len(e), 2),
+                         "from": begun, "to": ended})
+    return {"threshold_ms": threshold, "slow": slow, "episodes": len(found),
+            "largest_5_share": round(sum(len(e) for e in largest[:5]) / slow, 2), "largest": out_list}
 
 
 def judge(profile: Profile, s: dict[str, Any]) -> list[dict[str, Any]]:

@@ -55,7 +55,9 @@ def slot(env: Environment, kind: str) -> int:
 
 
 class Tally:
-    """Counters of this process; raw call->screen latencies kept whole for exact percentiles."""
+    """Counters of this process; raw call->screen latencies kept whole for exact percentiles, and each
+    measured request as (when it was answered, ms, name, the server's URL): the slowest come in
+    episodes, which the summary finds (summary.episodes)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -65,6 +67,7 @@ class Tally:
         self.held: int | None = None    # sockets open when the measured window ended
         self.counts: dict[str, int] = defaultdict(int)
         self.call_ms: dict[str, list[int]] = defaultdict(list)
+        self.requests: list[tuple[float, float, str, str]] = []
 
     def opened(self) -> None:
         self.open += 1
@@ -89,6 +92,10 @@ class Tally:
         if self.measuring:
             self.call_ms[label].append(round(ms))
 
+    def answered(self, name: str, ms: float, server: str) -> None:
+        if self.measuring:
+            self.requests.append((round(time.time(), 4), round(ms, 2), name, server))
+
     def count(self, what: str, n: int = 1) -> None:
         self.counts[what] += n
 
@@ -96,12 +103,13 @@ class Tally:
         """After the ramp: latencies and counts of the measured phase only (sockets stay as they are)."""
         self.counts = defaultdict(int)
         self.call_ms = defaultdict(list)
+        self.requests = []
         self.peak = self.low = self.open
 
     def dump(self, env: Environment) -> None:
         out = Path(plan().out_dir) / f"worker-{STEM}-{worker_index(env)}.json"
         out.write_text(json.dumps({"held": self.held if self.held is not None else self.open, "low": self.low, "peak": self.peak, "counts": self.counts,
-                                   "call_ms": self.call_ms}), encoding="utf-8")
+                                   "call_ms": self.call_ms, "requests": self.requests}), encoding="utf-8")
 
 
 TALLY = Tally()
@@ -118,10 +126,11 @@ class Refused(Exception):
 
 
 def timed(environment: Any, name: str, call: Callable[[], tuple[int, bytes]], ok: tuple[int, ...],
-          method: str = "POST") -> tuple[int, bytes]:
+          method: str = "POST", server: str = "") -> tuple[int, bytes]:
     """Make a request (``call()`` gives status and body) and report it to Locust under ``name`` — a 204,
     which did nothing, apart under ``did_nothing(name)``; a status outside ``ok`` or a connection
-    failure (status 0, no body) as a failure. Returns the status and the body."""
+    failure (status 0, no body) as a failure — and, answered, to the tally with ``server``, the URL it
+    went to. Returns the status and the body."""
     t0 = time.perf_counter()
     try:
         status, body = call()
@@ -135,7 +144,9 @@ def timed(environment: Any, name: str, call: Callable[[], tuple[int, bytes]], ok
     if status not in ok:
         fire(environment, method, name, ms, len(body), exc=Refused(f"{status} {body[:200].decode(errors='replace')}"))
         return status, body
-    fire(environment, method, did_nothing(name) if status == 204 else name, ms, len(body))
+    counted = did_nothing(name) if status == 204 else name
+    fire(environment, method, counted, ms, len(body))
+    TALLY.answered(counted, ms, server)
     return status, body
 
 

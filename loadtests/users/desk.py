@@ -58,7 +58,7 @@ class Desk(User):
         """POST JSON, counted under ``name``; a status outside ``ok`` is a failure. Returns status and JSON."""
         fields = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})}
         status, answer = timed(self.environment, name, lambda: self.http.request("POST", path, orjson.dumps(body or {}),
-                                                                                 fields), ok)
+                                                                                 fields), ok, server=self.server)
         if status not in ok:
             self.last_problem = answer.decode(errors="replace")
             return status, None
@@ -204,7 +204,8 @@ class ResidentUser(Desk):
         if not RECENT:
             return
         tid = random.choice(RECENT)
-        timed(self.environment, "status page", lambda: self.http.request("GET", f"/api/v1/tickets/{tid}"), (200,), "GET")
+        timed(self.environment, "status page", lambda: self.http.request("GET", f"/api/v1/tickets/{tid}"), (200,), "GET",
+              self.server)
 
 
 class CapacityUser(Desk):

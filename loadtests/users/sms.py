@@ -60,6 +60,7 @@ class SmsUser(Desk):
                    "Content-Type": "application/x-www-form-urlencoded"}
         post = kept_alive(self.server)
         status, _ = timed(self.environment, "sms reply",
-                          lambda: post.request("POST", INBOUND, urlencode(form).encode(), headers), (200,))
+                          lambda: post.request("POST", INBOUND, urlencode(form).encode(), headers), (200,),
+                          server=self.server)
         if status == 200:
             TALLY.count("sms_replies")

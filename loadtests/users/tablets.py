@@ -46,4 +46,5 @@ def after_finish(environment: Any, server: str, center: str, ticket: dict[str, A
 def rate(environment: Any, server: str, token: str, body: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     timed(environment, "review (tablet)",
-          lambda: kept_alive(server).request("POST", "/api/v1/reviews", orjson.dumps(body), headers), (201,))
+          lambda: kept_alive(server).request("POST", "/api/v1/reviews", orjson.dumps(body), headers), (201,),
+          server=server)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from loadtests.procstat import Sampler, listener_pid, wait_for_quiet
+from loadtests.procstat import Sampler, Turns, listener_pid, wait_for_quiet
 from queue_server.engine.connection import sync_client
 
 WRITES = 4000
@@ -155,3 +155,26 @@ def test_a_machine_that_stays_busy_is_waited_for_only_so_long() -> None:
     assert got == {"waited_s": got["waited_s"], "quiet": False, "busy_pct": got["busy_pct"]}, got
     assert 1.5 <= got["waited_s"] < 10, got
     assert got["busy_pct"] >= 60, got
+
+
+def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
+    """Two children spinning on core 0 take turns at it: each on it about half of every second and
+    waiting about the other half; a sleeping one neither."""
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0]) for _ in range(2)]
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        turns = Turns()
+        turns.watch("spinning", *(p.pid for p in spinners))
+        turns.watch("sleeping", sleeper.pid)
+        with turns:
+            start = time.time()
+            time.sleep(1.0)
+            end = time.time()
+        seen = turns.between(start, end)
+    finally:
+        for p in (*spinners, sleeper):
+            p.kill()
+            p.wait()
+    assert 700 <= seen["spinning"]["run_ms_per_s"] <= 1100 and 700 <= seen["spinning"]["wait_ms_per_s"] <= 1100
+    assert seen["sleeping"] == {"run_ms_per_s": 0, "wait_ms_per_s": 0}
