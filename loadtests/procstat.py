@@ -314,24 +314,26 @@ class Sampler:
         return out
 
 
+
 class Turns:
     """Each group's time on a core and time ready to run but waiting for one, every ``interval_s``
-    (50 ms), from its processes' main threads (a server's event loop, Redis's command thread). The
-    load phase's slowest requests come in episodes a few hundred milliseconds long (summary.episodes);
-    what the servers and Redis did in one — ran (their own work), waited (the cores were taken), or
-    neither (waiting on a peer) — is what the episode was, where averages over the minute say nothing."""
+    (50 ms), from the main threads (a server's event loop, Redis's command thread, a Locust process's
+    hub) of the processes the ``sampler`` last saw in its groups. The load phase's slowest requests
+    come in episodes a few hundred milliseconds long (summary.episodes); what each group did in one —
+    ran (its own work), waited (the cores were taken), or neither (waiting on a peer) — is what the
+    episode was, where averages over the minute say nothing."""
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    def __init__(self, sampler: Sampler, interval_s: float = 0.05) -> None:
+        self.sampler = sampler
         self.interval_s = interval_s
         self.groups: dict[str, list[int]] = {}
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch(self, group: str, *pids: int | None) -> None:
-        self.groups.setdefault(group, []).extend(p.pid for root in pids if root for p in _tree(root))
-
     def _sample(self) -> None:
+        if len(self.samples) % 20 == 0:   # the sampler's processes, taken up again every 20 samples
+            self.groups = {g: list(series[-1][1]) for g, series in list(self.sampler.samples.items()) if series}
         now, seen = time.time(), {}
         for pid in {p for pids in self.groups.values() for p in pids}:
             with contextlib.suppress(OSError, ValueError, IndexError):
@@ -355,8 +357,9 @@ class Turns:
             self._thread.join()
 
     def between(self, start: float, end: float) -> dict[str, dict[str, float]]:
-        """Per group, milliseconds a second on a core and waiting for one between two moments (from
-        the samples around them; a group of two processes may reach 2,000 of each)."""
+        """Per group with a process alive over it, milliseconds a second on a core and waiting for one
+        between two moments (from the samples around them; a group of two processes may reach 2,000
+        of each)."""
         around = _around([t for t, _ in self.samples], start, end)
         if around is None:
             return {}
@@ -364,7 +367,7 @@ class Turns:
         out = {}
         for group, pids in self.groups.items():
             both = [p for p in pids if p in a and p in b]
-            run = sum(b[p][0] - a[p][0] for p in both) / 1e6 / (t1 - t0)
-            wait = sum(b[p][1] - a[p][1] for p in both) / 1e6 / (t1 - t0)
-            out[group] = {"run_ms_per_s": round(run), "wait_ms_per_s": round(wait)}
+            if both:
+                out[group] = {"run_ms_per_s": round(sum(b[p][0] - a[p][0] for p in both) / 1e6 / (t1 - t0)),
+                              "wait_ms_per_s": round(sum(b[p][1] - a[p][1] for p in both) / 1e6 / (t1 - t0))}
         return out

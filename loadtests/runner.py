@@ -311,8 +311,8 @@ def settle(phase: str) -> dict[str, float | bool]:
 
 
 def tail(out: Path, turns: Turns) -> dict[str, Any]:
-    """The load phase's slowest operations by episode (summary.episodes), each with what the servers
-    and Redis did in it against the whole window: on a core, or ready and waiting for one."""
+    """The load phase's slowest operations by episode (summary.episodes), each with what every group of
+    processes did in it against the whole window: on a core, or ready and waiting for one."""
     span = window(out, "load")
     found = episodes(out, "load", span) if span else {}
     for e in found.get("largest", []):
@@ -413,10 +413,7 @@ async def phases(profile: Profile, out: Path, plan: Plan, redis_url: str, db: st
         watcher = threading.Thread(target=poll_realtime, args=(urls, live, stop, seen, out), daemon=True)
         watcher.start()
         settled = settle("load")
-        turns = Turns()
-        for tier in sorted(set(tiers)):
-            turns.watch(f"servers ({tier})", *(p.pid for t, (_, p) in zip(tiers, procs) if t == tier))
-        turns.watch("redis", *redis_pids(redis_url))
+        turns = Turns(sampler)
         with recording(out, "load", pids, py_spy) as files, \
                 sampling(out, "load", redis_url, profile.measure_s, redis_calls) as redis_by_call, \
                 neighbour(*neighbour_ms) if neighbour_ms else contextlib.nullcontext(), turns:

@@ -159,15 +159,15 @@ def test_a_machine_that_stays_busy_is_waited_for_only_so_long() -> None:
 
 def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
     """Two children spinning on core 0 take turns at it: each on it about half of every second and
-    waiting about the other half; a sleeping one neither."""
+    waiting about the other half; a sleeping one neither. The turns follow the sampler's groups."""
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0]) for _ in range(2)]
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         time.sleep(0.5)
-        turns = Turns()
-        turns.watch("spinning", *(p.pid for p in spinners))
-        turns.watch("sleeping", sleeper.pid)
-        with turns:
+        with Sampler(interval_s=0.1) as sampler, Turns(sampler) as turns:
+            sampler.watch("spinning", *(p.pid for p in spinners))
+            sampler.watch("sleeping", sleeper.pid)
+            time.sleep(1.2)   # the sampler has seen them, and the turns taken them up from it
             start = time.time()
             time.sleep(1.0)
             end = time.time()
