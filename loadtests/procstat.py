@@ -326,14 +326,15 @@ class Turns:
     def __init__(self, sampler: Sampler, interval_s: float = 0.05) -> None:
         self.sampler = sampler
         self.interval_s = interval_s
-        self.groups: dict[str, list[int]] = {}
+        self.groups: dict[str, set[int]] = {}
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
-        if len(self.samples) % 20 == 0:   # the sampler's processes, taken up again every 20 samples
-            self.groups = {g: list(series[-1][1]) for g, series in list(self.sampler.samples.items()) if series}
+        if len(self.samples) % 20 == 0:   # the processes the sampler has seen, every 20 samples: kept once gone
+            for group, series in list(self.sampler.samples.items()):
+                self.groups.setdefault(group, set()).update(series[-1][1] if series else ())
         now, seen = time.time(), {}
         for pid in {p for pids in self.groups.values() for p in pids}:
             with contextlib.suppress(OSError, ValueError, IndexError):

@@ -159,7 +159,8 @@ def test_a_machine_that_stays_busy_is_waited_for_only_so_long() -> None:
 
 def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
     """Two children spinning on core 0 take turns at it: each on it about half of every second and
-    waiting about the other half; a sleeping one neither. The turns follow the sampler's groups."""
+    waiting about the other half; a sleeping one neither. The turns follow the sampler's groups, and
+    keep a group's processes once they have gone (a Locust run ends before the window is looked at)."""
     spinners = [subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0]) for _ in range(2)]
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -171,6 +172,11 @@ def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
             start = time.time()
             time.sleep(1.0)
             end = time.time()
+            time.sleep(0.2)   # the sample after the end taken
+            for p in spinners:
+                p.kill()
+                p.wait()
+            time.sleep(1.2)   # the sampler no longer sees them
         seen = turns.between(start, end)
     finally:
         for p in (*spinners, sleeper):
