@@ -15,7 +15,7 @@ import threading
 import time
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import psutil
@@ -169,7 +169,34 @@ def _around(times: list[float], start: float, end: float) -> tuple[int, int] | N
     return (i, j) if j > i else None
 
 
-class Sampler:
+class _Periodic:
+    """``_sample`` once on entering, then every ``interval_s`` in a thread of its own until left."""
+
+    interval_s: float
+    _stop: threading.Event
+    _thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> Self:
+        self._stop = threading.Event()
+        self._sample()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=type(self).__name__)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+
+class Sampler(_Periodic):
     """Per group of processes (each given by its root pid, children included): time series of CPU
     seconds used and of resident memory."""
 
@@ -179,8 +206,6 @@ class Sampler:
         self.only: dict[str, str] = {}
         # (time, per pid: CPU seconds, read/write system calls and seconds waiting for a core so far, rss MiB)
         self.samples: dict[str, list[tuple[float, dict[int, tuple[float, int, float]], float]]] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._redis = None
         # (time, per command: calls so far and microseconds Redis spent in them so far)
         self.commands: list[tuple[float, dict[str, tuple[int, int]]]] = []
@@ -231,20 +256,8 @@ class Sampler:
                 cpu[proc.pid] = (t.user + t.system, _syscalls(proc), *_scheduled(proc))
             self.samples.setdefault(group, []).append((now, cpu, rss))
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def __enter__(self) -> "Sampler":
-        self._sample()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="procstat")
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
+        super().__exit__(*exc)
         if self._redis is not None:
             self._redis.close()
 
@@ -315,7 +328,7 @@ class Sampler:
 
 
 
-class Turns:
+class Turns(_Periodic):
     """Each group's time on a core and time ready to run but waiting for one, every ``interval_s``
     (50 ms), from the main threads (a server's event loop, Redis's command thread, a Locust process's
     hub) of the processes the ``sampler`` last saw in its groups. The load phase's slowest requests
@@ -328,8 +341,6 @@ class Turns:
         self.interval_s = interval_s
         self.groups: dict[str, set[int]] = {}
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
         if len(self.samples) % 20 == 0:   # the processes the sampler has seen, every 20 samples: kept once gone
@@ -341,21 +352,6 @@ class Turns:
                 run, wait = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
                 seen[pid] = (int(run), int(wait))
         self.samples.append((now, seen))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def __enter__(self) -> "Turns":
-        self._sample()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="turns")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
 
     def between(self, start: float, end: float) -> dict[str, dict[str, float]]:
         """Per group with a process alive over it, milliseconds a second on a core and waiting for one
