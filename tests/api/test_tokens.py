@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from queue_server.config import Settings
-from queue_server.record.people import create_token
+from queue_server.record.people import create_token, revoked_since, token_hash
 from tests.realtime.live import close_code, open_live
 from tests.support import running_app, server_process
 
@@ -58,3 +58,20 @@ async def test_a_socket_with_a_token_that_is_not_ascii_closes_4401(settings: Set
     with server_process(settings) as (url, _):
         ws = await open_live(url, f"/ws/centers/{C}/display", token="é")
         assert await close_code(ws) == 4401
+
+
+async def test_the_look_for_revocations_reads_the_revoked_tokens_only(settings: Settings) -> None:
+    """The look every process makes every few seconds goes through the index of revoked tokens
+    (migration 082), not through every token ever made, and still finds the ones revoked since."""
+    async with running_app(settings) as (app, client):
+        pool = app.state.pool
+        tokens = [await create_token(pool, "device", C, None, device_kind="display", label=f"hall {i}") for i in range(3)]
+        _, since = await revoked_since(pool, None)
+        await pool.execute("UPDATE tokens SET revoked_at = now() WHERE label = 'hall 1'")
+        hashes, _ = await revoked_since(pool, since)
+        assert hashes == [token_hash(tokens[1])]
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")   # a table this small would be read whole anyway
+            plan = "\n".join(r[0] for r in await conn.fetch(
+                "EXPLAIN SELECT token_hash FROM tokens WHERE revoked_at >= now() - interval '1 minute'"))
+        assert "tokens_revoked" in plan, plan
