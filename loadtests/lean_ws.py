@@ -12,6 +12,8 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+from loadtests.lean_http import connect
+
 TEXT, CLOSE, PING, PONG = 0x1, 0x8, 0x9, 0xA
 
 
@@ -62,7 +64,7 @@ class LeanWebSocket:
 
     def __init__(self, url: str, timeout: float) -> None:
         parts = urlsplit(url)
-        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+        self.sock = connect((parts.hostname or "127.0.0.1", parts.port or 80), timeout)
         self.fd = self.sock.fileno()   # asked of gevent's socket at every read: 3–4 % of a screens generator's samples
         self.buf = bytearray()
         self.cut_for: Exception | None = None   # why ``cut`` ended it

@@ -145,3 +145,19 @@ def test_an_idle_connection_above_fd_1023_is_alive_until_the_server_speaks_or_cl
             client.close()
             peer.close()
     assert not idle_connection_alive(None)
+
+
+def test_a_numeric_address_is_connected_without_resolving_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under gevent every resolution is a hop to its resolver's threads: a numeric address (every
+    server of a run) skips it, a name is still resolved."""
+    with server() as url:
+        port = int(url.rsplit(":", 1)[1])
+        asked: list[object] = []
+        resolve = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: asked.append(a[0]) or resolve(*a, **k))
+        http = LeanHttp(url)
+        assert http.request("GET", "/") == (204, b"")
+        assert asked == []
+        assert LeanHttp(f"http://localhost:{port}").request("GET", "/") == (204, b"")
+        assert asked == ["localhost"]
+        assert http.sock is not None and http.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
