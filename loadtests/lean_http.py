@@ -23,13 +23,13 @@ def connect(address: tuple[str, int], timeout: float) -> socket.socket:
     ``create_connection`` sends every address, numeric or not, through its resolver's thread pool — a
     hop to a thread and back for each connection, a tenth of the desks' generator's own time at half
     (py-spy), where residents and tablets open connections all the time."""
-    host, port = address
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        socket.inet_pton(family, address[0])
     except OSError:   # a name: resolved as before
         sock = socket.create_connection(address, timeout=timeout)
     else:
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(address)
