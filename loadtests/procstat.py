@@ -21,22 +21,32 @@ from urllib.parse import parse_qs, urlsplit
 import psutil
 
 
-def _tree(pid: int, only: str | None = None) -> list[psutil.Process]:
-    """The process and its descendants; with ``only``, just the descendants whose command line
-    names it (PostgreSQL's backends of one database, not the whole shared server)."""
-    try:
-        p = psutil.Process(pid)
-        tree = [p, *p.children(recursive=True)]
-    except psutil.Error:
-        return []
-    if only is None:
-        return tree
-    out = []
-    for c in tree[1:]:
-        with contextlib.suppress(psutil.Error):
-            if only in " ".join(c.cmdline()):
-                out.append(c)
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc. psutil's ``children`` makes that pass over
+    every process of the machine at each call: asked once a group each second (and by the runner's
+    wait for each Locust master), it was most of what the runner spent on the cores the run measures."""
+    out: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:   # gone since the listing
+                continue
+            ppid = int(stat[stat.rfind(b")") + 2:].split(maxsplit=2)[1])
+            out.setdefault(ppid, []).append(int(name))
     return out
+
+
+def _tree(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """The process and its descendants (``children``: a pass of ``children_by_parent`` to read them
+    from; one is made without it)."""
+    children = children_by_parent() if children is None else children
+    tree, i = [pid], 0
+    while i < len(tree):
+        tree += children.get(tree[i], [])
+        i += 1
+    return tree
 
 
 def _syscalls(proc: psutil.Process) -> int:
@@ -64,9 +74,9 @@ def _scheduled(proc: psutil.Process) -> tuple[float, int]:
 def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) a process and its descendants have used so far."""
     total = 0.0
-    for proc in _tree(pid):
+    for child in _tree(pid):
         with contextlib.suppress(psutil.Error):
-            t = proc.cpu_times()
+            t = psutil.Process(child).cpu_times()
             total += t.user + t.system
     return total
 
@@ -210,6 +220,8 @@ class Sampler(_Periodic):
         # (time, per command: calls so far and microseconds Redis spent in them so far)
         self.commands: list[tuple[float, dict[str, tuple[int, int]]]] = []
         self.cores: list[tuple[float, Any]] = []   # (time, every core's times so far)
+        self._handles: dict[int, psutil.Process] = {}   # kept while the process lives: psutil's reads
+        self._names: dict[tuple[int, str], bool] = {}   # a process's command line naming a group's ``only``
 
     def watch(self, group: str, *pids: int | None, only: str | None = None) -> None:
         self.groups.setdefault(group, []).extend(p for p in pids if p)
@@ -244,17 +256,51 @@ class Sampler(_Periodic):
         self.cores.append((now, psutil.cpu_times()))
         if self._redis is not None:
             self._count_commands(now)
+        children = children_by_parent()
+        read: dict[int, tuple[tuple[float, int, float, int], float] | None] = {}   # once, whatever its groups
         for group, roots in list(self.groups.items()):
             cpu: dict[int, tuple[float, int, float, int]] = {}
             rss = 0.0
-            for proc in (p for root in roots for p in _tree(root, self.only.get(group))):
-                try:
-                    t = proc.cpu_times()
-                    rss += proc.memory_info().rss / 2**20
-                except psutil.Error:
-                    continue
-                cpu[proc.pid] = (t.user + t.system, _syscalls(proc), *_scheduled(proc))
+            only = self.only.get(group)
+            for root in roots:
+                for pid in (_tree(root, children)[1:] if only else _tree(root, children)):
+                    if only and not self._named(pid, only):
+                        continue
+                    if pid not in read:
+                        read[pid] = self._read(pid)
+                    if (got := read[pid]) is not None:
+                        cpu[pid], mib = got
+                        rss += mib
             self.samples.setdefault(group, []).append((now, cpu, rss))
+        alive = {pid for pids in children.values() for pid in pids}
+        self._handles = {pid: h for pid, h in self._handles.items() if pid in alive}
+        self._names = {key: v for key, v in self._names.items() if key[0] in alive}
+
+    def _handle(self, pid: int) -> psutil.Process:
+        if (h := self._handles.get(pid)) is None:
+            h = self._handles[pid] = psutil.Process(pid)
+        return h
+
+    def _read(self, pid: int) -> tuple[tuple[float, int, float, int], float] | None:
+        """A process's CPU seconds, system calls, seconds waiting for a core and times put on one so
+        far, and its resident MiB; None once it is gone."""
+        try:
+            proc = self._handle(pid)
+            t = proc.cpu_times()
+            mib = proc.memory_info().rss / 2**20
+        except psutil.Error:
+            return None
+        return (t.user + t.system, _syscalls(proc), *_scheduled(proc)), mib
+
+    def _named(self, pid: int, only: str) -> bool:
+        """Whether the process's command line names ``only`` (a PostgreSQL backend's names its
+        database for as long as it lives: asked once)."""
+        if (pid, only) not in self._names:
+            try:
+                self._names[(pid, only)] = only in " ".join(self._handle(pid).cmdline())
+            except psutil.Error:
+                return False
+        return self._names[(pid, only)]
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
@@ -341,6 +387,7 @@ class Turns(_Periodic):
         self.interval_s = interval_s
         self.groups: dict[str, set[int]] = {}
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
+        self._files: dict[int, int] = {}   # pid: its schedstat, open
 
     def _sample(self) -> None:
         if len(self.samples) % 20 == 0:   # the processes the sampler has seen, every 20 samples: kept once gone
@@ -349,9 +396,27 @@ class Turns(_Periodic):
         now, seen = time.time(), {}
         for pid in {p for pids in self.groups.values() for p in pids}:
             with contextlib.suppress(OSError, ValueError, IndexError):
-                run, wait = Path(f"/proc/{pid}/schedstat").read_text().split()[:2]
+                run, wait = self._schedstat(pid).split()[:2]
                 seen[pid] = (int(run), int(wait))
         self.samples.append((now, seen))
+
+    def _schedstat(self, pid: int) -> bytes:
+        """The process's /proc schedstat, read again through the file opened the first time: an open
+        and a close less at each of the 20 samples a second (a gone process's read fails, and its
+        file is closed)."""
+        if (fd := self._files.get(pid)) is None:
+            fd = self._files[pid] = os.open(f"/proc/{pid}/schedstat", os.O_RDONLY)
+        try:
+            return os.pread(fd, 256, 0)
+        except OSError:
+            os.close(self._files.pop(pid))
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        for fd in self._files.values():
+            os.close(fd)
+        self._files.clear()
 
     def between(self, start: float, end: float) -> dict[str, dict[str, float]]:
         """Per group with a process alive over it, milliseconds a second on a core and waiting for one

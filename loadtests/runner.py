@@ -41,7 +41,7 @@ from .cores import Cores, as_batch, neighbour, pin, taskset
 from .engine_ops import session
 from .harness import ADMIN_TOKEN, REDIS_KINDS, ROOT, fresh_database, key_prefix, server, services
 from .plan import Plan, counts, matter_lines, people, rates, save_tokens
-from .procstat import Sampler, Turns, listener_pid, redis_pids, wait_for_quiet
+from .procstat import Sampler, Turns, children_by_parent, listener_pid, redis_pids, wait_for_quiet
 from .server_metrics import Buckets, Histograms, loop_lag, scrape, scrape_stalls
 from .server_metrics import window as server_window
 from .pyspy import hottest, recording
@@ -182,12 +182,19 @@ def load_generators(out: Path, profile: Profile, classes: list[str], urls: list[
 
 
 def wait_with_children(proc: subprocess.Popen) -> int:
-    """Locust's master can exit before its forked workers have written their tallies: wait for both."""
+    """Locust's master can exit before its forked workers have written their tallies: wait for both.
+    Its workers are forked as it starts: looked for every half second over its first ten, then every
+    five (each look is a pass over every process of the machine, on the cores the run measures)."""
     children: dict[int, psutil.Process] = {}
-    while proc.poll() is None:
+    started = time.monotonic()
+    while True:
         with contextlib.suppress(psutil.Error):
-            children.update({c.pid: c for c in psutil.Process(proc.pid).children()})
-        time.sleep(0.5)
+            children.update({pid: psutil.Process(pid) for pid in children_by_parent().get(proc.pid, [])})
+        try:
+            proc.wait(0.5 if time.monotonic() - started < 10 else 5.0)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     _, alive = psutil.wait_procs(list(children.values()), timeout=60)
     for c in alive:
         with contextlib.suppress(psutil.Error):
@@ -214,34 +221,35 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
     loops = {"loop_lag": urls, **({"loop_lag_sockets": live} if set(live) != set(urls) else {})}   # by tier
     tick = 0
     at_start: tuple[Buckets, dict[str, Histograms], float] | None = None   # the servers' figures as the window began
-    while not stop.wait(1.0):
-        tick += 1
-        span = json.loads(marks.read_text()) if marks.exists() else {}
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            if "start" in span and at_start is None:   # both scrapes or neither: one may time out
-                at_start = (scrape(urls), {k: scrape_stalls(us) for k, us in loops.items()}, time.time())
-            if "end" in span and at_start is not None and "latency_by_route" not in seen:
-                routes, stalls = server_window(at_start[0], scrape(urls)), {k: loop_lag(at_start[1][k], scrape_stalls(us))
-                                                                            for k, us in loops.items()}
-                seen.update({"latency_by_route": routes, **stalls,
-                             "scraped_window": scraped_window(span, at_start[2], time.time())})
-        if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
-            continue
-        sockets = lag = dropped = 0
-        for u in live:
+    with httpx.Client(timeout=2, headers=AUTH) as client:   # one: each httpx.get makes a client and its TLS context
+        while not stop.wait(1.0):
+            tick += 1
+            span = json.loads(marks.read_text()) if marks.exists() else {}
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                if "start" in span and at_start is None:   # both scrapes or neither: one may time out
+                    at_start = (scrape(urls), {k: scrape_stalls(us) for k, us in loops.items()}, time.time())
+                if "end" in span and at_start is not None and "latency_by_route" not in seen:
+                    routes, stalls = server_window(at_start[0], scrape(urls)), {k: loop_lag(at_start[1][k], scrape_stalls(us))
+                                                                                for k, us in loops.items()}
+                    seen.update({"latency_by_route": routes, **stalls,
+                                 "scraped_window": scraped_window(span, at_start[2], time.time())})
+            if tick % 5:   # the servers' own reports cost them work: every 5 s is enough
+                continue
+            sockets = lag = dropped = 0
+            for u in live:
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    rt = client.get(f"{u}/api/v1/ops/realtime").json()
+                    sockets += sum(rt["sockets"].values())
+                    dropped += rt["dropped"]
             with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-                rt = httpx.get(f"{u}/api/v1/ops/realtime", timeout=2, headers=AUTH).json()
-                sockets += sum(rt["sockets"].values())
-                dropped += rt["dropped"]
-        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-            centers = httpx.get(f"{urls[0]}/api/v1/ops/persister", timeout=2, headers=AUTH).json()["centers"]
-            lag = max((c["lag_ms"] for c in centers.values()), default=0)
-        seen["sockets_peak"] = max(seen.get("sockets_peak", 0), sockets)
-        seen["sockets_last"] = sockets
-        seen["sockets_dropped_by_servers"] = dropped
-        if "start" in span and "end" not in span:   # the backlog of the prefill and the opening is not the window's
-            seen["persister_lag_ms_max"] = max(seen.get("persister_lag_ms_max", 0), lag)
-            seen["persister_lag_ms_last"] = lag
+                centers = client.get(f"{urls[0]}/api/v1/ops/persister").json()["centers"]
+                lag = max((c["lag_ms"] for c in centers.values()), default=0)
+            seen["sockets_peak"] = max(seen.get("sockets_peak", 0), sockets)
+            seen["sockets_last"] = sockets
+            seen["sockets_dropped_by_servers"] = dropped
+            if "start" in span and "end" not in span:   # the backlog of the prefill and the opening is not the window's
+                seen["persister_lag_ms_max"] = max(seen.get("persister_lag_ms_max", 0), lag)
+                seen["persister_lag_ms_last"] = lag
 
 
 async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str = "single",

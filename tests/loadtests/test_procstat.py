@@ -184,3 +184,55 @@ def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
             p.wait()
     assert 700 <= seen["spinning"]["run_ms_per_s"] <= 1100 and 700 <= seen["spinning"]["wait_ms_per_s"] <= 1100
     assert seen["sleeping"] == {"run_ms_per_s": 0, "wait_ms_per_s": 0}
+
+
+def test_a_group_is_its_process_and_every_descendant_or_those_its_command_line_names() -> None:
+    """As Locust's forked workers and PostgreSQL's backends of one database: a grandchild started
+    after the watch began is in its group; with ``only``, just the descendants whose command line
+    names it (not the process itself)."""
+    code = ("import subprocess, sys, time\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)', arg]) for arg in ('qs_mark', 'other')]\n"
+            "print(' '.join(str(k.pid) for k in kids), flush=True); time.sleep(30)")
+    with Sampler(interval_s=0.1) as sampler:
+        parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        try:
+            sampler.watch("all", parent.pid)
+            sampler.watch("named", parent.pid, only="qs_mark")
+            marked, other = (int(x) for x in parent.stdout.readline().split())   # type: ignore[union-attr]
+            time.sleep(0.5)
+            everyone, named = (set(sampler.samples[g][-1][1]) for g in ("all", "named"))
+        finally:
+            for pid in (marked, other):
+                os.kill(pid, 9)
+            parent.kill()
+            parent.wait()
+    assert everyone == {parent.pid, marked, other}
+    assert named == {marked}
+
+
+def test_turns_let_go_of_a_process_once_it_is_gone() -> None:
+    """The turns keep each process's schedstat open between samples; a process that ends has its
+    file closed, and leaving closes the rest."""
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    short = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    long = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Sampler(interval_s=0.1) as sampler, Turns(sampler) as turns:
+            sampler.watch("short", short.pid)
+            sampler.watch("long", long.pid)
+            time.sleep(1.5)   # taken up by the turns: one file open for each
+            assert open_files() >= before + 2
+            while_both = open_files()
+            short.kill()
+            short.wait()
+            time.sleep(0.3)
+            assert open_files() == while_both - 1
+            assert turns.samples[-1][1].keys() == {long.pid}
+        assert open_files() == before
+    finally:
+        for p in (short, long):
+            p.kill()
+            p.wait()
