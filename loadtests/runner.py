@@ -221,16 +221,16 @@ def poll_realtime(urls: list[str], live: list[str], stop: threading.Event, seen:
     loops = {"loop_lag": urls, **({"loop_lag_sockets": live} if set(live) != set(urls) else {})}   # by tier
     tick = 0
     at_start: tuple[Buckets, dict[str, Histograms], float] | None = None   # the servers' figures as the window began
-    with httpx.Client(timeout=2, headers=AUTH) as client:   # one: each httpx.get makes a client and its TLS context
+    with httpx.Client(timeout=2, headers=AUTH) as client:   # one: each httpx.get makes a client, TLS context and all
         while not stop.wait(1.0):
             tick += 1
             span = json.loads(marks.read_text()) if marks.exists() else {}
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 if "start" in span and at_start is None:   # both scrapes or neither: one may time out
-                    at_start = (scrape(urls), {k: scrape_stalls(us) for k, us in loops.items()}, time.time())
+                    at_start = (scrape(client, urls), {k: scrape_stalls(client, us) for k, us in loops.items()}, time.time())
                 if "end" in span and at_start is not None and "latency_by_route" not in seen:
-                    routes, stalls = server_window(at_start[0], scrape(urls)), {k: loop_lag(at_start[1][k], scrape_stalls(us))
-                                                                                for k, us in loops.items()}
+                    routes = server_window(at_start[0], scrape(client, urls))
+                    stalls = {k: loop_lag(at_start[1][k], scrape_stalls(client, us)) for k, us in loops.items()}
                     seen.update({"latency_by_route": routes, **stalls,
                                  "scraped_window": scraped_window(span, at_start[2], time.time())})
             if tick % 5:   # the servers' own reports cost them work: every 5 s is enough

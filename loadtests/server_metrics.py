@@ -31,15 +31,17 @@ def _buckets(text: str) -> Any:
             yield m["name"], labels, float("inf") if le == "+Inf" else float(le), float(m["n"])
 
 
-def _get(url: str) -> str:
-    return httpx.get(f"{url}/metrics", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
+def _get(client: httpx.Client, url: str) -> str:
+    """A server's scrape through the caller's client: ``httpx.get`` makes a client, and its TLS
+    context (a few ms of CPU), for each request, on the cores the run measures."""
+    return client.get(f"{url}/metrics", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).text
 
 
-def scrape(urls: list[str]) -> Buckets:
+def scrape(client: httpx.Client, urls: list[str]) -> Buckets:
     """Cumulative latency buckets per route, summed over the servers (statuses merged)."""
     out: Buckets = defaultdict(lambda: defaultdict(float))
     for url in urls:
-        for name, labels, le, n in _buckets(_get(url)):
+        for name, labels, le, n in _buckets(_get(client, url)):
             if name == "http_request_duration_seconds":
                 out[(labels["method"], labels["route"])][le] += n
     return out
@@ -61,11 +63,11 @@ def scrape_text(text: str) -> Histograms:
     return out
 
 
-def scrape_stalls(urls: list[str]) -> Histograms:
+def scrape_stalls(client: httpx.Client, urls: list[str]) -> Histograms:
     """``scrape_text`` summed over the servers."""
     out: Histograms = defaultdict(lambda: defaultdict(float))
     for url in urls:
-        for name, hist in scrape_text(_get(url)).items():
+        for name, hist in scrape_text(_get(client, url)).items():
             for le, n in hist.items():
                 out[name][le] += n
     return out
