@@ -18,6 +18,7 @@ from displays.component import HERE as PAGES, PAGE_HEADERS
 from ..api.endpoints import Doc
 from ..api.ratelimit import RateLimiter
 from ..devices.watch import forget_here
+from ..record.people import expired_since
 from ..supervisor import Supervisor
 from .api import api
 
@@ -41,11 +42,9 @@ async def close_expired(app: Starlette, stop: asyncio.Event, every_s: float) -> 
             await asyncio.wait_for(stop.wait(), every_s)
         except asyncio.TimeoutError:
             pass
-        rows = await pool.fetch("SELECT token_hash, now() AS at FROM tokens WHERE expires_at > $1 AND expires_at <= now()"
-                                " AND revoked_at IS NULL", since)
-        since = rows[0]["at"] if rows else await pool.fetchval("SELECT now()")
-        for r in rows:
-            forget_here(app, r["token_hash"])
+        hashes, since = await expired_since(pool, since)
+        for digest in hashes:
+            forget_here(app, digest)
 
 
 def page(name: str):  # type: ignore[no-untyped-def]

@@ -110,6 +110,16 @@ async def revoked_since(pool: asyncpg.Pool, since: datetime | None) -> tuple[lis
     return list(row["hashes"]), row["at"]
 
 
+async def expired_since(pool: asyncpg.Pool, since: datetime) -> tuple[list[str], datetime]:
+    """Hashes of the tokens (not revoked) that expired after ``since`` and by now, and that now — the
+    one clock of the same statement — for the next call: a token expiring between two calls is in the
+    next one's answer, whenever the calls run."""
+    row = await pool.fetchrow(
+        "SELECT now() AS at, array(SELECT token_hash FROM tokens WHERE expires_at > $1 AND expires_at <= now()"
+        " AND revoked_at IS NULL) AS hashes", since)
+    return list(row["hashes"]), row["at"]
+
+
 async def find_staff(pool: asyncpg.Pool, staff_id: str) -> dict[str, str] | None:
     row = await pool.fetchrow("SELECT id, center, employee_no, name, photo_url FROM staff WHERE id = $1", staff_id)
     return dict(row) if row else None

@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 
 from queue_server.config import Settings
-from queue_server.record.people import create_token
+from queue_server.record.people import create_token, expired_since, token_hash
 from tests.support import running_app
 
 C = "jingansi"
@@ -40,3 +40,20 @@ async def test_lifetimes_are_per_kind_and_configurable(settings: Settings) -> No
                                         " WHERE label IN ('long', 'short')"))
         assert lives_s == {"long": defaults.device_token_ttl_s, "short": 60}
         assert await pool.fetchval("SELECT count(*) FROM tokens WHERE expires_at IS NULL") == 0
+
+
+async def test_the_look_for_expired_tokens_misses_none_expiring_between_two_looks(settings: Settings) -> None:
+    """The sweep that closes the sockets of expired tokens looks every few seconds for those expired
+    since its last look. Each look's answer and the clock the next one starts from are one statement's:
+    a token expiring just after a look's clock — before the look has even answered — is in the next
+    look. (The sweep took that clock from a second statement when the first found nothing, and a token
+    expiring between the two was never closed: a socket held open past its token's end.)"""
+    async with running_app(settings) as (app, _):
+        pool = app.state.pool
+        token = await create_token(pool, "device", C, device_kind="display", label="expiring")
+        _, since = await expired_since(pool, await pool.fetchval("SELECT now() - interval '1 minute'"))
+        await pool.execute("UPDATE tokens SET expires_at = $1::timestamptz + interval '1 millisecond'"
+                           " WHERE label = 'expiring'", since)   # already past by now: between the two looks
+        hashes, after = await expired_since(pool, since)
+        assert hashes == [token_hash(token)] and after > since
+        assert (await expired_since(pool, after))[0] == []   # and in that look only
