@@ -92,10 +92,12 @@ async def issue_once_rebuilt(api: "Api") -> None:
 
 
 async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
-    """Read until the server closes; its close code."""
+    """Read until the server closes, within ``timeout`` in all; its close code. A socket left open
+    but pinged (a server that did not close it) fails the test at its deadline, not the suite never."""
     try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
     except ConnectionClosed as exc:
         return exc.rcvd.code if exc.rcvd else None
 
