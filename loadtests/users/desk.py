@@ -15,6 +15,7 @@ import orjson
 from locust import User, task
 
 from loadtests.lean_http import LeanHttp
+from loadtests.plan import clerk_windows
 from loadtests.profiles import NO_SHOW, PHONE_SHARE, RECALL, TRANSFER
 
 from .common import OPEN_FOR_BUSINESS, RECENT, TALLY, plan, slot, timed, worker_index
@@ -111,11 +112,10 @@ class ClerkUser(Desk):
 
     def on_start(self) -> None:
         super().on_start()
-        clerks = plan().clerks
         n = type(self).fixed_count or 1
         if self.index >= n:   # a user Locust restarted: its windows are another clerk's too
             TALLY.count("clerk_slots_reused")
-        mine = clerks[self.index % n::n]
+        mine = clerk_windows(plan().clerks, self.index, n, plan().rates[self.pace])
         # Each window joins after 0-2 rounds: a user works ~29 windows in turn, a window's visit is
         # three of its turns (call, start, finish), and windows all joining at once kept every window
         # of the run in step — 9 s of call-nexts, 9 s of starts, 9 s of finishes (and of the tablets'

@@ -3,7 +3,7 @@ measured by loadtests/run, never asserted here)."""
 from __future__ import annotations
 
 from loadtests.city import city_catalog
-from loadtests.plan import Plan, people
+from loadtests.plan import WINDOW_ROUND_S, Plan, clerk_windows, people, rates
 from loadtests.profiles import CITY, OPS_PER_VISIT, PROFILES, Targets
 from loadtests.summary import judge
 
@@ -30,6 +30,23 @@ def test_every_device_and_window_gets_its_own_token() -> None:
     assert len({r[0] for r in rows}) == len(rows) == len(devices) + len(clerks) + len(kiosks)
     point_devices = [d for d in devices if d.point]
     assert all(d.window.startswith("r") for d in point_devices)
+
+
+def test_every_clerk_comes_back_to_each_of_its_windows_within_a_round_at_every_profile() -> None:
+    """Else a short window measures only a first round of call-nexts (city-now did: 25.6 of its 30
+    operations a second, no finish, no rating). No window is worked twice, the windows worked span the
+    centers, and only city-now, whose rounds were minutes long, works fewer than all of them."""
+    for profile in PROFILES.values():
+        clerks = [(w["center"], w["code"], "token") for w in city_catalog(profile.size)["windows"]]
+        rate = rates(profile)["clerk"]
+        worked = [clerk_windows(clerks, i, profile.clerks, rate) for i in range(profile.clerks)]
+        assert all(0 < len(mine) / rate <= WINDOW_ROUND_S for mine in worked), profile.name
+        every = [w for mine in worked for w in mine]
+        assert len(set(every)) == len(every)
+        if profile.name == "city-now":   # 180 windows in half the city's centers: calls on hall displays across it
+            assert len({center for center, _, _ in every}) >= 287 // 2
+        else:
+            assert len(every) == len(clerks), profile.name
 
 
 def test_every_device_of_a_center_opens_on_one_sockets_server_and_the_servers_hold_a_share_each() -> None:
