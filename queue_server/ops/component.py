@@ -99,10 +99,7 @@ class Ops:
         """Bring the gauges up to date just before a scrape."""
         m = self.metrics
         m.sockets.clear()
-        live: dict[str, int] = {}
-        for sub in self.realtime.hub.subscribers():
-            live[sub.center] = live.get(sub.center, 0) + 1
-        for center, n in live.items():
+        for center, n in self.realtime.hub.sockets_by_center().items():
             m.sockets.labels("live", center).set(n)
         ops: dict[str, int] = {}
         for sock in self.broadcaster.sockets:
@@ -123,9 +120,9 @@ class Ops:
             return
         now = self.clock.now_ms()
         for code, live_center in self.figures.centers.items():
-            tot = live_center.current(now)
-            m.waiting.labels(code).set(sum(tot.waiting.values()))
-            m.longest.labels(code).set(max(0, now - tot.oldest_waiting_at) / 1000 if tot.oldest_waiting_at else 0)
+            oldest = live_center.oldest_waiting_at()
+            m.waiting.labels(code).set(len(live_center.waiting))
+            m.longest.labels(code).set(max(0, now - oldest) / 1000 if oldest else 0)
 
 
 def _time_requests(app: Starlette, metrics: Metrics) -> None:

@@ -20,7 +20,6 @@ from .endpoints import routes as socket_routes
 from .hub import Hub
 from .presence import Presence
 from .reader import StreamReader
-from .sockets import SocketSubscriber
 
 api = Endpoints("live screens")
 
@@ -50,11 +49,7 @@ class Realtime:
 async def status(request: Request) -> Response:
     await require_operator(request)
     rt: Realtime = request.app.state.realtime
-    sockets: dict[str, int] = {}
-    for sub in rt.hub.subscribers():
-        if isinstance(sub, SocketSubscriber):  # not other components' taps on the hub
-            sockets[sub.center] = sockets.get(sub.center, 0) + 1
-    return json({"sockets": sockets, "published": rt.hub.published, "dropped": rt.hub.dropped,
+    return json({"sockets": rt.hub.sockets_by_center(), "published": rt.hub.published, "dropped": rt.hub.dropped,
                  "reader_connected": rt.reader.connected, "reader_reconnects": rt.reader.reconnects,
                  "last_ids": rt.reader.last})
 

@@ -115,3 +115,20 @@ def test_service_points() -> None:
     f = live.center("hall", NINE + 1500 * MIN)
     p = {x["code"]: x for x in f["points"]}
     assert f["remote"] == {"issued": 0, "served": 0, "waiting": 2} and (p["p1"]["issued"], p["p1"]["waiting"]) == (0, 1)
+
+
+def test_an_hours_calls_are_kept_however_seldom_the_figures_are_read() -> None:
+    """Calls and finishes older than the hour are let go of as new ones come (not only when a dashboard
+    reads the figures: /metrics reads just the waiting), and the scrape's oldest wait is the figures'."""
+    live = LiveFigures({"hall": CENTER}, "Asia/Shanghai", 900, NINE)
+    hall = live.centers["hall"]
+    tickets = [{**ticket("waiting"), "id": f"hall-20260310-A00{n}", "number": f"A00{n}", "issued_at": NINE + n * MIN}
+               for n in (1, 2, 3)]
+    for n, t in enumerate(tickets, 1):
+        live.apply("hall", (n, 0), event("ticket.issued", t["issued_at"], ticket=t))
+    assert (len(hall.waiting), hall.oldest_waiting_at()) == (3, NINE + MIN)
+    for n, (t, at) in enumerate([(tickets[0], NINE + 10 * MIN), (tickets[1], NINE + 80 * MIN)], 4):
+        live.apply("hall", (n, 0), event("ticket.called", at, ticket={**t, "status": "called", "called_at": at}))
+    assert [tid for _, tid, _ in hall.calls] == ["hall-20260310-A002"]   # A001's call: over an hour before
+    assert hall.oldest_waiting_at() == NINE + 3 * MIN == hall.current(NINE + 81 * MIN).oldest_waiting_at
+    assert live.center("hall", NINE + 81 * MIN)["called_1h"] == 1

@@ -131,6 +131,18 @@ def test_hub_routes_by_center_and_window_and_drops_the_full() -> None:
     assert hub.reset("jingansi", "history lost") == 3
     assert display.killed == (1012, "history lost", False) and screen_w2.killed is not None
     assert hub.subscribers() == [elsewhere]
+    assert hub.sockets_by_center() == {"caojiadu": 1}   # a center whose sockets all left is not listed
+
+
+def test_the_sockets_are_counted_by_center() -> None:
+    hub = Hub(RealtimeConfig())
+    subs = [Recorder("jingansi"), Recorder("jingansi"), Recorder("jingansi", "w1"), Recorder("jingansi", "w2"),
+            Recorder("caojiadu", "w1")]
+    for s in subs:
+        hub.add(s)
+    assert hub.sockets_by_center() == {"jingansi": 4, "caojiadu": 1}
+    hub.remove(subs[-1])
+    assert hub.sockets_by_center() == {"jingansi": 4}
 
 
 def test_sweep_pings_the_silent_and_drops_the_stalled() -> None:
