@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +40,9 @@ def token_of(sub: Subscriber) -> str | None:
 class _Center:
     every: set[Subscriber] = field(default_factory=set)
     by_window: dict[str, set[Subscriber]] = field(default_factory=dict)
+
+
+SWEEP_SLICE = 500   # sockets a sweep goes over between two turns of the event loop
 
 
 class Hub:
@@ -133,12 +136,12 @@ class Hub:
     def subscribers(self) -> list[Subscriber]:
         return [s for c in self._centers.values() for s in (*c.every, *(x for g in c.by_window.values() for x in g))]
 
-    def sweep(self, now: float, now_ms: int) -> None:
-        """Drop sockets whose send has stalled; ping those that have been silent. The ping is encoded
-        once, text and frame, for every socket of the sweep."""
+    def sweep(self, now: float, now_ms: int, subs: Sequence[Subscriber] | None = None) -> None:
+        """Drop sockets whose send has stalled; ping those that have been silent: of ``subs``, else
+        every socket. The ping is encoded once, text and frame, for every socket of the sweep."""
         payload = orjson.dumps({"type": "ping", "now": now_ms})
         text, frame = payload.decode(), text_frame(payload)
-        for s in self.subscribers():
+        for s in self.subscribers() if subs is None else subs:
             if s.sending_since and now - s.sending_since > self.config.stall_s:
                 self.drop(s, 1013, "send stalled")
             elif not s.sending_since and now - s.last_sent >= self.config.ping_s:
@@ -146,8 +149,15 @@ class Hub:
 
     async def run_sweeper(self, stop: asyncio.Event, clock: Clock) -> None:
         """A third of the shorter limit between sweeps: each goes over every socket of the process
-        (12,500 of them at the city's peak), so once a second cost more than all the pings it sent."""
+        (12,500 of them at the city's peak), so once a second cost more than all the pings it sent.
+        ``SWEEP_SLICE`` sockets at a time, the loop turning between: at city-now (every screen of the
+        city connected, few events) a sweep pinged ~2,500 silent sockets in one go every 3.3 s, and
+        its requests' slowest answers were those that came during one (loop lag p99 25 ms, 5 sliced)."""
         every = min(5.0, max(0.2, min(self.config.ping_s, self.config.stall_s) / 3))
         while not stop.is_set():
             await asyncio.sleep(every)
-            self.sweep(time.monotonic(), clock.now_ms())
+            subs = self.subscribers()
+            for i in range(0, len(subs), SWEEP_SLICE):
+                if i:
+                    await asyncio.sleep(0)   # the requests and events that came meanwhile go first
+                self.sweep(time.monotonic(), clock.now_ms(), subs[i:i + SWEEP_SLICE])

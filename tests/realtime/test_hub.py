@@ -2,6 +2,9 @@
 like on its way out, and how the hub routes, drops and pings (with a subscriber that records)."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import orjson
 
 from queue_server.realtime.config import RealtimeConfig
@@ -9,7 +12,8 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from queue_server.realtime.events import LiveEvent, decode, parse_id, text_frame
-from queue_server.realtime.hub import Hub
+from queue_server.clock import SystemClock
+from queue_server.realtime.hub import SWEEP_SLICE, Hub
 from queue_server.realtime.opening import honourable
 
 
@@ -156,3 +160,21 @@ def test_sweep_pings_the_silent_and_drops_the_stalled() -> None:
     assert [orjson.loads(p) for p in quiet.pings] == [{"type": "ping", "now": 42}]
     assert busy.pings == [] and stuck.pings == []
     assert stuck.killed == (1013, "send stalled", True) and set(hub.subscribers()) == {quiet, busy}
+
+
+async def test_a_sweep_lets_the_loop_turn_between_slices_and_pings_every_silent_socket_once() -> None:
+    """A process's requests and events wait for one slice of a sweep, not for the whole of it."""
+    hub = Hub(RealtimeConfig(ping_s=0.3, stall_s=10))
+    subs = [Recorder("jingansi", f"w{n % 20}") for n in range(2 * SWEEP_SLICE + 1)]
+    for s in subs:
+        hub.add(s)
+    sweeper = asyncio.ensure_future(hub.run_sweeper(asyncio.Event(), SystemClock()))
+    seen = {0}   # how many sockets had been pinged, at each turn of the loop
+    while (pinged := sum(bool(s.pings) for s in subs)) < len(subs):
+        seen.add(pinged)
+        await asyncio.sleep(0)
+    sweeper.cancel()   # asleep until its next sweep
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+    assert seen == {0, SWEEP_SLICE, 2 * SWEEP_SLICE}   # the loop turned after each slice, and only then
+    assert all(len(s.pings) == 1 for s in subs)
