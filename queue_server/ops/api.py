@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
@@ -23,6 +23,7 @@ from ..api.tickets import limit_outsider
 from ..clock import from_ms
 from ..record.exporter import COLUMNS, csv_chunks, ticket_rows
 from .live import local_day
+from .metrics import exposition
 from .reports import ReportError, ReportQuery, report, report_rows
 from .schemas import LiveFigures, Report
 from .scope import ScopeError, ops_scope
@@ -150,7 +151,7 @@ async def metrics(request: Request) -> Response:
         if who is None or who.role != "admin":
             raise Problem(403, "Forbidden", "metrics cover every center: the scraper's token or the admin's")
     await request.app.state.ops.refresh_metrics()
-    return Response(generate_latest(request.app.state.ops.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(await exposition(request.app.state.ops.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def dashboard(request: Request) -> Response:

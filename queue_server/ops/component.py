@@ -44,7 +44,10 @@ class Ops:
     keys: Keys
     clock: Clock
     realtime: Realtime
+    records: bool              # this process does the record's work (the persister, the SMS outbox): its gauges are here
     _keeping: asyncio.Future[None] | None = field(default=None, init=False)   # the feed's start, once asked (``keep``)
+    behind: dict[str, dict[str, int]] = field(default_factory=dict, init=False)   # the record's lag by center, last scrape's
+    outbox: dict[str, int] = field(default_factory=dict, init=False)   # the SMS outbox by state, likewise
 
     async def keep(self, scope: str | None = None) -> None:
         """Keep the figures from now on: every center's stream read and applied, after a warm-up from
@@ -96,33 +99,55 @@ class Ops:
                 await self.poller.fresh(self.poller.scope([scope]))
 
     async def refresh_metrics(self) -> None:
-        """Bring the gauges up to date just before a scrape."""
-        m = self.metrics
-        m.sockets.clear()
-        for center, n in self.realtime.hub.sockets_by_center().items():
-            m.sockets.labels("live", center).set(n)
-        ops: dict[str, int] = {}
-        for sock in self.broadcaster.sockets:
-            ops[sock.scope or "district"] = ops.get(sock.scope or "district", 0) + 1
-        for scope, n in ops.items():
-            m.sockets.labels("ops", scope).set(n)
-        centers = list(self.figures.centers)
-        for center, behind in (await lag(self.redis, self.keys, centers)).items():
-            m.lag.labels(center).set(behind["lag_ms"])
-            m.unrecorded.labels(center, "pending").set(behind["pending"])
-            m.unrecorded.labels(center, "undelivered").set(behind["undelivered"])
+        """Read what the gauges take from Redis and PostgreSQL (the record's lag, the SMS outbox) just
+        before a scrape; the rest they read from this process as it collects."""
+        if not self.records:
+            return
+        self.behind = await lag(self.redis, self.keys, list(self.figures.centers))
         if await self.pool.fetchval("SELECT to_regclass('sms_messages') IS NOT NULL"):
             counts = dict(await self.pool.fetch("SELECT state, count(*) FROM sms_messages"
                                                 " WHERE state IN ('queued', 'sending') GROUP BY state"))
-            for state in ("queued", "sending"):
-                m.outbox.labels(state).set(counts.get(state, 0))
+            self.outbox = {state: counts.get(state, 0) for state in ("queued", "sending")}
+
+    def socket_counts(self) -> dict[tuple[str, str], float]:
+        counts: dict[tuple[str, str], float] = {
+            ("live", center): n for center, n in self.realtime.hub.sockets_by_center().items()}
+        for sock in self.broadcaster.sockets:
+            key = ("ops", sock.scope or "district")
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def waiting_counts(self) -> dict[tuple[str], float]:
+        """Only while the figures are kept (a process whose figures are not fed has none to tell)."""
         if not self.kept:
-            return
+            return {}
+        return {(code,): len(live.waiting) for code, live in self.figures.centers.items()}
+
+    def longest_waits(self) -> dict[tuple[str], float]:
+        if not self.kept:
+            return {}
         now = self.clock.now_ms()
-        for code, live_center in self.figures.centers.items():
-            oldest = live_center.oldest_waiting_at()
-            m.waiting.labels(code).set(len(live_center.waiting))
-            m.longest.labels(code).set(max(0, now - oldest) / 1000 if oldest else 0)
+        return {(code,): max(0, now - oldest) / 1000 if (oldest := live.oldest_waiting_at()) else 0
+                for code, live in self.figures.centers.items()}
+
+    def register_gauges(self) -> None:
+        """The record's lag and the outbox only where that work is done: at the city's 287 centers they
+        are half the text, the same in every process."""
+        m = self.metrics
+        m.gauge_from("websocket_connections", "Open websockets on this instance", ["kind", "center"],
+                     self.socket_counts)
+        m.gauge_from("queue_waiting_tickets", "Tickets waiting now", ["center"], self.waiting_counts)
+        m.gauge_from("queue_longest_wait_seconds", "Time since the oldest waiting ticket was issued", ["center"],
+                     self.longest_waits)
+        if not self.records:
+            return
+        m.gauge_from("persister_lag_ms", "How far the PostgreSQL record is behind the center's stream", ["center"],
+                     lambda: {(center,): b["lag_ms"] for center, b in self.behind.items()})
+        m.gauge_from("persister_unrecorded_events", "Events of the center's stream not yet recorded",
+                     ["center", "state"], lambda: {(center, state): b[state] for center, b in self.behind.items()
+                                                   for state in ("pending", "undelivered")})
+        m.gauge_from("sms_outbox_messages", "SMS waiting to be sent or being sent", ["state"],
+                     lambda: {(state,): n for state, n in self.outbox.items()})
 
 
 def _time_requests(app: Starlette, metrics: Metrics) -> None:
@@ -156,7 +181,8 @@ class OpsComponent:
                                  lambda: state.engine.catalog.centers,
                                  lambda: (sock.scope for sock in broadcaster.sockets), broadcaster.changed)
         state.ops = Ops(config, figures, broadcaster, feed, poller, metrics, state.redis, state.pool, state.keys,
-                        state.clock, state.realtime)
+                        state.clock, state.realtime, state.settings.runs_background)
+        state.ops.register_gauges()
         if state.settings.tier == "all":   # the one process there is: its dashboards open at once
             await state.ops.keep()
 

@@ -1,34 +1,61 @@
 """Prometheus metrics at ``/metrics``: request latency per route template (a small ASGI wrapper),
 queue operations by event type as this instance's reader saw them, live and ops websocket
 connections, the persister's stream lag, the SMS outbox, each center's queue, the restarts of the
-background tasks, and the event loop's lag and GC pauses (``loop_lag.py``). Each app has its own registry, so several apps in one process (tests) never clash."""
+background tasks, and the event loop's lag and GC pauses (``loop_lag.py``). Each app has its own registry, so several apps in one process (tests) never clash.
+
+The figures a center has (its sockets, its queue, its record's lag: over 1,600 series at the city's
+287 centers) are read from their owners as a scrape collects them, not kept in the client library's
+labelled gauges, and the text is written off the event loop (``exposition``)."""
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-Tally = Callable[[], dict[tuple[str, ...], int]]   # label values -> count, as its owner keeps it
+Tally = Callable[[], dict[tuple[str, ...], float]]   # label values -> value, as its owner keeps it
 
 
 class _Kept(Collector):
-    """A counter its owner keeps (the supervisor's restarts, the hub's listener failures), read at
-    each scrape rather than mirrored into a second count."""
+    """A figure its owner keeps — a count (the supervisor's restarts, the hub's listener failures) or
+    a gauge (the sockets by center, the waiting tickets) — read at each scrape rather than mirrored
+    into the client library's own: setting a labelled gauge for each of the city's centers before
+    every scrape cost more than writing them out."""
 
-    def __init__(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
-        self.name, self.documentation, self.labels, self.read = name, documentation, labels, read
+    def __init__(self, family: type[CounterMetricFamily | GaugeMetricFamily], name: str, documentation: str,
+                 labels: list[str], read: Tally) -> None:
+        self.family, self.name, self.documentation, self.labels, self.read = family, name, documentation, labels, read
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        family = self.family(self.name, self.documentation, labels=self.labels)
         for values, n in self.read().items():
             family.add_metric(list(values), n)
         yield family
+
+
+class _Collected(Collector):
+    """What a registry yielded, as it was: the text is written from it in a thread, where the state
+    the collectors read (the event loop's) may already have changed."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+async def exposition(registry: CollectorRegistry) -> bytes:
+    """The text of a scrape. The collectors run on the event loop, whose state they read; the text is
+    written in a thread: prometheus_client's formatting of the city's 1,600 series took ~10 ms of a
+    process's loop, and in a thread the loop takes the interpreter back at its switch interval (5 ms)
+    (loadtests/README.md, "A scrape of /metrics")."""
+    return await asyncio.to_thread(generate_latest, _Collected(registry.collect()))
 
 
 class Metrics:
@@ -39,19 +66,13 @@ class Metrics:
         self.events_seen: dict[str, int] = {}   # by type: counted per event, read at a scrape
         self.count_from("queue_operations", "Queue events seen on the centers' streams, by type", ["type"],
                         lambda: {(kind,): n for kind, n in self.events_seen.items()})
-        self.sockets = Gauge("websocket_connections", "Open websockets on this instance", ["kind", "center"], registry=r)
-        self.lag = Gauge("persister_lag_ms", "How far the PostgreSQL record is behind the center's stream",
-                         ["center"], registry=r)
-        self.unrecorded = Gauge("persister_unrecorded_events", "Events of the center's stream not yet recorded",
-                                ["center", "state"], registry=r)
-        self.outbox = Gauge("sms_outbox_messages", "SMS waiting to be sent or being sent", ["state"], registry=r)
-        self.waiting = Gauge("queue_waiting_tickets", "Tickets waiting now", ["center"], registry=r)
-        self.longest = Gauge("queue_longest_wait_seconds", "Time since the oldest waiting ticket was issued",
-                             ["center"], registry=r)
         self._latency_by: dict[tuple[str, str, str], Any] = {}
 
     def count_from(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
-        self.registry.register(_Kept(name, documentation, labels, read))
+        self.registry.register(_Kept(CounterMetricFamily, name, documentation, labels, read))
+
+    def gauge_from(self, name: str, documentation: str, labels: list[str], read: Tally) -> None:
+        self.registry.register(_Kept(GaugeMetricFamily, name, documentation, labels, read))
 
     def observe_latency(self, method: str, route: str, status: str, seconds: float) -> None:
         """Every request ends here: the labelled child is looked up once per (method, route, status),

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from queue_server.config import Settings
+from queue_server.ops.metrics import Metrics, exposition
 from tests.realtime.live import open_live, receive
-from tests.support import ADMIN_TOKEN, AUTH, server_process
+from tests.support import ADMIN_TOKEN, AUTH, running_app, server_process
 
 C = "jingansi"
 
@@ -94,3 +98,36 @@ async def test_metrics_are_for_the_scraper_and_the_admin_only(server: str) -> No
             "nobody": 401, "stranger": 401, "manager": 403, "scraper": 200, "admin": 200}
         assert answers["manager"].headers["content-type"].startswith("application/problem+json")
         assert "queue_operations_total" in answers["scraper"].text
+
+
+async def test_a_scrape_reads_on_the_event_loop_and_is_written_from_what_it_read() -> None:
+    """A gauge's owner is read once a scrape, on the event loop's thread, whose state it is (the text
+    is written in another); the text is the library's own for what was read."""
+    metrics = Metrics()
+    waiting = {("c1",): 2.0, ("c2",): 0.0}
+    readers: list[int] = []
+
+    def read() -> dict[tuple[str, ...], float]:
+        readers.append(threading.get_ident())
+        return dict(waiting)
+
+    metrics.gauge_from("queue_waiting_tickets", "Tickets waiting now", ["center"], read)
+    metrics.observe_latency("GET", "/api/v1/tickets/{id}", "200", 0.003)
+    expected = generate_latest(metrics.registry)
+    text = await exposition(metrics.registry)
+    assert readers == [threading.get_ident()] * 2
+    assert text == expected
+    assert sample(text.decode(), "queue_waiting_tickets", center="c1") == 2
+
+
+async def test_the_records_gauges_come_from_the_processes_that_do_its_work(settings: Settings) -> None:
+    """The record's lag and the SMS outbox are the same whichever process reads them: those doing the
+    record's work tell them (the background tier; all and http too), the sockets and api tiers leave
+    them out, and the sockets and queue gauges stay in every one."""
+    for tier, records in (("sockets", False), ("api", False), ("background", True)):
+        async with running_app(replace(settings, tier=tier)) as (_app, client):
+            text = (await client.get("/metrics", headers=AUTH)).text
+            for name in ("persister_lag_ms", "persister_unrecorded_events", "sms_outbox_messages"):
+                assert (f"# TYPE {name} gauge" in text) is records, (tier, name)
+            for name in ("websocket_connections", "queue_waiting_tickets", "queue_longest_wait_seconds"):
+                assert f"# TYPE {name} gauge" in text, (tier, name)
