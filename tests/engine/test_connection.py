@@ -199,7 +199,7 @@ async def test_the_embedded_redis_on_a_unix_socket_serves_scripts_pipelines_and_
             scripts = Scripts(shared)
             answers = await asyncio.gather(*(scripts.call("record_lag", ["qs:{unix}:events"], ["record", 10])
                                              for _ in range(3)))   # one turn: one pipelined round trip
-            assert answers == [[]] * 3   # no stream, no group yet
+            assert answers == [[[]]] * 3   # no stream, no group yet
             entry = await shared.xadd("qs:{unix}:events", {"type": "t"})
             got = await reader.execute_command("XREAD", "BLOCK", 1000, "STREAMS", "qs:{unix}:events", "0-0")
             assert got[0][1][0][0] == entry

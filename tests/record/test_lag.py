@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from queue_server.config import Settings
 from queue_server.engine.connection import redis_client
 from queue_server.engine.keys import Keys
-from queue_server.record.persister import GROUP, UNDELIVERED_COUNT_MAX, ensure_groups, lag
+from queue_server.record.persister import GROUP, LAG_BATCH, UNDELIVERED_COUNT_MAX, ensure_groups, lag
 
 BACKLOG = 12_000
 
@@ -51,4 +51,28 @@ async def test_lag_is_exact_however_far_behind_the_record_is(settings: Settings)
         assert (await lag(redis, keys, ["c1"]))["c1"] == {"pending": 0, "undelivered": 0, "lag_ms": 0}
     finally:
         await redis.delete(stream)
+        await redis.aclose()
+
+
+async def test_each_center_gets_its_own_figures_across_the_calls(settings: Settings) -> None:
+    """More centers than one call of the script takes: every center's figures are its own, in
+    whichever call it fell, and the centers without a stream are left out wherever they are."""
+    redis = redis_client(settings.redis_url)
+    keys = Keys(settings.key_prefix)
+    centers = [f"c{i:02d}" for i in range(2 * LAG_BATCH + 5)]
+    kept = [c for i, c in enumerate(centers) if i % 3]          # every third center has no stream
+    try:
+        await ensure_groups(redis, keys, kept)
+        async with redis.pipeline(transaction=False) as pipe:       # center i: i events, at ms 1000 + n
+            for c in kept:
+                for n in range(int(c[1:])):
+                    pipe.xadd(keys.events(c), {"type": "x", "data": "{}"}, id=f"{1000 + n}-0")
+            await pipe.execute()
+        behind = await lag(redis, keys, centers)
+        assert list(behind) == kept
+        for c in kept:
+            events = int(c[1:])
+            assert behind[c] == {"pending": 0, "undelivered": events, "lag_ms": events - 1}, c
+    finally:
+        await redis.delete(*(keys.events(c) for c in kept))
         await redis.aclose()
