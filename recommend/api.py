@@ -17,10 +17,11 @@ from queue_server.domain.calendar import Calendar
 from queue_server.domain.catalog import Catalog, Center
 from queue_server.domain.choice import Candidate, Weights, distance_m, rank
 from queue_server.engine.queue_engine import QueueEngine
-from queue_server.engine.scripts import call_each
+from queue_server.engine.scripts import call_grouped
 
 api = Endpoints("recommend")
 WALK_IN = "kiosk"          # a resident who walks in takes a kiosk ticket
+OUTLOOK_BATCH = 16         # centers a call of line_outlook.lua: each reads up to 30 of its waiting tickets
 
 
 class RecommendQuery(BaseModel):
@@ -77,13 +78,13 @@ def candidates(catalog: Catalog, matter: str, whole_city: bool, lat: float, lng:
 
 
 async def predicted(engine: QueueEngine, centers: list[Center], matter: str) -> dict[str, dict[str, Any]]:
-    """Per center, what a walk-in of the matter would be told now: one ``line_outlook`` script each, in
-    one pipeline."""
+    """Per center, what a walk-in of the matter would be told now: ``line_outlook``, OUTLOOK_BATCH
+    centers a call."""
     keys, now = engine.keys, engine.clock.now_ms()
     queues = [c.queue_for(matter, WALK_IN).code for c in centers]  # type: ignore[union-attr]
-    replies = await call_each(engine.redis, engine.scripts["line_outlook"],
-                              [([keys.waiting(c.code, q, "n")], [keys.center_base(c.code), now, q])
-                               for c, q in zip(centers, queues)])
+    replies = await call_grouped(engine.redis, engine.scripts["line_outlook"],
+                                 [([keys.waiting(c.code, q, "n")], [keys.center_base(c.code), q])
+                                  for c, q in zip(centers, queues)], [now], OUTLOOK_BATCH)
     out: dict[str, dict[str, Any]] = {}
     for c, raw in zip(centers, replies):
         r = orjson.loads(raw)

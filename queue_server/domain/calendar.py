@@ -157,12 +157,17 @@ class Calendar:
     # day -> its kind, as worked out: a bad rating's deadlines walk up to 15 working days ahead, each
     # day a call into the holiday library, on the request's path (1 % of an API process at the city)
     _kinds: dict[date, DayKind] = field(default_factory=dict, repr=False, compare=False)
+    # place -> its opening, from when and until when that answer holds (``opening``)
+    _openings: dict[tuple[str, str | None], tuple[Opening, datetime, datetime]] = field(
+        default_factory=dict, repr=False, compare=False)
+    generation: int = field(default=0, compare=False)   # how many fresh ones it took: what its holders' own keeping goes by
 
     def take(self, fresh: "Calendar") -> None:
         """Become ``fresh`` in place (a reload), so whoever holds this calendar sees the new one."""
         self.centers, self.points, self.entries = fresh.centers, fresh.points, fresh.entries
         self.official, self.timezones = fresh.official, fresh.timezones
-        self._kinds = {}
+        self._kinds, self._openings = {}, {}
+        self.generation += 1
 
     def day_kind(self, day: date) -> DayKind:
         """The file's official days first (years the library lacks, or a late change), then the
@@ -212,25 +217,35 @@ class Calendar:
         return hours.by_weekday[day.weekday()], ""
 
     def opening(self, center: str, at: datetime, point: str | None = None) -> Opening:
-        """Open at ``at``? If not, the first moment it opens after ``at`` (None: not within a year)."""
+        """Open at ``at``? If not, the first moment it opens after ``at`` (None: not within a year).
+        The answer is kept until it changes — the place closes, or opens, or (closed) the local day
+        ends with its reason — and given again to anyone asking in between: every resident's ticket
+        asks, and the map and the whole-city recommendation ask for every place at once."""
+        kept = self._openings.get((center, point))
+        if kept is not None and kept[1] <= at < kept[2]:
+            return kept[0]
         tz = ZoneInfo(self.timezones.get(center, "Asia/Shanghai"))
         local = at.astimezone(tz)
-        reason = ""
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+        answer, until = Opening(False), midnight
         for offset in range(SEARCH_DAYS):
             day = local.date() + timedelta(days=offset)
             span, why = self.span_on(day, center, point)
             if offset == 0:
-                reason = why
+                answer = Opening(False, None, why)
             if span is None:
                 continue
             opens = datetime.combine(day, span[0], tzinfo=tz)
             closes = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz) if span[1] == time.max \
                 else datetime.combine(day, span[1], tzinfo=tz)
             if opens <= local < closes:
-                return Opening(True, closes=closes)
+                answer, until = Opening(True, closes=closes), closes
+                break
             if local < opens:
-                return Opening(False, opens, reason)
-        return Opening(False, None, reason)
+                answer, until = Opening(False, opens, answer.reason), min(opens, midnight)
+                break
+        self._openings[(center, point)] = (answer, at, until)
+        return answer
 
     def add_working_days(self, start: datetime, n: int, tz: str) -> datetime:
         """The end (local midnight after) of the n-th working day after the day ``start`` falls on.

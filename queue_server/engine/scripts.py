@@ -104,6 +104,29 @@ async def call_each(redis: Redis, script: AsyncScript, calls: Sequence[tuple[lis
     return answers
 
 
+async def call_grouped(redis: Redis, script: AsyncScript, calls: Sequence[tuple[list[str], list[Any]]],
+                       shared: list[Any], per_call: int) -> list[Any]:
+    """An answer per center from a script that takes several centers a call (``each_center`` in
+    ``_lib.lua``): ``calls`` each center's keys and arguments, ``shared`` the arguments all take.
+    On a single Redis ``per_call`` centers a call, one call at a time: a call per center, all in one
+    pipeline, cost the caller about three times the CPU (``loadtests/record_lag.py``), and one call
+    of every center would keep Redis's other clients waiting for all of it. On a cluster, whose
+    centers' keys sit on different nodes, a center a call, all at once."""
+    def joined(group: Sequence[tuple[list[str], list[Any]]]) -> tuple[list[str], list[Any]]:
+        args: list[Any] = [len(shared), *shared]
+        for keys, own in group:
+            args += [len(keys), len(own), *own]
+        return [k for keys, _ in group for k in keys], args
+
+    if isinstance(redis, RedisCluster):
+        return [answer for (answer,) in await call_each(redis, script, [joined([c]) for c in calls])]
+    answers: list[Any] = []
+    for i in range(0, len(calls), per_call):
+        (group,) = await call_each(redis, script, [joined(calls[i:i + per_call])])
+        answers.extend(group)
+    return answers
+
+
 async def _answer_each(redis: Redis, calls: list[_Call]) -> None:
     """Make ``calls`` in one pipeline and give each its answer (a refusal or a lost connection as its
     exception)."""

@@ -18,14 +18,13 @@ from typing import Any
 import asyncpg
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from ..config import Settings
 from .json_rows import ROWS, at, rows
 from .personal import PersonalData
 from ..engine.keys import Keys
-from ..engine.scripts import call_each, script
+from ..engine.scripts import call_grouped, script
 from ..engine.streams import StreamRead, acknowledge
 from .trim import Losses
 
@@ -293,19 +292,11 @@ async def lag(redis: Redis, keys: Keys, centers: list[str]) -> dict[str, Any]:
     no stream or group are left out. Worked out in Redis by ``record_lag.lua``: the dashboard, each
     scrape of /metrics and the ops poller ask for every center every few seconds, and parsing each
     center's group description here cost 24 ms of the event loop per asking at the city's 287 centers.
-    ``LAG_BATCH`` centers a call, one call at a time, on a single Redis: a call per center, 287 in one
-    round trip, cost the asking process 2.8 ms of CPU at the city and Redis 7.7 ms for the pipeline;
-    now 0.9 and 6.5, at most ~0.7 ms a call (``python -m loadtests.record_lag``). A cluster (a call's
-    keys on one node) takes a center a call, all at once. On Redis 6.2 the undelivered are counted
-    up to UNDELIVERED_COUNT_MAX."""
-    target, args = script(redis, "record_lag"), [GROUP, UNDELIVERED_COUNT_MAX]
-    streams = [keys.events(c) for c in centers]
-    if isinstance(redis, RedisCluster):
-        replies = [r for (r,) in await call_each(redis, target, [([s], args) for s in streams])]
-    else:
-        replies = []
-        for i in range(0, len(streams), LAG_BATCH):
-            (batch,) = await call_each(redis, target, [(streams[i:i + LAG_BATCH], args)])
-            replies.extend(batch)
+    ``LAG_BATCH`` centers a call (``call_grouped``): a call per center, 287 in one round trip, cost the
+    asking process 2.8 ms of CPU at the city and Redis 7.7 ms for the pipeline; now 0.9 and 6.5, at
+    most ~0.7 ms a call (``python -m loadtests.record_lag``). On Redis 6.2 the undelivered are
+    counted up to UNDELIVERED_COUNT_MAX."""
+    replies = await call_grouped(redis, script(redis, "record_lag"), [([keys.events(c)], []) for c in centers],
+                                 [GROUP, UNDELIVERED_COUNT_MAX], LAG_BATCH)
     return {c: {"pending": int(r[0]), "undelivered": int(r[1]), "lag_ms": int(r[2])}
             for c, r in zip(centers, replies) if r}

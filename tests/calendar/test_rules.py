@@ -103,6 +103,35 @@ def test_working_days_follow_the_official_schedule_and_the_file_beyond_it() -> N
     assert with_file.add_working_days(at(12, 31, 15), 1, "Asia/Shanghai") == at(1, 5, 0, y=2027)
 
 
+def test_an_opening_is_kept_until_it_changes_and_a_reload_drops_it() -> None:
+    cal = calendar()
+    worked = []
+    span_on = cal.span_on
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        worked.append(args)
+        return span_on(*args, **kwargs)
+
+    cal.span_on = counted  # type: ignore[method-assign]
+    noon = cal.opening(C, at(12, 1, 12))                               # Tuesday: open until 16:30
+    assert cal.opening(C, at(12, 1, 16, 29)) is noon and len(worked) == 1
+    evening = cal.opening(C, at(12, 1, 16, 30))                        # closed: worked out again
+    assert not evening.open and evening.next_opening == at(12, 2, 8, 30)
+    asked = len(worked)
+    assert cal.opening(C, at(12, 1, 23, 59)) is evening and len(worked) == asked
+    night = cal.opening(C, at(12, 2, 0, 0))                           # a new local day: its own reason, worked out again
+    assert night == evening and night is not evening
+    assert cal.opening(C, at(12, 2, 8, 29)) is night
+    assert cal.opening(C, at(12, 2, 8, 30)).open
+    assert cal.opening(C, at(12, 1, 12)) is not noon and cal.opening(C, at(12, 1, 12)).open   # back in time: asked again
+    saturday = cal.opening(C, at(12, 5, 12))                           # after the weekend morning
+    assert not saturday.open and saturday.next_opening == at(12, 6, 8, 30)
+
+    cal.take(Calendar(centers={C: Hours.parse({"weekdays": ["08:30", "20:00"], "weekends_holidays": None})}))
+    late = cal.opening(C, at(12, 1, 18))
+    assert late.open and late.closes == at(12, 1, 20)
+
+
 def test_day_kinds_kept_worked_out_follow_a_reload_and_stay_few() -> None:
     cal = calendar()
     new_year = date(2027, 1, 1)

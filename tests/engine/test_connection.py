@@ -197,7 +197,7 @@ async def test_the_embedded_redis_on_a_unix_socket_serves_scripts_pipelines_and_
         shared, reader = redis_client(url), redis_client(url, blocking=True, name="reader")
         try:
             scripts = Scripts(shared)
-            answers = await asyncio.gather(*(scripts.call("record_lag", ["qs:{unix}:events"], ["record", 10])
+            answers = await asyncio.gather(*(scripts.call("record_lag", ["qs:{unix}:events"], [2, "record", 10, 1, 0])
                                              for _ in range(3)))   # one turn: one pipelined round trip
             assert answers == [[[]]] * 3   # no stream, no group yet
             entry = await shared.xadd("qs:{unix}:events", {"type": "t"})

@@ -40,6 +40,26 @@ local function missing(alive_key, center)
   return fail('not_found', 'ticket not found')
 end
 
+-- A script taking several centers a call (scripts.py call_grouped): ARGV holds the count of the
+-- arguments every center shares, those, then for each center its count of keys, its count of
+-- arguments and its arguments; its keys follow the previous center's in KEYS. fn(keys, args, shared)
+-- answers for one center (never nil, which would end the list); the answers come back in order.
+local function each_center(fn)
+  local n = tonumber(ARGV[1])
+  local shared = {}
+  for i = 1, n do shared[i] = ARGV[1 + i] end
+  local out, k, a = {}, 0, 2 + n
+  while a <= #ARGV do
+    local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+    local keys, args = {}, {}
+    for i = 1, nk do keys[i] = KEYS[k + i] end
+    for i = 1, na do args[i] = ARGV[a + 1 + i] end
+    out[#out + 1] = fn(keys, args, shared)
+    k, a = k + nk, a + 2 + na
+  end
+  return out
+end
+
 -- The stream is trimmed by what its readers still need (trim_events.lua, every few seconds); the
 -- MAXLEN ~ here (QUEUE_STREAM_MAXLEN, twice the trimmer's own cap) is only the last resort should
 -- no trimmer run, and what it drops unread is counted where it is found (record/trim.py).

@@ -2,16 +2,13 @@
 -- group's own counters, never by reading the backlog: XINFO GROUPS gives the pending count and, on
 -- Redis >= 7, the undelivered one (``lag``); the age needs only the id of the oldest pending entry
 -- (XPENDING's summary) or of the first undelivered one (one entry after the last delivered). On Redis
--- 6.2 (no ``lag``), or when Redis cannot tell, the undelivered are counted by reading at most ARGV[2].
+-- 6.2 (no ``lag``), or when Redis cannot tell, the undelivered are counted by reading at most that many.
 -- Worked out here so the caller parses three numbers a center, not the group's whole description.
--- Several streams a call (one each on a cluster, whose centers' keys sit on different nodes): a call per
--- stream cost the asking process three times its CPU (loadtests/record_lag.py).
--- KEYS: the streams; ARGV: 1 group, 2 most undelivered entries counted.
--- Returns for each stream, in order, {pending, undelivered, lag in ms}, or {} when the stream, its group
--- or its entries are missing.
-local group, most = ARGV[1], tonumber(ARGV[2])
-
-local function behind(stream)
+-- Several centers a call (each_center): per center KEYS its stream, no arguments of its own; shared
+-- 1 group, 2 most undelivered entries counted.
+-- Returns for each center, in order, {pending, undelivered, lag in ms}, or {} when the stream, its
+-- group or its entries are missing.
+local function behind(stream, group, most)
   if redis.call('EXISTS', stream) == 0 then return {} end
   local found = nil
   for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
@@ -42,6 +39,4 @@ local function behind(stream)
   return {pending, undelivered or #after, lag_ms}
 end
 
-local out = {}
-for i, stream in ipairs(KEYS) do out[i] = behind(stream) end
-return out
+return each_center(function(keys, _, shared) return behind(keys[1], shared[1], tonumber(shared[2])) end)
