@@ -320,13 +320,15 @@ def settle(phase: str) -> dict[str, float | bool]:
 
 def tail(out: Path, turns: Turns) -> dict[str, Any]:
     """The load phase's slowest operations by episode (summary.episodes), each with what every group of
-    processes did in it against the whole window: on a core, or ready and waiting for one."""
+    processes did in it against the whole window — on a core, or ready and waiting for one — and where
+    the cores' time went."""
     span = window(out, "load")
     found = episodes(out, "load", span) if span else {}
     for e in found.get("largest", []):
-        e["turns"] = turns.between(e.pop("from"), e.pop("to"))
+        start, end = e.pop("from"), e.pop("to")
+        e["turns"], e["cores"] = turns.between(start, end), turns.cores_between(start, end)
     if found:
-        found["turns_over_window"] = turns.between(*span)
+        found["turns_over_window"], found["cores_over_window"] = turns.between(*span), turns.cores_between(*span)
     return found
 
 
@@ -532,6 +534,11 @@ def main() -> None:
     if tail_found := summary.get("load", {}).get("tail"):
         print(f"tail: the slowest {tail_found['slow']} operations (>= {tail_found['threshold_ms']} ms) in"
               f" {tail_found['episodes']} episodes, {tail_found['largest_5_share']:.0%} of them in the 5 largest")
+        for e in tail_found["largest"][:3]:
+            cores = e["cores"]
+            print(f"  at {e['at_s']} s for {e['lasting_s']} s: {e['slow']} slow, the cores busy"
+                  f" {cores.get('busy_ms_per_s')} ms a second, {cores.get('outside_ms_per_s')} of it outside the run's"
+                  f" groups {cores.get('outside_by_program', {})}")
     print(f"summary: {out / 'summary.json'}")
     sys.exit(0 if summary["met"] else 1)
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from loadtests.procstat import Sampler, Turns, listener_pid, wait_for_quiet
 from queue_server.engine.connection import sync_client
@@ -184,6 +185,31 @@ def test_turns_say_who_ran_and_who_waited_for_the_core() -> None:
             p.wait()
     assert 700 <= seen["spinning"]["run_ms_per_s"] <= 1100 and 700 <= seen["spinning"]["wait_ms_per_s"] <= 1100
     assert seen["sleeping"] == {"run_ms_per_s": 0, "wait_ms_per_s": 0}
+
+
+def test_the_cores_time_outside_the_watched_processes_is_told_apart() -> None:
+    """Two children spinning on core 0, one watched and one not: core 0 is busy the whole second, the
+    watched one has about half of it, and the other half is ``outside`` — where an episode's cores go
+    when every group waits and none runs more — under the unwatched one's name."""
+    watched, unwatched = (subprocess.Popen([sys.executable, "-c", SPIN_ON_CORE_0]) for _ in range(2))
+    try:
+        time.sleep(0.5)
+        with Sampler(interval_s=0.1) as sampler, Turns(sampler) as turns:
+            sampler.watch("spinning", watched.pid)
+            time.sleep(1.2)   # the sampler has seen it, and the turns taken it up from it
+            start = time.time()
+            time.sleep(1.0)
+            end = time.time()
+            time.sleep(0.2)
+        cores = turns.cores_between(start, end)
+    finally:
+        for p in (watched, unwatched):
+            p.kill()
+            p.wait()
+    assert cores["busy_ms_per_s"] >= 900, cores
+    assert 350 <= cores["outside_ms_per_s"] <= cores["busy_ms_per_s"] - 350, cores
+    name = Path(f"/proc/{os.getpid()}/comm").read_text().strip()   # the children's, as ours: the same executable
+    assert cores["outside_by_program"].get(name, 0) >= 350, cores
 
 
 def test_a_group_is_its_process_and_every_descendant_or_those_its_command_line_names() -> None:
