@@ -462,9 +462,10 @@ class Turns(_Periodic):
     def cores_between(self, start: float, end: float) -> dict[str, float]:
         """The machine's two cores between two moments, in milliseconds a second: busy, stolen by the
         hypervisor, and ``outside`` — busy but not in any watched process's main thread (the kernel's
-        network and disk work, PostgreSQL's own writers, other threads, other programs). An episode in
-        which every group waits while the groups together run far below the cores' 2,000 is the
-        cores' time going somewhere else."""
+        network and disk work, PostgreSQL's own writers, other threads, other programs) —, of which
+        ``interrupts`` the kernel's interrupt handlers (the loopback's packets are received there). An
+        episode in which every group waits while the groups together run far below the cores' 2,000 is
+        the cores' time going somewhere else."""
         around = _around([t for t, _ in self.samples], start, end)
         if around is None:
             return {}
@@ -474,8 +475,10 @@ class Turns(_Periodic):
         watched = set().union(*self.groups.values())
         ran = sum(b[p][0] - a[p][0] for p in watched if p in a and p in b)
         busy = 10 * cores["busy_pct"]
+        interrupts = sum(getattr(self.cores[j], f) - getattr(self.cores[i], f) for f in ("irq", "softirq"))
         return {"busy_ms_per_s": round(busy), "stolen_ms_per_s": round(10 * cores["steal_pct"]),
                 "outside_ms_per_s": round(busy - ran / 1e6 / (t1 - t0)),
+                "interrupts_ms_per_s": round(1000 * interrupts / (t1 - t0)),
                 "outside_by_program": self._outside_by_program(start, end, watched)}
 
     def _outside_by_program(self, start: float, end: float, watched: set[int]) -> dict[str, float]:

@@ -538,7 +538,7 @@ def main() -> None:
             cores = e["cores"]
             print(f"  at {e['at_s']} s for {e['lasting_s']} s: {e['slow']} slow, the cores busy"
                   f" {cores.get('busy_ms_per_s')} ms a second, {cores.get('outside_ms_per_s')} of it outside the run's"
-                  f" groups {cores.get('outside_by_program', {})}")
+                  f" groups ({cores.get('interrupts_ms_per_s')} in interrupts) {cores.get('outside_by_program', {})}")
     print(f"summary: {out / 'summary.json'}")
     sys.exit(0 if summary["met"] else 1)
 
