@@ -108,11 +108,11 @@ class Openings:
         return calendar is self.calendar and calendar.generation == self.generation
 
     def of(self, center: str, point: str | None, now: datetime) -> dict[str, Any]:
-        asks = self._asks.get((center, point), "")
-        if asks == "":
+        if (center, point) not in self._asks:
             cal, named = self.calendar, self._named
             own = point is None or (center, point) in cal.points or (center, point) in named or (None, point) in named
-            asks = self._asks[(center, point)] = point if own else self._asks.setdefault((center, "*"), point)
+            self._asks[(center, point)] = point if own else self._asks.setdefault((center, "*"), point)
+        asks = self._asks[(center, point)]
         opening = self.calendar.opening(center, now, asks)
         shown = self._shown.get((center, asks))
         if shown is not None and shown[0] is opening:
