@@ -409,6 +409,7 @@ class Turns(_Periodic):
         self.groups: dict[str, set[int]] = {}
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
         self.cores: list[Any] = []   # the machine's cores' times so far, at each sample
+        self.switches: list[int] = []   # the machine's context switches so far, at each sample
         self.everyone: list[tuple[float, dict[int, tuple[str, int]]]] = []   # (time, pid: name and CPU ticks so far)
         self._files: dict[int, int] = {}   # pid: its schedstat, open
 
@@ -423,6 +424,7 @@ class Turns(_Periodic):
                 run, wait = self._schedstat(pid).split()[:2]
                 seen[pid] = (int(run), int(wait))
         self.cores.append(psutil.cpu_times())
+        self.switches.append(psutil.cpu_stats().ctx_switches)
         self.samples.append((now, seen))
 
     def _schedstat(self, pid: int) -> bytes:
@@ -463,7 +465,8 @@ class Turns(_Periodic):
         """The machine's two cores between two moments, in milliseconds a second: busy, stolen by the
         hypervisor, and ``outside`` — busy but not in any watched process's main thread (the kernel's
         network and disk work, PostgreSQL's own writers, other threads, other programs) —, of which
-        ``interrupts`` the kernel's interrupt handlers (the loopback's packets are received there). An
+        ``interrupts`` the kernel's interrupt handlers (the loopback's packets are received there) —,
+        and the context switches a second (each switch's own work is no task's time). An
         episode in which every group waits while the groups together run far below the cores' 2,000 is
         the cores' time going somewhere else."""
         around = _around([t for t, _ in self.samples], start, end)
@@ -479,6 +482,7 @@ class Turns(_Periodic):
         return {"busy_ms_per_s": round(busy), "stolen_ms_per_s": round(10 * cores["steal_pct"]),
                 "outside_ms_per_s": round(busy - ran / 1e6 / (t1 - t0)),
                 "interrupts_ms_per_s": round(1000 * interrupts / (t1 - t0)),
+                "switches_per_s": round((self.switches[j] - self.switches[i]) / (t1 - t0)),
                 "outside_by_program": self._outside_by_program(start, end, watched)}
 
     def _outside_by_program(self, start: float, end: float, watched: set[int]) -> dict[str, float]:

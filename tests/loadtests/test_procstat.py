@@ -207,6 +207,7 @@ def test_the_cores_time_outside_the_watched_processes_is_told_apart() -> None:
             p.kill()
             p.wait()
     assert cores["busy_ms_per_s"] >= 900 and 0 <= cores["interrupts_ms_per_s"] < 200, cores
+    assert cores["switches_per_s"] > 0, cores   # the two at least take turns at core 0
     assert 350 <= cores["outside_ms_per_s"] <= cores["busy_ms_per_s"] - 350, cores
     name = Path(f"/proc/{os.getpid()}/comm").read_text().strip()   # the children's, as ours: the same executable
     assert cores["outside_by_program"].get(name, 0) >= 350, cores
