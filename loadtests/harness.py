@@ -9,16 +9,20 @@ import os
 import pstats
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from queue_server.cli import server_process
 from queue_server.engine.keys import Keys, drop_keys
+
+if TYPE_CHECKING:
+    import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_TOKEN = "load-admin-token"
@@ -117,6 +121,13 @@ def hottest(profiler: "cProfile.Profile", n: int = 30) -> list[list[Any]]:
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]   # type: ignore[attr-defined]
     return [[f"{fn[2]} ({fn[0].rsplit('site-packages/', 1)[-1]}:{fn[1]})", round(100 * row[2] / total, 1)]
             for fn, row in rows]
+
+
+async def timed(client: httpx.AsyncClient, path: str, params: dict[str, Any] | None = None) -> tuple[float, httpx.Response]:
+    """A GET of ``path`` and its wall time in milliseconds."""
+    start = time.perf_counter()
+    r = await client.get(path, params=params)
+    return (time.perf_counter() - start) * 1000, r
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -14,23 +14,16 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 
 from loadtests.city import city_catalog
-from loadtests.harness import ADMIN_TOKEN, command_stats, fresh_database, key_prefix, percentile, server, services
+from loadtests.harness import ADMIN_TOKEN, command_stats, fresh_database, key_prefix, percentile, server, services, timed
 from queue_server.engine.connection import redis_client
 from loadtests.profiles import CITY
 from network.map import FRESH_S
-
-
-async def timed(client: httpx.AsyncClient, path: str) -> tuple[float, httpx.Response]:
-    start = time.perf_counter()
-    r = await client.get(path)
-    return (time.perf_counter() - start) * 1000, r
 
 
 async def main(cold: int, warm: int) -> None:

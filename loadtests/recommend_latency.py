@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import httpx
 import psutil
 
 from loadtests.city import city_catalog
-from loadtests.harness import ADMIN_TOKEN, command_stats, fresh_database, key_prefix, percentile, server, services
+from loadtests.harness import ADMIN_TOKEN, command_stats, fresh_database, key_prefix, percentile, server, services, timed
 from loadtests.profiles import CITY
 from queue_server.engine.connection import redis_client
 
@@ -42,12 +41,6 @@ def placed_catalog() -> dict[str, Any]:
         center.update(lat=round(31.0 + (i * 7919 % 5000) / 10_000, 5), lng=round(121.2 + (i * 104_729 % 6000) / 10_000, 5),
                       hours=ALL_DAY)
     return catalog
-
-
-async def timed(client: httpx.AsyncClient, path: str, params: dict[str, Any] | None = None) -> tuple[float, httpx.Response]:
-    start = time.perf_counter()
-    r = await client.get(path, params=params)
-    return (time.perf_counter() - start) * 1000, r
 
 
 async def main(waiting: int, requests: int) -> None:
