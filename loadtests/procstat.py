@@ -21,11 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 import psutil
 
 
-def children_by_parent() -> dict[int, list[int]]:
-    """Every process's children, from one pass over /proc. psutil's ``children`` makes that pass over
-    every process of the machine at each call: asked once a group each second (and by the runner's
-    wait for each Locust master), it was most of what the runner spent on the cores the run measures."""
-    out: dict[int, list[int]] = {}
+def every_process() -> dict[int, tuple[int, str, int]]:
+    """Every process on the machine from one pass over /proc (one read of /proc/PID/stat each: ~200 of
+    them take ~3 ms): its parent, its name and the CPU ticks it has used."""
+    out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
@@ -33,8 +32,20 @@ def children_by_parent() -> dict[int, list[int]]:
                     stat = f.read()
             except OSError:   # gone since the listing
                 continue
-            ppid = int(stat[stat.rfind(b")") + 2:].split(maxsplit=2)[1])
-            out.setdefault(ppid, []).append(int(name))
+            name_ends = stat.rfind(b")")
+            fields = stat[name_ends + 2:].split()
+            out[int(name)] = (int(fields[1]), stat[stat.find(b"(") + 1:name_ends].decode(errors="replace"),
+                              int(fields[11]) + int(fields[12]))
+    return out
+
+
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from one pass over /proc. psutil's ``children`` makes that pass over
+    every process of the machine at each call: asked once a group each second (and by the runner's
+    wait for each Locust master), it was most of what the runner spent on the cores the run measures."""
+    out: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in every_process().items():
+        out.setdefault(ppid, []).append(pid)
     return out
 
 
@@ -72,24 +83,6 @@ def _scheduled(proc: psutil.Process) -> tuple[float, int]:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def every_process() -> dict[int, tuple[str, int]]:
-    """Every process on the machine: its name and the CPU ticks it has used (/proc/PID/stat, one read
-    each: ~200 of them take ~3 ms)."""
-    out = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            name_ends = stat.rfind(b")")
-            fields = stat[name_ends + 2:].split()
-            out[int(entry.name)] = (stat[stat.find(b"(") + 1:name_ends].decode(errors="replace"),
-                                    int(fields[11]) + int(fields[12]))
-    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -410,7 +403,7 @@ class Turns(_Periodic):
         self.samples: list[tuple[float, dict[int, tuple[int, int]]]] = []   # (time, pid: run and wait ns so far)
         self.cores: list[Any] = []   # the machine's cores' times so far, at each sample
         self.switches: list[int] = []   # the machine's context switches so far, at each sample
-        self.everyone: list[tuple[float, dict[int, tuple[str, int]]]] = []   # (time, pid: name and CPU ticks so far)
+        self.everyone: list[tuple[float, dict[int, tuple[int, str, int]]]] = []   # (time, every_process())
         self._files: dict[int, int] = {}   # pid: its schedstat, open
 
     def _sample(self) -> None:
@@ -494,8 +487,8 @@ class Turns(_Periodic):
             return {}
         (t0, a), (t1, b) = self.everyone[around[0]], self.everyone[around[1]]
         used: dict[str, int] = {}
-        for pid, (name, ticks) in b.items():
-            if pid not in watched and pid in a and ticks > a[pid][1]:
-                used[name] = used.get(name, 0) + ticks - a[pid][1]
+        for pid, (_, name, ticks) in b.items():
+            if pid not in watched and pid in a and ticks > a[pid][2]:
+                used[name] = used.get(name, 0) + ticks - a[pid][2]
         per_s = {name: round(1000 * n / CLOCK_TICKS / (t1 - t0)) for name, n in used.items()}
         return dict(sorted(((k, v) for k, v in per_s.items() if v >= 10), key=lambda kv: -kv[1])[:5])
