@@ -3,8 +3,9 @@ whole visits (issue, call-next, start, finish) through the app in this process, 
 to the ASGI app as uvicorn would hand it, eight windows at once, the app's background work (the
 record's persister, the consumers, the audit writer, the live figures) running in the same loop as
 in an ``all`` process. Prints the CPU per operation (this process's, so the app's plus the few
-microseconds of calling it); with ``--profile``, cProfile's hottest functions (its own overhead
-about doubles the time of small Python functions, not of system calls).
+microseconds of calling it) and Redis's own time in the queue scripts per operation (``INFO
+commandstats``: run it alone on its Redis); with ``--profile``, cProfile's hottest functions (its own
+overhead about doubles the time of small Python functions, not of system calls).
 
     python -m loadtests.request_path [--visits 2000] [--profile]"""
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from loadtests.harness import ADMIN_TOKEN, fresh_database, hottest, key_prefix, run, services
+from loadtests.harness import ADMIN_TOKEN, command_stats, fresh_database, hottest, key_prefix, run, services
 from queue_server.app import create_app
 from queue_server.config import Settings
 from queue_server.record.people import create_token
@@ -96,6 +97,7 @@ async def measure(redis_url: str, database_url: str, prefix: str, n: int, profil
         await asyncio.gather(*(visits(app, kiosk, clerks[w], w, 25) for w in WINDOWS))   # caches and pools warm
         await asyncio.sleep(1)
         profiler = cProfile.Profile() if profile else None
+        calls, usec = await command_stats(app.state.redis, "evalsha")
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
@@ -103,7 +105,10 @@ async def measure(redis_url: str, database_url: str, prefix: str, n: int, profil
         if profiler:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        calls_after, usec_after = await command_stats(app.state.redis, "evalsha")
     out: dict[str, Any] = {"operations": ops, "cpu_us_per_op": round(cpu / ops * 1e6, 1),
+                           "redis_script_us_per_op": round((usec_after - usec) / ops, 1),
+                           "script_calls_per_op": round((calls_after - calls) / ops, 2),
                            "ops_per_s": round(ops / wall, 1), "profiled": profile}
     if profiler:
         out["own_pct"] = hottest(profiler)
