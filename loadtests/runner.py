@@ -259,7 +259,8 @@ async def run(profile: Profile, out: Path, py_spy: bool = False, redis_kind: str
     summary: dict[str, Any] = {
         "profile": profile.name, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "load_avg_before": [round(x, 2) for x in os.getloadavg()],
-                    "python": platform.python_version(), "pinned": cores.as_dict() if cores else None,
+                    "python": platform.python_version(), "python_executable": os.path.realpath(sys.executable),
+                    "pinned": cores.as_dict() if cores else None,
                     "screens_scheduling": "batch" if screens_batch else "normal",
                     "neighbour_ms": list(neighbour_ms) if neighbour_ms else None},
         "model": {"centers": profile.size.centers, "service_points": profile.size.points, "screens": profile.screens,
